@@ -1,0 +1,79 @@
+/* authgate configuration: the parsed form of an INI file and its loader. */
+#ifndef AG_CONFIG_H
+#define AG_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AG_MAX_PORTS      4
+#define AG_MAX_DP_LCORES  16
+#define AG_MAX_SITES      16
+#define AG_MAX_TRUSTS     16
+#define AG_CFG_STR        256
+
+enum ag_hugepages {
+	AG_HUGEPAGES_AUTO, /* use hugepages when enough are free, else --no-huge */
+	AG_HUGEPAGES_YES,  /* require them: EAL fails if there are none */
+	AG_HUGEPAGES_NO,   /* always --no-huge */
+};
+
+struct ag_eal_conf {
+	char lcores[64];      /* EAL -l list: the main lcore plus the dataplane lcores */
+	uint32_t main_lcore;  /* control plane, telemetry, signals */
+	uint32_t memory_mb;   /* -m */
+	uint32_t hugepages;   /* enum ag_hugepages */
+	char file_prefix[64]; /* also selects the telemetry socket for authgate-ctl */
+	bool pci;             /* false: --no-pci (virtual devices only) */
+	char extra_args[AG_CFG_STR];
+};
+
+struct ag_dataplane_conf {
+	char lcores[64];        /* lcores that poll; each owns one RX/TX queue per port */
+	uint16_t lcore_ids[AG_MAX_DP_LCORES];
+	uint16_t nb_lcores;
+	uint32_t burst;         /* rx burst size */
+	uint32_t idle_sleep_us; /* 0: pure busy poll; else sleep after a run of empty polls */
+};
+
+struct ag_log_conf {
+	uint32_t level;              /* 0 emergency .. 7 debug; RTE_LOG level - 1 */
+	char components[AG_CFG_STR]; /* "authgate.tcp:debug authgate.net:info" */
+};
+
+struct ag_port_conf {
+	char name[32];           /* the NAME of [port NAME] */
+	char device[AG_CFG_STR]; /* vdev args (net_tap0,iface=x) or a bus address */
+	uint32_t addr;           /* host byte order */
+	uint8_t prefix_len;
+	uint32_t gateway;        /* host byte order, 0 = none */
+	uint32_t mtu;
+	uint32_t rx_desc;
+	uint32_t tx_desc;
+	uint32_t mbufs;
+	uint32_t mbuf_cache;
+	bool garp;               /* gratuitous ARP when the link comes up */
+};
+
+struct ag_config {
+	char path[PATH_MAX];
+	struct ag_eal_conf eal;
+	struct ag_dataplane_conf dp;
+	struct ag_log_conf log;
+	struct ag_port_conf ports[AG_MAX_PORTS];
+	unsigned int nb_ports;
+};
+
+/*
+ * Load and validate FILE into *cfg. Every problem is reported on err as
+ * "FILE:LINE: [section] key: reason" (all of them, not just the first).
+ * Returns 0, or -EINVAL when the file is invalid, or -errno when it cannot be
+ * read.
+ */
+int ag_config_load(const char *file, struct ag_config *cfg, FILE *err);
+
+/* Print the effective configuration (defaults filled in) as INI. */
+void ag_config_dump(const struct ag_config *cfg, FILE *out);
+
+#endif
