@@ -1,0 +1,23 @@
+/* EAL command line from a configuration: lcores, memory, hugepages, devices, log levels. */
+#ifndef AG_EAL_ARGS_H
+#define AG_EAL_ARGS_H
+
+#include "app/config.h"
+
+struct ag_eal_argv {
+	int argc;
+	char **argv; /* NULL-terminated; every string owned */
+};
+
+/*
+ * Hugepages: with [eal] hugepages = auto they are used when a hugetlbfs is
+ * mounted and enough 2 MiB pages are free for memory_mb, else --no-huge.
+ * hugepage_free_mb overrides the probe when >= 0 (tests).
+ */
+int ag_eal_argv_build_ex(const struct ag_config *cfg, const char *prog, int extra_argc,
+			 char **extra_argv, long hugepage_free_mb, struct ag_eal_argv *out);
+int ag_eal_argv_build(const struct ag_config *cfg, const char *prog, int extra_argc,
+		      char **extra_argv, struct ag_eal_argv *out);
+void ag_eal_argv_free(struct ag_eal_argv *a);
+
+#endif

@@ -1,0 +1,169 @@
+/* authgate: read the config, start EAL, bring ports up, launch the dataplane, stop cleanly. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include "app/config.h"
+#include "app/eal_args.h"
+#include "dataplane/dp.h"
+
+static struct ag_config cfg;
+
+static void
+on_signal(int sig)
+{
+	RTE_SET_USED(sig);
+	dp_force_quit = true;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+		"usage: authgate -c FILE [--dump-config] [-- EAL-ARGS...]\n"
+		"       authgate --check-config FILE\n"
+		"\n"
+		"  -c, --config FILE        run with this INI configuration\n"
+		"      --check-config FILE  validate FILE, print every error, exit 0 if valid\n"
+		"      --dump-config        print the effective configuration and exit\n"
+		"      --print-eal-args     print the EAL arguments the config produces and exit\n"
+		"  -h, --help               this text\n"
+		"EAL arguments after -- are appended to those the config produces.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", required_argument, NULL, 'C'},
+		{"dump-config", no_argument, NULL, 'D'},
+		{"print-eal-args", no_argument, NULL, 'E'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = NULL;
+	bool check_only = false, dump = false, print_eal = false;
+	struct ag_eal_argv eal;
+	int opt, rc, extra_argc;
+	char **extra_argv;
+
+	while ((opt = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'C':
+			config_path = optarg;
+			check_only = true;
+			break;
+		case 'D':
+			dump = true;
+			break;
+		case 'E':
+			print_eal = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (config_path == NULL) {
+		fprintf(stderr, "authgate: no configuration given (-c FILE)\n");
+		usage(stderr);
+		return 2;
+	}
+	extra_argc = argc - optind;
+	extra_argv = argv + optind;
+
+	rc = ag_config_load(config_path, &cfg, stderr);
+	if (rc < 0) {
+		fprintf(stderr, "authgate: %s: configuration rejected\n", config_path);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: ok\n", config_path);
+		return 0;
+	}
+	if (dump) {
+		ag_config_dump(&cfg, stdout);
+		return 0;
+	}
+	rc = ag_eal_argv_build(&cfg, argv[0], extra_argc, extra_argv, &eal);
+	if (rc < 0) {
+		fprintf(stderr, "authgate: cannot build EAL arguments: %s\n", strerror(-rc));
+		return 1;
+	}
+	if (print_eal) {
+		for (int i = 0; i < eal.argc; i++)
+			printf("%s%s", i ? " " : "", eal.argv[i]);
+		printf("\n");
+		ag_eal_argv_free(&eal);
+		return 0;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* EAL permutes and overwrites argv entries: give it pointers we do not free through */
+	char **eal_view = calloc(eal.argc + 1, sizeof(char *));
+	if (eal_view == NULL)
+		rte_exit(EXIT_FAILURE, "out of memory\n");
+	memcpy(eal_view, eal.argv, eal.argc * sizeof(char *));
+	rc = rte_eal_init(eal.argc, eal_view);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
+	if (rte_lcore_id() != cfg.eal.main_lcore)
+		rte_exit(EXIT_FAILURE, "main lcore is %u, config says %u\n", rte_lcore_id(),
+			 cfg.eal.main_lcore);
+
+	rc = dp_lcores_init(&dp_main, &cfg);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "dataplane lcores: %s\n", strerror(-rc));
+	rc = dp_ports_init(&dp_main, &cfg);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "ports: %s\n", strerror(-rc));
+	rc = dp_telemetry_init(&dp_main);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "telemetry: %s\n", strerror(-rc));
+
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		rc = rte_eal_remote_launch(dp_lcore_main, &dp_main.lcores[i],
+					   dp_main.lcores[i].lcore_id);
+		if (rc != 0)
+			rte_exit(EXIT_FAILURE, "launch on lcore %u: %s\n",
+				 dp_main.lcores[i].lcore_id, strerror(-rc));
+	}
+	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, file prefix %s)\n", getpid(),
+		cfg.eal.file_prefix);
+	/* signal the lab script: ready once this line is out */
+	fflush(stdout);
+
+	/* the main lcore is the control plane: slow, sleeping work only */
+	while (!dp_force_quit) {
+		dp_ports_check_link(&dp_main);
+		usleep(100 * 1000);
+	}
+
+	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
+	rte_eal_mp_wait_lcore();
+	dp_ports_close(&dp_main);
+	rte_eal_cleanup();
+	ag_eal_argv_free(&eal);
+	free(eal_view);
+	return 0;
+}

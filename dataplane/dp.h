@@ -1,0 +1,109 @@
+/* Dataplane shape: ports, per-lcore state and the entry points app/ calls. */
+#ifndef AG_DP_H
+#define AG_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "app/config.h"
+#include "dataplane/dp_stats.h"
+
+#define DP_MAX_BURST  512
+#define DP_TX_BUF     64
+#define DP_NEIGH_SIZE 1024 /* slots per port, power of two */
+
+struct dp_neigh_entry;
+
+struct dp_port {
+	uint16_t port_id;
+	const struct ag_port_conf *conf;
+	char driver[32];
+	struct rte_ether_addr mac;
+	uint32_t addr; /* host byte order */
+	uint32_t mask;
+	uint32_t gateway;
+	struct rte_mempool *pool;
+	uint16_t nb_queues;
+	bool tx_ip_cksum;  /* port computes IPv4 header checksums */
+	bool tx_tcp_cksum; /* port computes TCP checksums */
+	bool rx_cksum;     /* port reports checksum status in ol_flags */
+	volatile bool link_up;
+	struct dp_neigh_entry *neigh; /* DP_NEIGH_SIZE entries */
+};
+
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_TX_BUF];
+};
+
+/* One per dataplane lcore; written only by that lcore after launch. */
+struct dp_lcore {
+	unsigned int lcore_id;
+	uint16_t index; /* 0..nb_dp_lcores-1: its RX and TX queue on every port */
+	uint32_t burst;
+	uint32_t idle_sleep_us;
+	struct dp_txbuf tx[AG_MAX_PORTS];
+	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
+	void *tcp;              /* struct tcp_engine, once wired */
+	uint64_t garp_next_tsc;
+	unsigned int garp_left;
+	struct dp_lcore_stats stats;
+} __rte_cache_aligned;
+
+struct dp {
+	const struct ag_config *cfg;
+	struct dp_port ports[AG_MAX_PORTS];
+	uint16_t nb_ports;
+	struct dp_lcore lcores[AG_MAX_DP_LCORES];
+	uint16_t nb_lcores;
+	uint64_t start_tsc;
+};
+
+extern struct dp dp_main;
+extern volatile bool dp_force_quit;
+extern int ag_logtype_dp;
+
+#define DP_LOG(level, fmt, ...) rte_log(RTE_LOG_##level, ag_logtype_dp, "dp: " fmt "\n", ##__VA_ARGS__)
+
+/* port.c: bring every configured port up in the skeleton's order. Returns 0 or -errno. */
+int dp_ports_init(struct dp *dp, const struct ag_config *cfg);
+void dp_ports_close(struct dp *dp);
+/* Poll link state from the main lcore; logs changes. */
+void dp_ports_check_link(struct dp *dp);
+
+/* lcore.c */
+int dp_lcores_init(struct dp *dp, const struct ag_config *cfg);
+int dp_lcore_main(void *arg);
+
+/* net.c: one received frame, any protocol; consumes m. */
+void dp_net_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
+/* Send an IPv4 packet whose data starts at the IP header: resolves the next hop, adds Ethernet. */
+void dp_ipv4_output(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
+void dp_arp_send_request(struct dp_lcore *lc, struct dp_port *port, uint32_t target, bool gratuitous);
+void dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
+void dp_tx_flush(struct dp_lcore *lc);
+
+/* neigh.c: IPv4 → MAC, learned from ARP; any lcore may write, readers never block. */
+int dp_neigh_init(struct dp_port *port);
+void dp_neigh_free(struct dp_port *port);
+/* Returns true when the MAC is new or changed. */
+bool dp_neigh_learn(struct dp_port *port, uint32_t ip, const struct rte_ether_addr *mac, uint64_t now);
+int dp_neigh_lookup(struct dp_port *port, uint32_t ip, struct rte_ether_addr *mac_out);
+typedef void (*dp_neigh_walk_cb)(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms, void *arg);
+void dp_neigh_walk(struct dp_port *port, dp_neigh_walk_cb cb, void *arg);
+
+/* telemetry.c */
+int dp_telemetry_init(struct dp *dp);
+
+static inline void
+dp_drop(struct dp_lcore *lc, struct rte_mbuf *m, enum dp_drop_reason r)
+{
+	lc->stats.drops[r]++;
+	rte_pktmbuf_free(m);
+}
+
+#endif

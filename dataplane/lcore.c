@@ -1,0 +1,133 @@
+/* The dataplane lcore loop: rx burst → process → tx, slow work every few iterations. */
+#include <errno.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+#include <urcu-qsbr.h>
+
+#include "dataplane/dp.h"
+#include "dataplane/dp_l4.h"
+
+#define SLOW_EVERY        64   /* iterations between timer/ARP housekeeping */
+#define IDLE_POLLS_BEFORE 1024 /* empty polls in a row before an idle sleep */
+#define GARP_COUNT        3    /* gratuitous ARPs after start, a second apart */
+#define STEER_RING_SIZE   4096
+
+struct dp dp_main;
+volatile bool dp_force_quit;
+
+int
+dp_lcores_init(struct dp *dp, const struct ag_config *cfg)
+{
+	for (uint16_t i = 0; i < cfg->dp.nb_lcores; i++) {
+		struct dp_lcore *lc = &dp->lcores[i];
+		char name[RTE_RING_NAMESIZE];
+
+		lc->lcore_id = cfg->dp.lcore_ids[i];
+		lc->index = i;
+		lc->burst = cfg->dp.burst;
+		lc->idle_sleep_us = cfg->dp.idle_sleep_us;
+		lc->garp_left = GARP_COUNT;
+		snprintf(name, sizeof(name), "steer_%u", lc->lcore_id);
+		/* many producers (the other lcores), one consumer (the owner) */
+		lc->steer = rte_ring_create(name, STEER_RING_SIZE, rte_lcore_to_socket_id(lc->lcore_id),
+					    RING_F_SC_DEQ);
+		if (lc->steer == NULL) {
+			DP_LOG(ERR, "lcore %u: steering ring: %s", lc->lcore_id, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+		if (!rte_lcore_is_enabled(lc->lcore_id)) {
+			DP_LOG(ERR, "lcore %u is not enabled in the EAL lcore list", lc->lcore_id);
+			return -EINVAL;
+		}
+	}
+	dp->nb_lcores = cfg->dp.nb_lcores;
+	dp->start_tsc = rte_get_tsc_cycles();
+	return 0;
+}
+
+static void
+slow_path(struct dp_lcore *lc, uint64_t now)
+{
+	/* one lcore announces our addresses; the others have nothing to add */
+	if (lc->index == 0 && lc->garp_left > 0 && now >= lc->garp_next_tsc) {
+		for (uint16_t p = 0; p < dp_main.nb_ports; p++)
+			if (dp_main.ports[p].conf->garp && dp_main.ports[p].link_up)
+				dp_arp_send_request(lc, &dp_main.ports[p], 0, true);
+		lc->garp_left--;
+		lc->garp_next_tsc = now + rte_get_tsc_hz();
+	}
+	dp_l4_process(lc, now);
+}
+
+static unsigned int
+drain_steer_ring(struct dp_lcore *lc)
+{
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+	unsigned int n = rte_ring_sc_dequeue_burst(lc->steer, (void **)pkts, lc->burst, NULL);
+
+	for (unsigned int i = 0; i < n; i++) {
+		/* the port travels in the mbuf's port field */
+		struct dp_port *port = &dp_main.ports[0];
+		for (uint16_t p = 0; p < dp_main.nb_ports; p++)
+			if (dp_main.ports[p].port_id == pkts[i]->port)
+				port = &dp_main.ports[p];
+		lc->stats.steered_in++;
+		dp_l4_tcp_input(lc, port, pkts[i]);
+	}
+	return n;
+}
+
+int
+dp_lcore_main(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	struct rte_mbuf *pkts[DP_MAX_BURST];
+	uint32_t idle = 0;
+	uint64_t iter = 0;
+
+	rcu_register_thread();
+	DP_LOG(INFO, "lcore %u polls queue %u on %u port(s)", lc->lcore_id, lc->index,
+	       dp_main.nb_ports);
+	while (!dp_force_quit) {
+		unsigned int got = 0;
+
+		rcu_quiescent_state();
+		for (uint16_t p = 0; p < dp_main.nb_ports; p++) {
+			struct dp_port *port = &dp_main.ports[p];
+			uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
+
+			for (uint16_t i = 0; i < n; i++) {
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+				dp_net_input(lc, port, pkts[i]);
+			}
+			got += n;
+		}
+		got += drain_steer_ring(lc);
+		if ((++iter % SLOW_EVERY) == 0)
+			slow_path(lc, rte_get_tsc_cycles());
+		dp_tx_flush(lc);
+
+		lc->stats.polls++;
+		if (got > 0) {
+			lc->stats.busy_polls++;
+			idle = 0;
+			continue;
+		}
+		if (lc->idle_sleep_us == 0 || ++idle < IDLE_POLLS_BEFORE)
+			continue;
+		/* a sleeping reader must not hold up grace periods */
+		lc->stats.sleeps++;
+		rcu_thread_offline();
+		usleep(lc->idle_sleep_us);
+		rcu_thread_online();
+	}
+	dp_tx_flush(lc);
+	rcu_unregister_thread();
+	DP_LOG(INFO, "lcore %u stops", lc->lcore_id);
+	return 0;
+}

@@ -1,0 +1,217 @@
+/* Port bring-up and teardown: configure, queues, start, in the order the DPDK skeleton uses. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "dataplane/dp.h"
+
+RTE_LOG_REGISTER(ag_logtype_dp, authgate.dp, INFO);
+
+/* Room for a full frame at this MTU in one segment: no scatter on the RX path. */
+static uint16_t
+mbuf_data_room(uint32_t mtu)
+{
+	uint32_t need = mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN + 2 * RTE_VLAN_HLEN;
+
+	if (need < RTE_MBUF_DEFAULT_DATAROOM)
+		need = RTE_MBUF_DEFAULT_DATAROOM;
+	return (uint16_t)(need + RTE_PKTMBUF_HEADROOM);
+}
+
+static int
+port_find(const char *device, uint16_t *port_id_out)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	const char *comma = strchr(device, ',');
+	size_t len = comma ? (size_t)(comma - device) : strlen(device);
+	uint16_t pid;
+
+	if (len >= sizeof(name))
+		return -ENAMETOOLONG;
+	memcpy(name, device, len);
+	name[len] = '\0';
+	if (rte_eth_dev_get_port_by_name(name, &pid) != 0)
+		return -ENODEV;
+	*port_id_out = pid;
+	return 0;
+}
+
+static int
+port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, uint16_t nb_queues)
+{
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t rx_desc = pc->rx_desc, tx_desc = pc->tx_desc;
+	char pool_name[RTE_MEMPOOL_NAMESIZE];
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	rc = port_find(pc->device, &port->port_id);
+	if (rc < 0) {
+		DP_LOG(ERR, "port %s: no device '%s' (is the driver loaded, the address right?)",
+		       pc->name, pc->device);
+		return rc;
+	}
+	port->conf = pc;
+	port->addr = pc->addr;
+	port->mask = pc->prefix_len == 32 ? ~0u : ~(~0u >> pc->prefix_len);
+	port->gateway = pc->gateway;
+	port->nb_queues = nb_queues;
+
+	rc = rte_eth_dev_info_get(port->port_id, &info);
+	if (rc != 0) {
+		DP_LOG(ERR, "port %s: dev_info: %s", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	snprintf(port->driver, sizeof(port->driver), "%s", info.driver_name);
+	if (nb_queues > info.max_rx_queues || nb_queues > info.max_tx_queues) {
+		DP_LOG(ERR, "port %s: %u dataplane lcores need %u queues, %s has %u rx / %u tx",
+		       pc->name, nb_queues, nb_queues, info.driver_name, info.max_rx_queues,
+		       info.max_tx_queues);
+		return -EINVAL;
+	}
+	if (pc->mtu > info.max_mtu || pc->mtu < info.min_mtu) {
+		DP_LOG(ERR, "port %s: mtu %u outside %s's range %u..%u", pc->name, pc->mtu,
+		       info.driver_name, info.min_mtu, info.max_mtu);
+		return -EINVAL;
+	}
+
+	snprintf(pool_name, sizeof(pool_name), "mb_%.20s", pc->name);
+	port->pool = rte_pktmbuf_pool_create(pool_name, pc->mbufs, pc->mbuf_cache, 0,
+					     mbuf_data_room(pc->mtu), rte_eth_dev_socket_id(port->port_id));
+	if (port->pool == NULL) {
+		DP_LOG(ERR, "port %s: mbuf pool of %u: %s (raise [eal] memory_mb?)", pc->name,
+		       pc->mbufs, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+
+	conf.rxmode.mtu = pc->mtu;
+	if (nb_queues > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	}
+	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM) {
+		conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
+		port->rx_cksum = true;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+		port->tx_ip_cksum = true;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+		port->tx_tcp_cksum = true;
+	}
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+
+	rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
+	if (rc != 0) {
+		DP_LOG(ERR, "port %s: configure: %s", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port->port_id, &rx_desc, &tx_desc);
+	if (rc != 0) {
+		DP_LOG(ERR, "port %s: descriptors: %s", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	for (uint16_t q = 0; q < nb_queues; q++) {
+		struct rte_eth_rxconf rxq = info.default_rxconf;
+		struct rte_eth_txconf txq = info.default_txconf;
+
+		rxq.offloads = conf.rxmode.offloads;
+		txq.offloads = conf.txmode.offloads;
+		rc = rte_eth_rx_queue_setup(port->port_id, q, rx_desc,
+					    rte_eth_dev_socket_id(port->port_id), &rxq, port->pool);
+		if (rc < 0) {
+			DP_LOG(ERR, "port %s: rx queue %u: %s", pc->name, q, rte_strerror(-rc));
+			return rc;
+		}
+		rc = rte_eth_tx_queue_setup(port->port_id, q, tx_desc,
+					    rte_eth_dev_socket_id(port->port_id), &txq);
+		if (rc < 0) {
+			DP_LOG(ERR, "port %s: tx queue %u: %s", pc->name, q, rte_strerror(-rc));
+			return rc;
+		}
+	}
+	rc = rte_eth_dev_start(port->port_id);
+	if (rc < 0) {
+		DP_LOG(ERR, "port %s: start: %s", pc->name, rte_strerror(-rc));
+		return rc;
+	}
+	rc = rte_eth_macaddr_get(port->port_id, &port->mac);
+	if (rc != 0)
+		return rc;
+	/* Unicast to our MAC and broadcast is all we serve; promiscuous would only add drops. */
+	rte_eth_promiscuous_disable(port->port_id);
+	rc = dp_neigh_init(port);
+	if (rc < 0)
+		return rc;
+
+	DP_LOG(INFO, "port %s: %s (%s) " RTE_ETHER_ADDR_PRT_FMT " %u.%u.%u.%u/%u mtu %u, %u queue(s)%s",
+	       pc->name, pc->device, port->driver, RTE_ETHER_ADDR_BYTES(&port->mac),
+	       pc->addr >> 24, (pc->addr >> 16) & 0xff, (pc->addr >> 8) & 0xff, pc->addr & 0xff,
+	       pc->prefix_len, pc->mtu, nb_queues,
+	       port->tx_tcp_cksum ? ", tx checksum offload" : "");
+	RTE_SET_USED(dp);
+	return 0;
+}
+
+int
+dp_ports_init(struct dp *dp, const struct ag_config *cfg)
+{
+	int rc;
+
+	dp->cfg = cfg;
+	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
+		rc = port_init(dp, &dp->ports[i], &cfg->ports[i], cfg->dp.nb_lcores);
+		if (rc < 0)
+			return rc;
+		dp->nb_ports++;
+	}
+	dp_ports_check_link(dp);
+	return 0;
+}
+
+void
+dp_ports_check_link(struct dp *dp)
+{
+	for (uint16_t i = 0; i < dp->nb_ports; i++) {
+		struct dp_port *port = &dp->ports[i];
+		struct rte_eth_link link;
+		char text[RTE_ETH_LINK_MAX_STR_LEN];
+
+		if (rte_eth_link_get_nowait(port->port_id, &link) != 0)
+			continue;
+		if ((bool)link.link_status == port->link_up)
+			continue;
+		port->link_up = link.link_status;
+		rte_eth_link_to_str(text, sizeof(text), &link);
+		DP_LOG(INFO, "port %s: %s", port->conf->name, text);
+	}
+}
+
+void
+dp_ports_close(struct dp *dp)
+{
+	for (uint16_t i = 0; i < dp->nb_ports; i++) {
+		struct dp_port *port = &dp->ports[i];
+		struct rte_eth_stats st;
+
+		if (rte_eth_stats_get(port->port_id, &st) == 0)
+			DP_LOG(INFO, "port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
+				     " rx errors %" PRIu64 " tx errors %" PRIu64,
+			       port->conf->name, st.ipackets, st.opackets, st.imissed, st.ierrors,
+			       st.oerrors);
+		rte_eth_dev_stop(port->port_id);
+		rte_eth_dev_close(port->port_id);
+		dp_neigh_free(port);
+	}
+	dp->nb_ports = 0;
+}

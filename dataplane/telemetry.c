@@ -1,0 +1,220 @@
+/* rte_telemetry commands under /authgate/: ports, drops, lcores, neighbours, info. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+#include <rte_version.h>
+
+#include "dataplane/dp.h"
+
+static void
+sum_stats(struct dp_lcore_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		const uint64_t *src = (const uint64_t *)&dp_main.lcores[i].stats;
+		uint64_t *dst = (uint64_t *)sum;
+
+		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
+			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+	}
+}
+
+static void
+ip_str(uint32_t ip, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		 ip & 0xff);
+}
+
+static int
+tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	for (uint16_t i = 0; i < dp_main.nb_ports; i++) {
+		struct dp_port *port = &dp_main.ports[i];
+		struct rte_tel_data *p = rte_tel_data_alloc();
+		struct rte_eth_stats st;
+		char buf[64];
+
+		if (p == NULL)
+			return -ENOMEM;
+		memset(&st, 0, sizeof(st));
+		rte_eth_stats_get(port->port_id, &st);
+		rte_tel_data_start_dict(p);
+		rte_tel_data_add_dict_int(p, "port_id", port->port_id);
+		rte_tel_data_add_dict_string(p, "driver", port->driver);
+		snprintf(buf, sizeof(buf), RTE_ETHER_ADDR_PRT_FMT, RTE_ETHER_ADDR_BYTES(&port->mac));
+		rte_tel_data_add_dict_string(p, "mac", buf);
+		ip_str(port->addr, buf, sizeof(buf));
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%u", port->conf->prefix_len);
+		rte_tel_data_add_dict_string(p, "address", buf);
+		rte_tel_data_add_dict_int(p, "mtu", port->conf->mtu);
+		rte_tel_data_add_dict_string(p, "link", port->link_up ? "up" : "down");
+		rte_tel_data_add_dict_int(p, "queues", port->nb_queues);
+		rte_tel_data_add_dict_u64(p, "rx_packets", st.ipackets);
+		rte_tel_data_add_dict_u64(p, "rx_bytes", st.ibytes);
+		rte_tel_data_add_dict_u64(p, "rx_missed", st.imissed);
+		rte_tel_data_add_dict_u64(p, "rx_errors", st.ierrors);
+		rte_tel_data_add_dict_u64(p, "rx_nombuf", st.rx_nombuf);
+		rte_tel_data_add_dict_u64(p, "tx_packets", st.opackets);
+		rte_tel_data_add_dict_u64(p, "tx_bytes", st.obytes);
+		rte_tel_data_add_dict_u64(p, "tx_errors", st.oerrors);
+		rte_tel_data_add_dict_u64(p, "mbufs_free", rte_mempool_avail_count(port->pool));
+		rte_tel_data_add_dict_u64(p, "mbufs_in_use", rte_mempool_in_use_count(port->pool));
+		rte_tel_data_add_dict_container(d, port->conf->name, p, 0);
+	}
+	return 0;
+}
+
+static int
+tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_lcore_stats sum;
+	uint64_t total = 0;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	sum_stats(&sum);
+	rte_tel_data_start_dict(d);
+	for (int r = 0; r < DP_DROP_MAX; r++) {
+		rte_tel_data_add_dict_u64(d, dp_drop_reason_str(r), sum.drops[r]);
+		total += sum.drops[r];
+	}
+	rte_tel_data_add_dict_u64(d, "total", total);
+	return 0;
+}
+
+#define STAT_FIELDS(X)                                                                            \
+	X(rx_pkts) X(rx_bytes) X(tx_pkts) X(tx_bytes) X(polls) X(busy_polls) X(sleeps)            \
+	X(arp_requests_in) X(arp_replies_in) X(arp_replies_out) X(arp_requests_out) X(garp_out)   \
+	X(neigh_learned) X(icmp_echo_in) X(icmp_echo_out) X(tcp_in) X(steered_out) X(steered_in)
+
+static void
+add_stats(struct rte_tel_data *d, const struct dp_lcore_stats *s)
+{
+	uint64_t drops = 0;
+#define ADD(f) rte_tel_data_add_dict_u64(d, #f, __atomic_load_n(&s->f, __ATOMIC_RELAXED));
+	STAT_FIELDS(ADD)
+#undef ADD
+	for (int r = 0; r < DP_DROP_MAX; r++)
+		drops += __atomic_load_n(&s->drops[r], __ATOMIC_RELAXED);
+	rte_tel_data_add_dict_u64(d, "drops", drops);
+}
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_lcore_stats sum;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	sum_stats(&sum);
+	rte_tel_data_start_dict(d);
+	add_stats(d, &sum);
+	return 0;
+}
+
+static int
+tel_lcores(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		struct dp_lcore *lc = &dp_main.lcores[i];
+		struct rte_tel_data *l = rte_tel_data_alloc();
+		char name[32];
+
+		if (l == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(l);
+		rte_tel_data_add_dict_int(l, "lcore", lc->lcore_id);
+		rte_tel_data_add_dict_int(l, "queue", lc->index);
+		add_stats(l, &lc->stats);
+		snprintf(name, sizeof(name), "lcore%u", lc->lcore_id);
+		rte_tel_data_add_dict_container(d, name, l, 0);
+	}
+	return 0;
+}
+
+struct neigh_walk {
+	struct rte_tel_data *d;
+	const char *port;
+	unsigned int n;
+};
+
+static void
+neigh_add(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms, void *arg)
+{
+	struct neigh_walk *w = arg;
+	struct rte_tel_data *e = rte_tel_data_alloc();
+	char buf[32];
+
+	if (e == NULL)
+		return;
+	rte_tel_data_start_dict(e);
+	rte_tel_data_add_dict_string(e, "port", w->port);
+	snprintf(buf, sizeof(buf), RTE_ETHER_ADDR_PRT_FMT, RTE_ETHER_ADDR_BYTES(mac));
+	rte_tel_data_add_dict_string(e, "mac", buf);
+	rte_tel_data_add_dict_u64(e, "age_ms", age_ms);
+	ip_str(ip, buf, sizeof(buf));
+	if (rte_tel_data_add_dict_container(w->d, buf, e, 0) != 0)
+		rte_tel_data_free(e);
+	w->n++;
+}
+
+static int
+tel_neighbours(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct neigh_walk w = {.d = d};
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	for (uint16_t i = 0; i < dp_main.nb_ports; i++) {
+		w.port = dp_main.ports[i].conf->name;
+		dp_neigh_walk(&dp_main.ports[i], neigh_add, &w);
+	}
+	return 0;
+}
+
+static int
+tel_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "version", "authgate 0.1.0");
+	rte_tel_data_add_dict_string(d, "dpdk", rte_version());
+	rte_tel_data_add_dict_string(d, "config", dp_main.cfg ? dp_main.cfg->path : "");
+	rte_tel_data_add_dict_u64(d, "uptime_s",
+				  (rte_get_tsc_cycles() - dp_main.start_tsc) / rte_get_tsc_hz());
+	rte_tel_data_add_dict_int(d, "ports", dp_main.nb_ports);
+	rte_tel_data_add_dict_int(d, "dataplane_lcores", dp_main.nb_lcores);
+	rte_tel_data_add_dict_int(d, "pid", getpid());
+	return 0;
+}
+
+int
+dp_telemetry_init(struct dp *dp)
+{
+	RTE_SET_USED(dp);
+	rte_telemetry_register_cmd("/authgate/info", tel_info, "Gateway version, config, uptime");
+	rte_telemetry_register_cmd("/authgate/ports", tel_ports,
+				   "Ports: address, link, rx/tx/missed/error counters, mbufs");
+	rte_telemetry_register_cmd("/authgate/drops", tel_drops,
+				   "Dropped packets by reason, summed over lcores");
+	rte_telemetry_register_cmd("/authgate/stats", tel_stats,
+				   "Dataplane packet counters, summed over lcores");
+	rte_telemetry_register_cmd("/authgate/lcores", tel_lcores, "Per-lcore packet counters");
+	rte_telemetry_register_cmd("/authgate/neighbours", tel_neighbours,
+				   "Neighbour (ARP) table: IPv4 → MAC, age");
+	return 0;
+}
