@@ -1,0 +1,537 @@
+/* HTTP/1.1 request-head parser: request line, field lines, limits and anti-smuggling rules. */
+#include <errno.h>
+#include <string.h>
+
+#include "dataplane/http/h1.h"
+
+/* tchar from RFC 9110 5.6.2: what a method or a field name may be made of. */
+static const uint8_t h1_tchar[256] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
+	['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,  ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,  ['C'] = 1,
+	['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1,
+	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,  ['Q'] = 1,
+	['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,  ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1,
+	['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+};
+
+static const struct {
+	const char *name;
+	int status;
+} h1_errs[H1_E__COUNT] = {
+	[H1_E_NONE] = {"none", 0},
+	[H1_E_REQUEST_LINE_TOO_LONG] = {"request-line-too-long", 414},
+	[H1_E_HEADERS_TOO_LARGE] = {"headers-too-large", 431},
+	[H1_E_TOO_MANY_HEADERS] = {"too-many-headers", 431},
+	[H1_E_TOO_MANY_EMPTY_LINES] = {"too-many-empty-lines", 400},
+	[H1_E_BAD_REQUEST_LINE] = {"bad-request-line", 400},
+	[H1_E_BAD_METHOD] = {"bad-method", 400},
+	[H1_E_BAD_TARGET] = {"bad-target", 400},
+	[H1_E_BAD_VERSION] = {"bad-version", 400},
+	[H1_E_VERSION_UNSUPPORTED] = {"version-unsupported", 505},
+	[H1_E_BARE_CR] = {"bare-cr", 400},
+	[H1_E_NUL] = {"nul-byte", 400},
+	[H1_E_CTL_CHAR] = {"control-char", 400},
+	[H1_E_OBS_FOLD] = {"obs-fold", 400},
+	[H1_E_SPACE_BEFORE_COLON] = {"space-before-colon", 400},
+	[H1_E_BAD_HEADER_NAME] = {"bad-header-name", 400},
+	[H1_E_DUP_HOST] = {"duplicate-host", 400},
+	[H1_E_DUP_CONTENT_LENGTH] = {"duplicate-content-length", 400},
+	[H1_E_DUP_AUTHORIZATION] = {"duplicate-authorization", 400},
+	[H1_E_BAD_CONTENT_LENGTH] = {"bad-content-length", 400},
+	[H1_E_TE_WITH_CL] = {"transfer-encoding-with-content-length", 400},
+	[H1_E_TE_HTTP10] = {"transfer-encoding-on-http10", 400},
+	[H1_E_BAD_TE] = {"bad-transfer-encoding", 400},
+	[H1_E_CHUNKED] = {"chunked-body-unsupported", 501},
+	[H1_E_MISSING_HOST] = {"missing-host", 400},
+	[H1_E_BAD_HOST] = {"bad-host", 400},
+	[H1_E_EXPECT] = {"expectation-failed", 417},
+};
+
+static const struct {
+	const char *name;
+	enum h1_hdr_id id;
+} h1_known[] = {
+	{"host", H1_H_HOST},
+	{"connection", H1_H_CONNECTION},
+	{"content-length", H1_H_CONTENT_LENGTH},
+	{"transfer-encoding", H1_H_TRANSFER_ENCODING},
+	{"authorization", H1_H_AUTHORIZATION},
+	{"range", H1_H_RANGE},
+	{"if-range", H1_H_IF_RANGE},
+	{"if-none-match", H1_H_IF_NONE_MATCH},
+	{"if-modified-since", H1_H_IF_MODIFIED_SINCE},
+	{"expect", H1_H_EXPECT},
+};
+
+static const char *const h1_methods[] = {
+	[H1_M_OTHER] = "", [H1_M_GET] = "GET", [H1_M_HEAD] = "HEAD",
+	[H1_M_OPTIONS] = "OPTIONS", [H1_M_POST] = "POST", [H1_M_PUT] = "PUT",
+	[H1_M_DELETE] = "DELETE", [H1_M_PATCH] = "PATCH", [H1_M_TRACE] = "TRACE",
+	[H1_M_CONNECT] = "CONNECT",
+};
+
+static inline int
+h1_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+static bool
+h1_mem_ieq(const char *a, size_t alen, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < alen; i++)
+		if (b[i] == '\0' || h1_lower((unsigned char)a[i]) != b[i])
+			return false;
+	return b[alen] == '\0';
+}
+
+bool
+h1_view_ieq(struct h1_view v, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < v.len; i++)
+		if (s[i] == '\0' || h1_lower((unsigned char)v.p[i]) != h1_lower((unsigned char)s[i]))
+			return false;
+	return s[v.len] == '\0';
+}
+
+bool
+h1_list_has_token(struct h1_view v, const char *tok)
+{
+	size_t i = 0, start, end;
+
+	while (i < v.len) {
+		while (i < v.len && (v.p[i] == ' ' || v.p[i] == '\t' || v.p[i] == ','))
+			i++;
+		start = i;
+		while (i < v.len && v.p[i] != ',')
+			i++;
+		end = i;
+		while (end > start && (v.p[end - 1] == ' ' || v.p[end - 1] == '\t'))
+			end--;
+		if (end > start && h1_view_ieq((struct h1_view){v.p + start, end - start}, tok))
+			return true;
+	}
+	return false;
+}
+
+const char *
+h1_err_str(enum h1_err err)
+{
+	if ((unsigned)err >= H1_E__COUNT)
+		return "unknown";
+	return h1_errs[err].name;
+}
+
+int
+h1_err_status(enum h1_err err)
+{
+	if ((unsigned)err >= H1_E__COUNT || err == H1_E_NONE)
+		return 400;
+	return h1_errs[err].status;
+}
+
+const char *
+h1_method_str(enum h1_method m)
+{
+	if ((unsigned)m >= sizeof(h1_methods) / sizeof(h1_methods[0]))
+		return "";
+	return h1_methods[m];
+}
+
+const struct h1_view *
+h1_req_header(const struct h1_request *req, enum h1_hdr_id id)
+{
+	if ((unsigned)id >= H1_H__COUNT || id == H1_H_OTHER || req->idx[id] < 0)
+		return NULL;
+	return &req->headers[req->idx[id]].value;
+}
+
+void
+h1_limits_default(struct h1_limits *lim)
+{
+	lim->max_request_line = H1_DEFAULT_MAX_REQUEST_LINE;
+	lim->max_header_bytes = H1_DEFAULT_MAX_HEADER_BYTES;
+	lim->max_headers = H1_DEFAULT_MAX_HEADERS;
+}
+
+void
+h1_parser_reset(struct h1_parser *p)
+{
+	struct h1_limits lim = p->lim;
+	unsigned i;
+
+	memset(p, 0, offsetof(struct h1_parser, hname));
+	p->lim = lim;
+	p->state = H1_S_REQUEST_LINE;
+	p->content_length = -1;
+	for (i = 0; i < H1_H__COUNT; i++)
+		p->idx[i] = -1;
+}
+
+void
+h1_parser_init(struct h1_parser *p, const struct h1_limits *lim)
+{
+	if (lim != NULL)
+		p->lim = *lim;
+	else
+		h1_limits_default(&p->lim);
+	if (p->lim.max_headers > H1_MAX_HEADERS)
+		p->lim.max_headers = H1_MAX_HEADERS;
+	h1_parser_reset(p);
+}
+
+static enum h1_rc
+h1_fail(struct h1_parser *p, enum h1_err err)
+{
+	p->state = H1_S_ERROR;
+	p->err = err;
+	return H1_ERROR;
+}
+
+static enum h1_method
+h1_method_lookup(const char *s, size_t len)
+{
+	unsigned m;
+
+	/* methods are case-sensitive (RFC 9110 9.1) */
+	for (m = H1_M_GET; m < sizeof(h1_methods) / sizeof(h1_methods[0]); m++)
+		if (strlen(h1_methods[m]) == len && memcmp(h1_methods[m], s, len) == 0)
+			return (enum h1_method)m;
+	return H1_M_OTHER;
+}
+
+/* line excludes the line terminator; a CR left inside it is a bare CR. */
+static enum h1_err
+h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
+{
+	const char *line = buf + off;
+	uint32_t i = 0, t0, v0;
+
+	while (i < len && h1_tchar[(unsigned char)line[i]])
+		i++;
+	if (i == len)
+		return H1_E_BAD_REQUEST_LINE;
+	if (line[i] != ' ' || i == 0) {
+		if (line[i] == '\0')
+			return H1_E_NUL;
+		return line[i] == ' ' || line[i] == '\t' ? H1_E_BAD_REQUEST_LINE : H1_E_BAD_METHOD;
+	}
+	p->method = (struct h1_span){off, i};
+	p->meth = h1_method_lookup(line, i);
+
+	t0 = ++i;
+	while (i < len && line[i] != ' ') {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c == '\0')
+			return H1_E_NUL;
+		if (c == '\r')
+			return H1_E_BARE_CR;
+		if (c <= 0x20 || c >= 0x7f)
+			return H1_E_BAD_TARGET;
+		i++;
+	}
+	if (i == t0)
+		return H1_E_BAD_REQUEST_LINE;
+	if (i == len)
+		return H1_E_BAD_VERSION; /* HTTP/0.9 has no version: not served */
+	p->target = (struct h1_span){off + t0, i - t0};
+
+	v0 = ++i;
+	if (len - v0 != 8 || memcmp(line + v0, "HTTP/", 5) != 0 || line[v0 + 6] != '.' ||
+	    line[v0 + 5] < '0' || line[v0 + 5] > '9' || line[v0 + 7] < '0' || line[v0 + 7] > '9') {
+		for (i = v0; i < len; i++) {
+			if (line[i] == '\0')
+				return H1_E_NUL;
+			if (line[i] == '\r')
+				return H1_E_BARE_CR;
+		}
+		return H1_E_BAD_VERSION;
+	}
+	if (line[v0 + 5] != '1')
+		return H1_E_VERSION_UNSUPPORTED;
+	/* a higher 1.x minor is understood as 1.1 (RFC 9110 6.2) */
+	p->version_minor = line[v0 + 7] == '0' ? 0 : 1;
+	return H1_E_NONE;
+}
+
+static bool
+h1_host_valid(const char *v, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+			continue;
+		if (strchr("-._~!$&'()*+,;=:[]%", c) == NULL)
+			return false;
+	}
+	return true;
+}
+
+static enum h1_err
+h1_content_length(struct h1_parser *p, const char *v, size_t len)
+{
+	int64_t n = 0;
+	size_t i;
+
+	if (len == 0 || len > 18)
+		return H1_E_BAD_CONTENT_LENGTH;
+	for (i = 0; i < len; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return H1_E_BAD_CONTENT_LENGTH;
+		n = n * 10 + (v[i] - '0');
+	}
+	p->content_length = n;
+	return H1_E_NONE;
+}
+
+/* The last transfer coding must be chunked (RFC 9112 6.3), otherwise the length is unknown. */
+static bool
+h1_te_final_chunked(const char *v, size_t len)
+{
+	size_t end = len, start;
+
+	while (end > 0 && (v[end - 1] == ' ' || v[end - 1] == '\t' || v[end - 1] == ','))
+		end--;
+	start = end;
+	while (start > 0 && v[start - 1] != ',' && v[start - 1] != ' ' && v[start - 1] != '\t')
+		start--;
+	return h1_mem_ieq(v + start, end - start, "chunked");
+}
+
+static enum h1_err
+h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
+{
+	const char *line = buf + off;
+	uint32_t i = 0, v0, v1;
+	enum h1_hdr_id id = H1_H_OTHER;
+	unsigned k, n;
+
+	if (line[0] == ' ' || line[0] == '\t')
+		return H1_E_OBS_FOLD;
+	while (i < len && h1_tchar[(unsigned char)line[i]])
+		i++;
+	if (i == len)
+		return H1_E_BAD_HEADER_NAME;
+	if (line[i] != ':') {
+		if (i > 0 && (line[i] == ' ' || line[i] == '\t'))
+			return H1_E_SPACE_BEFORE_COLON;
+		if (line[i] == '\0')
+			return H1_E_NUL;
+		if (line[i] == '\r')
+			return H1_E_BARE_CR;
+		return H1_E_BAD_HEADER_NAME;
+	}
+	if (i == 0)
+		return H1_E_BAD_HEADER_NAME;
+
+	for (v0 = i + 1; v0 < len; v0++) {
+		unsigned char c = (unsigned char)line[v0];
+
+		if (c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f))
+			continue;
+		if (c == '\0')
+			return H1_E_NUL;
+		if (c == '\r')
+			return H1_E_BARE_CR;
+		return H1_E_CTL_CHAR;
+	}
+	v0 = i + 1;
+	while (v0 < len && (line[v0] == ' ' || line[v0] == '\t'))
+		v0++;
+	v1 = len;
+	while (v1 > v0 && (line[v1 - 1] == ' ' || line[v1 - 1] == '\t'))
+		v1--;
+
+	if (p->nheaders >= p->lim.max_headers)
+		return H1_E_TOO_MANY_HEADERS;
+
+	for (k = 0; k < sizeof(h1_known) / sizeof(h1_known[0]); k++) {
+		if (h1_mem_ieq(line, i, h1_known[k].name)) {
+			id = h1_known[k].id;
+			break;
+		}
+	}
+	switch (id) {
+	case H1_H_HOST:
+		if (p->idx[id] >= 0)
+			return H1_E_DUP_HOST;
+		if (!h1_host_valid(line + v0, v1 - v0))
+			return H1_E_BAD_HOST;
+		break;
+	case H1_H_AUTHORIZATION:
+		if (p->idx[id] >= 0)
+			return H1_E_DUP_AUTHORIZATION;
+		break;
+	case H1_H_CONTENT_LENGTH:
+		if (p->idx[id] >= 0)
+			return H1_E_DUP_CONTENT_LENGTH;
+		if (h1_content_length(p, line + v0, v1 - v0) != H1_E_NONE)
+			return H1_E_BAD_CONTENT_LENGTH;
+		break;
+	case H1_H_CONNECTION: {
+		struct h1_view v = {line + v0, v1 - v0};
+
+		/* every Connection line counts, not only the first */
+		if (h1_list_has_token(v, "close"))
+			p->conn_close = true;
+		if (h1_list_has_token(v, "keep-alive"))
+			p->conn_keep_alive = true;
+		break;
+	}
+	case H1_H_TRANSFER_ENCODING:
+		p->has_te = true;
+		break;
+	default:
+		break;
+	}
+
+	n = p->nheaders++;
+	p->hname[n] = (struct h1_span){off, i};
+	p->hvalue[n] = (struct h1_span){off + v0, v1 - v0};
+	p->hid[n] = (uint8_t)id;
+	if (id != H1_H_OTHER && p->idx[id] < 0)
+		p->idx[id] = (int)n;
+	return H1_E_NONE;
+}
+
+/* Rules that need the whole header section. */
+static enum h1_err
+h1_headers_done(struct h1_parser *p, const char *buf)
+{
+	if (p->has_te) {
+		int te = p->idx[H1_H_TRANSFER_ENCODING];
+		unsigned n;
+
+		if (p->idx[H1_H_CONTENT_LENGTH] >= 0)
+			return H1_E_TE_WITH_CL;
+		if (p->version_minor == 0)
+			return H1_E_TE_HTTP10;
+		/* with several TE lines the last one holds the final coding */
+		for (n = 0; n < p->nheaders; n++)
+			if (p->hid[n] == H1_H_TRANSFER_ENCODING)
+				te = (int)n;
+		if (!h1_te_final_chunked(buf + p->hvalue[te].off, p->hvalue[te].len))
+			return H1_E_BAD_TE;
+		return H1_E_CHUNKED;
+	}
+	if (p->version_minor >= 1 && p->idx[H1_H_HOST] < 0)
+		return H1_E_MISSING_HOST;
+	if (p->idx[H1_H_EXPECT] >= 0 && p->version_minor >= 1) {
+		const struct h1_span *e = &p->hvalue[p->idx[H1_H_EXPECT]];
+
+		if (!h1_mem_ieq(buf + e->off, e->len, "100-continue"))
+			return H1_E_EXPECT;
+		p->expect_continue = true;
+	}
+	return H1_E_NONE;
+}
+
+static void
+h1_fill(const struct h1_parser *p, const char *buf, uint32_t end, struct h1_request *req)
+{
+	unsigned n;
+
+	req->method = p->meth;
+	req->method_name = (struct h1_view){buf + p->method.off, p->method.len};
+	req->target = (struct h1_view){buf + p->target.off, p->target.len};
+	req->version_minor = p->version_minor;
+	if (p->conn_close)
+		req->keep_alive = false;
+	else
+		req->keep_alive = p->version_minor >= 1 || p->conn_keep_alive;
+	req->expect_continue = p->expect_continue;
+	req->content_length = p->content_length;
+	req->head_len = end;
+	req->nheaders = p->nheaders;
+	for (n = 0; n < H1_H__COUNT; n++)
+		req->idx[n] = p->idx[n];
+	for (n = 0; n < p->nheaders; n++) {
+		req->headers[n].name = (struct h1_view){buf + p->hname[n].off, p->hname[n].len};
+		req->headers[n].value = (struct h1_view){buf + p->hvalue[n].off, p->hvalue[n].len};
+		req->headers[n].id = (enum h1_hdr_id)p->hid[n];
+	}
+}
+
+enum h1_rc
+h1_parse(struct h1_parser *p, const char *buf, size_t len, struct h1_request *req)
+{
+	const char *lf;
+	enum h1_err err;
+
+	if (p->state == H1_S_ERROR)
+		return H1_ERROR;
+	if (p->state == H1_S_DONE)
+		return H1_OK;
+	/* offsets are 32-bit; limits keep real heads far below that */
+	if (len > UINT32_MAX)
+		len = UINT32_MAX;
+
+	for (;;) {
+		uint32_t ls = p->line_start, eol, n;
+
+		if (p->scan < ls)
+			p->scan = ls;
+		lf = p->scan < len ? memchr(buf + p->scan, '\n', len - p->scan) : NULL;
+		if (lf == NULL) {
+			/* refuse oversized heads now rather than buffering them */
+			p->scan = (uint32_t)len;
+			if (p->state == H1_S_REQUEST_LINE &&
+			    len - ls > (size_t)p->lim.max_request_line + 1)
+				return h1_fail(p, H1_E_REQUEST_LINE_TOO_LONG);
+			if (p->state == H1_S_HEADERS && len - p->hdr_start > p->lim.max_header_bytes)
+				return h1_fail(p, H1_E_HEADERS_TOO_LARGE);
+			return H1_AGAIN;
+		}
+		eol = (uint32_t)(lf - buf);
+		p->line_start = p->scan = eol + 1;
+		/* a single LF is accepted as a terminator, its CR (if any) dropped (RFC 9112 2.2) */
+		n = eol - ls;
+		if (n > 0 && buf[eol - 1] == '\r')
+			n--;
+
+		if (p->state == H1_S_REQUEST_LINE) {
+			if (n > p->lim.max_request_line)
+				return h1_fail(p, H1_E_REQUEST_LINE_TOO_LONG);
+			if (n == 0) {
+				/* RFC 9112 2.2 lets us skip stray CRLFs, e.g. after a body */
+				if (++p->empty_lines > 16)
+					return h1_fail(p, H1_E_TOO_MANY_EMPTY_LINES);
+				continue;
+			}
+			err = h1_request_line(p, buf, ls, n);
+			if (err != H1_E_NONE)
+				return h1_fail(p, err);
+			p->state = H1_S_HEADERS;
+			p->hdr_start = p->line_start;
+			continue;
+		}
+
+		/* H1_S_HEADERS */
+		if (eol + 1 - p->hdr_start > p->lim.max_header_bytes)
+			return h1_fail(p, H1_E_HEADERS_TOO_LARGE);
+		if (n == 0) {
+			err = h1_headers_done(p, buf);
+			if (err != H1_E_NONE)
+				return h1_fail(p, err);
+			p->state = H1_S_DONE;
+			h1_fill(p, buf, eol + 1, req);
+			return H1_OK;
+		}
+		err = h1_header_line(p, buf, ls, n);
+		if (err != H1_E_NONE)
+			return h1_fail(p, err);
+	}
+}
