@@ -160,11 +160,14 @@ neigh_add(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms, void *
 	if (e == NULL)
 		return;
 	rte_tel_data_start_dict(e);
+	ip_str(ip, buf, sizeof(buf));
+	rte_tel_data_add_dict_string(e, "ip", buf);
 	rte_tel_data_add_dict_string(e, "port", w->port);
 	snprintf(buf, sizeof(buf), RTE_ETHER_ADDR_PRT_FMT, RTE_ETHER_ADDR_BYTES(mac));
 	rte_tel_data_add_dict_string(e, "mac", buf);
 	rte_tel_data_add_dict_u64(e, "age_ms", age_ms);
-	ip_str(ip, buf, sizeof(buf));
+	/* telemetry names allow no dots, so entries are keyed by position */
+	snprintf(buf, sizeof(buf), "n%u", w->n);
 	if (rte_tel_data_add_dict_container(w->d, buf, e, 0) != 0)
 		rte_tel_data_free(e);
 	w->n++;
