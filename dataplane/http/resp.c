@@ -1,0 +1,196 @@
+/* Response heads: status line, standard headers, error bodies, multipart part headers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dataplane/http/date.h"
+#include "dataplane/http/resp.h"
+
+const char *
+resp_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Unknown";
+	}
+}
+
+void
+resp_init(struct resp_buf *r, char *buf, size_t cap)
+{
+	r->buf = buf;
+	r->cap = cap;
+	r->len = 0;
+	r->overflow = false;
+}
+
+void
+resp_append(struct resp_buf *r, const char *s, size_t len)
+{
+	if (r->overflow || r->cap - r->len < len) {
+		r->overflow = true;
+		return;
+	}
+	memcpy(r->buf + r->len, s, len);
+	r->len += len;
+}
+
+void
+resp_appendf(struct resp_buf *r, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (r->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+	va_end(ap);
+	/* vsnprintf needs room for its NUL even though we do not keep it */
+	if (n < 0 || (size_t)n >= r->cap - r->len) {
+		r->overflow = true;
+		return;
+	}
+	r->len += (size_t)n;
+}
+
+void
+resp_header(struct resp_buf *r, const char *name, const char *value)
+{
+	resp_appendf(r, "%s: %s\r\n", name, value);
+}
+
+void
+resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
+{
+	resp_appendf(r, "%s: %" PRIu64 "\r\n", name, value);
+}
+
+void
+resp_header_date(struct resp_buf *r, const char *name, int64_t t)
+{
+	char d[HTTP_DATE_LEN + 1];
+
+	http_date_fmt(t, d);
+	resp_appendf(r, "%s: %s\r\n", name, d);
+}
+
+void
+resp_status(struct resp_buf *r, int status, int64_t now)
+{
+	resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));
+	resp_header_date(r, "Date", now);
+	resp_append(r, "Server: authgate\r\n", 18);
+}
+
+void
+resp_connection(struct resp_buf *r, bool keep_alive)
+{
+	if (keep_alive)
+		resp_append(r, "Connection: keep-alive\r\n", 24);
+	else
+		resp_append(r, "Connection: close\r\n", 19);
+}
+
+long
+resp_finish(struct resp_buf *r)
+{
+	resp_append(r, "\r\n", 2);
+	if (r->overflow)
+		return -ENOSPC;
+	return (long)r->len;
+}
+
+long
+resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only, int64_t now,
+	   const char *extra, size_t extra_len)
+{
+	struct resp_buf r;
+	char body[64];
+	int blen;
+
+	blen = snprintf(body, sizeof(body), "%d %s\n", status, resp_reason(status));
+	resp_init(&r, buf, cap);
+	resp_status(&r, status, now);
+	if (status == 405)
+		resp_append(&r, "Allow: GET, HEAD, OPTIONS\r\n", 27);
+	if (status == 503)
+		resp_append(&r, "Retry-After: 5\r\n", 16);
+	if (extra != NULL)
+		resp_append(&r, extra, extra_len);
+	if (status == 304) {
+		resp_connection(&r, keep_alive);
+		return resp_finish(&r);
+	}
+	resp_header(&r, "Content-Type", "text/plain; charset=utf-8");
+	resp_header_u64(&r, "Content-Length", (uint64_t)blen);
+	resp_connection(&r, keep_alive);
+	if (resp_finish(&r) < 0)
+		return -ENOSPC;
+	if (!head_only)
+		resp_append(&r, body, (size_t)blen);
+	return r.overflow ? -ENOSPC : (long)r.len;
+}
+
+void
+resp_boundary(const char *seed, size_t seed_len, char out[RESP_BOUNDARY_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 */
+	size_t i;
+
+	for (i = 0; i < seed_len; i++)
+		h = (h ^ (unsigned char)seed[i]) * 1099511628211ULL;
+	memcpy(out, "authgate", 8);
+	for (i = 0; i < 16; i++)
+		out[8 + i] = hex[(h >> (4 * i)) & 0xf];
+	out[RESP_BOUNDARY_LEN] = '\0';
+}
+
+long
+resp_part_head(char *buf, size_t cap, const char *boundary, const char *type, uint64_t first,
+	       uint64_t last, uint64_t size)
+{
+	int n;
+
+	n = snprintf(buf, cap,
+		     "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64 "-%" PRIu64
+		     "/%" PRIu64 "\r\n\r\n",
+		     boundary, type, first, last, size);
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	return n;
+}
+
+long
+resp_part_tail(char *buf, size_t cap, const char *boundary)
+{
+	int n = snprintf(buf, cap, "\r\n--%s--\r\n", boundary);
+
+	if (n < 0 || (size_t)n >= cap)
+		return -ENOSPC;
+	return n;
+}
