@@ -1,0 +1,94 @@
+"""Shared helpers for authgate end-to-end tests: the lab, telemetry, assertions."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("AUTHGATE_BUILD", os.path.join(TOP, "build"))
+LAB = os.path.join(TOP, "scripts", "lab")
+NS = "authgate-lab"
+GW = "198.18.0.2"
+CLIENT = "198.18.0.1"
+SKIP = 77
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(SKIP)
+
+
+def require_root():
+    if os.geteuid() != 0:
+        skip("needs root for network namespaces and net_tap")
+
+
+def run(cmd, check=True, **kw):
+    """Runs cmd (a list), returns CompletedProcess with text output."""
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    p = subprocess.run(cmd, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def lab(*args, check=True, env=None):
+    e = dict(os.environ)
+    e["AUTHGATE_BIN"] = os.path.join(BUILD, "app", "authgate")
+    if env:
+        e.update(env)
+    return run([LAB, *args], check=check, env=e)
+
+
+def in_ns(*cmd, check=True, **kw):
+    return run(["ip", "netns", "exec", NS, *cmd], check=check, **kw)
+
+
+def telemetry(cmd, prefix="authgate-lab"):
+    """One telemetry command over the v2 socket; returns the value."""
+    path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(5)
+    s.connect(path)
+    greeting = json.loads(s.recv(4096).decode())
+    s.send(cmd.encode())
+    reply = json.loads(s.recv(greeting.get("max_output_len", 16384)).decode())
+    s.close()
+    return reply[cmd.split(",")[0]]
+
+
+def ctl(*args, check=True):
+    return run([os.path.join(BUILD, "app", "authgate-ctl"), "-p", "authgate-lab", *args],
+               check=check)
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Check:
+    """Counts assertions and prints them so a reader sees what was shown."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def __call__(self, ok, what):
+        print(("ok   " if ok else "FAIL ") + what, flush=True)
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+
+    def done(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        return 1 if self.failed else 0
