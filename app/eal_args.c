@@ -112,6 +112,9 @@ ag_eal_argv_build_ex(const struct ag_config *cfg, const char *prog, int extra_ar
 	rc |= pushf(&a, "%u", cfg->eal.memory_mb);
 	if (!huge)
 		rc |= push(&a, "--no-huge");
+	else
+		/* hugepage files otherwise outlive the process and keep the pages reserved */
+		rc |= push(&a, "--huge-unlink");
 	if (!cfg->eal.pci)
 		rc |= push(&a, "--no-pci");
 	rc |= pushf(&a, "--file-prefix=%s", cfg->eal.file_prefix);

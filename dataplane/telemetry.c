@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 #include <rte_version.h>
@@ -202,6 +203,7 @@ tel_info(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_int(d, "ports", dp_main.nb_ports);
 	rte_tel_data_add_dict_int(d, "dataplane_lcores", dp_main.nb_lcores);
 	rte_tel_data_add_dict_int(d, "pid", getpid());
+	rte_tel_data_add_dict_string(d, "hugepages", rte_eal_has_hugepages() ? "yes" : "no");
 	return 0;
 }
 

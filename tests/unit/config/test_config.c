@@ -290,6 +290,7 @@ test_eal_args(void **state)
 	assert_int_equal(ag_eal_argv_build_ex(&cfg, "authgate", 0, NULL, 1024, &a), 0);
 	for (int i = 0; i < a.argc; i++)
 		assert_string_not_equal(a.argv[i], "--no-huge");
+	assert_string_equal(a.argv[6], "--huge-unlink");
 	ag_eal_argv_free(&a);
 	free(errs);
 }
