@@ -124,6 +124,28 @@ static const struct cfg_key port_keys[] = {
 	{NULL},
 };
 
+static const char *const syncookie_choices[] = {"auto", "always", "never", NULL};
+
+static const struct cfg_key tcp_keys[] = {
+	U(ag_tcp_conf, max_flows, 64, 4194304, "65536"),
+	U(ag_tcp_conf, sndbuf, 4096, 64 << 20, "262144"),
+	U(ag_tcp_conf, rcvbuf, 4096, 64 << 20, "131072"),
+	U(ag_tcp_conf, max_half_open, 16, 1 << 20, "4096"),
+	E(ag_tcp_conf, syncookies, syncookie_choices, "auto"),
+	U(ag_tcp_conf, rto_min_ms, 10, 1000, "200"),
+	U(ag_tcp_conf, time_wait_ms, 0, 240000, "10000"),
+	U(ag_tcp_conf, idle_timeout_s, 0, 86400, "300"),
+	U(ag_tcp_conf, keepalive_s, 0, 86400, "0"),
+	{NULL},
+};
+
+static const struct cfg_key diag_keys[] = {
+	U(ag_diag_conf, echo_port, 0, 65535, "0"),
+	U(ag_diag_conf, discard_port, 0, 65535, "0"),
+	U(ag_diag_conf, chargen_port, 0, 65535, "0"),
+	{NULL},
+};
+
 static const struct cfg_section sections[] = {
 	{"eal", false, offsetof(struct ag_config, eal), 0, 1, 0, 0, 0, eal_keys, false},
 	{"dataplane", false, offsetof(struct ag_config, dp), 0, 1, 0, 0, 0, dp_keys, false},
@@ -131,6 +153,8 @@ static const struct cfg_section sections[] = {
 	{"port", true, offsetof(struct ag_config, ports), sizeof(struct ag_port_conf), AG_MAX_PORTS,
 	 offsetof(struct ag_config, nb_ports), offsetof(struct ag_port_conf, name),
 	 sizeof(((struct ag_port_conf *)0)->name), port_keys, true},
+	{"tcp", false, offsetof(struct ag_config, tcp), 0, 1, 0, 0, 0, tcp_keys, false},
+	{"diag", false, offsetof(struct ag_config, diag), 0, 1, 0, 0, 0, diag_keys, false},
 };
 
 static void __attribute__((format(printf, 5, 6)))
@@ -590,6 +614,16 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 				  "lcore %u is the main lcore, which runs the control plane",
 				  cfg->eal.main_lcore);
 	}
+	{
+		const uint32_t dports[] = {cfg->diag.echo_port, cfg->diag.discard_port,
+					   cfg->diag.chargen_port};
+		const char *const dnames[] = {"echo_port", "discard_port", "chargen_port"};
+		for (int i = 0; i < 3; i++)
+			for (int j = 0; j < i; j++)
+				if (dports[i] != 0 && dports[i] == dports[j])
+					cfg_error(ctx, 0, "diag", dnames[i], "port %u is also %s",
+						  dports[i], dnames[j]);
+	}
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
 		const struct ag_port_conf *p = &cfg->ports[i];
 		uint32_t mask = p->prefix_len == 32 ? ~0u : ~(~0u >> p->prefix_len);
@@ -770,4 +804,6 @@ ag_config_dump(const struct ag_config *cfg, FILE *out)
 		snprintf(name, sizeof(name), "port %s", cfg->ports[i].name);
 		dump_section(out, name, port_keys, &cfg->ports[i]);
 	}
+	dump_section(out, "tcp", tcp_keys, &cfg->tcp);
+	dump_section(out, "diag", diag_keys, &cfg->diag);
 }

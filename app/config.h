@@ -56,6 +56,30 @@ struct ag_port_conf {
 	bool garp;               /* gratuitous ARP when the link comes up */
 };
 
+enum ag_syncookies {
+	AG_SYNCOOKIES_AUTO,   /* once half-open flows pass max_half_open or the pool runs low */
+	AG_SYNCOOKIES_ALWAYS, /* keep no state for any SYN */
+	AG_SYNCOOKIES_NEVER,  /* drop SYNs over the bound instead */
+};
+
+struct ag_tcp_conf {
+	uint32_t max_flows;      /* all lcores together */
+	uint32_t sndbuf;         /* bytes queued per flow */
+	uint32_t rcvbuf;         /* receive window per flow */
+	uint32_t max_half_open;  /* per lcore */
+	uint32_t syncookies;     /* enum ag_syncookies */
+	uint32_t rto_min_ms;
+	uint32_t time_wait_ms;
+	uint32_t idle_timeout_s; /* 0 = off */
+	uint32_t keepalive_s;    /* 0 = off */
+};
+
+struct ag_diag_conf {
+	uint32_t echo_port;    /* RFC 862; 0 = off */
+	uint32_t discard_port; /* RFC 863 */
+	uint32_t chargen_port; /* RFC 864 */
+};
+
 struct ag_config {
 	char path[PATH_MAX];
 	struct ag_eal_conf eal;
@@ -63,6 +87,8 @@ struct ag_config {
 	struct ag_log_conf log;
 	struct ag_port_conf ports[AG_MAX_PORTS];
 	unsigned int nb_ports;
+	struct ag_tcp_conf tcp;
+	struct ag_diag_conf diag;
 };
 
 /*

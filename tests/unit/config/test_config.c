@@ -74,6 +74,9 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg.ports[0].mtu, 1500);
 	assert_int_equal(cfg.ports[0].mbufs, 16383);
 	assert_true(cfg.ports[0].garp);
+	assert_int_equal(cfg.tcp.max_flows, 65536);
+	assert_int_equal(cfg.tcp.time_wait_ms, 10000);
+	assert_int_equal(cfg.diag.echo_port, 0);
 	free(errs);
 }
 
@@ -87,6 +90,9 @@ test_lab_config_is_valid(void **state)
 	assert_string_equal(cfg.eal.file_prefix, "authgate-lab");
 	assert_false(cfg.eal.pci);
 	assert_int_equal(cfg.dp.idle_sleep_us, 50);
+	assert_int_equal(cfg.diag.echo_port, 7);
+	assert_int_equal(cfg.diag.chargen_port, 19);
+	assert_int_equal(cfg.tcp.syncookies, AG_SYNCOOKIES_AUTO);
 }
 
 static void
@@ -190,6 +196,11 @@ static const struct bad_case bad_cases[] = {
 	 "[port c]\ndevice=d\naddress=1.0.0.3/8\n[port d]\ndevice=d\naddress=1.0.0.4/8\n"
 	 "[port e]\ndevice=d\naddress=1.0.0.5/8\n",
 	 "F:13: [port e] too many [port] sections (at most 4)\n"},
+	{PORT "[tcp]\nsyncookies = sometimes\n",
+	 "F:5: [tcp] syncookies: 'sometimes' is not one of: auto, always, never\n"},
+	{PORT "[diag]\necho_port = 7\nchargen_port = 7\n",
+	 "F: [diag] chargen_port: port 7 is also echo_port\n"},
+	{PORT "[diag]\necho_port = 70000\n", "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
 	/* several errors are all reported, in file order within their section */
 	{PORT "mtu = 1\nrx_desc = 1\n",
 	 "F:4: [port lab] mtu: 1 is out of range 68..9600\n"
