@@ -1,0 +1,29 @@
+/* authgate-ctl's human output: telemetry values as aligned plain-text tables. */
+#ifndef AG_CTL_FMT_H
+#define AG_CTL_FMT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "app/ctl_json.h"
+
+/* Tables with at most this many entries show the entries as columns (ports side by side). */
+#define CTL_FMT_MAX_SIDE_BY_SIDE 4
+
+struct ctl_fmt_opts {
+	bool hide_zero;	       /* a dict of scalars: leave out rows whose value is the number 0 */
+	const char *keep;      /* the row hide_zero never leaves out ("total"); may be NULL */
+	bool entity_rows;      /* a dict of dicts: one row per entry however few there are */
+	const char *row_label; /* header over the entry names when entries are rows */
+};
+
+/*
+ * Print v for a human: a scalar on one line; an array one item per line; a
+ * dict of scalars as key/value rows; a dict of dicts as a table. Numbers are
+ * printed exactly as received and right-aligned; control characters in
+ * strings are escaped so a gateway's data cannot drive the terminal.
+ * Returns 0, -ENOMEM or -EIO.
+ */
+int ctl_fmt_print(FILE *out, const struct ctl_json *v, const struct ctl_fmt_opts *opts);
+
+#endif
