@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <rte_cfgfile.h>
 
 #include "app/config.h"
@@ -75,6 +76,7 @@ struct cfg_section {
 	size_t name_size;
 	const struct cfg_key *keys;
 	bool required;
+	bool name_is_path; /* NAME is a URL path prefix, not an identifier */
 };
 
 #define U(s, f, lo, hi, d)                                                                        \
@@ -146,6 +148,23 @@ static const struct cfg_key diag_keys[] = {
 	{NULL},
 };
 
+static const struct cfg_key http_keys[] = {
+	U(ag_http_conf, port, 0, 65535, "80"),
+	U(ag_http_conf, max_request_line, 256, 1 << 20, "8192"),
+	U(ag_http_conf, max_header_bytes, 1024, 1 << 20, "65536"),
+	U(ag_http_conf, max_headers, 8, 256, "100"),
+	U(ag_http_conf, max_body, 0, 1 << 30, "1048576"),
+	U(ag_http_conf, header_timeout_s, 1, 3600, "10"),
+	U(ag_http_conf, keepalive_timeout_s, 1, 86400, "60"),
+	U(ag_http_conf, max_requests, 0, 1 << 30, "10000"),
+	{NULL},
+};
+
+static const struct cfg_key site_keys[] = {
+	S(ag_site_conf, root, CK_STRING, NULL),
+	{NULL},
+};
+
 static const struct cfg_section sections[] = {
 	{"eal", false, offsetof(struct ag_config, eal), 0, 1, 0, 0, 0, eal_keys, false},
 	{"dataplane", false, offsetof(struct ag_config, dp), 0, 1, 0, 0, 0, dp_keys, false},
@@ -155,6 +174,10 @@ static const struct cfg_section sections[] = {
 	 sizeof(((struct ag_port_conf *)0)->name), port_keys, true},
 	{"tcp", false, offsetof(struct ag_config, tcp), 0, 1, 0, 0, 0, tcp_keys, false},
 	{"diag", false, offsetof(struct ag_config, diag), 0, 1, 0, 0, 0, diag_keys, false},
+	{"http", false, offsetof(struct ag_config, http), 0, 1, 0, 0, 0, http_keys, false},
+	{"site", true, offsetof(struct ag_config, sites), sizeof(struct ag_site_conf), AG_MAX_SITES,
+	 offsetof(struct ag_config, nb_sites), offsetof(struct ag_site_conf, prefix),
+	 sizeof(((struct ag_site_conf *)0)->prefix), site_keys, false, true},
 };
 
 static void __attribute__((format(printf, 5, 6)))
@@ -575,22 +598,33 @@ load_section(struct cfg_ctx *ctx, const struct cfg_section *desc, struct idx_sec
 	}
 }
 
+/* Line of KEY in SECTION (or of the section, or 0), for errors found after loading. */
+static unsigned int
+line_of(struct cfg_ctx *ctx, const char *section, const char *key)
+{
+	for (unsigned int i = 0; i < ctx->nb_sections; i++) {
+		struct idx_key *k;
+
+		if (strcmp(ctx->sections[i].name, section) != 0)
+			continue;
+		k = key ? index_find_key(&ctx->sections[i], key) : NULL;
+		return k ? k->line : ctx->sections[i].line;
+	}
+	return 0;
+}
+
 /* Cross-section rules: the things no single key can check alone. */
 static void
 check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 {
 	uint16_t eal_ids[128], nb_eal = 0;
-	struct idx_section *dp_idx = NULL;
-
-	for (unsigned int i = 0; i < ctx->nb_sections; i++)
-		if (strcmp(ctx->sections[i].name, "dataplane") == 0)
-			dp_idx = &ctx->sections[i];
+	char sec[192];
 
 	if (parse_lcores(cfg->eal.lcores, eal_ids, 128, &nb_eal) < 0)
 		return; /* already reported */
 	if (parse_lcores(cfg->dp.lcores, cfg->dp.lcore_ids, AG_MAX_DP_LCORES, &cfg->dp.nb_lcores) <
 	    0) {
-		cfg_error(ctx, dp_idx ? dp_idx->line : 0, "dataplane", "lcores",
+		cfg_error(ctx, line_of(ctx, "dataplane", "lcores"), "dataplane", "lcores",
 			  "'%s' is not a list of at most %d distinct lcores", cfg->dp.lcores,
 			  AG_MAX_DP_LCORES);
 		return;
@@ -599,18 +633,19 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 	for (uint16_t j = 0; j < nb_eal; j++)
 		main_found |= eal_ids[j] == cfg->eal.main_lcore;
 	if (!main_found)
-		cfg_error(ctx, 0, "eal", "main_lcore", "lcore %u is not in eal lcores '%s'",
+		cfg_error(ctx, line_of(ctx, "eal", "main_lcore"), "eal", "main_lcore",
+			  "lcore %u is not in eal lcores '%s'",
 			  cfg->eal.main_lcore, cfg->eal.lcores);
 	for (uint16_t i = 0; i < cfg->dp.nb_lcores; i++) {
 		bool found = false;
 		for (uint16_t j = 0; j < nb_eal; j++)
 			found |= eal_ids[j] == cfg->dp.lcore_ids[i];
 		if (!found)
-			cfg_error(ctx, dp_idx ? dp_idx->line : 0, "dataplane", "lcores",
+			cfg_error(ctx, line_of(ctx, "dataplane", "lcores"), "dataplane", "lcores",
 				  "lcore %u is not in eal lcores '%s'", cfg->dp.lcore_ids[i],
 				  cfg->eal.lcores);
 		if (cfg->dp.lcore_ids[i] == cfg->eal.main_lcore)
-			cfg_error(ctx, dp_idx ? dp_idx->line : 0, "dataplane", "lcores",
+			cfg_error(ctx, line_of(ctx, "dataplane", "lcores"), "dataplane", "lcores",
 				  "lcore %u is the main lcore, which runs the control plane",
 				  cfg->eal.main_lcore);
 	}
@@ -619,23 +654,40 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 					   cfg->diag.chargen_port};
 		const char *const dnames[] = {"echo_port", "discard_port", "chargen_port"};
 		for (int i = 0; i < 3; i++)
+			if (dports[i] != 0 && dports[i] == cfg->http.port)
+				cfg_error(ctx, line_of(ctx, "diag", dnames[i]), "diag", dnames[i],
+					  "port %u is also the [http] port", dports[i]);
+		for (int i = 0; i < 3; i++)
 			for (int j = 0; j < i; j++)
 				if (dports[i] != 0 && dports[i] == dports[j])
-					cfg_error(ctx, 0, "diag", dnames[i], "port %u is also %s",
+					cfg_error(ctx, line_of(ctx, "diag", dnames[i]), "diag",
+						  dnames[i], "port %u is also %s",
 						  dports[i], dnames[j]);
+	}
+	for (unsigned int i = 0; i < cfg->nb_sites; i++) {
+		struct stat st;
+		const struct ag_site_conf *site = &cfg->sites[i];
+
+		snprintf(sec, sizeof(sec), "site %s", site->prefix);
+		if (site->root[0] != '/')
+			cfg_error(ctx, line_of(ctx, sec, "root"), sec, "root",
+				  "'%s' is not an absolute path", site->root);
+		else if (stat(site->root, &st) != 0 || !S_ISDIR(st.st_mode))
+			cfg_error(ctx, line_of(ctx, sec, "root"), sec, "root",
+				  "'%s' is not a directory", site->root);
 	}
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
 		const struct ag_port_conf *p = &cfg->ports[i];
 		uint32_t mask = p->prefix_len == 32 ? ~0u : ~(~0u >> p->prefix_len);
 
+		snprintf(sec, sizeof(sec), "port %s", p->name);
 		if (p->gateway != 0 && (p->gateway & mask) != (p->addr & mask))
-			cfg_error(ctx, 0, "port", "gateway", "port %s: gateway is outside %s's subnet",
-				  p->name, p->name);
+			cfg_error(ctx, line_of(ctx, sec, "gateway"), sec, "gateway",
+				  "outside the port's subnet");
 		for (unsigned int j = 0; j < i; j++)
 			if (cfg->ports[j].addr == p->addr)
-				cfg_error(ctx, 0, "port", "address",
-					  "ports %s and %s have the same address",
-					  cfg->ports[j].name, p->name);
+				cfg_error(ctx, line_of(ctx, sec, "address"), sec, "address",
+					  "the same address as [port %s]", cfg->ports[j].name);
 	}
 }
 
@@ -664,7 +716,19 @@ load_all(struct cfg_ctx *ctx, struct ag_config *cfg)
 			    (idx->name[nl] != ' ' && idx->name[nl] != '\0'))
 				continue;
 			inst = idx->name[nl] == ' ' ? idx->name + nl + 1 : "";
-			if (!is_name(inst) || strlen(inst) >= desc->name_size) {
+			if (desc->name_is_path) {
+				if (inst[0] != '/' || strlen(inst) >= desc->name_size ||
+				    strstr(inst, "..") != NULL || strpbrk(inst, " \t%?#\\") != NULL) {
+					cfg_error(ctx, idx->line, idx->name, NULL,
+						  "expected [%s /PREFIX]: a URL path starting with '/', "
+						  "without '..', blanks, '%%', '?', '#' or '\\', at most "
+						  "%zu characters",
+						  desc->name, desc->name_size - 1);
+					for (unsigned int k = 0; k < idx->nb_keys; k++)
+						idx->keys[k].used = true;
+					continue;
+				}
+			} else if (!is_name(inst) || strlen(inst) >= desc->name_size) {
 				cfg_error(ctx, idx->line, idx->name, NULL,
 					  "expected [%s NAME] with a NAME of at most %zu letters, "
 					  "digits, '_', '.' or '-'",
@@ -806,4 +870,10 @@ ag_config_dump(const struct ag_config *cfg, FILE *out)
 	}
 	dump_section(out, "tcp", tcp_keys, &cfg->tcp);
 	dump_section(out, "diag", diag_keys, &cfg->diag);
+	dump_section(out, "http", http_keys, &cfg->http);
+	for (unsigned int i = 0; i < cfg->nb_sites; i++) {
+		char name[160];
+		snprintf(name, sizeof(name), "site %s", cfg->sites[i].prefix);
+		dump_section(out, name, site_keys, &cfg->sites[i]);
+	}
 }

@@ -80,6 +80,22 @@ struct ag_diag_conf {
 	uint32_t chargen_port; /* RFC 864 */
 };
 
+struct ag_http_conf {
+	uint32_t port;
+	uint32_t max_request_line;  /* bytes → 414 */
+	uint32_t max_header_bytes;  /* bytes → 431; Kerberos tokens with big PACs need room */
+	uint32_t max_headers;       /* count → 431 */
+	uint32_t max_body;          /* request bodies up to this are read and dropped, else 413 */
+	uint32_t header_timeout_s;  /* a request head must arrive within this (slowloris) → 408 */
+	uint32_t keepalive_timeout_s; /* idle keep-alive connections are closed after this */
+	uint32_t max_requests;      /* per connection, then Connection: close; 0 = no limit */
+};
+
+struct ag_site_conf {
+	char prefix[128]; /* the NAME of [site NAME]: a URL path prefix such as /pkg */
+	char root[AG_CFG_STR];
+};
+
 struct ag_config {
 	char path[PATH_MAX];
 	struct ag_eal_conf eal;
@@ -89,6 +105,9 @@ struct ag_config {
 	unsigned int nb_ports;
 	struct ag_tcp_conf tcp;
 	struct ag_diag_conf diag;
+	struct ag_http_conf http;
+	struct ag_site_conf sites[AG_MAX_SITES];
+	unsigned int nb_sites;
 };
 
 /*
