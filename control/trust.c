@@ -149,6 +149,8 @@ trust_parse_inner(struct der d, struct trust_token_info *info)
 	struct der frame, oid;
 	int ret;
 
+	info->mech_token = d.p;
+	info->mech_token_len = d.len;
 	if (d.len >= sizeof(ntlm_sig) && memcmp(d.p, ntlm_sig, sizeof(ntlm_sig)) == 0)
 		return trust_parse_ntlm(d, info);
 	if ((ret = der_expect(&d, DER_GSS_FRAME, &frame)) != 0)
@@ -172,13 +174,15 @@ trust_parse_inner(struct der d, struct trust_token_info *info)
 
 /* The mechanism a SPNEGO initiator named first (its optimistic token is for that one). */
 static enum trust_mech
-trust_spnego_first_mech(struct der mech_types)
+trust_spnego_first_mech(struct der mech_types, struct trust_token_info *info)
 {
 	struct der list, oid;
 
 	if (der_expect(&mech_types, DER_SEQUENCE, &list) != 0 ||
 	    der_expect(&list, DER_OID, &oid) != 0)
 		return TRUST_MECH_UNKNOWN;
+	info->spnego_oid = oid.p;
+	info->spnego_oid_len = oid.len;
 	if (der_oid_is(&oid, oid_krb5, sizeof(oid_krb5)) ||
 	    der_oid_is(&oid, oid_krb5_ms, sizeof(oid_krb5_ms)))
 		return TRUST_MECH_KRB5;
@@ -203,7 +207,7 @@ trust_parse_negotiation(struct der d, struct trust_token_info *info)
 	if ((ret = der_expect(&choice, DER_SEQUENCE, &seq)) != 0)
 		return ret;
 	if (tag == DER_CTX(0) && der_find_ctx(seq, 0, &field) == 0)
-		first = trust_spnego_first_mech(field);
+		first = trust_spnego_first_mech(field, info);
 	ret = der_find_ctx(seq, 2, &field);
 	if (ret != 0) {
 		/* no mechToken: nothing to validate yet, but say which mechanism it wants */

@@ -58,6 +58,10 @@ struct trust_token_info {
 	const uint8_t *realm;	/* krb5: the ticket realm, pointing into the token */
 	size_t realm_len;
 	uint32_t ntlm_msg_type; /* ntlm: 1 negotiate, 2 challenge, 3 authenticate */
+	const uint8_t *mech_token; /* the token without SPNEGO around it (or all of it) */
+	size_t mech_token_len;
+	const uint8_t *spnego_oid; /* spnego: first offered mechanism, OID value bytes */
+	size_t spnego_oid_len;
 };
 
 struct trust_route {

@@ -27,6 +27,13 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="authgate-mint-")
+    try:
+        mint(args, tmp)
+    finally:
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def mint(args, tmp):
     ccache = "FILE:" + os.path.join(tmp, "cc")
     os.environ["KRB5CCNAME"] = ccache
     if args.mech in ("krb5", "spnego"):
@@ -47,7 +54,6 @@ def main():
         ctx = gssapi.SecurityContext(name=name, mech=mech, usage="initiate", flags=flags)
         tok = ctx.step()
         sys.stdout.write(base64.b64encode(tok).decode() + "\n")
-    subprocess.run(["rm", "-rf", tmp])
 
 
 if __name__ == "__main__":

@@ -112,6 +112,18 @@ test_spnego_krb5(void **state)
 	assert_int_equal(trust_route_token(&table, v.p, v.len, &r), 0);
 	assert_int_equal(r.trust_index, idx_test);
 	assert_int_equal(r.spnego, 1);
+	/* the validator hands GSS the inner krb5 token and echoes the offered mechanism */
+	assert_int_equal(info.spnego_oid_len, 9);
+	assert_memory_equal(info.spnego_oid, "\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 9);
+	assert_true(info.mech_token > v.p && info.mech_token + info.mech_token_len <= v.p + v.len);
+	assert_int_equal(info.mech_token[0], 0x60);
+	{
+		struct trust_token_info inner;
+
+		assert_int_equal(trust_parse_token(info.mech_token, info.mech_token_len, &inner), 0);
+		assert_int_equal(inner.spnego, 0);
+		assert_realm(&inner, "AUTHGATE.TEST");
+	}
 	free(v.p);
 }
 

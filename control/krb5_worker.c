@@ -1,0 +1,611 @@
+/* Kerberos ticket validation: one GSS acceptor per thread, and the pool that feeds them jobs. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
+#include <krb5/krb5.h>
+
+#include "control/krb5_worker.h"
+
+static const uint8_t kw_oid_krb5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02};
+
+struct kw {
+	krb5_context ctx; /* this thread's; GSS keeps its own per-thread state */
+	gss_cred_id_t cred;
+};
+
+static uint64_t
+kw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+const char *
+kw_reason_str(enum kw_reason r)
+{
+	switch (r) {
+	case KW_OK:
+		return "ok";
+	case KW_ERR_MALFORMED:
+		return "malformed-token";
+	case KW_ERR_BAD_MECH:
+		return "unsupported-mechanism";
+	case KW_ERR_REPLAY:
+		return "replay";
+	case KW_ERR_KEY_VERSION:
+		return "key-version-mismatch";
+	case KW_ERR_INTEGRITY:
+		return "integrity-check-failed";
+	case KW_ERR_NO_KEY:
+		return "no-service-key";
+	case KW_ERR_WRONG_PRINCIPAL:
+		return "wrong-service-principal";
+	case KW_ERR_EXPIRED:
+		return "ticket-expired";
+	case KW_ERR_CLOCK_SKEW:
+		return "clock-skew";
+	case KW_ERR_CONTINUE_NEEDED:
+		return "continue-needed";
+	case KW_ERR_TOO_BIG:
+		return "token-too-big";
+	case KW_ERR_NO_TRUST:
+		return "no-trust";
+	case KW_ERR_BUSY_TIMEOUT:
+		return "semaphore-timeout";
+	case KW_ERR_BUSY_REJECTED:
+		return "admission-rejected";
+	case KW_ERR_INTERNAL:
+		return "internal-error";
+	case KW_REASON_COUNT:
+		break;
+	}
+	return "unknown";
+}
+
+int
+kw_reason_http_status(enum kw_reason r)
+{
+	switch (r) {
+	case KW_OK:
+		return 200;
+	case KW_ERR_BUSY_TIMEOUT:
+	case KW_ERR_BUSY_REJECTED:
+		/* 401 would make the client prompt and retry at once, feeding the storm */
+		return 503;
+	case KW_ERR_INTERNAL:
+		return 500;
+	default:
+		return 401;
+	}
+}
+
+struct kw *
+kw_create(const struct kw_config *cfg)
+{
+	gss_key_value_element_desc elems[2];
+	gss_key_value_set_desc store = {0, elems};
+	gss_OID_set_desc mechs;
+	gss_OID_desc mech_oids[1];
+	gss_name_t name = GSS_C_NO_NAME;
+	OM_uint32 major, minor;
+	struct kw *kw;
+	int err = EIO;
+
+	kw = calloc(1, sizeof(*kw));
+	if (kw == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	kw->cred = GSS_C_NO_CREDENTIAL;
+	if (krb5_init_context(&kw->ctx) != 0) {
+		kw->ctx = NULL;
+		goto cleanup;
+	}
+	if (cfg->keytab != NULL && cfg->keytab[0] != '\0') {
+		elems[store.count].key = "keytab";
+		elems[store.count++].value = cfg->keytab;
+	}
+	if (!cfg->replay_cache) {
+		/* MIT's "none" replay cache type: every authenticator is taken as new */
+		elems[store.count].key = "rcache";
+		elems[store.count++].value = "none:";
+	} else if (cfg->rcache_name != NULL && cfg->rcache_name[0] != '\0') {
+		elems[store.count].key = "rcache";
+		elems[store.count++].value = cfg->rcache_name;
+	}
+	if (cfg->service != NULL && cfg->service[0] != '\0') {
+		gss_buffer_desc nb = {strlen(cfg->service), (void *)cfg->service};
+
+		major = gss_import_name(&minor, &nb, GSS_C_NT_HOSTBASED_SERVICE, &name);
+		if (GSS_ERROR(major)) {
+			err = EINVAL;
+			goto cleanup;
+		}
+	}
+	/*
+	 * krb5 only: SPNEGO is unwrapped here (trust_parse_token) rather than by the
+	 * mechglue, which renumbers krb5 minor codes and would hide why a token failed.
+	 */
+	mech_oids[0] = *gss_mech_krb5;
+	mechs.count = 1;
+	mechs.elements = mech_oids;
+	major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
+				      &store, &kw->cred, NULL, NULL);
+	if (GSS_ERROR(major)) {
+		kw->cred = GSS_C_NO_CREDENTIAL;
+		err = ENOKEY;
+		goto cleanup;
+	}
+	err = 0;
+cleanup:
+	if (name != GSS_C_NO_NAME)
+		gss_release_name(&minor, &name);
+	if (err != 0) {
+		kw_destroy(kw);
+		errno = err;
+		return NULL;
+	}
+	return kw;
+}
+
+void
+kw_destroy(struct kw *kw)
+{
+	OM_uint32 minor;
+
+	if (kw == NULL)
+		return;
+	if (kw->cred != GSS_C_NO_CREDENTIAL)
+		gss_release_cred(&minor, &kw->cred);
+	if (kw->ctx != NULL)
+		krb5_free_context(kw->ctx);
+	free(kw);
+}
+
+/* The minor code says more than the major one, so it is asked first. */
+static enum kw_reason
+kw_map_status(OM_uint32 major, OM_uint32 minor)
+{
+	switch ((krb5_error_code)minor) {
+	case KRB5KRB_AP_ERR_REPEAT:
+	case KRB5_RC_REPLAY:
+		return KW_ERR_REPLAY;
+	case KRB5KRB_AP_ERR_BADKEYVER:
+	case KRB5_KT_KVNONOTFOUND:
+		return KW_ERR_KEY_VERSION;
+	case KRB5KRB_AP_ERR_MODIFIED:
+		return KW_ERR_INTEGRITY;
+	case KRB5_KT_NOTFOUND:
+		return KW_ERR_NO_KEY;
+	case KRB5KRB_AP_ERR_NOT_US:
+	case KRB5KRB_AP_WRONG_PRINC:
+		return KW_ERR_WRONG_PRINCIPAL;
+	case KRB5KRB_AP_ERR_TKT_EXPIRED:
+		return KW_ERR_EXPIRED;
+	case KRB5KRB_AP_ERR_SKEW:
+		return KW_ERR_CLOCK_SKEW;
+	default:
+		break;
+	}
+	if (major & GSS_S_DUPLICATE_TOKEN)
+		return KW_ERR_REPLAY;
+	switch (GSS_ROUTINE_ERROR(major)) {
+	case GSS_S_DEFECTIVE_TOKEN:
+	case GSS_S_DEFECTIVE_CREDENTIAL:
+		return KW_ERR_MALFORMED;
+	case GSS_S_BAD_MECH:
+		return KW_ERR_BAD_MECH;
+	case GSS_S_CREDENTIALS_EXPIRED:
+		return KW_ERR_EXPIRED;
+	default:
+		return KW_ERR_INTERNAL;
+	}
+}
+
+/* Append gss_display_status text for one status code to buf. */
+static void
+kw_status_text(OM_uint32 code, int type, gss_OID mech, char *buf, size_t size)
+{
+	OM_uint32 minor, ctx = 0;
+	gss_buffer_desc msg;
+	size_t used;
+
+	do {
+		if (GSS_ERROR(gss_display_status(&minor, code, type, mech, &ctx, &msg)))
+			return;
+		used = strlen(buf);
+		if (used + 3 < size)
+			snprintf(buf + used, size - used, "%s%.*s", used ? "; " : "",
+				 (int)msg.length, (const char *)msg.value);
+		gss_release_buffer(&minor, &msg);
+	} while (ctx != 0);
+}
+
+static size_t
+kw_der_len_size(size_t n)
+{
+	return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
+}
+
+static uint8_t *
+kw_der_put_hdr(uint8_t *p, uint8_t tag, size_t n)
+{
+	*p++ = tag;
+	if (n < 0x80) {
+		*p++ = (uint8_t)n;
+	} else if (n < 0x100) {
+		*p++ = 0x81;
+		*p++ = (uint8_t)n;
+	} else if (n < 0x10000) {
+		*p++ = 0x82;
+		*p++ = (uint8_t)(n >> 8);
+		*p++ = (uint8_t)n;
+	} else {
+		*p++ = 0x83;
+		*p++ = (uint8_t)(n >> 16);
+		*p++ = (uint8_t)(n >> 8);
+		*p++ = (uint8_t)n;
+	}
+	return p;
+}
+
+#define KW_TLV_SIZE(n) (1 + kw_der_len_size(n) + (n))
+
+/*
+ * NegTokenResp { negState accept-completed, supportedMech, responseToken } (RFC 4178
+ * 4.2.2). The mechanism echoed is the one the client offered first (Windows offers krb5
+ * under its own OID), which is the one whose optimistic token we accepted, so no
+ * mechListMIC is needed.
+ */
+static int
+kw_spnego_reply(const uint8_t *oid, size_t oid_len, const uint8_t *tok, size_t tok_len,
+		uint8_t *out, size_t cap, size_t *len_out)
+{
+	size_t state_len = KW_TLV_SIZE(3), mech_len, resp_len = 0, seq_len, total;
+	uint8_t *p = out;
+
+	mech_len = KW_TLV_SIZE(KW_TLV_SIZE(oid_len));
+	if (tok_len > 0)
+		resp_len = KW_TLV_SIZE(KW_TLV_SIZE(tok_len));
+	seq_len = KW_TLV_SIZE(state_len + mech_len + resp_len);
+	total = KW_TLV_SIZE(seq_len);
+	if (total > cap)
+		return -ENOSPC;
+	p = kw_der_put_hdr(p, 0xa1, seq_len);
+	p = kw_der_put_hdr(p, 0x30, state_len + mech_len + resp_len);
+	p = kw_der_put_hdr(p, 0xa0, 3);
+	p = kw_der_put_hdr(p, 0x0a, 1);
+	*p++ = 0x00; /* accept-completed */
+	p = kw_der_put_hdr(p, 0xa1, KW_TLV_SIZE(oid_len));
+	p = kw_der_put_hdr(p, 0x06, oid_len);
+	memcpy(p, oid, oid_len);
+	p += oid_len;
+	if (tok_len > 0) {
+		p = kw_der_put_hdr(p, 0xa2, KW_TLV_SIZE(tok_len));
+		p = kw_der_put_hdr(p, 0x04, tok_len);
+		memcpy(p, tok, tok_len);
+		p += tok_len;
+	}
+	*len_out = (size_t)(p - out);
+	return 0;
+}
+
+int
+kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *verdict_out)
+{
+	gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
+	gss_name_t src = GSS_C_NO_NAME;
+	gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER, name = GSS_C_EMPTY_BUFFER;
+	gss_OID mech = GSS_C_NO_OID;
+	OM_uint32 major, minor = 0, time_rec = 0;
+	struct kw_verdict *v = verdict_out;
+	struct trust_token_info info;
+	size_t reply_len = 0;
+	uint64_t t0;
+	int ret;
+
+	if (kw == NULL || token == NULL || len == 0 || v == NULL)
+		return -EINVAL;
+	v->reason = KW_ERR_INTERNAL;
+	v->gss_major = 0;
+	v->gss_minor = 0;
+	v->expires_at = 0;
+	v->accept_ns = 0;
+	v->principal_len = 0;
+	v->principal[0] = '\0';
+	v->reply_len = 0;
+	v->detail[0] = '\0';
+	if (len > KW_TOKEN_MAX) {
+		v->reason = KW_ERR_TOO_BIG;
+		return -EACCES;
+	}
+
+	ret = trust_parse_token(token, len, &info);
+	if (ret == -ENODATA) {
+		v->reason = KW_ERR_CONTINUE_NEEDED;
+		snprintf(v->detail, sizeof(v->detail), "SPNEGO offer without a mechanism token");
+		return -EACCES;
+	}
+	if (ret == -EPROTONOSUPPORT || (ret == 0 && info.mech != TRUST_MECH_KRB5)) {
+		v->reason = KW_ERR_BAD_MECH;
+		snprintf(v->detail, sizeof(v->detail), "%s token sent to the Kerberos validator",
+			 ret == 0 ? trust_mech_str(info.mech) : "unknown mechanism");
+		return -EACCES;
+	}
+	if (ret != 0) {
+		v->reason = KW_ERR_MALFORMED;
+		snprintf(v->detail, sizeof(v->detail), "not a Kerberos or SPNEGO token");
+		return -EACCES;
+	}
+
+	in.length = info.mech_token_len;
+	in.value = (void *)info.mech_token;
+	t0 = kw_now_ns();
+	major = gss_accept_sec_context(&minor, &gctx, kw->cred, &in, GSS_C_NO_CHANNEL_BINDINGS,
+				       &src, &mech, &out, NULL, &time_rec, NULL);
+	v->accept_ns = kw_now_ns() - t0;
+	v->gss_major = major;
+	v->gss_minor = minor;
+
+	if (major == GSS_S_CONTINUE_NEEDED) {
+		v->reason = KW_ERR_CONTINUE_NEEDED;
+		snprintf(v->detail, sizeof(v->detail), "a second leg was asked for");
+		goto cleanup;
+	}
+	if (GSS_ERROR(major)) {
+		v->reason = kw_map_status(major, minor);
+		kw_status_text(major, GSS_C_GSS_CODE, GSS_C_NO_OID, v->detail, sizeof(v->detail));
+		kw_status_text(minor, GSS_C_MECH_CODE, mech, v->detail, sizeof(v->detail));
+		goto cleanup;
+	}
+
+	major = gss_display_name(&minor, src, &name, NULL);
+	if (GSS_ERROR(major) || name.length >= sizeof(v->principal)) {
+		snprintf(v->detail, sizeof(v->detail), "client name unavailable or too long");
+		goto cleanup;
+	}
+	if (out.length > sizeof(v->reply)) {
+		snprintf(v->detail, sizeof(v->detail), "reply token of %zu bytes", out.length);
+		goto cleanup;
+	}
+	if (info.spnego) {
+		const uint8_t *oid = info.spnego_oid ? info.spnego_oid : kw_oid_krb5;
+		size_t oid_len = info.spnego_oid ? info.spnego_oid_len : sizeof(kw_oid_krb5);
+
+		if (kw_spnego_reply(oid, oid_len, out.value, out.length, v->reply,
+				    sizeof(v->reply), &reply_len) != 0) {
+			snprintf(v->detail, sizeof(v->detail), "SPNEGO reply too big");
+			goto cleanup;
+		}
+	} else {
+		memcpy(v->reply, out.value, out.length);
+		reply_len = out.length;
+	}
+	memcpy(v->principal, name.value, name.length);
+	v->principal[name.length] = '\0';
+	v->principal_len = (uint16_t)name.length;
+	v->reply_len = (uint16_t)reply_len;
+	/* the context lives as long as the ticket; persistence must not outlive it */
+	if (time_rec != GSS_C_INDEFINITE)
+		v->expires_at = (int64_t)time(NULL) + time_rec;
+	v->reason = KW_OK;
+cleanup:
+	if (name.value != NULL)
+		gss_release_buffer(&minor, &name);
+	if (out.value != NULL)
+		gss_release_buffer(&minor, &out);
+	if (src != GSS_C_NO_NAME)
+		gss_release_name(&minor, &src);
+	if (gctx != GSS_C_NO_CONTEXT)
+		gss_delete_sec_context(&minor, &gctx, GSS_C_NO_BUFFER);
+	return v->reason == KW_OK ? 0 : -EACCES;
+}
+
+/* ---- the pool ---- */
+
+struct kw_pool {
+	struct kw_pool_config cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty;
+	struct kw_job *queue; /* ring of cfg.queue_size jobs */
+	unsigned int head;
+	unsigned int count;
+	int stopping;
+	unsigned int nthreads;
+	pthread_t *threads;
+	struct kw_pool_stats stats;
+};
+
+static void
+kw_pool_process(struct kw_pool *p, struct kw **kws, const struct kw_job *job,
+		struct kw_verdict *v)
+{
+	const struct trust_table *tt = p->cfg.trusts;
+	const struct trust *t;
+	struct sema_hold hold;
+	uint64_t t0;
+	int ret;
+
+	memset(v, 0, offsetof(struct kw_verdict, principal));
+	v->principal[0] = '\0';
+	v->detail[0] = '\0';
+	v->flow_id = job->flow_id;
+	v->flow_gen = job->flow_gen;
+	v->trust_index = job->trust_index;
+	v->user = job->user;
+	if (job->trust_index >= tt->count ||
+	    tt->trusts[job->trust_index].cfg.kind != TRUST_KIND_KERBEROS) {
+		v->reason = KW_ERR_NO_TRUST;
+		return;
+	}
+	if (job->token_len > KW_TOKEN_MAX) {
+		v->reason = KW_ERR_TOO_BIG;
+		return;
+	}
+	t = &tt->trusts[job->trust_index];
+	if (kws[job->trust_index] == NULL) {
+		struct kw_config kc = {
+			.keytab = t->cfg.keytab,
+			.replay_cache = t->cfg.replay_cache,
+		};
+
+		kws[job->trust_index] = kw_create(&kc);
+		if (kws[job->trust_index] == NULL) {
+			v->reason = KW_ERR_INTERNAL;
+			snprintf(v->detail, sizeof(v->detail), "no acceptor credential for %s: %s",
+				 t->cfg.realm, strerror(errno));
+			return;
+		}
+	}
+	t0 = kw_now_ns();
+	ret = sema_acquire(t->sema, &hold);
+	v->queue_ns = kw_now_ns() - t0;
+	if (ret == -ETIMEDOUT) {
+		v->reason = KW_ERR_BUSY_TIMEOUT;
+		return;
+	}
+	if (ret != 0) {
+		v->reason = KW_ERR_BUSY_REJECTED;
+		return;
+	}
+	kw_accept(kws[job->trust_index], job->token, job->token_len, v);
+	sema_release(t->sema, &hold);
+}
+
+static void *
+kw_pool_thread(void *arg)
+{
+	struct kw_pool *p = arg;
+	struct kw *kws[TRUST_MAX] = {NULL};
+	struct kw_verdict *v;
+	struct kw_job job;
+	unsigned int i;
+
+	v = malloc(sizeof(*v));
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (p->count == 0 && !p->stopping)
+			pthread_cond_wait(&p->not_empty, &p->lock);
+		if (p->count == 0) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		job = p->queue[p->head];
+		p->head = (p->head + 1) % p->cfg.queue_size;
+		p->count--;
+		pthread_mutex_unlock(&p->lock);
+
+		if (v == NULL)
+			continue; /* cannot happen in practice; the job is lost, not misreported */
+		kw_pool_process(p, kws, &job, v);
+		/* count first: whoever the callback wakes must already see this verdict counted */
+		pthread_mutex_lock(&p->lock);
+		p->stats.completed++;
+		p->stats.by_reason[v->reason]++;
+		pthread_mutex_unlock(&p->lock);
+		p->cfg.on_verdict(v, p->cfg.arg);
+	}
+	for (i = 0; i < TRUST_MAX; i++)
+		kw_destroy(kws[i]);
+	free(v);
+	return NULL;
+}
+
+struct kw_pool *
+kw_pool_create(const struct kw_pool_config *cfg)
+{
+	struct kw_pool *p;
+	unsigned int i;
+
+	if (cfg->trusts == NULL || cfg->on_verdict == NULL || cfg->workers < 1 ||
+	    cfg->workers > TRUST_WORKERS_MAX || cfg->queue_size < 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		goto nomem;
+	p->cfg = *cfg;
+	p->queue = calloc(cfg->queue_size, sizeof(*p->queue));
+	p->threads = calloc(cfg->workers, sizeof(*p->threads));
+	if (p->queue == NULL || p->threads == NULL)
+		goto nomem;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->not_empty, NULL);
+	for (i = 0; i < cfg->workers; i++) {
+		if (pthread_create(&p->threads[i], NULL, kw_pool_thread, p) != 0)
+			break;
+		p->nthreads++;
+	}
+	if (p->nthreads == cfg->workers)
+		return p;
+	kw_pool_destroy(p);
+	errno = EAGAIN;
+	return NULL;
+nomem:
+	if (p != NULL) {
+		free(p->queue);
+		free(p->threads);
+		free(p);
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+int
+kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->stopping) {
+		ret = -ESHUTDOWN;
+	} else if (p->count == p->cfg.queue_size) {
+		p->stats.rejected_full++;
+		ret = -ENOBUFS;
+	} else {
+		p->queue[(p->head + p->count) % p->cfg.queue_size] = *job;
+		p->count++;
+		p->stats.submitted++;
+		pthread_cond_signal(&p->not_empty);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+void
+kw_pool_destroy(struct kw_pool *p)
+{
+	unsigned int i;
+
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stopping = 1;
+	pthread_cond_broadcast(&p->not_empty);
+	pthread_mutex_unlock(&p->lock);
+	for (i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_cond_destroy(&p->not_empty);
+	pthread_mutex_destroy(&p->lock);
+	free(p->threads);
+	free(p->queue);
+	free(p);
+}
+
+void
+kw_pool_get_stats(struct kw_pool *p, struct kw_pool_stats *stats_out)
+{
+	pthread_mutex_lock(&p->lock);
+	*stats_out = p->stats;
+	pthread_mutex_unlock(&p->lock);
+}

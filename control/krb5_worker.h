@@ -1,0 +1,120 @@
+/* Kerberos validation: a per-thread GSS acceptor (kw) and a pool of worker threads (kw_pool). */
+#ifndef AUTHGATE_CONTROL_KRB5_WORKER_H
+#define AUTHGATE_CONTROL_KRB5_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/trust.h"
+
+#define KW_TOKEN_MAX	 (64 * 1024) /* the largest token a job may carry */
+#define KW_PRINCIPAL_MAX 256
+#define KW_REPLY_MAX	 1024 /* AP-REP, SPNEGO-wrapped or not, is a few hundred bytes */
+#define KW_DETAIL_MAX	 160
+
+/* Why a token was refused; one counter each. KW_OK is the only success. */
+enum kw_reason {
+	KW_OK,			/* context established; principal and expiry are valid */
+	KW_ERR_MALFORMED,	/* not a token GSS could parse (GSS_S_DEFECTIVE_TOKEN) */
+	KW_ERR_BAD_MECH,	/* a mechanism this validator does not accept (NTLM here) */
+	KW_ERR_REPLAY,		/* authenticator already seen by the replay cache */
+	KW_ERR_KEY_VERSION,	/* ticket encrypted with a key version not in the keytab */
+	KW_ERR_INTEGRITY,	/* decrypt/checksum failed: wrong key or tampered ticket */
+	KW_ERR_NO_KEY,		/* no key for the ticket's service principal */
+	KW_ERR_WRONG_PRINCIPAL, /* ticket is for another service */
+	KW_ERR_EXPIRED,		/* ticket lifetime is over */
+	KW_ERR_CLOCK_SKEW,	/* authenticator time outside the allowed skew */
+	KW_ERR_CONTINUE_NEEDED, /* a multi-leg exchange; the gateway only does one leg */
+	KW_ERR_TOO_BIG,		/* token longer than KW_TOKEN_MAX */
+	KW_ERR_NO_TRUST,	/* job names no configured Kerberos trust */
+	KW_ERR_BUSY_TIMEOUT,	/* waited past the trust's semaphore deadline: 503 */
+	KW_ERR_BUSY_REJECTED,	/* admission control predicted a timeout: 503 */
+	KW_ERR_INTERNAL,	/* anything else GSS said; see gss_major/minor and detail */
+	KW_REASON_COUNT,
+};
+
+/*
+ * A job as it travels from the dataplane (fixed size, ring-friendly). The token buffer
+ * belongs to the sender and must stay valid until the verdict for this job arrives.
+ */
+struct kw_job {
+	uint64_t flow_id;
+	uint32_t flow_gen; /* the verdict echoes it so a reused flow slot drops stale ones */
+	uint32_t trust_index;
+	uint32_t mech; /* enum trust_mech */
+	uint32_t token_len;
+	const uint8_t *token;
+	void *user; /* opaque to the pool, echoed in the verdict */
+	uint64_t enqueued_ns;
+};
+
+struct kw_verdict {
+	uint64_t flow_id;
+	uint32_t flow_gen;
+	uint32_t trust_index;
+	void *user;
+	enum kw_reason reason;
+	uint32_t gss_major;
+	uint32_t gss_minor;
+	int64_t expires_at; /* absolute Unix time the authentication ends; 0 = none */
+	uint64_t queue_ns;  /* time spent waiting for the trust's semaphore */
+	uint64_t accept_ns; /* time spent in gss_accept_sec_context */
+	uint16_t principal_len;
+	uint16_t reply_len;
+	char principal[KW_PRINCIPAL_MAX]; /* NUL-terminated, user@REALM */
+	uint8_t reply[KW_REPLY_MAX];	  /* token for WWW-Authenticate (mutual auth) */
+	char detail[KW_DETAIL_MAX];	  /* gss_display_status text, for logs only */
+};
+
+struct kw_config {
+	const char *keytab;	  /* NULL or "": KRB5_KTNAME / the default keytab */
+	const char *service;	  /* NULL: any principal in the keytab; else "HTTP@host" */
+	int replay_cache;	  /* non-zero: detect replays (the default rcache, shared) */
+	const char *rcache_name;  /* optional override, e.g. "file2:/path"; ignored when off */
+};
+
+struct kw;
+
+/* One per thread: its own krb5_context and its own GSS acceptor credential. NULL + errno. */
+struct kw *kw_create(const struct kw_config *cfg);
+void kw_destroy(struct kw *kw);
+
+/*
+ * Validate one client token (raw krb5 or SPNEGO). Returns 0 when accepted, -EACCES when
+ * refused; in both cases *verdict_out is filled (reason, GSS codes, detail). -EINVAL for
+ * bad arguments (verdict untouched).
+ */
+int kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *verdict_out);
+
+const char *kw_reason_str(enum kw_reason r);
+/* The HTTP answer the gateway owes the client for this reason: 200 path, 401 or 503. */
+int kw_reason_http_status(enum kw_reason r);
+
+/* The pool: worker threads pull jobs, pass the trust's semaphore, validate, call back. */
+typedef void (*kw_verdict_fn)(const struct kw_verdict *v, void *arg);
+
+struct kw_pool_config {
+	const struct trust_table *trusts; /* read-only while the pool runs */
+	unsigned int workers;		  /* threads; 1..TRUST_WORKERS_MAX */
+	unsigned int queue_size;	  /* pending jobs before kw_pool_submit says -ENOBUFS */
+	kw_verdict_fn on_verdict;	  /* called from a worker thread */
+	void *arg;
+};
+
+struct kw_pool_stats {
+	uint64_t submitted;
+	uint64_t rejected_full;
+	uint64_t completed;
+	uint64_t by_reason[KW_REASON_COUNT];
+};
+
+struct kw_pool;
+
+struct kw_pool *kw_pool_create(const struct kw_pool_config *cfg);
+/* Copies the job; -ENOBUFS when the queue is full, -ESHUTDOWN after stop. */
+int kw_pool_submit(struct kw_pool *p, const struct kw_job *job);
+/* Finishes queued jobs, joins the threads, frees everything. */
+void kw_pool_destroy(struct kw_pool *p);
+void kw_pool_get_stats(struct kw_pool *p, struct kw_pool_stats *stats_out);
+
+#endif
