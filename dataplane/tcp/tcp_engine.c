@@ -1,0 +1,1207 @@
+/* TCP engine lifecycle, segment output, timer wheel, flow lifecycle and the application API. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_malloc.h>
+#include <rte_tcp.h>
+
+#include "dataplane/tcp/tcp_priv.h"
+
+RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
+
+#define TCP_CWND_MAX   (1u << 30)
+#define TCP_SYNACK_WND 65535u
+/* RFC 5961 section 7: bound challenge ACKs so they cannot be used as an amplifier. */
+#define TCP_CHALLENGE_PER_SEC 1000
+
+void tcp_engine_params_init(struct tcp_engine_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->nb_lcores = 1;
+	p->mtu = 1500;
+	p->max_flows = 16384;
+	p->sndbuf = 256 * 1024;
+	p->rcvbuf = 128 * 1024;
+	p->max_half_open = 1024;
+	p->syncookies = TCP_SYNCOOKIE_AUTO;
+	p->pool_low_watermark = 256;
+	p->rto_init_us = 1000 * 1000;
+	p->rto_min_us = 200 * 1000;
+	p->rto_max_us = 60 * 1000 * 1000;
+	p->delack_us = 40 * 1000;
+	p->max_retries = 12;
+	p->syn_retries = 5;
+	p->time_wait_us = 10ULL * 1000 * 1000;
+	p->fin_wait2_us = 60ULL * 1000 * 1000;
+	p->idle_timeout_us = 0;
+	p->keepalive_us = 0;
+	p->keepalive_intvl_us = 75ULL * 1000 * 1000;
+	p->keepalive_probes = 9;
+	p->seed = 0x9e3779b97f4a7c15ULL;
+}
+
+/* ---------------------------------------------------------------- mbuf helpers */
+
+/* Drop n leading bytes of a chain; returns the new head (NULL when nothing is left). */
+struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n)
+{
+	while (m != NULL && n > 0) {
+		if (n >= m->data_len) {
+			struct rte_mbuf *next = m->next;
+			uint32_t pkt_len = m->pkt_len - m->data_len;
+			uint16_t nb_segs = m->nb_segs - 1;
+
+			n -= m->data_len;
+			m->next = NULL;
+			m->nb_segs = 1;
+			rte_pktmbuf_free_seg(m);
+			m = next;
+			if (m != NULL) {
+				m->pkt_len = pkt_len;
+				m->nb_segs = nb_segs;
+			}
+		} else {
+			m->data_off += n;
+			m->data_len -= n;
+			m->pkt_len -= n;
+			n = 0;
+		}
+	}
+	if (m != NULL && m->pkt_len == 0) {
+		rte_pktmbuf_free(m);
+		m = NULL;
+	}
+	return m;
+}
+
+/* Keep the first keep bytes of a chain; returns NULL when keep is 0. */
+struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
+{
+	struct rte_mbuf *s = m;
+	uint32_t left = keep;
+	uint16_t segs = 1;
+
+	if (m == NULL || keep >= m->pkt_len)
+		return m;
+	if (keep == 0) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	while (left > s->data_len) {
+		left -= s->data_len;
+		s = s->next;
+		segs++;
+	}
+	s->data_len = left;
+	if (s->next != NULL) {
+		rte_pktmbuf_free(s->next);
+		s->next = NULL;
+	}
+	m->pkt_len = keep;
+	m->nb_segs = segs;
+	return m;
+}
+
+/* ---------------------------------------------------------------- output */
+
+uint32_t tcp_smss(const struct tcp_flow *f)
+{
+	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
+}
+
+static uint32_t ts_now(const struct tcp_engine *e)
+{
+	return (uint32_t)(e->now / TCP_TS_HZ_DIV);
+}
+
+/* Window to advertise (bytes), never moving the right edge left (RFC 9293 3.8.6.2.2). */
+static uint32_t rcv_window(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t used = f->rcvq_bytes + f->ooo_bytes;
+	uint32_t space = used < e->p.rcvbuf ? e->p.rcvbuf - used : 0;
+	uint32_t old = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+	uint32_t max = (uint32_t)65535 << f->rcv_wscale;
+
+	/* Receiver SWS avoidance: do not open a sliver of window. */
+	if (space < f->mss && space < e->p.rcvbuf / 4)
+		space = 0;
+	if (space < old)
+		space = old;
+	return RTE_MIN(space, max);
+}
+
+/* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
+static uint8_t build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
+{
+	uint8_t n = 0;
+
+	if (f->flags & TF_TS) {
+		uint32_t v = rte_cpu_to_be_32(ts_now(f->e) + f->ts_offset);
+		uint32_t r = rte_cpu_to_be_32(f->ts_recent);
+
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 8;
+		o[3] = 10;
+		memcpy(o + 4, &v, 4);
+		memcpy(o + 8, &r, 4);
+		n = 12;
+	}
+	if (with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0) {
+		/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
+		uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
+		unsigned int nr = 0, first = 0, max_blocks = (40 - n - 4) / 8, nb = 0;
+
+		for (unsigned int i = 0; i < f->nb_ooo; i++) {
+			const struct tcp_ooo *q = &f->ooo[i];
+
+			if (nr > 0 && q->seq == hi[nr - 1]) {
+				hi[nr - 1] = q->seq + q->len;
+			} else {
+				lo[nr] = q->seq;
+				hi[nr] = q->seq + q->len;
+				nr++;
+			}
+			if (i == f->ooo_last)
+				first = nr - 1;
+		}
+		o[n] = 1;
+		o[n + 1] = 1;
+		o[n + 2] = 5;
+		uint8_t *b = o + n + 4;
+		for (int k = -1; k < (int)nr && nb < max_blocks; k++) {
+			/* k == -1: the newest block; then the others from the highest down */
+			unsigned int idx = k < 0 ? first : nr - 1 - (unsigned int)k;
+			uint32_t l, h;
+
+			if (k >= 0 && idx == first)
+				continue;
+			l = rte_cpu_to_be_32(lo[idx]);
+			h = rte_cpu_to_be_32(hi[idx]);
+			memcpy(b, &l, 4);
+			memcpy(b + 4, &h, 4);
+			b += 8;
+			nb++;
+		}
+		o[n + 3] = (uint8_t)(2 + 8 * nb);
+		n += 4 + 8 * nb;
+	}
+	return n;
+}
+
+/*
+ * Build one segment: headers in a fresh mbuf, payload attached from the send queue
+ * (indirect mbufs, zero copy) or copied when tx_linear. Sends it through the tx callback.
+ */
+static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
+		    uint8_t flags, uint16_t win, const uint8_t *opts, uint8_t optlen,
+		    struct tcp_flow *src, uint32_t off, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(e->p.pool);
+	struct rte_mbuf *last;
+	struct rte_ipv4_hdr *ip;
+	struct rte_tcp_hdr *th;
+	uint16_t hlen = sizeof(*ip) + sizeof(*th) + optlen;
+
+	if (m == NULL) {
+		e->stats.no_mbuf++;
+		return -ENOBUFS;
+	}
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m, hlen);
+	th = (struct rte_tcp_hdr *)(ip + 1);
+	last = m;
+	if (len > 0) {
+		struct rte_mbuf *c = src->sndq_head;
+
+		while (off >= c->data_len) {
+			off -= c->data_len;
+			c = c->next;
+		}
+		for (uint32_t left = len; left > 0; c = c->next, off = 0) {
+			uint32_t n = RTE_MIN(left, (uint32_t)c->data_len - off);
+
+			if (e->p.tx_linear && rte_pktmbuf_tailroom(m) >= n) {
+				memcpy(rte_pktmbuf_append(m, n), rte_pktmbuf_mtod_offset(c, void *, off),
+				       n);
+			} else {
+				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.pool);
+
+				if (mi == NULL) {
+					e->stats.no_mbuf++;
+					rte_pktmbuf_free(m);
+					return -ENOBUFS;
+				}
+				rte_pktmbuf_attach(mi, c);
+				mi->data_off += off;
+				mi->data_len = n;
+				mi->pkt_len = n;
+				last->next = mi;
+				last = mi;
+				m->nb_segs++;
+				m->pkt_len += n;
+			}
+			left -= n;
+		}
+	}
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16(m->pkt_len);
+	ip->packet_id = rte_cpu_to_be_16(e->ip_id++);
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->hdr_checksum = 0;
+	ip->src_addr = rte_cpu_to_be_32(tp->laddr);
+	ip->dst_addr = rte_cpu_to_be_32(tp->raddr);
+	th->src_port = rte_cpu_to_be_16(tp->lport);
+	th->dst_port = rte_cpu_to_be_16(tp->rport);
+	th->sent_seq = rte_cpu_to_be_32(seq);
+	th->recv_ack = rte_cpu_to_be_32((flags & TCP_FL_ACK) ? ack : 0);
+	th->data_off = (uint8_t)(((sizeof(*th) + optlen) / 4) << 4);
+	th->tcp_flags = flags;
+	th->rx_win = rte_cpu_to_be_16(win);
+	th->cksum = 0;
+	th->tcp_urp = 0;
+	if (optlen > 0)
+		memcpy(th + 1, opts, optlen);
+	m->l2_len = 0;
+	m->l3_len = sizeof(*ip);
+	m->l4_len = sizeof(*th) + optlen;
+	if (e->p.csum_offload) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+	} else {
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		th->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, sizeof(*ip));
+	}
+	e->stats.seg_out++;
+	e->stats.bytes_out += len;
+	if (flags & TCP_FL_RST)
+		e->stats.rst_out++;
+	e->p.tx(e->p.tx_arg, m);
+	return 0;
+}
+
+/* A segment of flow f; ACK fields, window and options filled from the flow. */
+static int xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	uint8_t opts[40];
+	uint8_t optlen;
+	uint32_t win = 0;
+
+	if (flags & TCP_FL_ACK) {
+		win = rcv_window(f);
+		f->rcv_adv = f->rcv_nxt + ((win >> f->rcv_wscale) << f->rcv_wscale);
+		f->last_ack_sent = f->rcv_nxt;
+		f->flags &= ~(TF_ACKNOW | TF_DELACK);
+		f->delack_at = 0;
+		f->unacked_segs = 0;
+	}
+	optlen = build_opts(f, opts, len == 0 && !(flags & (TCP_FL_RST | TCP_FL_FIN)));
+	return xmit_raw(f->e, &f->tuple, seq, f->rcv_nxt, flags, (uint16_t)(win >> f->rcv_wscale),
+			opts, optlen, f, seq - f->snd_una, len);
+}
+
+void tcp_send_ack(struct tcp_flow *f)
+{
+	xmit(f, f->snd_nxt, 0, TCP_FL_ACK);
+}
+
+void tcp_send_challenge_ack(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint64_t sec = e->now / 1000000;
+
+	if (sec != e->challenge_sec) {
+		e->challenge_sec = sec;
+		e->challenge_cnt = 0;
+	}
+	if (e->challenge_cnt++ >= TCP_CHALLENGE_PER_SEC)
+		return;
+	e->stats.challenge_acks++;
+	tcp_send_ack(f);
+}
+
+void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
+		     bool ws, bool sack, bool ts, uint32_t tsecr)
+{
+	uint8_t o[40];
+	uint8_t n = 0;
+	uint16_t mss = rte_cpu_to_be_16(e->local_mss);
+
+	o[n++] = 2;
+	o[n++] = 4;
+	memcpy(o + n, &mss, 2);
+	n += 2;
+	if (ts) {
+		uint32_t v = rte_cpu_to_be_32(ts_now(e) + tcp_ts_offset(e, tp));
+		uint32_t r = rte_cpu_to_be_32(tsecr);
+
+		if (sack) {
+			o[n++] = 4;
+			o[n++] = 2;
+		} else {
+			o[n++] = 1;
+			o[n++] = 1;
+		}
+		o[n++] = 8;
+		o[n++] = 10;
+		memcpy(o + n, &v, 4);
+		memcpy(o + n + 4, &r, 4);
+		n += 8;
+	} else if (sack) {
+		o[n++] = 1;
+		o[n++] = 1;
+		o[n++] = 4;
+		o[n++] = 2;
+	}
+	if (ws) {
+		o[n++] = 1;
+		o[n++] = 3;
+		o[n++] = 3;
+		o[n++] = e->rcv_wscale;
+	}
+	xmit_raw(e, tp, iss, ack, TCP_FL_SYN | TCP_FL_ACK, RTE_MIN(e->p.rcvbuf, TCP_SYNACK_WND), o,
+		 n, NULL, 0, 0);
+}
+
+/* RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
+void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
+{
+	if (s->flags & TCP_FL_RST)
+		return;
+	if (s->flags & TCP_FL_ACK)
+		xmit_raw(e, &s->tuple, s->ack, 0, TCP_FL_RST, 0, NULL, 0, NULL, 0, 0);
+	else
+		xmit_raw(e, &s->tuple, 0,
+			 s->seq + s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN),
+			 TCP_FL_RST | TCP_FL_ACK, 0, NULL, 0, NULL, 0, 0);
+}
+
+static void syn_ack_flow(struct tcp_flow *f)
+{
+	tcp_send_synack(f->e, &f->tuple, f->iss, f->rcv_nxt, f->flags & TF_WS, f->flags & TF_SACK,
+			f->flags & TF_TS, f->ts_recent);
+	f->rcv_adv = f->rcv_nxt + RTE_MIN(f->e->p.rcvbuf, TCP_SYNACK_WND);
+	f->last_ack_sent = f->rcv_nxt;
+}
+
+void tcp_retransmit_una(struct tcp_flow *f)
+{
+	uint32_t len = RTE_MIN(tcp_smss(f), f->sndq_bytes);
+	uint8_t flags = TCP_FL_ACK;
+
+	f->flags &= ~TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
+	f->e->stats.retransmits++;
+	if ((f->flags & TF_FIN_SENT) && f->snd_una + len == f->fin_seq)
+		flags |= TCP_FL_FIN;
+	if (len == 0 && !(flags & TCP_FL_FIN))
+		return;
+	xmit(f, f->snd_una, len, flags | (len == f->sndq_bytes && len ? TCP_FL_PSH : 0));
+}
+
+/* Send what the windows allow, then an ACK if one is owed and nothing carried it. */
+void tcp_output(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t end, win, smss;
+	bool sent = false;
+
+	if (f->state < TCP_ESTABLISHED || f->state == TCP_TIME_WAIT)
+		goto ack;
+	smss = tcp_smss(f);
+	end = f->snd_una + f->sndq_bytes;
+	win = RTE_MIN(f->cwnd + f->dupacks * smss * !(f->flags & TF_RECOVERY), f->snd_wnd);
+	for (;;) {
+		uint32_t inflight = f->snd_nxt - f->snd_una;
+		uint32_t avail, usable, len;
+		uint8_t flags = TCP_FL_ACK;
+
+		if (seq_geq(f->snd_nxt, end)) {
+			if ((f->flags & TF_FIN_QUEUED) && f->snd_nxt == end) {
+				xmit(f, f->snd_nxt, 0, TCP_FL_ACK | TCP_FL_FIN);
+				f->fin_seq = f->snd_nxt;
+				f->flags |= TF_FIN_SENT;
+				f->snd_nxt++;
+				sent = true;
+			}
+			break;
+		}
+		avail = end - f->snd_nxt;
+		usable = win > inflight ? win - inflight : 0;
+		len = RTE_MIN(RTE_MIN(avail, smss), usable);
+		if (len == 0)
+			break;
+		/* Sender SWS avoidance: a runt only when it empties the queue or nothing flies. */
+		if (len < smss && len < avail && inflight > 0)
+			break;
+		if (len == avail) {
+			flags |= TCP_FL_PSH;
+			if (f->flags & TF_FIN_QUEUED)
+				flags |= TCP_FL_FIN;
+		}
+		if (!(f->flags & TF_RTT_TIMING) && f->snd_nxt == f->snd_max) {
+			f->flags |= TF_RTT_TIMING;
+			f->rtt_seq = f->snd_nxt;
+			f->rtt_start = e->now;
+		}
+		if (seq_lt(f->snd_nxt, f->snd_max))
+			e->stats.retransmits++;
+		if (xmit(f, f->snd_nxt, len, flags) != 0)
+			break;
+		f->snd_nxt += len;
+		if (flags & TCP_FL_FIN) {
+			f->fin_seq = f->snd_nxt;
+			f->flags |= TF_FIN_SENT;
+			f->snd_nxt++;
+		}
+		sent = true;
+		if (flags & TCP_FL_FIN)
+			break;
+	}
+	if (seq_gt(f->snd_nxt, f->snd_max))
+		f->snd_max = f->snd_nxt;
+	if (sent && (f->rexmt_at == 0 || (f->flags & TF_PERSIST))) {
+		f->flags &= ~TF_PERSIST;
+		f->rexmt_at = e->now + f->rto;
+	}
+	/* Zero window with data waiting and nothing in flight: probe (persist timer). */
+	if (f->snd_wnd == 0 && seq_lt(f->snd_nxt, end) && f->snd_nxt == f->snd_una &&
+	    f->rexmt_at == 0) {
+		f->flags |= TF_PERSIST;
+		f->rexmt_at = e->now + f->rto;
+	}
+ack:
+	if (!sent && (f->flags & TF_ACKNOW) && f->state != TCP_SYN_RECEIVED)
+		tcp_send_ack(f);
+	if (f->state != TCP_CLOSED)
+		tcp_timer_sched(f);
+}
+
+/* ---------------------------------------------------------------- RTT */
+
+void tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
+{
+	struct tcp_engine *e = f->e;
+
+	if (r == 0)
+		r = 1;
+	if (f->srtt == 0) {
+		f->srtt = r;
+		f->rttvar = r / 2;
+	} else {
+		uint32_t d = f->srtt > r ? f->srtt - r : r - f->srtt;
+
+		f->rttvar = (3 * f->rttvar + d) / 4;
+		f->srtt = (7 * f->srtt + r) / 8;
+	}
+	f->rto = f->srtt + RTE_MAX((uint32_t)TCP_WHEEL_TICK, 4 * f->rttvar);
+	f->rto = RTE_MAX(f->rto, e->p.rto_min_us);
+	f->rto = RTE_MIN(f->rto, e->p.rto_max_us);
+}
+
+/* ---------------------------------------------------------------- timer wheel */
+
+static void wheel_remove(struct tcp_flow *f)
+{
+	if (f->wheel_at == 0)
+		return;
+	TAILQ_REMOVE(&f->e->wheel[f->wheel_slot], f, wheel_link);
+	f->wheel_at = 0;
+}
+
+static void wheel_insert(struct tcp_flow *f, uint64_t at)
+{
+	struct tcp_engine *e = f->e;
+	/* Rounded up: a slot only fires entries that are really due when it is scanned. */
+	uint64_t tick = (at + TCP_WHEEL_TICK - 1) / TCP_WHEEL_TICK;
+
+	if (tick <= e->wheel_tick)
+		tick = e->wheel_tick + 1;
+	f->wheel_at = at;
+	f->wheel_slot = (uint32_t)(tick & (TCP_WHEEL_SLOTS - 1));
+	TAILQ_INSERT_TAIL(&e->wheel[f->wheel_slot], f, wheel_link);
+}
+
+void tcp_timer_sched(struct tcp_flow *f)
+{
+	uint64_t at = 0;
+	uint64_t t[3] = {f->rexmt_at, f->delack_at, f->linger_at};
+
+	for (int i = 0; i < 3; i++)
+		if (t[i] != 0 && (at == 0 || t[i] < at))
+			at = t[i];
+	if (at == f->wheel_at)
+		return;
+	wheel_remove(f);
+	if (at != 0)
+		wheel_insert(f, at);
+}
+
+static void rexmt_expired(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t smss = tcp_smss(f);
+
+	if (f->state == TCP_SYN_RECEIVED) {
+		if (++f->retries > e->p.syn_retries) {
+			tcp_flow_release(f, TCP_CLOSE_TIMEOUT, false);
+			return;
+		}
+		f->flags &= ~TF_RTT_TIMING;
+		e->stats.retransmits++;
+		syn_ack_flow(f);
+		f->rto = RTE_MIN(f->rto * 2, e->p.rto_max_us);
+		f->rexmt_at = e->now + f->rto;
+		return;
+	}
+	if ((f->flags & TF_PERSIST) || (f->snd_wnd == 0 && f->snd_una == f->snd_nxt)) {
+		/* Window probe: an ACK the peer must answer with its current window. */
+		f->flags |= TF_PERSIST;
+		e->stats.persist_probes++;
+		xmit(f, f->snd_una - 1, 0, TCP_FL_ACK);
+		f->rto = RTE_MIN(f->rto * 2, e->p.rto_max_us);
+		f->rexmt_at = e->now + f->rto;
+		return;
+	}
+	if (f->snd_una == f->snd_max)
+		return;
+	if (++f->retries > e->p.max_retries) {
+		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+		tcp_flow_release(f, TCP_CLOSE_TIMEOUT, true);
+		return;
+	}
+	e->stats.rto_expired++;
+	/* RFC 5681 (4): ssthresh from the flight, restart from one segment (loss window). */
+	f->ssthresh = RTE_MAX((f->snd_max - f->snd_una) / 2, 2 * smss);
+	f->cwnd = smss;
+	f->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
+	f->recover = f->snd_max;
+	f->dupacks = 0;
+	f->snd_nxt = f->snd_una;
+	f->rto = RTE_MIN(f->rto * 2, e->p.rto_max_us);
+	f->rexmt_at = 0;
+	tcp_retransmit_una(f);
+	f->snd_nxt = f->snd_una + RTE_MIN(smss, f->sndq_bytes);
+	if ((f->flags & TF_FIN_SENT) && f->snd_nxt == f->fin_seq)
+		f->snd_nxt++;
+	f->rexmt_at = e->now + f->rto;
+}
+
+static void linger_expired(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint64_t idle_at;
+
+	switch (f->state) {
+	case TCP_TIME_WAIT:
+		tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
+		return;
+	case TCP_FIN_WAIT_2:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+		tcp_flow_release(f, TCP_CLOSE_IDLE, true);
+		return;
+	default:
+		break;
+	}
+	if (e->p.keepalive_us != 0) {
+		idle_at = f->last_rx_us + e->p.keepalive_us +
+			  (uint64_t)f->ka_probes * e->p.keepalive_intvl_us;
+		if (idle_at > e->now) {
+			f->linger_at = idle_at;
+			return;
+		}
+		if (f->ka_probes >= e->p.keepalive_probes) {
+			xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+			tcp_flow_release(f, TCP_CLOSE_IDLE, true);
+			return;
+		}
+		f->ka_probes++;
+		e->stats.keepalive_probes++;
+		xmit(f, f->snd_una - 1, 0, TCP_FL_ACK);
+		f->linger_at = e->now + e->p.keepalive_intvl_us;
+		return;
+	}
+	if (e->p.idle_timeout_us != 0) {
+		idle_at = f->last_rx_us + e->p.idle_timeout_us;
+		if (idle_at > e->now) {
+			f->linger_at = idle_at;
+			return;
+		}
+		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+		tcp_flow_release(f, TCP_CLOSE_IDLE, true);
+	}
+}
+
+static void flow_timer(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	if (f->delack_at != 0 && f->delack_at <= e->now) {
+		f->delack_at = 0;
+		f->flags |= TF_ACKNOW;
+	}
+	if (f->linger_at != 0 && f->linger_at <= e->now) {
+		f->linger_at = 0;
+		linger_expired(f);
+		if (f->state == TCP_CLOSED)
+			return;
+	}
+	if (f->rexmt_at != 0 && f->rexmt_at <= e->now) {
+		f->rexmt_at = 0;
+		rexmt_expired(f);
+		if (f->state == TCP_CLOSED)
+			return;
+	}
+	if (f->flags & TF_ACKNOW)
+		tcp_output(f);
+	tcp_timer_sched(f);
+}
+
+void tcp_process(struct tcp_engine *e, uint64_t now_us)
+{
+	uint64_t tick = now_us / TCP_WHEEL_TICK;
+	uint64_t n;
+
+	e->now = now_us;
+	if (tick <= e->wheel_tick)
+		return;
+	n = RTE_MIN(tick - e->wheel_tick, (uint64_t)TCP_WHEEL_SLOTS);
+	for (uint64_t i = 1; i <= n; i++) {
+		struct tcp_flow_list *slot = &e->wheel[(tick - n + i) & (TCP_WHEEL_SLOTS - 1)];
+		struct tcp_flow_list due;
+		struct tcp_flow *f;
+
+		/* Detach the slot first: handlers reschedule flows, maybe into this slot. */
+		TAILQ_INIT(&due);
+		TAILQ_CONCAT(&due, slot, wheel_link);
+		while ((f = TAILQ_FIRST(&due)) != NULL) {
+			TAILQ_REMOVE(&due, f, wheel_link);
+			if (f->wheel_at <= now_us) {
+				f->wheel_at = 0;
+				flow_timer(f);
+			} else {
+				TAILQ_INSERT_TAIL(slot, f, wheel_link);
+			}
+		}
+	}
+	e->wheel_tick = tick;
+}
+
+/* ---------------------------------------------------------------- flow lifecycle */
+
+struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port)
+{
+	for (int i = 0; i < TCP_MAX_LISTEN; i++)
+		if (e->listen[i].used && e->listen[i].port == port)
+			return &e->listen[i];
+	return NULL;
+}
+
+struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
+			      uint32_t iss, enum tcp_state st)
+{
+	struct tcp_flow *f;
+	uint32_t id, smss;
+
+	if (e->nb_free_ids == 0) {
+		e->stats.drops[TCP_DROP_FLOW_LIMIT]++;
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (f == NULL) {
+		e->stats.drops[TCP_DROP_FLOW_LIMIT]++;
+		return NULL;
+	}
+	id = e->free_ids[--e->nb_free_ids];
+	f->id = id;
+	f->gen = ++e->t->slots[id].gen;
+	f->owner = e->p.lcore_idx;
+	f->e = e;
+	f->l = l;
+	f->tuple = s->tuple;
+	f->created_us = e->now;
+	f->last_rx_us = e->now;
+	f->state = TCP_CLOSED;
+	f->iss = iss;
+	f->snd_una = iss;
+	f->snd_nxt = iss + 1;
+	f->snd_max = iss + 1;
+	f->recover = iss;
+	f->irs = s->seq;
+	f->rcv_nxt = s->seq + 1;
+	f->mss = RTE_MAX(RTE_MIN(s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS, e->local_mss), 88);
+	if (s->opts.has_ws) {
+		f->flags |= TF_WS;
+		f->snd_wscale = RTE_MIN(s->opts.wscale, TCP_MAX_WSCALE);
+		f->rcv_wscale = e->rcv_wscale;
+	}
+	if (s->opts.sack_ok)
+		f->flags |= TF_SACK;
+	if (s->opts.has_ts) {
+		f->flags |= TF_TS;
+		f->ts_recent = s->opts.tsval;
+		f->ts_recent_age = e->now;
+	}
+	f->ts_offset = tcp_ts_offset(e, &f->tuple);
+	f->rto = e->p.rto_init_us;
+	smss = tcp_smss(f);
+	/* RFC 6928 initial window. */
+	f->cwnd = RTE_MIN(10 * smss, RTE_MAX(2 * smss, 14600u));
+	f->ssthresh = TCP_CWND_MAX;
+	if (tcp_table_add(e->t, f) != 0) {
+		e->free_ids[e->nb_free_ids++] = id;
+		free(f);
+		return NULL;
+	}
+	TAILQ_INSERT_TAIL(&e->flows, f, eng_link);
+	e->nb_flows++;
+	e->stats.flows_by_state[TCP_CLOSED]++;
+	tcp_set_state(f, st);
+	if (st == TCP_SYN_RECEIVED) {
+		e->half_open++;
+		f->flags |= TF_RTT_TIMING;
+		f->rtt_seq = iss;
+		f->rtt_start = e->now;
+		syn_ack_flow(f);
+		f->rexmt_at = e->now + f->rto;
+		tcp_timer_sched(f);
+	}
+	return f;
+}
+
+/* Returns 0 when the app keeps the flow; otherwise the flow is reset and released. */
+int tcp_flow_accept(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	void *ctx = NULL;
+	int rc;
+
+	rc = f->l->cb.accepted(f, f->l->arg, &ctx);
+	if (rc != 0) {
+		e->stats.refused++;
+		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+		tcp_flow_release(f, TCP_CLOSE_ABORTED, false);
+		return rc;
+	}
+	f->ctx = ctx;
+	f->flags |= TF_APP;
+	e->stats.accepted++;
+	if (e->p.keepalive_us || e->p.idle_timeout_us)
+		f->linger_at = e->now + (e->p.keepalive_us ? e->p.keepalive_us : e->p.idle_timeout_us);
+	return 0;
+}
+
+static void flow_free_queues(struct tcp_flow *f)
+{
+	tcp_sndq_drop(f, f->sndq_bytes);
+	rte_pktmbuf_free(f->rcvq);
+	f->rcvq = NULL;
+	f->rcvq_last = NULL;
+	f->rcvq_bytes = 0;
+	for (unsigned int i = 0; i < f->nb_ooo; i++)
+		rte_pktmbuf_free(f->ooo[i].m);
+	f->nb_ooo = 0;
+	f->ooo_bytes = 0;
+}
+
+static void notify_closed(struct tcp_flow *f, enum tcp_close_reason r)
+{
+	if (!(f->flags & TF_APP))
+		return;
+	f->flags &= ~TF_APP;
+	if (f->l->cb.closed != NULL)
+		f->l->cb.closed(f, f->ctx, r);
+}
+
+void tcp_enter_time_wait(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	tcp_set_state(f, TCP_TIME_WAIT);
+	e->stats.closed[TCP_CLOSE_NORMAL]++;
+	notify_closed(f, TCP_CLOSE_NORMAL);
+	if (f->state == TCP_CLOSED)
+		return;
+	flow_free_queues(f);
+	f->rexmt_at = 0;
+	f->linger_at = e->now + e->p.time_wait_us;
+	tcp_timer_sched(f);
+}
+
+void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
+{
+	struct tcp_engine *e = f->e;
+	bool counted = f->state == TCP_TIME_WAIT; /* counted when it entered TIME_WAIT */
+
+	if (f->state == TCP_CLOSED)
+		return;
+	if (f->state == TCP_SYN_RECEIVED)
+		e->half_open--;
+	wheel_remove(f);
+	f->rexmt_at = f->delack_at = f->linger_at = 0;
+	tcp_set_state(f, TCP_CLOSED);
+	if (!counted)
+		e->stats.closed[r]++;
+	if (notify)
+		notify_closed(f, r);
+	f->flags &= ~TF_APP;
+	flow_free_queues(f);
+	TAILQ_REMOVE(&e->flows, f, eng_link);
+	e->nb_flows--;
+	e->stats.flows_by_state[TCP_CLOSED]--;
+	e->free_ids[e->nb_free_ids++] = f->id;
+	/* Memory stays valid for the caller until its next quiescent state. */
+	tcp_table_del(e->t, f);
+}
+
+/* Drop n acknowledged bytes from the head of the send queue. */
+void tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
+{
+	f->sndq_bytes -= n;
+	while (n > 0 && f->sndq_head != NULL) {
+		struct rte_mbuf *c = f->sndq_head;
+
+		if (n >= c->data_len) {
+			n -= c->data_len;
+			f->sndq_head = c->next;
+			c->next = NULL;
+			rte_pktmbuf_free_seg(c);
+		} else {
+			c->data_off += n;
+			c->data_len -= n;
+			c->pkt_len = c->data_len;
+			n = 0;
+		}
+	}
+	if (f->sndq_head == NULL)
+		f->sndq_tail = NULL;
+}
+
+/* Hand in-order bytes to the app until it stops consuming; then the FIN, once. */
+void tcp_deliver(struct tcp_flow *f)
+{
+	uint32_t win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+
+	if ((f->flags & (TF_PAUSED | TF_IN_DELIVER)) || !(f->flags & TF_APP))
+		return;
+	f->flags |= TF_IN_DELIVER;
+	while (f->rcvq != NULL) {
+		uint32_t have = f->rcvq_bytes;
+		uint32_t n = f->l->cb.data(f, f->ctx, f->rcvq);
+
+		if (f->state == TCP_CLOSED)
+			return;
+		n = RTE_MIN(n, have);
+		f->rcvq = tcp_mbuf_chop(f->rcvq, n);
+		f->rcvq_bytes -= n;
+		if (f->rcvq == NULL)
+			f->rcvq_last = NULL;
+		if (n < have) {
+			f->flags |= TF_PAUSED;
+			break;
+		}
+		if (f->flags & TF_PAUSED)
+			break;
+	}
+	f->flags &= ~TF_IN_DELIVER;
+	if (f->rcvq == NULL && (f->flags & TF_FIN_RCVD) && !(f->flags & TF_EOF_SENT) &&
+	    (f->flags & TF_APP)) {
+		f->flags |= TF_EOF_SENT;
+		f->l->cb.data(f, f->ctx, NULL);
+		if (f->state == TCP_CLOSED)
+			return;
+	}
+	/* Window update once the app made room worth announcing. */
+	if (f->state != TCP_TIME_WAIT && rcv_window(f) >= win_before + 2 * f->mss &&
+	    win_before < f->e->p.rcvbuf / 2)
+		f->flags |= TF_ACKNOW;
+}
+
+/* ---------------------------------------------------------------- engine */
+
+struct tcp_engine *tcp_engine_create(const struct tcp_engine_params *p)
+{
+	struct tcp_engine *e;
+	uint64_t s;
+
+	if (p == NULL || p->table == NULL || p->pool == NULL || p->tx == NULL || p->mtu < 576 ||
+	    p->max_flows == 0 || p->nb_local_addrs > RTE_DIM(p->local_addrs) || p->sndbuf == 0 ||
+	    p->rcvbuf < 4096) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	e = rte_zmalloc("tcp_engine", sizeof(*e), RTE_CACHE_LINE_SIZE);
+	if (e == NULL) {
+		rte_errno = ENOMEM;
+		return NULL;
+	}
+	e->p = *p;
+	e->t = p->table;
+	e->free_ids = rte_malloc("tcp_ids", sizeof(uint32_t) * p->max_flows, 0);
+	if (e->free_ids == NULL) {
+		rte_errno = ENOMEM;
+		goto fail;
+	}
+	if (tcp_table_reserve(e->t, p->max_flows, &e->id_base) != 0) {
+		rte_errno = ENOSPC;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < p->max_flows; i++)
+		e->free_ids[i] = e->id_base + p->max_flows - 1 - i;
+	e->nb_free_ids = p->max_flows;
+	for (int i = 0; i < TCP_WHEEL_SLOTS; i++)
+		TAILQ_INIT(&e->wheel[i]);
+	TAILQ_INIT(&e->flows);
+	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
+	while (e->rcv_wscale < TCP_MAX_WSCALE && (p->rcvbuf >> e->rcv_wscale) > 65535)
+		e->rcv_wscale++;
+	/* splitmix64 spreads the seed into two independent key words */
+	s = p->seed + 0x9e3779b97f4a7c15ULL;
+	s = (s ^ (s >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	e->k0 = s ^ (s >> 31);
+	s = p->seed + 2 * 0x9e3779b97f4a7c15ULL;
+	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
+	e->k1 = s ^ (s >> 31);
+	e->ip_id = (uint16_t)e->k1;
+	return e;
+fail:
+	rte_free(e->free_ids);
+	rte_free(e);
+	return NULL;
+}
+
+void tcp_engine_destroy(struct tcp_engine *e)
+{
+	struct tcp_flow *f;
+
+	if (e == NULL)
+		return;
+	while ((f = TAILQ_FIRST(&e->flows)) != NULL) {
+		if (f->state != TCP_TIME_WAIT && f->state != TCP_SYN_RECEIVED)
+			xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+		tcp_flow_release(f, TCP_CLOSE_SHUTDOWN, true);
+	}
+	/* The id range is not returned to the table: engines live as long as the process. */
+	rte_free(e->free_ids);
+	rte_free(e);
+}
+
+const struct tcp_stats *tcp_engine_stats(const struct tcp_engine *e)
+{
+	return &e->stats;
+}
+
+uint32_t tcp_engine_nb_flows(const struct tcp_engine *e)
+{
+	return e->nb_flows;
+}
+
+int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg)
+{
+	if (cb == NULL || cb->accepted == NULL || cb->data == NULL || lport == 0)
+		return -EINVAL;
+	if (tcp_listener_find(e, lport) != NULL)
+		return -EEXIST;
+	for (int i = 0; i < TCP_MAX_LISTEN; i++) {
+		if (!e->listen[i].used) {
+			e->listen[i].port = lport;
+			e->listen[i].cb = *cb;
+			e->listen[i].arg = arg;
+			e->listen[i].used = true;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+int tcp_unlisten(struct tcp_engine *e, uint16_t lport)
+{
+	struct tcp_listener *l = tcp_listener_find(e, lport);
+
+	if (l == NULL)
+		return -ENOENT;
+	/* Existing flows keep pointing at l; only new SYNs are refused. */
+	l->used = false;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- application API */
+
+static bool can_send(const struct tcp_flow *f)
+{
+	return (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT) &&
+	       !(f->flags & TF_FIN_QUEUED);
+}
+
+uint32_t tcp_send_space(const struct tcp_flow *f)
+{
+	if (!can_send(f) || f->sndq_bytes >= f->e->p.sndbuf)
+		return 0;
+	return f->e->p.sndbuf - f->sndq_bytes;
+}
+
+static void sndq_append(struct tcp_flow *f, struct rte_mbuf *c)
+{
+	c->next = NULL;
+	if (f->sndq_tail != NULL)
+		f->sndq_tail->next = c;
+	else
+		f->sndq_head = c;
+	f->sndq_tail = c;
+	f->sndq_bytes += c->data_len;
+}
+
+int tcp_send(struct tcp_flow *f, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint32_t n, done = 0;
+
+	if (!can_send(f))
+		return -ENOTCONN;
+	n = (uint32_t)RTE_MIN((size_t)tcp_send_space(f), len);
+	while (done < n) {
+		struct rte_mbuf *c = f->sndq_tail;
+		uint32_t room = 0;
+
+		/* Fill the tail chunk when it is our own copy buffer. */
+		if (c != NULL && RTE_MBUF_DIRECT(c) && !RTE_MBUF_HAS_EXTBUF(c))
+			room = rte_pktmbuf_tailroom(c);
+		if (room == 0) {
+			c = rte_pktmbuf_alloc(f->e->p.pool);
+			if (c == NULL)
+				break;
+			c->data_off = 0;
+			room = rte_pktmbuf_tailroom(c);
+			sndq_append(f, c);
+		}
+		room = RTE_MIN(room, n - done);
+		memcpy(rte_pktmbuf_mtod_offset(c, uint8_t *, c->data_len), p + done, room);
+		c->data_len += room;
+		c->pkt_len = c->data_len;
+		f->sndq_bytes += room;
+		done += room;
+	}
+	if (done == 0 && n > 0)
+		return -ENOBUFS;
+	if (done > 0)
+		tcp_output(f);
+	return (int)done;
+}
+
+#define TCP_EXT_CHUNK 61440 /* below the 16-bit buf_len of an mbuf, page multiple */
+
+int tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
+		 struct rte_mbuf_ext_shared_info *shinfo)
+{
+	uint32_t n, done = 0;
+
+	if (!can_send(f))
+		return -ENOTCONN;
+	if (shinfo == NULL || shinfo->free_cb == NULL)
+		return -EINVAL;
+	n = (uint32_t)RTE_MIN((size_t)tcp_send_space(f), len);
+	while (done < n) {
+		uint32_t clen = RTE_MIN(n - done, (uint32_t)TCP_EXT_CHUNK);
+		struct rte_mbuf *c = rte_pktmbuf_alloc(f->e->p.pool);
+
+		if (c == NULL)
+			break;
+		rte_mbuf_ext_refcnt_update(shinfo, 1);
+		rte_pktmbuf_attach_extbuf(c, (uint8_t *)buf + done,
+					  buf_iova == RTE_BAD_IOVA ? RTE_BAD_IOVA : buf_iova + done,
+					  (uint16_t)clen, shinfo);
+		c->data_len = (uint16_t)clen;
+		c->pkt_len = clen;
+		sndq_append(f, c);
+		done += clen;
+	}
+	if (done == 0 && n > 0)
+		return -ENOBUFS;
+	if (done > 0)
+		tcp_output(f);
+	return (int)done;
+}
+
+int tcp_shutdown(struct tcp_flow *f)
+{
+	if (f->flags & TF_FIN_QUEUED)
+		return 0;
+	if (f->state == TCP_ESTABLISHED)
+		tcp_set_state(f, TCP_FIN_WAIT_1);
+	else if (f->state == TCP_CLOSE_WAIT)
+		tcp_set_state(f, TCP_LAST_ACK);
+	else
+		return -ENOTCONN;
+	f->flags |= TF_FIN_QUEUED;
+	tcp_output(f);
+	return 0;
+}
+
+void tcp_abort(struct tcp_flow *f)
+{
+	if (f->state == TCP_CLOSED)
+		return;
+	if (f->state != TCP_TIME_WAIT && f->state != TCP_SYN_RECEIVED)
+		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+	tcp_flow_release(f, TCP_CLOSE_ABORTED, true);
+}
+
+void tcp_recv_pause(struct tcp_flow *f)
+{
+	f->flags |= TF_PAUSED;
+}
+
+void tcp_recv_resume(struct tcp_flow *f)
+{
+	if (f->state == TCP_CLOSED || !(f->flags & TF_PAUSED))
+		return;
+	f->flags &= ~TF_PAUSED;
+	if (f->flags & TF_IN_DELIVER)
+		return; /* the running delivery loop picks it up */
+	tcp_deliver(f);
+	if (f->state != TCP_CLOSED && (f->flags & TF_ACKNOW))
+		tcp_output(f);
+}
+
+const struct tcp_tuple *tcp_flow_tuple(const struct tcp_flow *f)
+{
+	return &f->tuple;
+}
+
+enum tcp_state tcp_flow_state(const struct tcp_flow *f)
+{
+	return (enum tcp_state)CMM_LOAD_SHARED(f->state);
+}
+
+uint32_t tcp_flow_id(const struct tcp_flow *f)
+{
+	return f->id;
+}
+
+uint32_t tcp_flow_gen(const struct tcp_flow *f)
+{
+	return f->gen;
+}
+
+uint16_t tcp_flow_owner_idx(const struct tcp_flow *f)
+{
+	return f->owner;
+}
+
+void *tcp_flow_ctx(const struct tcp_flow *f)
+{
+	return f->ctx;
+}
+
+void tcp_flow_set_ctx(struct tcp_flow *f, void *ctx)
+{
+	f->ctx = ctx;
+}

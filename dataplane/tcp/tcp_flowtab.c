@@ -1,0 +1,184 @@
+/* The shared flow table: cds_lfht keyed by 4-tuple plus an id/generation slot array. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <rte_jhash.h>
+
+#include "dataplane/tcp/tcp_priv.h"
+
+/* Enough buckets that a burst of 5000+ new flows never waits on a resize. */
+#define TCP_TABLE_MIN_BUCKETS 8192
+
+unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
+{
+	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
+				(uint32_t)t->seed);
+}
+
+struct tcp_flow_table *tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
+{
+	struct tcp_flow_table *t;
+	unsigned long buckets = TCP_TABLE_MIN_BUCKETS;
+
+	if (max_flows == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return NULL;
+	t->slots = calloc(max_flows, sizeof(*t->slots));
+	if (t->slots == NULL)
+		goto fail;
+	while (buckets < max_flows && buckets < (1UL << 24))
+		buckets <<= 1;
+	t->ht = cds_lfht_new(buckets, buckets, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+			     NULL);
+	if (t->ht == NULL) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	t->seed = seed;
+	t->max_flows = max_flows;
+	return t;
+fail:
+	free(t->slots);
+	free(t);
+	return NULL;
+}
+
+int tcp_flow_table_destroy(struct tcp_flow_table *t)
+{
+	if (t == NULL)
+		return 0;
+	if (uatomic_read(&t->count) != 0)
+		return -EBUSY;
+	if (cds_lfht_destroy(t->ht, NULL) != 0)
+		return -EBUSY;
+	free(t->slots);
+	free(t);
+	return 0;
+}
+
+uint16_t tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *tuple,
+			uint16_t nb_lcores)
+{
+	if (nb_lcores <= 1)
+		return 0;
+	/* High bits: the low ones pick buckets, keep owner and bucket independent. */
+	return (uint16_t)((tcp_tuple_hash(t, tuple) >> 16) % nb_lcores);
+}
+
+int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out)
+{
+	uint32_t base = uatomic_add_return(&t->next_base, n) - n;
+
+	if ((uint64_t)base + n > t->max_flows) {
+		uatomic_sub(&t->next_base, n);
+		return -ENOSPC;
+	}
+	*base_out = base;
+	return 0;
+}
+
+static int tuple_match(struct cds_lfht_node *node, const void *key)
+{
+	const struct tcp_flow *f = caa_container_of(node, struct tcp_flow, node);
+	const struct tcp_tuple *k = key;
+
+	return f->tuple.raddr == k->raddr && f->tuple.laddr == k->laddr &&
+	       f->tuple.rport == k->rport && f->tuple.lport == k->lport;
+}
+
+struct tcp_flow *tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(t->ht, tcp_tuple_hash(t, tuple), tuple_match, tuple, &it);
+	node = cds_lfht_iter_get_node(&it);
+	if (node == NULL)
+		return NULL;
+	return caa_container_of(node, struct tcp_flow, node);
+}
+
+struct tcp_flow *tcp_flow_lookup_id(struct tcp_flow_table *t, uint32_t id, uint32_t gen)
+{
+	struct tcp_flow *f;
+
+	if (id >= t->max_flows)
+		return NULL;
+	f = rcu_dereference(t->slots[id].flow);
+	if (f == NULL || CMM_LOAD_SHARED(f->gen) != gen || CMM_LOAD_SHARED(f->state) == TCP_CLOSED)
+		return NULL;
+	return f;
+}
+
+uint32_t tcp_flow_table_count(const struct tcp_flow_table *t)
+{
+	return uatomic_read(&t->count);
+}
+
+/* Owner only. Returns -EEXIST when another flow holds the tuple. */
+int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f)
+{
+	struct cds_lfht_node *ret;
+
+	f->hash = tcp_tuple_hash(t, &f->tuple);
+	cds_lfht_node_init(&f->node);
+	ret = cds_lfht_add_unique(t->ht, f->hash, tuple_match, &f->tuple, &f->node);
+	if (ret != &f->node)
+		return -EEXIST;
+	rcu_assign_pointer(t->slots[f->id].flow, f);
+	uatomic_inc(&t->count);
+	return 0;
+}
+
+static void flow_free_rcu(struct rcu_head *head)
+{
+	struct tcp_flow *f = caa_container_of(head, struct tcp_flow, rcu);
+
+	free(f);
+}
+
+/* Owner only; the flow's memory goes after a grace period, never before the del succeeded. */
+void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f)
+{
+	if (t->slots[f->id].flow == f)
+		rcu_assign_pointer(t->slots[f->id].flow, NULL);
+	if (cds_lfht_del(t->ht, &f->node) == 0) {
+		uatomic_dec(&t->count);
+		call_rcu(&f->rcu, flow_free_rcu);
+	}
+	/* A failed del means someone else removed it: it is theirs to free. */
+}
+
+int tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
+			int (*cb)(const struct tcp_flow_info *info, void *arg), void *arg)
+{
+	struct cds_lfht_iter it;
+	struct tcp_flow *f;
+	int rc = 0;
+
+	rcu_read_lock();
+	cds_lfht_for_each_entry(t->ht, &it, f, node)
+	{
+		struct tcp_flow_info info = {
+			.tuple = f->tuple,
+			.state = (enum tcp_state)CMM_LOAD_SHARED(f->state),
+			.id = f->id,
+			.gen = CMM_LOAD_SHARED(f->gen),
+			.owner = f->owner,
+			.age_us = now_us > f->created_us ? now_us - f->created_us : 0,
+			.cwnd = CMM_LOAD_SHARED(f->cwnd),
+			.srtt_us = CMM_LOAD_SHARED(f->srtt),
+			.snd_wnd = CMM_LOAD_SHARED(f->snd_wnd),
+			.unacked = CMM_LOAD_SHARED(f->snd_max) - CMM_LOAD_SHARED(f->snd_una),
+		};
+		rc = cb(&info, arg);
+		if (rc != 0)
+			break;
+	}
+	rcu_read_unlock();
+	return rc;
+}

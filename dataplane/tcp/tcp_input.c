@@ -1,0 +1,757 @@
+/* TCP segment arrival: validation, listener/cookie handling and the RFC 9293 state machine. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+
+#include "dataplane/tcp/tcp_priv.h"
+
+#define PAWS_IDLE_US (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
+
+/* Returns 0 or -EINVAL for a structurally broken option list. */
+static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	while (n > 0) {
+		uint8_t kind = p[0], olen;
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			p++;
+			n--;
+			continue;
+		}
+		if (n < 2)
+			return -EINVAL;
+		olen = p[1];
+		if (olen < 2 || olen > n)
+			return -EINVAL;
+		/* A known option with the wrong length is ignored, like an unknown one. */
+		switch (kind) {
+		case 2:
+			if (olen == 4 && syn)
+				o->mss = (uint16_t)((p[2] << 8) | p[3]);
+			break;
+		case 3:
+			if (olen == 3 && syn) {
+				o->has_ws = true;
+				o->wscale = p[2];
+			}
+			break;
+		case 4:
+			if (olen == 2 && syn)
+				o->sack_ok = true;
+			break;
+		case 8:
+			if (olen == 10) {
+				o->has_ts = true;
+				o->tsval = ((uint32_t)p[2] << 24) | ((uint32_t)p[3] << 16) |
+					   ((uint32_t)p[4] << 8) | p[5];
+				o->tsecr = ((uint32_t)p[6] << 24) | ((uint32_t)p[7] << 16) |
+					   ((uint32_t)p[8] << 8) | p[9];
+			}
+			break;
+		default:
+			break;
+		}
+		p += olen;
+		n -= olen;
+	}
+	return 0;
+}
+
+/* Never a unicast sender: zero, limited broadcast, multicast (loopback is allowed for labs). */
+static bool bad_src(uint32_t a)
+{
+	return a == 0 || a == 0xffffffff || (a >> 28) == 0xe;
+}
+
+static bool is_local(const struct tcp_engine *e, uint32_t a)
+{
+	if (e->p.nb_local_addrs == 0)
+		return true;
+	for (unsigned int i = 0; i < e->p.nb_local_addrs; i++)
+		if (e->p.local_addrs[i] == a)
+			return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------- no flow */
+
+static void input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
+{
+	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
+	bool full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
+	bool cookie;
+
+	switch (e->p.syncookies) {
+	case TCP_SYNCOOKIE_ALWAYS:
+		cookie = true;
+		break;
+	case TCP_SYNCOOKIE_NEVER:
+		if (full || pool_low) {
+			e->stats.drops[pool_low ? TCP_DROP_POOL_LOW : TCP_DROP_FLOW_LIMIT]++;
+			return;
+		}
+		cookie = false;
+		break;
+	default:
+		cookie = full || pool_low;
+		break;
+	}
+	if (cookie) {
+		e->stats.cookies_sent++;
+		tcp_send_synack(e, &s->tuple, tcp_cookie_make(e, s), s->seq + 1, s->opts.has_ws,
+				s->opts.sack_ok, s->opts.has_ts, s->opts.tsval);
+		return;
+	}
+	if (tcp_flow_new(e, l, s, tcp_isn(e, &s->tuple, s->now), TCP_SYN_RECEIVED) == NULL)
+		tcp_send_rst_reply(e, s);
+}
+
+static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
+		       struct rte_mbuf *m);
+
+/* An ACK for no flow: maybe the third step of a cookie handshake. */
+static void input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s,
+			     struct rte_mbuf *m)
+{
+	struct tcp_seg syn = *s;
+	struct tcp_flow *f;
+	uint16_t mss;
+	uint8_t ws;
+	bool sack;
+
+	if (tcp_cookie_check(e, s, &mss, &ws, &sack) != 0) {
+		e->stats.cookies_rejected++;
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_COOKIE);
+		return;
+	}
+	if (e->nb_flows >= e->p.max_flows) {
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
+		return;
+	}
+	/* Rebuild the SYN the cookie stands for. */
+	syn.seq = s->seq - 1;
+	syn.opts.mss = mss;
+	syn.opts.has_ws = ws != 15;
+	syn.opts.wscale = ws;
+	syn.opts.sack_ok = sack;
+	syn.opts.has_ts = s->opts.has_ts;
+	syn.opts.tsval = s->opts.tsval;
+	f = tcp_flow_new(e, l, &syn, s->ack - 1, TCP_ESTABLISHED);
+	if (f == NULL) {
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
+		return;
+	}
+	e->stats.cookies_accepted++;
+	f->flags |= TF_COOKIE;
+	f->snd_una = s->ack;
+	f->snd_wnd = (uint32_t)s->wnd << f->snd_wscale;
+	f->max_sndwnd = f->snd_wnd;
+	f->snd_wl1 = s->seq;
+	f->snd_wl2 = s->ack;
+	f->rcv_adv = f->rcv_nxt + RTE_MIN(e->p.rcvbuf, 65535u);
+	if (tcp_flow_accept(f) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	input_flow(e, f, s, m);
+}
+
+static void input_noflow(struct tcp_engine *e, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	struct tcp_listener *l;
+
+	if (s->flags & TCP_FL_RST) {
+		e->stats.rst_in++;
+		tcp_drop(e, m, TCP_DROP_NO_FLOW);
+		return;
+	}
+	l = tcp_listener_find(e, s->tuple.lport);
+	if (l == NULL) {
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_NO_LISTENER);
+		return;
+	}
+	if ((s->flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN) {
+		input_syn(e, l, s);
+		rte_pktmbuf_free(m); /* data on a SYN is not kept: the peer resends it */
+		return;
+	}
+	if ((s->flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_ACK) {
+		input_cookie_ack(e, l, s, m);
+		return;
+	}
+	tcp_send_rst_reply(e, s);
+	tcp_drop(e, m, TCP_DROP_NO_FLOW);
+}
+
+/* ---------------------------------------------------------------- flow: ACK */
+
+static void cc_new_ack(struct tcp_flow *f, uint32_t acked)
+{
+	uint32_t smss = tcp_smss(f);
+
+	if (f->cwnd < f->ssthresh)
+		f->cwnd += RTE_MIN(acked, 2 * smss); /* RFC 3465 byte counting, L = 2 */
+	else
+		f->cwnd += RTE_MAX(1u, (uint32_t)((uint64_t)smss * RTE_MIN(acked, smss) / f->cwnd));
+	if (f->cwnd > (1u << 30))
+		f->cwnd = 1u << 30;
+}
+
+/* Returns false when the flow went away. */
+static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
+{
+	uint32_t swnd = (uint32_t)s->wnd << f->snd_wscale;
+	uint32_t smss = tcp_smss(f);
+	uint32_t data_acked = 0;
+
+	if (seq_gt(s->ack, f->snd_una)) {
+		uint32_t acked = s->ack - f->snd_una;
+
+		if ((f->flags & TF_RTT_TIMING) && seq_gt(s->ack, f->rtt_seq)) {
+			f->flags &= ~TF_RTT_TIMING;
+			tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
+		}
+		f->retries = 0;
+		data_acked = RTE_MIN(acked, f->sndq_bytes);
+		tcp_sndq_drop(f, data_acked);
+		f->snd_una = s->ack;
+		if (seq_lt(f->snd_nxt, f->snd_una))
+			f->snd_nxt = f->snd_una;
+		if (f->flags & TF_RECOVERY) {
+			if (seq_geq(s->ack, f->recover)) {
+				/* Full ACK (RFC 6582 3.2 step 3) */
+				uint32_t flight = f->snd_max - f->snd_una;
+
+				f->cwnd = RTE_MIN(f->ssthresh, RTE_MAX(flight, smss) + smss);
+				f->flags &= ~TF_RECOVERY;
+				f->dupacks = 0;
+			} else {
+				/* Partial ACK: the next hole is lost too; deflate and resend it. */
+				f->snd_nxt = seq_max(f->snd_nxt, f->snd_una);
+				tcp_retransmit_una(f);
+				f->cwnd = f->cwnd > acked ? f->cwnd - acked : smss;
+				if (acked >= smss)
+					f->cwnd += smss;
+				f->rexmt_at = e->now + f->rto;
+			}
+		} else {
+			f->dupacks = 0;
+			cc_new_ack(f, acked);
+		}
+		if (f->snd_una == f->snd_max) {
+			f->rexmt_at = 0;
+			f->flags &= ~TF_PERSIST;
+		} else if (!(f->flags & TF_PERSIST)) {
+			f->rexmt_at = e->now + f->rto;
+		}
+	} else if (s->ack == f->snd_una && s->len == 0 &&
+		   !(s->flags & (TCP_FL_SYN | TCP_FL_FIN)) && swnd == f->snd_wnd &&
+		   f->snd_max != f->snd_una) {
+		/* RFC 5681 duplicate ACK */
+		e->stats.dup_acks_in++;
+		if (f->dupacks < 255)
+			f->dupacks++;
+		if (f->flags & TF_RECOVERY) {
+			f->cwnd += smss;
+		} else if (f->dupacks == 3 && seq_gt(s->ack - 1, f->recover)) {
+			uint32_t flight = f->snd_max - f->snd_una;
+
+			e->stats.fast_retransmits++;
+			f->recover = f->snd_max;
+			f->ssthresh = RTE_MAX(flight / 2, 2 * smss);
+			f->flags |= TF_RECOVERY;
+			tcp_retransmit_una(f);
+			f->cwnd = f->ssthresh + 3 * smss;
+			f->rexmt_at = e->now + f->rto;
+		}
+	}
+	/* Window update (RFC 9293 3.10.7.4) */
+	if (seq_lt(f->snd_wl1, s->seq) ||
+	    (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
+		f->snd_wnd = swnd;
+		f->snd_wl1 = s->seq;
+		f->snd_wl2 = s->ack;
+		if (swnd > f->max_sndwnd)
+			f->max_sndwnd = swnd;
+		if (swnd > 0 && (f->flags & TF_PERSIST)) {
+			f->flags &= ~TF_PERSIST;
+			f->rexmt_at = 0;
+			f->rto = RTE_MAX(f->srtt ? f->rto : e->p.rto_init_us, e->p.rto_min_us);
+		}
+	}
+
+	/* Our FIN acknowledged? */
+	if ((f->flags & TF_FIN_SENT) && seq_gt(f->snd_una, f->fin_seq)) {
+		switch (f->state) {
+		case TCP_FIN_WAIT_1:
+			tcp_set_state(f, TCP_FIN_WAIT_2);
+			f->linger_at = e->now + e->p.fin_wait2_us;
+			break;
+		case TCP_CLOSING:
+			tcp_enter_time_wait(f);
+			return f->state != TCP_CLOSED;
+		case TCP_LAST_ACK:
+			tcp_flow_release(f, TCP_CLOSE_NORMAL, true);
+			return false;
+		default:
+			break;
+		}
+	}
+	if (data_acked > 0 && (f->flags & TF_APP) && f->l->cb.acked != NULL) {
+		f->l->cb.acked(f, f->ctx, data_acked);
+		if (f->state == TCP_CLOSED)
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------- flow: data */
+
+static void rcvq_append(struct tcp_flow *f, struct rte_mbuf *m)
+{
+	struct rte_mbuf *last = rte_pktmbuf_lastseg(m);
+
+	if (f->rcvq == NULL) {
+		f->rcvq = m;
+	} else {
+		f->rcvq_last->next = m;
+		f->rcvq->nb_segs += m->nb_segs;
+		f->rcvq->pkt_len += m->pkt_len;
+	}
+	f->rcvq_last = last;
+	f->rcvq_bytes += m->pkt_len;
+}
+
+static void ooo_remove(struct tcp_flow *f, unsigned int i)
+{
+	f->ooo_bytes -= f->ooo[i].len;
+	memmove(&f->ooo[i], &f->ooo[i + 1], (f->nb_ooo - i - 1) * sizeof(f->ooo[0]));
+	f->nb_ooo--;
+	if (f->ooo_last >= f->nb_ooo)
+		f->ooo_last = f->nb_ooo ? f->nb_ooo - 1 : 0;
+}
+
+/* Queue an out-of-order segment; overlaps are trimmed so entries never overlap. */
+static void ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mbuf *m,
+		       bool fin)
+{
+	uint32_t len = m->pkt_len, end = seq + len;
+	unsigned int i = 0;
+
+	while (i < f->nb_ooo && seq_leq(f->ooo[i].seq + f->ooo[i].len, seq))
+		i++;
+	/* f->ooo[i] is the first entry ending after seq */
+	if (i < f->nb_ooo && seq_leq(f->ooo[i].seq, seq)) {
+		uint32_t qend = f->ooo[i].seq + f->ooo[i].len;
+
+		if (seq_geq(qend, end)) {
+			f->ooo_last = (uint8_t)i; /* duplicate of what we hold */
+			rte_pktmbuf_free(m);
+			return;
+		}
+		m = tcp_mbuf_chop(m, qend - seq);
+		seq = qend;
+		len = end - seq;
+		i++;
+	}
+	/* drop entries the new segment covers entirely */
+	while (i < f->nb_ooo && seq_leq(f->ooo[i].seq + f->ooo[i].len, end)) {
+		rte_pktmbuf_free(f->ooo[i].m);
+		ooo_remove(f, i);
+	}
+	if (i < f->nb_ooo && seq_lt(f->ooo[i].seq, end)) {
+		len = f->ooo[i].seq - seq;
+		m = tcp_mbuf_cut(m, len);
+		fin = false;
+	}
+	if (m == NULL)
+		return;
+	if (f->nb_ooo >= TCP_OOO_MAX || f->ooo_bytes + len > e->p.rcvbuf) {
+		tcp_drop(e, m, TCP_DROP_OOO_FULL);
+		return;
+	}
+	memmove(&f->ooo[i + 1], &f->ooo[i], (f->nb_ooo - i) * sizeof(f->ooo[0]));
+	f->ooo[i] = (struct tcp_ooo){.seq = seq, .len = len, .m = m, .fin = fin};
+	f->nb_ooo++;
+	f->ooo_bytes += len;
+	f->ooo_last = (uint8_t)i;
+	e->stats.ooo_segments++;
+}
+
+/* Move what became in order from the OOO queue; returns true when a FIN came with it. */
+static bool ooo_pull(struct tcp_engine *e, struct tcp_flow *f)
+{
+	bool fin = false;
+
+	while (f->nb_ooo > 0 && seq_leq(f->ooo[0].seq, f->rcv_nxt)) {
+		struct tcp_ooo q = f->ooo[0];
+		uint32_t end = q.seq + q.len;
+
+		ooo_remove(f, 0);
+		if (seq_leq(end, f->rcv_nxt)) {
+			rte_pktmbuf_free(q.m);
+			continue;
+		}
+		q.m = tcp_mbuf_chop(q.m, f->rcv_nxt - q.seq);
+		e->stats.bytes_in += q.m->pkt_len;
+		f->rcv_nxt = end;
+		rcvq_append(f, q.m);
+		if (q.fin) {
+			fin = true;
+			break;
+		}
+	}
+	return fin;
+}
+
+static void process_fin(struct tcp_engine *e, struct tcp_flow *f)
+{
+	f->rcv_nxt++;
+	f->flags |= TF_FIN_RCVD | TF_ACKNOW;
+	/* Anything still out of order beyond the FIN is bogus. */
+	while (f->nb_ooo > 0) {
+		rte_pktmbuf_free(f->ooo[0].m);
+		ooo_remove(f, 0);
+	}
+	switch (f->state) {
+	case TCP_SYN_RECEIVED:
+	case TCP_ESTABLISHED:
+		tcp_set_state(f, TCP_CLOSE_WAIT);
+		break;
+	case TCP_FIN_WAIT_1:
+		/* Our FIN is not acked yet (else we would be in FIN_WAIT_2): simultaneous close. */
+		tcp_set_state(f, TCP_CLOSING);
+		break;
+	case TCP_FIN_WAIT_2:
+		tcp_send_ack(f);
+		tcp_deliver(f);
+		if (f->state != TCP_CLOSED)
+			tcp_enter_time_wait(f);
+		break;
+	default:
+		break;
+	}
+	(void)e;
+}
+
+/* ---------------------------------------------------------------- flow: arrival */
+
+static bool seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, uint32_t seglen)
+{
+	uint32_t wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+
+	if (seglen == 0) {
+		if (wnd == 0)
+			return s->seq == f->rcv_nxt;
+		return seq_geq(s->seq, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
+	}
+	/* Data at rcv_nxt with a closed window still carries a valid ACK (RFC 9293 3.10.7.4). */
+	if (wnd == 0)
+		return s->seq == f->rcv_nxt;
+	return seq_gt(s->seq + seglen, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
+}
+
+static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
+		       struct rte_mbuf *m)
+{
+	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
+	uint32_t wnd;
+
+	/* m is the payload from here on (NULL when there is none). */
+	if (m != NULL && s->hdr_len > 0) {
+		m = tcp_mbuf_chop(m, s->hdr_len);
+		s->hdr_len = 0;
+	}
+	if (s->len == 0 && m != NULL) {
+		rte_pktmbuf_free(m);
+		m = NULL;
+	}
+
+	if (f->state == TCP_TIME_WAIT && (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) ==
+						 TCP_FL_SYN) {
+		/* RFC 6191: a new incarnation may reuse a TIME_WAIT tuple if it is newer. */
+		if (seq_gt(s->seq, f->rcv_nxt) ||
+		    ((f->flags & TF_TS) && s->opts.has_ts && seq_gt(s->opts.tsval, f->ts_recent))) {
+			tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
+			input_noflow(e, s, m);
+			return;
+		}
+	}
+	if (f->state == TCP_SYN_RECEIVED && (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) ==
+						    TCP_FL_SYN && s->seq == f->irs) {
+		/* Our SYN-ACK was lost: send it again. */
+		e->stats.retransmits++;
+		f->flags &= ~TF_RTT_TIMING;
+		tcp_send_synack(e, &f->tuple, f->iss, f->rcv_nxt, f->flags & TF_WS,
+				f->flags & TF_SACK, f->flags & TF_TS, f->ts_recent);
+		tcp_drop(e, m, TCP_DROP_OUT_OF_WINDOW);
+		return;
+	}
+
+	f->last_rx_us = e->now;
+	f->ka_probes = 0;
+
+	/* PAWS (RFC 7323 5.3); segments without timestamps are tolerated. */
+	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
+	    seq_lt(s->opts.tsval, f->ts_recent) && e->now - f->ts_recent_age < PAWS_IDLE_US) {
+		tcp_send_ack(f);
+		tcp_drop(e, m, TCP_DROP_PAWS);
+		return;
+	}
+
+	if (!seq_acceptable(f, s, seglen)) {
+		if (!(s->flags & TCP_FL_RST)) {
+			if (s->len > 0)
+				e->stats.dup_acks_out++;
+			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
+				f->linger_at = e->now + e->p.time_wait_us;
+			tcp_send_ack(f);
+			tcp_timer_sched(f);
+		}
+		tcp_drop(e, m, TCP_DROP_OUT_OF_WINDOW);
+		return;
+	}
+
+	if (s->flags & TCP_FL_RST) {
+		e->stats.rst_in++;
+		/* RFC 5961 3.2: only an exact match resets; in window elicits a challenge. */
+		if (s->seq == f->rcv_nxt) {
+			tcp_flow_release(f, TCP_CLOSE_RESET, true);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		tcp_send_challenge_ack(f);
+		tcp_drop(e, m, TCP_DROP_CHALLENGE);
+		return;
+	}
+	if (s->flags & TCP_FL_SYN) {
+		/* RFC 5961 4.2: any SYN on a synchronized connection. */
+		tcp_send_challenge_ack(f);
+		tcp_drop(e, m, TCP_DROP_CHALLENGE);
+		return;
+	}
+	if (!(s->flags & TCP_FL_ACK)) {
+		tcp_drop(e, m, TCP_DROP_NO_ACK);
+		return;
+	}
+
+	/* Timestamp to echo (RFC 7323 4.3): from the segment covering last_ack_sent. */
+	if ((f->flags & TF_TS) && s->opts.has_ts && seq_leq(s->seq, f->last_ack_sent)) {
+		f->ts_recent = s->opts.tsval;
+		f->ts_recent_age = e->now;
+	}
+
+	/* Trim the payload to the window. */
+	wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+	if (s->len > 0 && seq_lt(s->seq, f->rcv_nxt)) {
+		uint32_t d = f->rcv_nxt - s->seq;
+
+		if (d >= s->len) {
+			rte_pktmbuf_free(m);
+			m = NULL;
+			s->len = 0;
+			s->seq = f->rcv_nxt;
+		} else {
+			m = tcp_mbuf_chop(m, d);
+			s->len -= d;
+			s->seq = f->rcv_nxt;
+		}
+		f->flags |= TF_ACKNOW;
+	}
+	if (s->len > 0 && seq_gt(s->seq + s->len, f->rcv_nxt + wnd)) {
+		uint32_t keep = f->rcv_nxt + wnd - s->seq;
+
+		m = tcp_mbuf_cut(m, keep);
+		s->len = keep;
+		s->flags &= ~TCP_FL_FIN;
+		f->flags |= TF_ACKNOW;
+	}
+
+	if (f->state == TCP_SYN_RECEIVED) {
+		if (seq_gt(s->ack, f->snd_una) && seq_leq(s->ack, f->snd_max)) {
+			e->half_open--;
+			tcp_set_state(f, TCP_ESTABLISHED);
+			if (f->flags & TF_RTT_TIMING) {
+				f->flags &= ~TF_RTT_TIMING;
+				tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
+			} else {
+				/* RFC 6298 5.7: the SYN-ACK was retransmitted; start low again. */
+				f->rto = RTE_MAX(e->p.rto_init_us, e->p.rto_min_us);
+			}
+			f->retries = 0;
+			f->rexmt_at = 0;
+			f->snd_una = s->ack;
+			f->snd_wnd = (uint32_t)s->wnd << f->snd_wscale;
+			f->max_sndwnd = f->snd_wnd;
+			f->snd_wl1 = s->seq;
+			f->snd_wl2 = s->ack;
+			if (tcp_flow_accept(f) != 0) {
+				rte_pktmbuf_free(m);
+				return;
+			}
+		} else {
+			tcp_send_rst_reply(e, s);
+			tcp_drop(e, m, TCP_DROP_BAD_ACK);
+			return;
+		}
+	}
+
+	if (seq_gt(s->ack, f->snd_max)) {
+		tcp_send_ack(f);
+		tcp_drop(e, m, TCP_DROP_BAD_ACK);
+		return;
+	}
+	if (seq_lt(s->ack, f->snd_una - RTE_MAX(f->max_sndwnd, 65535u))) {
+		/* RFC 5961 5.2: an ACK too old to be from the peer */
+		tcp_send_challenge_ack(f);
+		tcp_drop(e, m, TCP_DROP_BAD_ACK);
+		return;
+	}
+	if (!process_ack(e, f, s)) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+
+	if (f->state == TCP_TIME_WAIT) {
+		if (m != NULL || (s->flags & TCP_FL_FIN)) {
+			tcp_send_ack(f);
+			f->linger_at = e->now + e->p.time_wait_us;
+			tcp_timer_sched(f);
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
+
+	if (s->len > 0) {
+		bool data_ok = (f->state == TCP_ESTABLISHED || f->state == TCP_FIN_WAIT_1 ||
+				f->state == TCP_FIN_WAIT_2) &&
+			       !(f->flags & TF_FIN_RCVD);
+
+		if (!data_ok) {
+			tcp_drop(e, m, TCP_DROP_STATE);
+			m = NULL;
+			s->flags &= ~TCP_FL_FIN;
+		} else if (s->seq == f->rcv_nxt) {
+			bool had_ooo = f->nb_ooo > 0;
+
+			f->rcv_nxt += s->len;
+			e->stats.bytes_in += s->len;
+			rcvq_append(f, m);
+			m = NULL;
+			if (had_ooo) {
+				if (ooo_pull(e, f))
+					s->flags |= TCP_FL_FIN, s->seq = f->rcv_nxt, s->len = 0;
+				f->flags |= TF_ACKNOW; /* a hole filled: tell the sender now */
+			} else if (++f->unacked_segs >= 2 || (s->flags & TCP_FL_FIN)) {
+				f->flags |= TF_ACKNOW;
+			} else if (f->delack_at == 0) {
+				f->delack_at = e->now + e->p.delack_us;
+			}
+		} else {
+			ooo_insert(e, f, s->seq, m, s->flags & TCP_FL_FIN);
+			m = NULL;
+			s->flags &= ~TCP_FL_FIN;
+			e->stats.dup_acks_out++;
+			f->flags |= TF_ACKNOW; /* RFC 5681 4.2: immediate duplicate ACK */
+		}
+	}
+	rte_pktmbuf_free(m);
+
+	if ((s->flags & TCP_FL_FIN) && !(f->flags & TF_FIN_RCVD) &&
+	    s->seq + s->len == f->rcv_nxt) {
+		process_fin(e, f);
+		if (f->state == TCP_CLOSED || f->state == TCP_TIME_WAIT)
+			return;
+	}
+	tcp_deliver(f);
+	if (f->state == TCP_CLOSED)
+		return;
+	tcp_output(f);
+}
+
+/* ---------------------------------------------------------------- entry */
+
+void tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
+{
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	struct tcp_seg s;
+	uint32_t l3, doff;
+	struct tcp_flow *f;
+
+	e->now = now_us;
+	e->stats.seg_in++;
+	ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	l3 = m->l3_len ? m->l3_len : (uint32_t)(ip->version_ihl & 0xf) * 4;
+	if (m->data_len < l3 + sizeof(*th)) {
+		tcp_drop(e, m, TCP_DROP_SHORT);
+		return;
+	}
+	th = (const struct rte_tcp_hdr *)((const uint8_t *)ip + l3);
+	doff = (uint32_t)(th->data_off >> 4) * 4;
+	if (doff < sizeof(*th)) {
+		tcp_drop(e, m, TCP_DROP_BAD_DOFF);
+		return;
+	}
+	if (l3 + doff > m->data_len || l3 + doff > m->pkt_len) {
+		tcp_drop(e, m, TCP_DROP_SHORT);
+		return;
+	}
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
+	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l3) != 0)) {
+		tcp_drop(e, m, TCP_DROP_BAD_CSUM);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	s.tuple.raddr = rte_be_to_cpu_32(ip->src_addr);
+	s.tuple.laddr = rte_be_to_cpu_32(ip->dst_addr);
+	s.tuple.rport = rte_be_to_cpu_16(th->src_port);
+	s.tuple.lport = rte_be_to_cpu_16(th->dst_port);
+	s.seq = rte_be_to_cpu_32(th->sent_seq);
+	s.ack = rte_be_to_cpu_32(th->recv_ack);
+	s.wnd = rte_be_to_cpu_16(th->rx_win);
+	s.flags = th->tcp_flags & 0x3f;
+	s.hdr_len = (uint16_t)(l3 + doff);
+	s.len = m->pkt_len - l3 - doff;
+	s.now = now_us;
+	if (parse_opts((const uint8_t *)(th + 1), doff - sizeof(*th), s.flags & TCP_FL_SYN,
+		       &s.opts) != 0) {
+		tcp_drop(e, m, TCP_DROP_BAD_OPTIONS);
+		return;
+	}
+	if (bad_src(s.tuple.raddr) || s.tuple.rport == 0 || s.tuple.lport == 0 ||
+	    !is_local(e, s.tuple.laddr)) {
+		tcp_drop(e, m, TCP_DROP_BAD_ADDR);
+		return;
+	}
+	if ((s.flags & TCP_FL_SYN) && (s.flags & (TCP_FL_FIN | TCP_FL_RST))) {
+		tcp_drop(e, m, TCP_DROP_BAD_FLAGS);
+		return;
+	}
+	if (s.flags == 0) {
+		tcp_drop(e, m, TCP_DROP_BAD_FLAGS);
+		return;
+	}
+
+	f = tcp_flow_lookup(e->t, &s.tuple);
+	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED) {
+		input_noflow(e, &s, m);
+		return;
+	}
+	if (f->owner != e->p.lcore_idx) {
+		tcp_drop(e, m, TCP_DROP_NOT_OWNER);
+		return;
+	}
+	input_flow(e, f, &s, m);
+}

@@ -1,0 +1,258 @@
+/* TCP engine internals shared by the engine's files: flow, engine and table layouts. */
+#ifndef AG_TCP_PRIV_H
+#define AG_TCP_PRIV_H
+
+#include <sys/queue.h>
+
+#include <urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include <rte_log.h>
+
+#include "dataplane/tcp/tcp.h"
+
+extern int ag_logtype_tcp;
+#define TCP_LOG(level, fmt, ...)                                                                   \
+	rte_log(RTE_LOG_##level, ag_logtype_tcp, "tcp: " fmt "\n", ##__VA_ARGS__)
+
+/* Sequence space arithmetic (RFC 9293 3.4): only ever compare through these. */
+static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
+static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
+static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+
+#define TCP_FL_FIN 0x01
+#define TCP_FL_SYN 0x02
+#define TCP_FL_RST 0x04
+#define TCP_FL_PSH 0x08
+#define TCP_FL_ACK 0x10
+#define TCP_FL_URG 0x20
+
+#define TCP_OOO_MAX      64 /* out-of-order segments held per flow */
+#define TCP_MAX_LISTEN   16
+#define TCP_WHEEL_SLOTS  4096 /* power of two */
+#define TCP_WHEEL_TICK   1000 /* µs per slot */
+#define TCP_DEFAULT_MSS  536
+#define TCP_MAX_WSCALE   14
+#define TCP_TS_HZ_DIV    1000 /* TSval ticks in ms */
+
+/* Options parsed from a received segment. */
+struct tcp_opts {
+	uint16_t mss;     /* 0: absent */
+	uint8_t wscale;   /* valid when has_ws */
+	bool has_ws;
+	bool sack_ok;
+	bool has_ts;
+	uint32_t tsval;
+	uint32_t tsecr;
+};
+
+/* A received segment, parsed. len counts payload only; SYN/FIN are in flags. */
+struct tcp_seg {
+	struct tcp_tuple tuple;
+	uint32_t seq;
+	uint32_t ack;
+	uint32_t len;
+	uint16_t wnd;
+	uint8_t flags;
+	uint16_t hdr_len; /* IPv4 + TCP header bytes before the payload */
+	struct tcp_opts opts;
+	uint64_t now;
+};
+
+struct tcp_ooo {
+	uint32_t seq;
+	uint32_t len;
+	struct rte_mbuf *m; /* payload only */
+	bool fin;
+};
+
+struct tcp_listener {
+	uint16_t port;
+	bool used;
+	struct tcp_callbacks cb;
+	void *arg;
+};
+
+/* Flow flags (f->flags). */
+#define TF_ACKNOW      0x0001 /* send an ACK at the end of this input */
+#define TF_DELACK      0x0002 /* an ACK is owed, delayed */
+#define TF_FIN_QUEUED  0x0004 /* the app shut down: FIN follows the queued data */
+#define TF_FIN_RCVD    0x0008 /* peer FIN consumed (rcv_nxt counts it) */
+#define TF_EOF_SENT    0x0010 /* app was told about the FIN */
+#define TF_PAUSED      0x0020 /* app stopped reading (or consumed only part) */
+#define TF_APP         0x0040 /* app accepted the flow; closed() is owed */
+#define TF_TS          0x0080 /* timestamps negotiated */
+#define TF_SACK        0x0100 /* peer sent SACK-permitted */
+#define TF_WS          0x0200 /* window scaling negotiated */
+#define TF_RECOVERY    0x0400 /* NewReno fast recovery */
+#define TF_PERSIST     0x0800 /* rexmt timer is the persist timer */
+#define TF_RTT_TIMING  0x1000 /* rtt_seq is being timed */
+#define TF_IN_DELIVER  0x2000 /* inside the data callback: do not re-enter */
+#define TF_COOKIE      0x4000 /* created from a SYN cookie */
+#define TF_FIN_SENT    0x8000 /* our FIN has a sequence number (fin_seq) */
+
+struct tcp_flow {
+	struct cds_lfht_node node; /* in the table, keyed by tuple */
+	struct rcu_head rcu;
+	struct tcp_tuple tuple;
+	unsigned long hash;
+	uint32_t id;
+	uint32_t gen;
+	uint16_t owner;
+	uint8_t state; /* enum tcp_state; read by other threads */
+	uint8_t close_reason;
+	uint32_t flags;
+	struct tcp_engine *e;
+	struct tcp_listener *l;
+	void *ctx;
+	uint64_t created_us;
+	uint64_t last_rx_us;
+
+	/* send side */
+	uint32_t iss;
+	uint32_t snd_una;
+	uint32_t snd_nxt;
+	uint32_t snd_max; /* highest sequence sent + 1 */
+	uint32_t snd_wnd; /* bytes, already scaled */
+	uint32_t max_sndwnd;
+	uint32_t snd_wl1;
+	uint32_t snd_wl2;
+	uint8_t snd_wscale;
+	uint8_t rcv_wscale;
+	uint16_t mss;      /* peer MSS clamped to our MTU: payload bytes per segment, no options */
+	uint32_t cwnd;
+	uint32_t ssthresh;
+	uint32_t recover; /* RFC 6582 */
+	uint8_t dupacks;
+	uint8_t retries; /* RTO expirations without progress */
+	uint8_t ka_probes;
+	struct rte_mbuf *sndq_head; /* chunks of unacked + unsent data, linked by m->next */
+	struct rte_mbuf *sndq_tail;
+	uint32_t sndq_bytes; /* bytes from snd_una to the end of the queue */
+	uint32_t fin_seq;    /* valid with TF_FIN_SENT */
+
+	/* RTT, RFC 6298, µs */
+	uint32_t srtt;
+	uint32_t rttvar;
+	uint32_t rto;
+	uint32_t rtt_seq;
+	uint64_t rtt_start;
+
+	/* receive side */
+	uint32_t irs;
+	uint32_t rcv_nxt;
+	uint32_t rcv_adv; /* right edge of the window we advertised */
+	uint32_t last_ack_sent;
+	uint32_t ts_recent;
+	uint64_t ts_recent_age;
+	uint32_t ts_offset;
+	uint32_t unacked_segs; /* full segments since the last ACK we sent */
+	struct rte_mbuf *rcvq; /* in-order bytes not consumed by the app (one chain) */
+	struct rte_mbuf *rcvq_last; /* last segment of rcvq */
+	uint32_t rcvq_bytes;
+	struct tcp_ooo ooo[TCP_OOO_MAX];
+	uint8_t nb_ooo;
+	uint8_t ooo_last; /* index of the most recently touched OOO entry for SACK block 1 */
+	uint32_t ooo_bytes;
+
+	/* timers: absolute µs, 0 = off; the wheel entry fires at the earliest */
+	uint64_t rexmt_at; /* RTO, persist or SYN-ACK retransmission */
+	uint64_t delack_at;
+	uint64_t linger_at; /* TIME_WAIT, FIN_WAIT_2, idle, keep-alive */
+	uint64_t wheel_at;  /* when the wheel entry is due, 0 = not on the wheel */
+	uint32_t wheel_slot;
+	TAILQ_ENTRY(tcp_flow) wheel_link;
+	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
+};
+
+TAILQ_HEAD(tcp_flow_list, tcp_flow);
+
+struct tcp_flow_slot {
+	struct tcp_flow *flow; /* rcu_assign_pointer / rcu_dereference */
+	uint32_t gen;
+};
+
+struct tcp_flow_table {
+	struct cds_lfht *ht;
+	uint64_t seed;
+	uint32_t max_flows;
+	uint32_t next_base; /* atomically carved into per-engine id ranges */
+	uint32_t count;     /* atomic */
+	struct tcp_flow_slot *slots;
+};
+
+struct tcp_engine {
+	struct tcp_stats stats;
+	struct tcp_engine_params p;
+	struct tcp_flow_table *t;
+	uint64_t now;
+	uint64_t wheel_tick; /* last tick processed */
+	struct tcp_flow_list wheel[TCP_WHEEL_SLOTS];
+	struct tcp_flow_list flows;
+	uint32_t nb_flows;
+	uint32_t half_open;
+	uint32_t id_base;
+	uint32_t *free_ids; /* stack of free slot indexes in [id_base, id_base + max_flows) */
+	uint32_t nb_free_ids;
+	uint16_t ip_id;
+	uint8_t rcv_wscale;  /* our window scale for rcvbuf */
+	uint16_t local_mss; /* MTU - 40 */
+	uint64_t challenge_sec;
+	uint32_t challenge_cnt;
+	uint64_t k0, k1; /* siphash key */
+	struct tcp_listener listen[TCP_MAX_LISTEN];
+};
+
+/* tcp_hash.c */
+uint64_t tcp_siphash(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b, uint64_t c);
+uint32_t tcp_isn(const struct tcp_engine *e, const struct tcp_tuple *t, uint64_t now);
+uint32_t tcp_ts_offset(const struct tcp_engine *e, const struct tcp_tuple *t);
+uint32_t tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s);
+/* Returns 0 and fills *mss, *ws (15: none), *sack when seg's ACK carries a valid cookie. */
+int tcp_cookie_check(const struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss,
+		     uint8_t *ws, bool *sack);
+
+/* tcp_flowtab.c */
+unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
+int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out);
+int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f);
+void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f);
+
+/* tcp_engine.c: output, timers, flow lifecycle */
+void tcp_output(struct tcp_flow *f);
+void tcp_send_ack(struct tcp_flow *f);
+void tcp_send_challenge_ack(struct tcp_flow *f);
+void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
+		     bool ws, bool sack, bool ts, uint32_t tsecr);
+void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);
+void tcp_retransmit_una(struct tcp_flow *f);
+void tcp_timer_sched(struct tcp_flow *f);
+void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify);
+void tcp_enter_time_wait(struct tcp_flow *f);
+struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
+			      uint32_t iss, enum tcp_state st);
+int tcp_flow_accept(struct tcp_flow *f);
+void tcp_deliver(struct tcp_flow *f);
+void tcp_rtt_sample(struct tcp_flow *f, uint32_t rtt_us);
+struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
+struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
+void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
+uint32_t tcp_smss(const struct tcp_flow *f);
+struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port);
+
+static inline void tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)
+{
+	e->stats.drops[r]++;
+	rte_pktmbuf_free(m);
+}
+
+static inline void tcp_set_state(struct tcp_flow *f, enum tcp_state s)
+{
+	f->e->stats.flows_by_state[f->state]--;
+	f->e->stats.flows_by_state[s]++;
+	CMM_STORE_SHARED(f->state, s);
+}
+
+#endif /* AG_TCP_PRIV_H */
