@@ -219,7 +219,7 @@ test_malformed(void **state)
 	EXPECT_ERROR("{\n  \"a\": [1,\n  2,,\n]}", 3, 5, "expected a value");
 	/* a NUL inside the buffer is just a bad byte, not the end of the input */
 	expect_error("[1,\0 2]", 7, 1, 4, "unexpected byte 0x00");
-	expect_error("{\"a\":1}", 5, 1, 6, "',' or '}'");
+	expect_error("{\"a\":1}", 6, 1, 7, "end of input, expected ',' or '}'");
 }
 
 static void
