@@ -6,17 +6,16 @@
 
 /* tchar from RFC 9110 5.6.2: what a method or a field name may be made of. */
 static const uint8_t h1_tchar[256] = {
-	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-	['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
-	['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,  ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,  ['C'] = 1,
-	['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1,
-	['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,  ['Q'] = 1,
-	['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,  ['e'] = 1,
-	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1,
-	['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+	['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+	['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+	['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+	['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+	['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 static const struct {
@@ -69,9 +68,9 @@ static const struct {
 };
 
 static const char *const h1_methods[] = {
-	[H1_M_OTHER] = "", [H1_M_GET] = "GET", [H1_M_HEAD] = "HEAD",
-	[H1_M_OPTIONS] = "OPTIONS", [H1_M_POST] = "POST", [H1_M_PUT] = "PUT",
-	[H1_M_DELETE] = "DELETE", [H1_M_PATCH] = "PATCH", [H1_M_TRACE] = "TRACE",
+	[H1_M_OTHER] = "",	    [H1_M_GET] = "GET",	    [H1_M_HEAD] = "HEAD",
+	[H1_M_OPTIONS] = "OPTIONS", [H1_M_POST] = "POST",   [H1_M_PUT] = "PUT",
+	[H1_M_DELETE] = "DELETE",   [H1_M_PATCH] = "PATCH", [H1_M_TRACE] = "TRACE",
 	[H1_M_CONNECT] = "CONNECT",
 };
 
@@ -98,7 +97,8 @@ h1_view_ieq(struct h1_view v, const char *s)
 	size_t i;
 
 	for (i = 0; i < v.len; i++)
-		if (s[i] == '\0' || h1_lower((unsigned char)v.p[i]) != h1_lower((unsigned char)s[i]))
+		if (s[i] == '\0' ||
+		    h1_lower((unsigned char)v.p[i]) != h1_lower((unsigned char)s[i]))
 			return false;
 	return s[v.len] == '\0';
 }
@@ -491,13 +491,15 @@ h1_parse(struct h1_parser *p, const char *buf, size_t len, struct h1_request *re
 			if (p->state == H1_S_REQUEST_LINE &&
 			    len - ls > (size_t)p->lim.max_request_line + 1)
 				return h1_fail(p, H1_E_REQUEST_LINE_TOO_LONG);
-			if (p->state == H1_S_HEADERS && len - p->hdr_start > p->lim.max_header_bytes)
+			if (p->state == H1_S_HEADERS &&
+			    len - p->hdr_start > p->lim.max_header_bytes)
 				return h1_fail(p, H1_E_HEADERS_TOO_LARGE);
 			return H1_AGAIN;
 		}
 		eol = (uint32_t)(lf - buf);
 		p->line_start = p->scan = eol + 1;
-		/* a single LF is accepted as a terminator, its CR (if any) dropped (RFC 9112 2.2) */
+		/* a single LF is accepted as a terminator, its CR (if any) dropped (RFC 9112 2.2)
+		 */
 		n = eol - ls;
 		if (n > 0 && buf[eol - 1] == '\r')
 			n--;

@@ -35,20 +35,20 @@ enum h1_err {
 	H1_E_BARE_CR,		    /* 400: CR not followed by LF */
 	H1_E_NUL,		    /* 400: NUL byte anywhere in the head */
 	H1_E_CTL_CHAR,		    /* 400: other control byte in a field value */
-	H1_E_OBS_FOLD,		    /* 400: a line starting with whitespace (obsolete line folding) */
-	H1_E_SPACE_BEFORE_COLON,    /* 400: whitespace between field name and colon */
-	H1_E_BAD_HEADER_NAME,	    /* 400: empty or non-token field name, or no colon */
-	H1_E_DUP_HOST,		    /* 400: more than one Host */
-	H1_E_DUP_CONTENT_LENGTH,    /* 400: more than one Content-Length, even equal */
-	H1_E_DUP_AUTHORIZATION,	    /* 400: more than one Authorization */
-	H1_E_BAD_CONTENT_LENGTH,    /* 400: Content-Length not 1*DIGIT or overflowing */
-	H1_E_TE_WITH_CL,	    /* 400: Transfer-Encoding and Content-Length together */
-	H1_E_TE_HTTP10,		    /* 400: Transfer-Encoding on an HTTP/1.0 request */
-	H1_E_BAD_TE,		    /* 400: Transfer-Encoding whose final coding is not chunked */
-	H1_E_CHUNKED,		    /* 501: chunked request bodies are not supported */
-	H1_E_MISSING_HOST,	    /* 400: HTTP/1.1 without Host */
-	H1_E_BAD_HOST,		    /* 400: Host value with bytes a host[:port] cannot hold */
-	H1_E_EXPECT,		    /* 417: Expect other than 100-continue */
+	H1_E_OBS_FOLD,		 /* 400: a line starting with whitespace (obsolete line folding) */
+	H1_E_SPACE_BEFORE_COLON, /* 400: whitespace between field name and colon */
+	H1_E_BAD_HEADER_NAME,	 /* 400: empty or non-token field name, or no colon */
+	H1_E_DUP_HOST,		 /* 400: more than one Host */
+	H1_E_DUP_CONTENT_LENGTH, /* 400: more than one Content-Length, even equal */
+	H1_E_DUP_AUTHORIZATION,	 /* 400: more than one Authorization */
+	H1_E_BAD_CONTENT_LENGTH, /* 400: Content-Length not 1*DIGIT or overflowing */
+	H1_E_TE_WITH_CL,	 /* 400: Transfer-Encoding and Content-Length together */
+	H1_E_TE_HTTP10,		 /* 400: Transfer-Encoding on an HTTP/1.0 request */
+	H1_E_BAD_TE,		 /* 400: Transfer-Encoding whose final coding is not chunked */
+	H1_E_CHUNKED,		 /* 501: chunked request bodies are not supported */
+	H1_E_MISSING_HOST,	 /* 400: HTTP/1.1 without Host */
+	H1_E_BAD_HOST,		 /* 400: Host value with bytes a host[:port] cannot hold */
+	H1_E_EXPECT,		 /* 417: Expect other than 100-continue */
 	H1_E__COUNT,
 };
 

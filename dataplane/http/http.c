@@ -159,7 +159,8 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 	} else {
 		/* Range is defined for GET only (RFC 9110 14.2) */
 		if (rv != NULL && req->method == H1_M_GET &&
-		    (ir == NULL || range_if_range_ok(ir->p, ir->len, f->etag, f->etag_len, f->mtime)))
+		    (ir == NULL ||
+		     range_if_range_ok(ir->p, ir->len, f->etag, f->etag_len, f->mtime)))
 			range_parse(rv->p, rv->len, f->size, &rs);
 		switch (rs.kind) {
 		case RANGE_SINGLE:
@@ -198,8 +199,8 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 				first = rs.spans[0].first;
 				len = rs.spans[0].last - first + 1;
 				resp_appendf(&r,
-					     "Content-Range: bytes %" PRIu64 "-%" PRIu64
-					     "/%" PRIu64 "\r\n",
+					     "Content-Range: bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64
+					     "\r\n",
 					     first, rs.spans[0].last, f->size);
 			}
 			if (len > 0)

@@ -12,7 +12,7 @@
 #include "dataplane/http/store.h"
 
 /* Room for the head, the auth headers the gate adds, and a short error body. */
-#define HTTP_HEAD_MAX (8 * 1024)
+#define HTTP_HEAD_MAX	(8 * 1024)
 #define HTTP_MAX_SLICES (2 * RANGE_MAX + 1)
 
 /* Counters for one lcore; written by its owner only, summed by telemetry. */
@@ -80,7 +80,7 @@ void http_response_release(struct http_response *resp);
 
 struct http_conn_conf {
 	struct h1_limits limits;
-	uint64_t max_body; /* request bodies up to this are read and dropped, beyond: 413 */
+	uint64_t max_body;	  /* request bodies up to this are read and dropped, beyond: 413 */
 	struct http_stats *stats; /* may be NULL */
 };
 

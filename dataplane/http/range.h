@@ -40,7 +40,6 @@ enum range_kind range_parse(const char *v, size_t len, uint64_t size, struct ran
  * If-Range (RFC 9110 13.1.5): true when the Range may be honoured. v is an entity-tag
  * (strong comparison with etag; weak tags never match) or an HTTP-date (must equal mtime).
  */
-bool range_if_range_ok(const char *v, size_t len, const char *etag, size_t etag_len,
-		       int64_t mtime);
+bool range_if_range_ok(const char *v, size_t len, const char *etag, size_t etag_len, int64_t mtime);
 
 #endif

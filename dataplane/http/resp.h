@@ -49,8 +49,8 @@ long resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_on
 void resp_boundary(const char *seed, size_t seed_len, char out[RESP_BOUNDARY_LEN + 1]);
 
 /* "\r\n--B\r\nContent-Type: T\r\nContent-Range: bytes F-L/S\r\n\r\n"; -ENOSPC if > cap. */
-long resp_part_head(char *buf, size_t cap, const char *boundary, const char *type,
-		    uint64_t first, uint64_t last, uint64_t size);
+long resp_part_head(char *buf, size_t cap, const char *boundary, const char *type, uint64_t first,
+		    uint64_t last, uint64_t size);
 
 /* "\r\n--B--\r\n" */
 long resp_part_tail(char *buf, size_t cap, const char *boundary);

@@ -32,10 +32,10 @@ struct store_conf {
  * in flight keeps its mapping even after the store re-mapped or dropped the path.
  */
 struct store_file {
-	unsigned refcnt;       /* the cache holds one reference while the file is cached */
-	const uint8_t *data;   /* size bytes, or NULL when size == 0 */
+	unsigned refcnt;     /* the cache holds one reference while the file is cached */
+	const uint8_t *data; /* size bytes, or NULL when size == 0 */
 	uint64_t size;
-	int64_t mtime;	       /* seconds, for Last-Modified and If-Modified-Since */
+	int64_t mtime; /* seconds, for Last-Modified and If-Modified-Since */
 	const char *content_type;
 	char etag[STORE_ETAG_MAX]; /* strong, quotes included */
 	size_t etag_len;

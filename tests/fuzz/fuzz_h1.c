@@ -92,7 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int64_t t;
 
 		fuzz_views_inside(&req_a, buf, size);
-		if (path_normalize(req_a.target.p, req_a.target.len, path, sizeof(path), &plen) == 0) {
+		if (path_normalize(req_a.target.p, req_a.target.len, path, sizeof(path), &plen) ==
+		    0) {
 			fuzz_check(plen < sizeof(path) && path[0] == '/' && path[plen] == '\0');
 			fuzz_check(strstr(path, "/../") == NULL && strstr(path, "//") == NULL);
 			fuzz_check(memchr(path, '\\', plen) == NULL && strlen(path) == plen);

@@ -201,7 +201,10 @@ struct bad_row {
 	enum h1_err err;
 };
 
-#define ROW(r, s, e) {r, sizeof(r) - 1, s, e}
+#define ROW(r, s, e)                                                                               \
+	{                                                                                          \
+		r, sizeof(r) - 1, s, e                                                             \
+	}
 
 static const struct bad_row bad_rows[] = {
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", 400, H1_E_DUP_HOST),
@@ -217,16 +220,21 @@ static const struct bad_row bad_rows[] = {
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 501, H1_E_CHUNKED),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501,
 	    H1_E_CHUNKED),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400, H1_E_BAD_TE),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400,
+	    H1_E_BAD_TE),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", 400, H1_E_BAD_TE),
 	ROW("GET / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, H1_E_TE_HTTP10),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400, H1_E_BAD_CONTENT_LENGTH),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,1\r\n\r\n", 400, H1_E_BAD_CONTENT_LENGTH),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400, H1_E_BAD_CONTENT_LENGTH),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400,
+	    H1_E_BAD_CONTENT_LENGTH),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1,1\r\n\r\n", 400,
+	    H1_E_BAD_CONTENT_LENGTH),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400,
+	    H1_E_BAD_CONTENT_LENGTH),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, H1_E_BAD_CONTENT_LENGTH),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400,
 	    H1_E_BAD_CONTENT_LENGTH),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400, H1_E_BAD_CONTENT_LENGTH),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n", 400,
+	    H1_E_BAD_CONTENT_LENGTH),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", 400, H1_E_OBS_FOLD),
 	ROW("GET / HTTP/1.1\r\n\tHost: a\r\n\r\n", 400, H1_E_OBS_FOLD),
 	ROW("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, H1_E_SPACE_BEFORE_COLON),
@@ -238,7 +246,9 @@ static const struct bad_row bad_rows[] = {
 	ROW("GET / HTTP/1.1\rHost: a\r\n\r\n", 400, H1_E_BARE_CR),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 400, H1_E_NUL),
 	ROW("GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n", 400, H1_E_NUL),
-	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n", 400, H1_E_CTL_CHAR),
+	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+	    "b\r\n\r\n",
+	    400, H1_E_CTL_CHAR),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: a\x7f\r\n\r\n", 400, H1_E_CTL_CHAR),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nX: \x1b[31m\r\n\r\n", 400, H1_E_CTL_CHAR),
 	ROW("GET / HTTP/1.1\r\n\r\n", 400, H1_E_MISSING_HOST),
@@ -259,8 +269,9 @@ static const struct bad_row bad_rows[] = {
 	ROW("GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400, H1_E_BAD_TARGET),
 	ROW("GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, H1_E_BAD_TARGET),
 	ROW("GET / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417, H1_E_EXPECT),
-	ROW("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n", 400,
-	    H1_E_TOO_MANY_EMPTY_LINES),
+	ROW("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / "
+	    "HTTP/1.1\r\n",
+	    400, H1_E_TOO_MANY_EMPTY_LINES),
 };
 
 static void
@@ -416,9 +427,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_split),	 cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_keep_alive),	 cmocka_unit_test(test_malformed_table),
-		cmocka_unit_test(test_limits),		 cmocka_unit_test(test_pipelined_heads),
+		cmocka_unit_test(test_every_split), cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_keep_alive),  cmocka_unit_test(test_malformed_table),
+		cmocka_unit_test(test_limits),	    cmocka_unit_test(test_pipelined_heads),
 		cmocka_unit_test(test_err_str),
 	};
 

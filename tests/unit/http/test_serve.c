@@ -108,8 +108,7 @@ wire_add(struct wire *w, const void *p, size_t n)
 }
 
 static struct wire
-run(struct store *st, const char *in, size_t len, const struct http_opts *opts,
-    uint64_t max_body)
+run(struct store *st, const char *in, size_t len, const struct http_opts *opts, uint64_t max_body)
 {
 	struct http_conn_conf conf = {.max_body = max_body};
 	struct http_conn c;
@@ -337,9 +336,8 @@ test_part_head_limit(void **state)
 	(void)state;
 	resp_boundary("\"x\"", 3, boundary);
 	/* the longest type we emit, with 20-digit positions */
-	n = resp_part_head(buf, sizeof(buf), boundary,
-			   store_content_type("x.exe", 5), UINT64_MAX - 2, UINT64_MAX - 1,
-			   UINT64_MAX);
+	n = resp_part_head(buf, sizeof(buf), boundary, store_content_type("x.exe", 5),
+			   UINT64_MAX - 2, UINT64_MAX - 1, UINT64_MAX);
 	assert_true(n > 0);
 	assert_true(n <= RESP_PART_HEAD_MAX);
 }
@@ -358,8 +356,8 @@ test_conditionals(void **state)
 	etag[f->etag_len] = '\0';
 	store_file_put(f);
 
-	snprintf(req, sizeof(req), "GET /pkg/a.txt HTTP/1.1\r\nHost: a\r\nIf-None-Match: %s\r\n\r\n",
-		 etag);
+	snprintf(req, sizeof(req),
+		 "GET /pkg/a.txt HTTP/1.1\r\nHost: a\r\nIf-None-Match: %s\r\n\r\n", etag);
 	w = run_s(st, req);
 	assert_non_null(strstr(w.buf, "HTTP/1.1 304 Not Modified\r\n"));
 	assert_non_null(strstr(w.buf, etag));
@@ -566,7 +564,8 @@ test_pipeline_and_bodies(void **state)
 	free(w.buf);
 
 	/* a parse error answers once and closes; nothing after it is parsed */
-	in = "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /pkg/a.txt HTTP/1.1\r\nHost: a\r\n\r\n";
+	in = "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\nGET /pkg/a.txt HTTP/1.1\r\nHost: "
+	     "a\r\n\r\n";
 	w = run(st, in, strlen(in), &o, 1024);
 	assert_int_equal(w.responses, 1);
 	assert_true(w.closed);
