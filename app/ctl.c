@@ -27,6 +27,7 @@ enum ctl_arg {
 	CTL_ARG_NONE,
 	CTL_ARG_PRINCIPAL, /* appended as the command's parameter */
 	CTL_ARG_PATH,	   /* the whole command, as given */
+	CTL_ARG_COUNT,	   /* an optional number, appended as the parameter */
 };
 
 struct ctl_cmd {
@@ -54,8 +55,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"neighbours", "arp", "/authgate/neighbours", CTL_ARG_NONE, NULL,
 	 {.entity_rows = true, .row_label = "ip"}, "neighbour (ARP) table"},
 	{"tcp", NULL, "/authgate/tcp/stats", CTL_ARG_NONE, NULL, {0}, "TCP engine counters"},
-	{"flows", NULL, "/authgate/flows", CTL_ARG_NONE, NULL,
-	 {.entity_rows = true, .row_label = "flow"}, "TCP flows"},
+	{"flows", NULL, "/authgate/flows", CTL_ARG_COUNT, "[N]",
+	 {.entity_rows = true, .row_label = "flow"}, "flow count and up to N flows (gateway caps N)"},
 	{"http", NULL, "/authgate/http/stats", CTL_ARG_NONE, NULL, {0}, "HTTP counters"},
 	{"trusts", NULL, "/authgate/trusts", CTL_ARG_NONE, NULL, {.row_label = "trust"},
 	 "trusts and their MaxConcurrentApi semaphores"},
@@ -212,7 +213,9 @@ parse_args(int argc, char **argv, struct ctl_args *a)
 		return usage_error("unknown command '%s'", words[0]);
 	if (a->cmd->arg == CTL_ARG_NONE && nwords > 1)
 		return usage_error("too many arguments at '%s'", words[1]);
-	if (a->cmd->arg != CTL_ARG_NONE && nwords != 2)
+	if (a->cmd->arg == CTL_ARG_COUNT && nwords > 2)
+		return usage_error("too many arguments at '%s'", words[2]);
+	if ((a->cmd->arg == CTL_ARG_PRINCIPAL || a->cmd->arg == CTL_ARG_PATH) && nwords != 2)
 		return usage_error(nwords < 2 ? "'%s' needs an argument" : "too many arguments for '%s'",
 				   words[0]);
 	if (nwords == 2) {
@@ -221,6 +224,8 @@ parse_args(int argc, char **argv, struct ctl_args *a)
 			return usage_error("'%s' needs a non-empty argument", words[0]);
 		if (a->cmd->arg == CTL_ARG_PATH && a->arg[0] != '/')
 			return usage_error("telemetry paths start with '/': '%s'", a->arg);
+		if (a->cmd->arg == CTL_ARG_COUNT && strspn(a->arg, "0123456789") != strlen(a->arg))
+			return usage_error("not a count: '%s'", a->arg);
 	}
 	return -1;
 }
@@ -235,6 +240,10 @@ build_command(const struct ctl_args *a)
 		return strdup(a->cmd->path);
 	case CTL_ARG_PATH:
 		return strdup(a->arg);
+	case CTL_ARG_COUNT:
+		if (a->arg == NULL)
+			return strdup(a->cmd->path);
+		/* fall through */
 	case CTL_ARG_PRINCIPAL:
 		if (asprintf(&cmd, "%s,%s", a->cmd->path, a->arg) < 0)
 			return NULL;

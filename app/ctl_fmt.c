@@ -232,39 +232,78 @@ row_hidden(const struct ctl_json_member *m, const struct ctl_fmt_opts *o)
 	return o->keep == NULL || strcmp(m->key, o->keep) != 0;
 }
 
+/* Non-empty dicts inside a dict of scalars open an indented section of the same table. */
+static bool
+is_section(const struct ctl_json *v)
+{
+	return v->type == CTL_JSON_OBJECT && v->obj.n > 0;
+}
+
+static size_t
+kv_rows(const struct ctl_json *v, const struct ctl_fmt_opts *o)
+{
+	size_t rows = 0;
+
+	for (size_t i = 0; i < v->obj.n; i++) {
+		const struct ctl_json_member *m = &v->obj.members[i];
+
+		if (o != NULL && row_hidden(m, o))
+			continue;
+		rows += 1 + (is_section(m->value) ? kv_rows(m->value, NULL) : 0);
+	}
+	return rows;
+}
+
+/* o is NULL inside sections: hiding zero rows is for the top level (drops) only. */
+static int
+kv_fill(struct fmt_table *t, size_t *r, const struct ctl_json *v, const struct ctl_fmt_opts *o,
+	unsigned int level)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < v->obj.n && rc == 0; i++) {
+		const struct ctl_json_member *m = &v->obj.members[i];
+		char *key;
+
+		if (o != NULL && row_hidden(m, o))
+			continue;
+		if (asprintf(&key, "%*s%s", (int)(2 * level), "", m->key) < 0)
+			return -ENOMEM;
+		rc = cell_set_text(t, *r, 0, key);
+		free(key);
+		if (rc != 0)
+			break;
+		if (is_section(m->value)) {
+			rc = cell_set_text(t, (*r)++, 1, "");
+			if (rc == 0)
+				rc = kv_fill(t, r, m->value, NULL, level + 1);
+		} else {
+			rc = cell_set_value(t, (*r)++, 1, m->value);
+		}
+	}
+	return rc;
+}
+
 static int
 print_kv(FILE *out, const struct ctl_json *v, const struct ctl_fmt_opts *o)
 {
 	struct fmt_table t;
-	size_t rows = 0, r = 0;
+	size_t r = 0;
 	int rc;
 
-	for (size_t i = 0; i < v->obj.n; i++)
-		rows += !row_hidden(&v->obj.members[i], o);
-	rc = table_init(&t, rows, 2, false);
+	rc = table_init(&t, kv_rows(v, o), 2, false);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; i < v->obj.n; i++) {
-		const struct ctl_json_member *m = &v->obj.members[i];
-
-		if (row_hidden(m, o))
-			continue;
-		rc = cell_set_text(&t, r, 0, m->key);
-		if (rc == 0)
-			rc = cell_set_value(&t, r, 1, m->value);
-		if (rc != 0)
-			goto cleanup;
-		r++;
-	}
-	rc = table_print(out, &t);
-cleanup:
+	rc = kv_fill(&t, &r, v, o, 0);
+	if (rc == 0)
+		rc = table_print(out, &t);
 	table_free(&t);
 	return rc;
 }
 
 /* Inner keys in the order they are first seen: the gateway's order is meaningful. */
 static int
-field_union(const struct ctl_json *v, const char ***fields_out, size_t *n_out)
+field_union(const struct ctl_json *v, const char *skip, const char ***fields_out, size_t *n_out)
 {
 	size_t cap = 0, n = 0;
 	const char **fields;
@@ -281,6 +320,8 @@ field_union(const struct ctl_json *v, const char ***fields_out, size_t *n_out)
 			const char *key = inner->obj.members[k].key;
 			size_t j;
 
+			if (skip != NULL && strcmp(key, skip) == 0)
+				continue;
 			for (j = 0; j < n; j++)
 				if (strcmp(fields[j], key) == 0)
 					break;
@@ -293,16 +334,37 @@ field_union(const struct ctl_json *v, const char ***fields_out, size_t *n_out)
 	return 0;
 }
 
+/*
+ * An entry that carries its own name (neighbours: "ip") under the row label
+ * is keyed by position only, so that field replaces the key column.
+ */
+static bool
+entries_named_by(const struct ctl_json *v, const char *field)
+{
+	if (field == NULL)
+		return false;
+	for (size_t e = 0; e < v->obj.n; e++) {
+		const struct ctl_json *name = ctl_json_get(v->obj.members[e].value, field);
+
+		if (name == NULL || !ctl_json_is_scalar(name))
+			return false;
+	}
+	return true;
+}
+
 static int
 print_dict_of_dicts(FILE *out, const struct ctl_json *v, const struct ctl_fmt_opts *o)
 {
 	bool side_by_side = !o->entity_rows && v->obj.n <= CTL_FMT_MAX_SIDE_BY_SIDE;
+	const char *name_field = NULL;
 	const char **fields = NULL;
 	struct fmt_table t = {0};
 	size_t nf;
 	int rc;
 
-	rc = field_union(v, &fields, &nf);
+	if (!side_by_side && entries_named_by(v, o->row_label))
+		name_field = o->row_label;
+	rc = field_union(v, name_field, &fields, &nf);
 	if (rc != 0)
 		return rc;
 	if (side_by_side)
@@ -319,8 +381,12 @@ print_dict_of_dicts(FILE *out, const struct ctl_json *v, const struct ctl_fmt_op
 	for (size_t e = 0; e < v->obj.n && rc == 0; e++) {
 		const struct ctl_json_member *m = &v->obj.members[e];
 
-		rc = side_by_side ? cell_set_text(&t, 0, e + 1, m->key)
-				  : cell_set_text(&t, e + 1, 0, m->key);
+		if (side_by_side)
+			rc = cell_set_text(&t, 0, e + 1, m->key);
+		else if (name_field != NULL)
+			rc = cell_set_value(&t, e + 1, 0, ctl_json_get(m->value, name_field));
+		else
+			rc = cell_set_text(&t, e + 1, 0, m->key);
 		for (size_t f = 0; f < nf && rc == 0; f++) {
 			const struct ctl_json *fv = ctl_json_get(m->value, fields[f]);
 
@@ -336,6 +402,42 @@ print_dict_of_dicts(FILE *out, const struct ctl_json *v, const struct ctl_fmt_op
 cleanup:
 	table_free(&t);
 	free(fields);
+	return rc;
+}
+
+/*
+ * A listing (flows) is a few totals plus one member per entry: the totals as
+ * key/value rows, a blank line, then the entries as a table. members are
+ * borrowed, so the views are freed with free(), not ctl_json_free().
+ */
+static int
+print_listing(FILE *out, const struct ctl_json *v, const struct ctl_fmt_opts *o)
+{
+	struct ctl_json totals = {.type = CTL_JSON_OBJECT};
+	struct ctl_json entries = {.type = CTL_JSON_OBJECT};
+	int rc = -ENOMEM;
+
+	totals.obj.members = calloc(v->obj.n, sizeof(*totals.obj.members));
+	entries.obj.members = calloc(v->obj.n, sizeof(*entries.obj.members));
+	if (totals.obj.members == NULL || entries.obj.members == NULL)
+		goto cleanup;
+	for (size_t i = 0; i < v->obj.n; i++) {
+		if (v->obj.members[i].value->type == CTL_JSON_OBJECT)
+			entries.obj.members[entries.obj.n++] = v->obj.members[i];
+		else
+			totals.obj.members[totals.obj.n++] = v->obj.members[i];
+	}
+	rc = 0;
+	if (totals.obj.n > 0)
+		rc = print_kv(out, &totals, o);
+	if (rc == 0 && totals.obj.n > 0 && entries.obj.n > 0)
+		putc('\n', out);
+	if (rc == 0 && entries.obj.n > 0)
+		rc = print_dict_of_dicts(out, &entries, o);
+
+cleanup:
+	free(totals.obj.members);
+	free(entries.obj.members);
 	return rc;
 }
 
@@ -371,5 +473,7 @@ ctl_fmt_print(FILE *out, const struct ctl_json *v, const struct ctl_fmt_opts *op
 	for (size_t i = 0; i < v->obj.n; i++)
 		if (v->obj.members[i].value->type != CTL_JSON_OBJECT)
 			all_dicts = false;
-	return all_dicts ? print_dict_of_dicts(out, v, o) : print_kv(out, v, o);
+	if (all_dicts)
+		return print_dict_of_dicts(out, v, o);
+	return o->entity_rows ? print_listing(out, v, o) : print_kv(out, v, o);
 }

@@ -13,8 +13,17 @@
 struct ctl_fmt_opts {
 	bool hide_zero;	       /* a dict of scalars: leave out rows whose value is the number 0 */
 	const char *keep;      /* the row hide_zero never leaves out ("total"); may be NULL */
-	bool entity_rows;      /* a dict of dicts: one row per entry however few there are */
-	const char *row_label; /* header over the entry names when entries are rows */
+	/*
+	 * The dict is a listing (neighbours, flows): its dict members are entries,
+	 * one row each however few, after the scalar members (totals) as key/value rows.
+	 */
+	bool entity_rows;
+	/*
+	 * Header over the entry names when entries are rows. When every entry has
+	 * a field of this name, the entries are keyed by position only and that
+	 * field is shown as the name instead of the key.
+	 */
+	const char *row_label;
 };
 
 /*

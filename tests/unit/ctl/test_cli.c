@@ -205,6 +205,7 @@ static const struct fake_reply gateway[] = {
 	{"/authgate/stats", "{\"/authgate/stats\":{\"rx_pkts\":1,}}"},
 	{"/", "{\"/\":[\"/\",\"/authgate/auth/revoke\",\"/authgate/drops\",\"/authgate/ports\"]}"},
 	{"/authgate/info", "{\"/authgate/ports\":{}}"},
+	{"/authgate/flows,5", "{\"/authgate/flows\":{\"count\":9,\"f1_0\":{\"state\":\"ESTABLISHED\"}}}"},
 	{NULL, NULL},
 };
 
@@ -282,6 +283,21 @@ test_list_one_per_line(void **state)
 }
 
 static void
+test_flows_passes_count(void **state)
+{
+	struct run r;
+
+	(void)state;
+	RUN(&r, "--socket", sock_path, "flows", "5");
+	assert_int_equal(r.status, 0);
+	assert_string_equal(seen(0), "/authgate/flows,5");
+	assert_string_equal(r.out, "count  9\n"
+				   "\n"
+				   "flow  state\n"
+				   "f1_0  ESTABLISHED\n");
+}
+
+static void
 test_unregistered_command_exits_3(void **state)
 {
 	struct run r;
@@ -354,6 +370,10 @@ test_usage_errors_exit_2(void **state)
 	RUN(&r, "ports", "extra");
 	assert_int_equal(r.status, 2);
 	assert_contains(r.err, "too many arguments at 'extra'");
+
+	RUN(&r, "flows", "ten");
+	assert_int_equal(r.status, 2);
+	assert_contains(r.err, "not a count: 'ten'");
 
 	RUN(&r, "raw", "authgate/info");
 	assert_int_equal(r.status, 2);
@@ -484,6 +504,7 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_ports_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drops_json_after_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_one_per_line, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flows_passes_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unregistered_command_exits_3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoke_sends_principal_and_reports_failure,
 						setup, teardown),

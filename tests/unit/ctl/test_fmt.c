@@ -119,6 +119,36 @@ test_neighbours_one_row_each(void **state)
 }
 
 static void
+test_neighbours_keyed_by_position_show_their_ip(void **state)
+{
+	(void)state;
+	/* DPDK telemetry names allow no dots, so the gateway keys entries n0, n1... */
+	expect_table("{\"n0\":{\"ip\":\"198.18.0.1\",\"port\":\"lab\",\"mac\":\"E6:2F:ED:DB:C6:48\","
+		     "\"age_ms\":1022}}",
+		     &neigh_opts,
+		     "ip          port  mac                age_ms\n"
+		     "198.18.0.1  lab   E6:2F:ED:DB:C6:48    1022\n");
+}
+
+static void
+test_flows_listing_totals_then_rows(void **state)
+{
+	static const struct ctl_fmt_opts flows_opts = {.entity_rows = true, .row_label = "flow"};
+
+	(void)state;
+	expect_table("{\"count\":2,\"f7_1\":{\"remote\":\"198.18.0.1:40000\",\"state\":\"ESTABLISHED\","
+		     "\"cwnd\":14600},\"f9_3\":{\"remote\":\"198.18.0.1:40002\",\"state\":\"TIME_WAIT\","
+		     "\"cwnd\":0}}",
+		     &flows_opts,
+		     "count  2\n"
+		     "\n"
+		     "flow  remote            state         cwnd\n"
+		     "f7_1  198.18.0.1:40000  ESTABLISHED  14600\n"
+		     "f9_3  198.18.0.1:40002  TIME_WAIT        0\n");
+	expect_table("{\"count\":0}", &flows_opts, "count  0\n");
+}
+
+static void
 test_more_than_four_entries_become_rows(void **state)
 {
 	(void)state;
@@ -147,7 +177,30 @@ test_info_mixed_values(void **state)
 		     "uptime_s  3605\n"
 		     "ports        1\n"
 		     "debug     false\n"
-		     "extra     {\"a\":[1,2]}\n");
+		     "extra\n"
+		     "  a       [1,2]\n");
+}
+
+static void
+test_nested_dicts_become_indented_sections(void **state)
+{
+	(void)state;
+	/* the shape of /authgate/tcp/stats: counters, then counters by state and reason */
+	expect_table("{\"seg_in\":12,\"flows\":1,\"flows_by_state\":{\"ESTABLISHED\":1,"
+		     "\"TIME_WAIT\":0},\"empty\":{},\"closed\":{\"normal\":3,\"deep\":{\"x\":\"y\"},"
+		     "\"list\":[1]},\"last\":0}",
+		     &drops_opts,
+		     "seg_in          12\n"
+		     "flows            1\n"
+		     "flows_by_state\n"
+		     "  ESTABLISHED    1\n"
+		     "  TIME_WAIT      0\n"
+		     "empty           {}\n"
+		     "closed\n"
+		     "  normal         3\n"
+		     "  deep\n"
+		     "    x           y\n"
+		     "  list          [1]\n");
 }
 
 static void
@@ -200,8 +253,11 @@ main(void)
 		cmocka_unit_test(test_ports_one_port_fields_as_rows),
 		cmocka_unit_test(test_ports_side_by_side_with_missing_field),
 		cmocka_unit_test(test_neighbours_one_row_each),
+		cmocka_unit_test(test_neighbours_keyed_by_position_show_their_ip),
+		cmocka_unit_test(test_flows_listing_totals_then_rows),
 		cmocka_unit_test(test_more_than_four_entries_become_rows),
 		cmocka_unit_test(test_info_mixed_values),
+		cmocka_unit_test(test_nested_dicts_become_indented_sections),
 		cmocka_unit_test(test_numbers_printed_exactly),
 		cmocka_unit_test(test_array_one_item_per_line),
 		cmocka_unit_test(test_scalar_and_empty),
