@@ -111,8 +111,8 @@ bare_run(const struct tokens *t, size_t from, size_t n, int rcache, double *rate
 	size_t i, ok = 0;
 	double t0;
 
-	major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs,
-				      GSS_C_ACCEPT, &store, &cred, NULL, NULL);
+	major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
+				      &store, &cred, NULL, NULL);
 	if (GSS_ERROR(major))
 		return -ENOKEY;
 	t0 = now_s();

@@ -138,8 +138,8 @@ kw_create(const struct kw_config *cfg)
 	mech_oids[0] = *gss_mech_krb5;
 	mechs.count = 1;
 	mechs.elements = mech_oids;
-	major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
-				      &store, &kw->cred, NULL, NULL);
+	major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT, &store,
+				      &kw->cred, NULL, NULL);
 	if (GSS_ERROR(major)) {
 		kw->cred = GSS_C_NO_CREDENTIAL;
 		err = ENOKEY;
@@ -381,8 +381,8 @@ kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *ve
 		const uint8_t *oid = info.spnego_oid ? info.spnego_oid : kw_oid_krb5;
 		size_t oid_len = info.spnego_oid ? info.spnego_oid_len : sizeof(kw_oid_krb5);
 
-		if (kw_spnego_reply(oid, oid_len, out.value, out.length, v->reply,
-				    sizeof(v->reply), &reply_len) != 0) {
+		if (kw_spnego_reply(oid, oid_len, out.value, out.length, v->reply, sizeof(v->reply),
+				    &reply_len) != 0) {
 			snprintf(v->detail, sizeof(v->detail), "SPNEGO reply too big");
 			goto cleanup;
 		}
@@ -426,8 +426,7 @@ struct kw_pool {
 };
 
 static void
-kw_pool_process(struct kw_pool *p, struct kw **kws, const struct kw_job *job,
-		struct kw_verdict *v)
+kw_pool_process(struct kw_pool *p, struct kw **kws, const struct kw_job *job, struct kw_verdict *v)
 {
 	const struct trust_table *tt = p->cfg.trusts;
 	const struct trust *t;

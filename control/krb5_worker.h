@@ -67,10 +67,10 @@ struct kw_verdict {
 };
 
 struct kw_config {
-	const char *keytab;	  /* NULL or "": KRB5_KTNAME / the default keytab */
-	const char *service;	  /* NULL: any principal in the keytab; else "HTTP@host" */
-	int replay_cache;	  /* non-zero: detect replays (the default rcache, shared) */
-	const char *rcache_name;  /* optional override, e.g. "file2:/path"; ignored when off */
+	const char *keytab;	 /* NULL or "": KRB5_KTNAME / the default keytab */
+	const char *service;	 /* NULL: any principal in the keytab; else "HTTP@host" */
+	int replay_cache;	 /* non-zero: detect replays (the default rcache, shared) */
+	const char *rcache_name; /* optional override, e.g. "file2:/path"; ignored when off */
 };
 
 struct kw;

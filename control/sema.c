@@ -8,18 +8,17 @@
 
 #include "control/sema.h"
 
-#define SEMA_NS_PER_S	 1000000000ULL
+#define SEMA_NS_PER_S 1000000000ULL
 /* Blocking waiters re-read an injected clock at least this often. */
 #define SEMA_MAX_SLEEP_NS (200ULL * 1000000ULL)
 /* Admission uses a moving average so a storm is judged by current hold times. */
-#define SEMA_EWMA_SHIFT 3
+#define SEMA_EWMA_SHIFT		3
 #define SEMA_MAX_PENDING_EVENTS 8
 
 const uint64_t sema_wait_bucket_ns[SEMA_WAIT_BUCKETS] = {
-	100000ULL,	   1000000ULL,	    5000000ULL,	     10000000ULL,
-	25000000ULL,	   50000000ULL,	    100000000ULL,    250000000ULL,
-	500000000ULL,	   1000000000ULL,   2500000000ULL,   5000000000ULL,
-	10000000000ULL,	   20000000000ULL,  45000000000ULL,  UINT64_MAX,
+	100000ULL,	1000000ULL,	5000000ULL,	10000000ULL,   25000000ULL,   50000000ULL,
+	100000000ULL,	250000000ULL,	500000000ULL,	1000000000ULL, 2500000000ULL, 5000000000ULL,
+	10000000000ULL, 20000000000ULL, 45000000000ULL, UINT64_MAX,
 };
 
 enum sema_wstate {
@@ -113,8 +112,7 @@ struct sema *
 sema_create(const struct sema_config *cfg)
 {
 	struct sema *s;
-	unsigned int slots = cfg->max_concurrent_api ? cfg->max_concurrent_api
-						     : SEMA_SLOTS_DEFAULT;
+	unsigned int slots = cfg->max_concurrent_api ? cfg->max_concurrent_api : SEMA_SLOTS_DEFAULT;
 
 	if (slots < SEMA_SLOTS_MIN || slots > SEMA_SLOTS_MAX) {
 		errno = EINVAL;
@@ -135,8 +133,8 @@ sema_create(const struct sema_config *cfg)
 	s->slots = slots;
 	s->timeout_ns = cfg->timeout_ns ? cfg->timeout_ns : SEMA_TIMEOUT_DEFAULT_NS;
 	s->warning_ns = cfg->warning_threshold_ns;
-	s->summary_ns = cfg->summary_interval_ns ? cfg->summary_interval_ns
-						 : SEMA_SUMMARY_DEFAULT_NS;
+	s->summary_ns =
+		cfg->summary_interval_ns ? cfg->summary_interval_ns : SEMA_SUMMARY_DEFAULT_NS;
 	s->admission = cfg->admission;
 	s->clock = cfg->clock ? cfg->clock : sema_default_clock;
 	s->clock_arg = cfg->clock_arg;
@@ -461,7 +459,8 @@ sema_cancel(struct sema *s, uint64_t ticket)
 	struct sema_waiter *w;
 
 	pthread_mutex_lock(&s->lock);
-	TAILQ_FOREACH(w, &s->queue, link) {
+	TAILQ_FOREACH(w, &s->queue, link)
+	{
 		if (w->ticket == ticket && w->cond == NULL)
 			break;
 	}

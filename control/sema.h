@@ -4,13 +4,13 @@
 
 #include <stdint.h>
 
-#define SEMA_SLOTS_MIN		   1
-#define SEMA_SLOTS_MAX		   150
-#define SEMA_SLOTS_DEFAULT	   10
-#define SEMA_TIMEOUT_DEFAULT_NS	   (45ULL * 1000000000ULL)
+#define SEMA_SLOTS_MIN		1
+#define SEMA_SLOTS_MAX		150
+#define SEMA_SLOTS_DEFAULT	10
+#define SEMA_TIMEOUT_DEFAULT_NS (45ULL * 1000000000ULL)
 /* Netlogon summarises suppressed timeout/warning events every 30 minutes. */
-#define SEMA_SUMMARY_DEFAULT_NS	   (30ULL * 60ULL * 1000000000ULL)
-#define SEMA_WAIT_BUCKETS	   16
+#define SEMA_SUMMARY_DEFAULT_NS (30ULL * 60ULL * 1000000000ULL)
+#define SEMA_WAIT_BUCKETS	16
 
 struct sema;
 
@@ -37,13 +37,13 @@ struct sema_event {
 typedef void (*sema_event_fn)(const struct sema_event *ev, void *arg);
 
 struct sema_config {
-	const char *name;		/* trust name, copied */
+	const char *name;		 /* trust name, copied */
 	unsigned int max_concurrent_api; /* 1..150; 0 means SEMA_SLOTS_DEFAULT */
-	uint64_t timeout_ns;		/* per-waiter deadline; 0 means 45 s */
-	uint64_t warning_threshold_ns;	/* waits above this raise SLOW events; 0 = off */
-	uint64_t summary_interval_ns;	/* 0 means 30 min */
-	int admission;			/* non-zero: reject when the predicted wait > timeout */
-	sema_clock_fn clock;		/* NULL: CLOCK_MONOTONIC */
+	uint64_t timeout_ns;		 /* per-waiter deadline; 0 means 45 s */
+	uint64_t warning_threshold_ns;	 /* waits above this raise SLOW events; 0 = off */
+	uint64_t summary_interval_ns;	 /* 0 means 30 min */
+	int admission;			 /* non-zero: reject when the predicted wait > timeout */
+	sema_clock_fn clock;		 /* NULL: CLOCK_MONOTONIC */
 	void *clock_arg;
 	sema_event_fn on_event; /* may be NULL */
 	void *event_arg;
@@ -59,14 +59,14 @@ struct sema_hold {
 struct sema_stats {
 	uint64_t now_ns;
 	uint32_t slots;
-	uint32_t waiters;	/* Semaphore Waiters (now) */
-	uint32_t holders;	/* Semaphore Holders (now) */
-	uint64_t acquires;	/* Semaphore Acquires (total) */
-	uint64_t timeouts;	/* Semaphore Timeouts (total) */
-	uint64_t rejections;	/* refused at once by admission control (total) */
-	uint64_t releases;	/* holds completed (total) */
-	uint64_t total_hold_ns; /* sum over completed holds */
-	double avg_hold_s;	/* Average Semaphore Hold Time, seconds */
+	uint32_t waiters;		       /* Semaphore Waiters (now) */
+	uint32_t holders;		       /* Semaphore Holders (now) */
+	uint64_t acquires;		       /* Semaphore Acquires (total) */
+	uint64_t timeouts;		       /* Semaphore Timeouts (total) */
+	uint64_t rejections;		       /* refused at once by admission control (total) */
+	uint64_t releases;		       /* holds completed (total) */
+	uint64_t total_hold_ns;		       /* sum over completed holds */
+	double avg_hold_s;		       /* Average Semaphore Hold Time, seconds */
 	uint64_t wait_hist[SEMA_WAIT_BUCKETS]; /* queue wait of granted acquires */
 };
 

@@ -5,14 +5,14 @@
 #include "control/trust.h"
 
 /* DER tags the router needs (all low-tag-number form). */
-#define DER_GSS_FRAME	0x60 /* [APPLICATION 0] InitialContextToken, RFC 2743 3.1 */
-#define DER_OID		0x06
-#define DER_SEQUENCE	0x30
-#define DER_OCTETS	0x04
-#define DER_GENSTRING	0x1b
-#define DER_APREQ	0x6e /* [APPLICATION 14] */
-#define DER_TICKET	0x61 /* [APPLICATION 1] */
-#define DER_CTX(n)	(0xa0 | (n))
+#define DER_GSS_FRAME 0x60 /* [APPLICATION 0] InitialContextToken, RFC 2743 3.1 */
+#define DER_OID	      0x06
+#define DER_SEQUENCE  0x30
+#define DER_OCTETS    0x04
+#define DER_GENSTRING 0x1b
+#define DER_APREQ     0x6e /* [APPLICATION 14] */
+#define DER_TICKET    0x61 /* [APPLICATION 1] */
+#define DER_CTX(n)    (0xa0 | (n))
 
 static const uint8_t oid_spnego[] = {0x2b, 0x06, 0x01, 0x05, 0x05, 0x02};
 static const uint8_t oid_krb5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02};
@@ -135,8 +135,8 @@ trust_parse_ntlm(struct der d, struct trust_token_info *info)
 	if (d.len < 12 || memcmp(d.p, ntlm_sig, sizeof(ntlm_sig)) != 0)
 		return -EBADMSG;
 	info->mech = TRUST_MECH_NTLM;
-	info->ntlm_msg_type = (uint32_t)d.p[8] | (uint32_t)d.p[9] << 8 |
-			      (uint32_t)d.p[10] << 16 | (uint32_t)d.p[11] << 24;
+	info->ntlm_msg_type = (uint32_t)d.p[8] | (uint32_t)d.p[9] << 8 | (uint32_t)d.p[10] << 16 |
+			      (uint32_t)d.p[11] << 24;
 	if (info->ntlm_msg_type < 1 || info->ntlm_msg_type > 3)
 		return -EBADMSG;
 	return 0;
@@ -327,8 +327,7 @@ trust_config_check(const struct trust_config *cfg, const char **why_out)
 		why = "workers must be 1..64";
 	else if (strnlen(cfg->keytab, sizeof(cfg->keytab)) == sizeof(cfg->keytab))
 		why = "keytab path too long";
-	else if (strnlen(cfg->netbios_name, sizeof(cfg->netbios_name)) ==
-		 sizeof(cfg->netbios_name))
+	else if (strnlen(cfg->netbios_name, sizeof(cfg->netbios_name)) == sizeof(cfg->netbios_name))
 		why = "netbios_name is at most 15 characters";
 	else if (cfg->kind != TRUST_KIND_KERBEROS && cfg->kind != TRUST_KIND_NTLM &&
 		 cfg->kind != TRUST_KIND_BASIC)

@@ -7,13 +7,13 @@
 
 #include "control/sema.h"
 
-#define TRUST_MAX		 64
-#define TRUST_NAME_MAX		 256 /* RFC 4120 realms are GeneralStrings; 255 is plenty */
-#define TRUST_PATH_MAX		 4096
-#define TRUST_NETBIOS_MAX	 16  /* 15 characters + NUL */
-#define TRUST_WORKERS_DEFAULT	 2
-#define TRUST_WORKERS_MAX	 64
-#define TRUST_INDEX_NONE	 UINT32_MAX
+#define TRUST_MAX	      64
+#define TRUST_NAME_MAX	      256 /* RFC 4120 realms are GeneralStrings; 255 is plenty */
+#define TRUST_PATH_MAX	      4096
+#define TRUST_NETBIOS_MAX     16 /* 15 characters + NUL */
+#define TRUST_WORKERS_DEFAULT 2
+#define TRUST_WORKERS_MAX     64
+#define TRUST_INDEX_NONE      UINT32_MAX
 
 enum trust_kind {
 	TRUST_KIND_KERBEROS, /* tickets validated locally with the trust's keytab */
@@ -24,13 +24,13 @@ enum trust_kind {
 struct trust_config {
 	char realm[TRUST_NAME_MAX]; /* case-sensitive, as in tickets (AUTHGATE.TEST) */
 	enum trust_kind kind;
-	char keytab[TRUST_PATH_MAX];		/* "" means KRB5_KTNAME / the default keytab */
+	char keytab[TRUST_PATH_MAX];	      /* "" means KRB5_KTNAME / the default keytab */
 	char netbios_name[TRUST_NETBIOS_MAX]; /* NTLM domain name, upper case */
-	unsigned int max_concurrent_api;	/* 1..150, default 10 */
-	uint64_t timeout_ns;			/* semaphore deadline, default 45 s */
-	uint64_t warning_threshold_ns;		/* slow-wait events; 0 = off */
-	unsigned int workers;			/* validator threads, 1..64 */
-	int replay_cache;			/* 1 (default): keep the rcache on */
+	unsigned int max_concurrent_api;      /* 1..150, default 10 */
+	uint64_t timeout_ns;		      /* semaphore deadline, default 45 s */
+	uint64_t warning_threshold_ns;	      /* slow-wait events; 0 = off */
+	unsigned int workers;		      /* validator threads, 1..64 */
+	int replay_cache;		      /* 1 (default): keep the rcache on */
 };
 
 /* Read-only once built: the router and workers share it without locks. */
@@ -54,10 +54,10 @@ enum trust_mech {
 /* What the router learned from a token, without decrypting anything. */
 struct trust_token_info {
 	enum trust_mech mech;
-	int spnego;		/* wrapped in a SPNEGO NegTokenInit/NegTokenResp */
-	const uint8_t *realm;	/* krb5: the ticket realm, pointing into the token */
+	int spnego;	      /* wrapped in a SPNEGO NegTokenInit/NegTokenResp */
+	const uint8_t *realm; /* krb5: the ticket realm, pointing into the token */
 	size_t realm_len;
-	uint32_t ntlm_msg_type; /* ntlm: 1 negotiate, 2 challenge, 3 authenticate */
+	uint32_t ntlm_msg_type;	   /* ntlm: 1 negotiate, 2 challenge, 3 authenticate */
 	const uint8_t *mech_token; /* the token without SPNEGO around it (or all of it) */
 	size_t mech_token_len;
 	const uint8_t *spnego_oid; /* spnego: first offered mechanism, OID value bytes */

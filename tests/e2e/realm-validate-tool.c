@@ -108,12 +108,9 @@ int
 main(int argc, char **argv)
 {
 	static struct option opts[] = {
-		{"keytab", required_argument, NULL, 'k'},
-		{"no-rcache", no_argument, NULL, 'n'},
-		{"service", required_argument, NULL, 's'},
-		{"pool", required_argument, NULL, 'p'},
-		{"print-reply", no_argument, NULL, 'r'},
-		{NULL, 0, NULL, 0},
+		{"keytab", required_argument, NULL, 'k'},  {"no-rcache", no_argument, NULL, 'n'},
+		{"service", required_argument, NULL, 's'}, {"pool", required_argument, NULL, 'p'},
+		{"print-reply", no_argument, NULL, 'r'},   {NULL, 0, NULL, 0},
 	};
 	struct kw_config cfg = {.replay_cache = 1};
 	static char line[KW_TOKEN_MAX * 2];
@@ -140,8 +137,10 @@ main(int argc, char **argv)
 			print_reply = 1;
 			break;
 		default:
-			fprintf(stderr, "usage: %s [--keytab K] [--no-rcache] [--service S] "
-					"[--pool N] [--print-reply] < tokens.b64\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s [--keytab K] [--no-rcache] [--service S] "
+				"[--pool N] [--print-reply] < tokens.b64\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -174,8 +173,10 @@ main(int argc, char **argv)
 	} else {
 		struct trust_table tt;
 		struct trust_config tc;
-		struct kw_pool_config pc = {.trusts = &tt, .workers = pool_workers,
-					    .queue_size = 1024, .on_verdict = on_verdict};
+		struct kw_pool_config pc = {.trusts = &tt,
+					    .workers = pool_workers,
+					    .queue_size = 1024,
+					    .on_verdict = on_verdict};
 		struct kw_pool_stats st;
 		struct kw_pool *pool;
 
@@ -194,9 +195,12 @@ main(int argc, char **argv)
 			return 1;
 		}
 		for (i = 0; i < ntok; i++) {
-			struct kw_job job = {.flow_id = i, .flow_gen = 1, .trust_index = 0,
+			struct kw_job job = {.flow_id = i,
+					     .flow_gen = 1,
+					     .trust_index = 0,
 					     .mech = TRUST_MECH_KRB5,
-					     .token_len = (uint32_t)lens[i], .token = toks[i]};
+					     .token_len = (uint32_t)lens[i],
+					     .token = toks[i]};
 
 			if (kw_pool_submit(pool, &job) != 0)
 				return 1;

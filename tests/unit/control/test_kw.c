@@ -67,11 +67,14 @@ test_pool_no_trust(void **state)
 {
 	struct trust_table tt;
 	struct trust_config tc;
-	struct kw_pool_config pc = {.trusts = &tt, .workers = 1, .queue_size = 1,
-				    .on_verdict = on_verdict};
+	struct kw_pool_config pc = {
+		.trusts = &tt, .workers = 1, .queue_size = 1, .on_verdict = on_verdict};
 	struct kw_pool *p;
 	static const uint8_t tok[] = {0x60, 0x00};
-	struct kw_job job = {.flow_id = 42, .flow_gen = 7, .trust_index = 0, .token = tok,
+	struct kw_job job = {.flow_id = 42,
+			     .flow_gen = 7,
+			     .trust_index = 0,
+			     .token = tok,
 			     .token_len = sizeof(tok)};
 
 	(void)state;

@@ -12,7 +12,7 @@
 
 #include "control/sema.h"
 
-#define NS(s) ((uint64_t)(s) * 1000000000ULL)
+#define NS(s) ((uint64_t)(s)*1000000000ULL)
 
 static _Atomic uint64_t fake_now;
 
