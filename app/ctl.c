@@ -40,6 +40,8 @@ struct ctl_cmd {
 	const char *help;
 };
 
+/* one command per line reads better than one field per line */
+/* clang-format off */
 static const struct ctl_cmd ctl_cmds[] = {
 	{"info", NULL, "/authgate/info", CTL_ARG_NONE, NULL, {0},
 	 "version, DPDK, config file, uptime, pid"},
@@ -68,6 +70,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{"raw", NULL, NULL, CTL_ARG_PATH, "PATH[,PARAMS]", {0},
 	 "any telemetry command, e.g. raw /ethdev/stats,0"},
 };
+/* clang-format on */
 
 #define CTL_NB_CMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
 
@@ -101,16 +104,17 @@ usage(FILE *f)
 		fprintf(f, "  %-22s %s%s%s%s\n", word, c->help, c->alias ? " (alias: " : "",
 			c->alias ? c->alias : "", c->alias ? ")" : "");
 	}
-	fprintf(f, "\n"
-		   "options:\n"
-		   "  -p, --file-prefix PREFIX  the gateway's EAL file prefix\n"
-		   "  -s, --socket PATH         connect to PATH instead\n"
-		   "  -j, --json                print the reply as JSON, not a table\n"
-		   "  -a, --all                 drops: show reasons that are zero too\n"
-		   "  -t, --timeout SECONDS     wait at most this long for the gateway (default %d)\n"
-		   "  -h, --help                this text\n"
-		   "\n"
-		   "exit status: 0 ok, 1 error, 2 usage, 3 the gateway has no such command\n",
+	fprintf(f,
+		"\n"
+		"options:\n"
+		"  -p, --file-prefix PREFIX  the gateway's EAL file prefix\n"
+		"  -s, --socket PATH         connect to PATH instead\n"
+		"  -j, --json                print the reply as JSON, not a table\n"
+		"  -a, --all                 drops: show reasons that are zero too\n"
+		"  -t, --timeout SECONDS     wait at most this long for the gateway (default %d)\n"
+		"  -h, --help                this text\n"
+		"\n"
+		"exit status: 0 ok, 1 error, 2 usage, 3 the gateway has no such command\n",
 		CTL_TIMEOUT_S);
 }
 
@@ -157,7 +161,8 @@ parse_args(int argc, char **argv, struct ctl_args *a)
 		a->prefix = CTL_PREFIX_DEFAULT;
 	a->timeout_s = CTL_TIMEOUT_S;
 	opterr = 0;
-	/* leading '-': words come back in order, so 'drops --json' works even with POSIXLY_CORRECT */
+	/* leading '-': words come back in order, so 'drops --json' works even with POSIXLY_CORRECT
+	 */
 	while ((opt = getopt_long(argc, argv, "-:p:s:jat:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 1:
@@ -216,7 +221,8 @@ parse_args(int argc, char **argv, struct ctl_args *a)
 	if (a->cmd->arg == CTL_ARG_COUNT && nwords > 2)
 		return usage_error("too many arguments at '%s'", words[2]);
 	if ((a->cmd->arg == CTL_ARG_PRINCIPAL || a->cmd->arg == CTL_ARG_PATH) && nwords != 2)
-		return usage_error(nwords < 2 ? "'%s' needs an argument" : "too many arguments for '%s'",
+		return usage_error(nwords < 2 ? "'%s' needs an argument"
+					      : "too many arguments for '%s'",
 				   words[0]);
 	if (nwords == 2) {
 		a->arg = words[1];
@@ -285,7 +291,7 @@ report_conn_error(const struct ctl_args *a, const char *path, const struct ctl_c
 }
 
 static void
-report_query_error(const char *cmd, const struct ctl_conn *c, int rc)
+report_query_error(const struct ctl_args *a, const char *cmd, const struct ctl_conn *c, int rc)
 {
 	switch (rc) {
 	case -EBADMSG:
@@ -297,14 +303,16 @@ report_query_error(const char *cmd, const struct ctl_conn *c, int rc)
 			fprintf(stderr, CTL_PROG ": malformed reply to %s: %s\n", cmd, c->err.msg);
 		break;
 	case -EMSGSIZE:
-		fprintf(stderr, CTL_PROG ": command too long (the gateway reads at most %d bytes)\n",
+		fprintf(stderr,
+			CTL_PROG ": command too long (the gateway reads at most %d bytes)\n",
 			CTL_CMD_MAX);
 		break;
 	case -ECONNRESET:
 		fprintf(stderr, CTL_PROG ": the gateway closed the connection during %s\n", cmd);
 		break;
 	case -ETIMEDOUT:
-		fprintf(stderr, CTL_PROG ": no reply to %s in time\n", cmd);
+		fprintf(stderr, CTL_PROG ": the gateway did not answer %s within %d s\n", cmd,
+			a->timeout_s);
 		break;
 	default:
 		fprintf(stderr, CTL_PROG ": %s: %s\n", cmd, strerror(-rc));
@@ -354,7 +362,8 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (strlen(cmd) > CTL_CMD_MAX) {
-		fprintf(stderr, CTL_PROG ": command too long (%zu bytes; the gateway reads at most %d)\n",
+		fprintf(stderr,
+			CTL_PROG ": command too long (%zu bytes; the gateway reads at most %d)\n",
 			strlen(cmd), CTL_CMD_MAX);
 		ret = CTL_EXIT_USAGE;
 		goto cleanup;
@@ -379,7 +388,7 @@ main(int argc, char **argv)
 	}
 	rc = ctl_conn_query(&conn, cmd, &value);
 	if (rc != 0) {
-		report_query_error(cmd, &conn, rc);
+		report_query_error(&a, cmd, &conn, rc);
 		goto cleanup;
 	}
 	if (value->type == CTL_JSON_NULL) {

@@ -181,8 +181,9 @@ ctl_conn_query(struct ctl_conn *c, const char *cmd, struct ctl_json **value_out)
 	if (strlen(reply->obj.members[0].key) != key_len ||
 	    strncmp(reply->obj.members[0].key, cmd, key_len) != 0) {
 		memset(&c->err, 0, sizeof(c->err));
-		snprintf(c->err.msg, sizeof(c->err.msg), "the reply answers \"%.40s\", not \"%.*s\"",
-			 reply->obj.members[0].key, (int)(key_len > 40 ? 40 : key_len), cmd);
+		snprintf(c->err.msg, sizeof(c->err.msg),
+			 "the reply answers \"%.40s\", not \"%.*s\"", reply->obj.members[0].key,
+			 (int)(key_len > 40 ? 40 : key_len), cmd);
 		rc = -EBADMSG;
 		goto cleanup;
 	}

@@ -11,8 +11,8 @@
 #define CTL_FMT_MAX_SIDE_BY_SIDE 4
 
 struct ctl_fmt_opts {
-	bool hide_zero;	       /* a dict of scalars: leave out rows whose value is the number 0 */
-	const char *keep;      /* the row hide_zero never leaves out ("total"); may be NULL */
+	bool hide_zero;	  /* a dict of scalars: leave out rows whose value is the number 0 */
+	const char *keep; /* the row hide_zero never leaves out ("total"); may be NULL */
 	/*
 	 * The dict is a listing (neighbours, flows): its dict members are entries,
 	 * one row each however few, after the scalar members (totals) as key/value rows.

@@ -45,8 +45,8 @@ fail_at(struct json_parser *jp, const char *at, int rc, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define FAIL(jp, ...)	  fail_at((jp), (jp)->p, -EINVAL, __VA_ARGS__)
-#define FAIL_NOMEM(jp)	  fail_at((jp), (jp)->p, -ENOMEM, "out of memory")
+#define FAIL(jp, ...)  fail_at((jp), (jp)->p, -EINVAL, __VA_ARGS__)
+#define FAIL_NOMEM(jp) fail_at((jp), (jp)->p, -ENOMEM, "out of memory")
 
 static void
 skip_ws(struct json_parser *jp)

@@ -40,7 +40,8 @@ struct ctl_json {
 			uint64_t u;
 			int64_t i;
 			double d;
-			char *text; /* the literal as received, so output repeats it digit for digit */
+			char *text; /* the literal as received, so output repeats it digit for digit
+				     */
 		} num;
 		struct {
 			char *s; /* UTF-8, NUL-terminated */

@@ -21,9 +21,9 @@
 #define MAX_SEEN 8
 
 enum fake_mode {
-	FAKE_OK,	/* greeting, then the canned replies */
-	FAKE_HANG_UP,	/* close at once, as DPDK does past 10 clients */
-	FAKE_NOT_DPDK,	/* a greeting that is not telemetry */
+	FAKE_OK,       /* greeting, then the canned replies */
+	FAKE_HANG_UP,  /* close at once, as DPDK does past 10 clients */
+	FAKE_NOT_DPDK, /* a greeting that is not telemetry */
 };
 
 struct fake_reply {
@@ -205,7 +205,8 @@ static const struct fake_reply gateway[] = {
 	{"/authgate/stats", "{\"/authgate/stats\":{\"rx_pkts\":1,}}"},
 	{"/", "{\"/\":[\"/\",\"/authgate/auth/revoke\",\"/authgate/drops\",\"/authgate/ports\"]}"},
 	{"/authgate/info", "{\"/authgate/ports\":{}}"},
-	{"/authgate/flows,5", "{\"/authgate/flows\":{\"count\":9,\"f1_0\":{\"state\":\"ESTABLISHED\"}}}"},
+	{"/authgate/flows,5",
+	 "{\"/authgate/flows\":{\"count\":9,\"f1_0\":{\"state\":\"ESTABLISHED\"}}}"},
 	{NULL, NULL},
 };
 
@@ -278,8 +279,7 @@ test_list_one_per_line(void **state)
 	RUN(&r, "--socket", sock_path, "list");
 	assert_int_equal(r.status, 0);
 	assert_string_equal(seen(0), "/");
-	assert_string_equal(r.out,
-			    "/\n/authgate/auth/revoke\n/authgate/drops\n/authgate/ports\n");
+	assert_string_equal(r.out, "/\n/authgate/auth/revoke\n/authgate/drops\n/authgate/ports\n");
 }
 
 static void
@@ -306,7 +306,8 @@ test_unregistered_command_exits_3(void **state)
 	RUN(&r, "--socket", sock_path, "tcp");
 	assert_int_equal(r.status, 3);
 	assert_string_equal(r.out, "");
-	assert_string_equal(r.err, "authgate-ctl: the gateway has no command /authgate/tcp/stats\n");
+	assert_string_equal(r.err,
+			    "authgate-ctl: the gateway has no command /authgate/tcp/stats\n");
 	assert_string_equal(seen(0), "/authgate/tcp/stats");
 
 	RUN(&r, "--socket", sock_path, "raw", "/ethdev/stats,0");
@@ -425,7 +426,8 @@ test_file_prefix_resolves_socket(void **state)
 	assert_string_equal(r.out, "bad_checksum  2\ntotal         2\n");
 
 	/* -p wins over the environment */
-	run_ctl(&r, env_prefix, (const char *const[]){"--file-prefix", "authgate-lab", "drops", NULL});
+	run_ctl(&r, env_prefix,
+		(const char *const[]){"--file-prefix", "authgate-lab", "drops", NULL});
 	assert_int_equal(r.status, 1);
 	assert_contains(r.err, "no gateway with file prefix 'authgate-lab'");
 
@@ -445,10 +447,11 @@ test_missing_gateway_exits_1(void **state)
 	run_ctl(&r, env, (const char *const[]){"-p", "nope", "ports", NULL});
 	assert_int_equal(r.status, 1);
 	assert_string_equal(r.out, "");
-	snprintf(want, sizeof(want),
-		 "authgate-ctl: no gateway with file prefix 'nope' (%s/dpdk/nope/dpdk_telemetry.v2: "
-		 "No such file or directory)\n",
-		 tmpdir);
+	snprintf(
+		want, sizeof(want),
+		"authgate-ctl: no gateway with file prefix 'nope' (%s/dpdk/nope/dpdk_telemetry.v2: "
+		"No such file or directory)\n",
+		tmpdir);
 	assert_string_equal(r.err, want);
 
 	snprintf(want, sizeof(want), "%s/absent.sock", tmpdir);

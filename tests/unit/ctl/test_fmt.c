@@ -110,12 +110,13 @@ static void
 test_neighbours_one_row_each(void **state)
 {
 	(void)state;
-	expect_table("{\"198.18.0.1\":{\"port\":\"lab\",\"mac\":\"aa:bb:cc:dd:ee:01\",\"age_ms\":120},"
-		     "\"198.18.0.10\":{\"port\":\"lab\",\"mac\":\"aa:bb:cc:dd:ee:0a\",\"age_ms\":5}}",
-		     &neigh_opts,
-		     "ip           port  mac                age_ms\n"
-		     "198.18.0.1   lab   aa:bb:cc:dd:ee:01     120\n"
-		     "198.18.0.10  lab   aa:bb:cc:dd:ee:0a       5\n");
+	expect_table(
+		"{\"198.18.0.1\":{\"port\":\"lab\",\"mac\":\"aa:bb:cc:dd:ee:01\",\"age_ms\":120},"
+		"\"198.18.0.10\":{\"port\":\"lab\",\"mac\":\"aa:bb:cc:dd:ee:0a\",\"age_ms\":5}}",
+		&neigh_opts,
+		"ip           port  mac                age_ms\n"
+		"198.18.0.1   lab   aa:bb:cc:dd:ee:01     120\n"
+		"198.18.0.10  lab   aa:bb:cc:dd:ee:0a       5\n");
 }
 
 static void
@@ -123,11 +124,12 @@ test_neighbours_keyed_by_position_show_their_ip(void **state)
 {
 	(void)state;
 	/* DPDK telemetry names allow no dots, so the gateway keys entries n0, n1... */
-	expect_table("{\"n0\":{\"ip\":\"198.18.0.1\",\"port\":\"lab\",\"mac\":\"E6:2F:ED:DB:C6:48\","
-		     "\"age_ms\":1022}}",
-		     &neigh_opts,
-		     "ip          port  mac                age_ms\n"
-		     "198.18.0.1  lab   E6:2F:ED:DB:C6:48    1022\n");
+	expect_table(
+		"{\"n0\":{\"ip\":\"198.18.0.1\",\"port\":\"lab\",\"mac\":\"E6:2F:ED:DB:C6:48\","
+		"\"age_ms\":1022}}",
+		&neigh_opts,
+		"ip          port  mac                age_ms\n"
+		"198.18.0.1  lab   E6:2F:ED:DB:C6:48    1022\n");
 }
 
 static void
@@ -136,15 +138,16 @@ test_flows_listing_totals_then_rows(void **state)
 	static const struct ctl_fmt_opts flows_opts = {.entity_rows = true, .row_label = "flow"};
 
 	(void)state;
-	expect_table("{\"count\":2,\"f7_1\":{\"remote\":\"198.18.0.1:40000\",\"state\":\"ESTABLISHED\","
-		     "\"cwnd\":14600},\"f9_3\":{\"remote\":\"198.18.0.1:40002\",\"state\":\"TIME_WAIT\","
-		     "\"cwnd\":0}}",
-		     &flows_opts,
-		     "count  2\n"
-		     "\n"
-		     "flow  remote            state         cwnd\n"
-		     "f7_1  198.18.0.1:40000  ESTABLISHED  14600\n"
-		     "f9_3  198.18.0.1:40002  TIME_WAIT        0\n");
+	expect_table(
+		"{\"count\":2,\"f7_1\":{\"remote\":\"198.18.0.1:40000\",\"state\":\"ESTABLISHED\","
+		"\"cwnd\":14600},\"f9_3\":{\"remote\":\"198.18.0.1:40002\",\"state\":\"TIME_WAIT\","
+		"\"cwnd\":0}}",
+		&flows_opts,
+		"count  2\n"
+		"\n"
+		"flow  remote            state         cwnd\n"
+		"f7_1  198.18.0.1:40000  ESTABLISHED  14600\n"
+		"f9_3  198.18.0.1:40002  TIME_WAIT        0\n");
 	expect_table("{\"count\":0}", &flows_opts, "count  0\n");
 }
 
@@ -153,9 +156,11 @@ test_more_than_four_entries_become_rows(void **state)
 {
 	(void)state;
 	/* the union of fields in first-seen order: "drops" appears only on lcore3 */
-	expect_table("{\"lcore1\":{\"rx_pkts\":10,\"tx_pkts\":9},\"lcore2\":{\"rx_pkts\":0,\"tx_pkts\":0},"
+	expect_table("{\"lcore1\":{\"rx_pkts\":10,\"tx_pkts\":9},\"lcore2\":{\"rx_pkts\":0,\"tx_"
+		     "pkts\":0},"
 		     "\"lcore3\":{\"rx_pkts\":100,\"drops\":1,\"tx_pkts\":99},"
-		     "\"lcore4\":{\"rx_pkts\":1,\"tx_pkts\":1},\"lcore5\":{\"rx_pkts\":2,\"tx_pkts\":2}}",
+		     "\"lcore4\":{\"rx_pkts\":1,\"tx_pkts\":1},\"lcore5\":{\"rx_pkts\":2,\"tx_"
+		     "pkts\":2}}",
 		     NULL,
 		     "        rx_pkts  tx_pkts  drops\n"
 		     "lcore1       10        9      -\n"
@@ -186,21 +191,22 @@ test_nested_dicts_become_indented_sections(void **state)
 {
 	(void)state;
 	/* the shape of /authgate/tcp/stats: counters, then counters by state and reason */
-	expect_table("{\"seg_in\":12,\"flows\":1,\"flows_by_state\":{\"ESTABLISHED\":1,"
-		     "\"TIME_WAIT\":0},\"empty\":{},\"closed\":{\"normal\":3,\"deep\":{\"x\":\"y\"},"
-		     "\"list\":[1]},\"last\":0}",
-		     &drops_opts,
-		     "seg_in          12\n"
-		     "flows            1\n"
-		     "flows_by_state\n"
-		     "  ESTABLISHED    1\n"
-		     "  TIME_WAIT      0\n"
-		     "empty           {}\n"
-		     "closed\n"
-		     "  normal         3\n"
-		     "  deep\n"
-		     "    x           y\n"
-		     "  list          [1]\n");
+	expect_table(
+		"{\"seg_in\":12,\"flows\":1,\"flows_by_state\":{\"ESTABLISHED\":1,"
+		"\"TIME_WAIT\":0},\"empty\":{},\"closed\":{\"normal\":3,\"deep\":{\"x\":\"y\"},"
+		"\"list\":[1]},\"last\":0}",
+		&drops_opts,
+		"seg_in          12\n"
+		"flows            1\n"
+		"flows_by_state\n"
+		"  ESTABLISHED    1\n"
+		"  TIME_WAIT      0\n"
+		"empty           {}\n"
+		"closed\n"
+		"  normal         3\n"
+		"  deep\n"
+		"    x           y\n"
+		"  list          [1]\n");
 }
 
 static void

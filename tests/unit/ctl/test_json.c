@@ -1,4 +1,5 @@
-/* authgate-ctl's JSON reader and writer: valid documents, every malformation, depth, big numbers. */
+/* authgate-ctl's JSON reader and writer: valid documents, every malformation, depth, big numbers.
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,7 +61,8 @@ write_str(const struct ctl_json *v, bool pretty)
 static void
 test_object_keeps_key_order(void **state)
 {
-	struct ctl_json *v = parse_ok(" {\"zeta\": 1, \"alpha\": \"a\", \"mid\": [true, false, null]} ");
+	struct ctl_json *v =
+		parse_ok(" {\"zeta\": 1, \"alpha\": \"a\", \"mid\": [true, false, null]} ");
 
 	(void)state;
 	assert_int_equal(v->type, CTL_JSON_OBJECT);
@@ -213,8 +215,8 @@ test_malformed(void **state)
 	EXPECT_ERROR("\"\\u0000\"", 1, 2, "\\u0000");
 	EXPECT_ERROR("\"\xff\"", 1, 2, "invalid UTF-8");
 	EXPECT_ERROR("\"\xc3\"", 1, 2, "invalid UTF-8");
-	EXPECT_ERROR("\"\xc0\xaf\"", 1, 2, "invalid UTF-8");	      /* overlong '/' */
-	EXPECT_ERROR("\"\xed\xa0\x80\"", 1, 2, "invalid UTF-8");      /* encoded surrogate */
+	EXPECT_ERROR("\"\xc0\xaf\"", 1, 2, "invalid UTF-8");	     /* overlong '/' */
+	EXPECT_ERROR("\"\xed\xa0\x80\"", 1, 2, "invalid UTF-8");     /* encoded surrogate */
 	EXPECT_ERROR("\"\xf4\x90\x80\x80\"", 1, 2, "invalid UTF-8"); /* above U+10FFFF */
 	EXPECT_ERROR("{\n  \"a\": [1,\n  2,,\n]}", 3, 5, "expected a value");
 	/* a NUL inside the buffer is just a bad byte, not the end of the input */
@@ -259,8 +261,9 @@ test_depth_bound(void **state)
 static void
 test_write_pretty_is_stable(void **state)
 {
-	static const char in[] = "{\"z\":{\"b\":1,\"a\":[]},\"s\":\"t\\\"ab\\tx\\u0001\xc3\xa9\","
-				 "\"n\":18446744073709551615,\"d\":1.50,\"e\":{},\"l\":[true,null,-3]}";
+	static const char in[] =
+		"{\"z\":{\"b\":1,\"a\":[]},\"s\":\"t\\\"ab\\tx\\u0001\xc3\xa9\","
+		"\"n\":18446744073709551615,\"d\":1.50,\"e\":{},\"l\":[true,null,-3]}";
 	static const char want[] = "{\n"
 				   "  \"z\": {\n"
 				   "    \"b\": 1,\n"
