@@ -412,6 +412,7 @@ void tcp_output(struct tcp_flow *f)
 	uint32_t end, win, smss;
 	bool sent = false;
 
+	f->flags &= ~TF_OUT_PENDING;
 	if (f->state < TCP_ESTABLISHED || f->state == TCP_TIME_WAIT)
 		goto ack;
 	smss = tcp_smss(f);
@@ -423,7 +424,8 @@ void tcp_output(struct tcp_flow *f)
 		uint8_t flags = TCP_FL_ACK;
 
 		if (seq_geq(f->snd_nxt, end)) {
-			if ((f->flags & TF_FIN_QUEUED) && f->snd_nxt == end) {
+			if ((f->flags & TF_FIN_QUEUED) && f->snd_nxt == end &&
+			    (!(f->flags & TF_FIN_SENT) || f->snd_nxt == f->fin_seq)) {
 				xmit(f, f->snd_nxt, 0, TCP_FL_ACK | TCP_FL_FIN);
 				f->fin_seq = f->snd_nxt;
 				f->flags |= TF_FIN_SENT;
@@ -889,6 +891,7 @@ void tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
 void tcp_deliver(struct tcp_flow *f)
 {
 	uint32_t win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+	uint32_t consumed = 0;
 
 	if ((f->flags & (TF_PAUSED | TF_IN_DELIVER)) || !(f->flags & TF_APP))
 		return;
@@ -900,6 +903,7 @@ void tcp_deliver(struct tcp_flow *f)
 		if (f->state == TCP_CLOSED)
 			return;
 		n = RTE_MIN(n, have);
+		consumed += n;
 		f->rcvq = tcp_mbuf_chop(f->rcvq, n);
 		f->rcvq_bytes -= n;
 		if (f->rcvq == NULL)
@@ -919,9 +923,10 @@ void tcp_deliver(struct tcp_flow *f)
 		if (f->state == TCP_CLOSED)
 			return;
 	}
-	/* Window update once the app made room worth announcing. */
-	if (f->state != TCP_TIME_WAIT && rcv_window(f) >= win_before + 2 * f->mss &&
-	    win_before < f->e->p.rcvbuf / 2)
+	/* Window update once the app made room worth announcing (RFC 1122 4.2.3.3). */
+	if (consumed > 0 && f->state != TCP_TIME_WAIT &&
+	    win_before < RTE_MAX(f->e->p.rcvbuf / 4, 2u * f->mss) &&
+	    rcv_window(f) >= win_before + RTE_MIN(f->e->p.rcvbuf / 2, 2u * f->mss))
 		f->flags |= TF_ACKNOW;
 }
 
@@ -1035,6 +1040,18 @@ int tcp_unlisten(struct tcp_engine *e, uint16_t lport)
 
 /* ---------------------------------------------------------------- application API */
 
+/*
+ * Inside the processing of this flow's own segment, sends are batched: the engine outputs
+ * once at the end, so several small tcp_send() calls do not leave runt segments.
+ */
+static void output_or_defer(struct tcp_flow *f)
+{
+	if (f->e->cur_flow == f)
+		f->flags |= TF_OUT_PENDING;
+	else
+		tcp_output(f);
+}
+
 static bool can_send(const struct tcp_flow *f)
 {
 	return (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT) &&
@@ -1092,7 +1109,7 @@ int tcp_send(struct tcp_flow *f, const void *buf, size_t len)
 	if (done == 0 && n > 0)
 		return -ENOBUFS;
 	if (done > 0)
-		tcp_output(f);
+		output_or_defer(f);
 	return (int)done;
 }
 
@@ -1126,7 +1143,7 @@ int tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
 	if (done == 0 && n > 0)
 		return -ENOBUFS;
 	if (done > 0)
-		tcp_output(f);
+		output_or_defer(f);
 	return (int)done;
 }
 
@@ -1141,7 +1158,7 @@ int tcp_shutdown(struct tcp_flow *f)
 	else
 		return -ENOTCONN;
 	f->flags |= TF_FIN_QUEUED;
-	tcp_output(f);
+	output_or_defer(f);
 	return 0;
 }
 

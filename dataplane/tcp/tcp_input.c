@@ -158,10 +158,7 @@ static void input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struc
 	f->snd_wl1 = s->seq;
 	f->snd_wl2 = s->ack;
 	f->rcv_adv = f->rcv_nxt + RTE_MIN(e->p.rcvbuf, 65535u);
-	if (tcp_flow_accept(f) != 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
+	s->cookie_ack = true;
 	input_flow(e, f, s, m);
 }
 
@@ -208,7 +205,8 @@ static void cc_new_ack(struct tcp_flow *f, uint32_t acked)
 }
 
 /* Returns false when the flow went away. */
-static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
+static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s,
+			bool handshake)
 {
 	uint32_t swnd = (uint32_t)s->wnd << f->snd_wscale;
 	uint32_t smss = tcp_smss(f);
@@ -254,7 +252,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 		} else if (!(f->flags & TF_PERSIST)) {
 			f->rexmt_at = e->now + f->rto;
 		}
-	} else if (s->ack == f->snd_una && s->len == 0 &&
+	} else if (!handshake && s->ack == f->snd_una && s->len == 0 &&
 		   !(s->flags & (TCP_FL_SYN | TCP_FL_FIN)) && swnd == f->snd_wnd &&
 		   f->snd_max != f->snd_una) {
 		/* RFC 5681 duplicate ACK */
@@ -263,7 +261,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 			f->dupacks++;
 		if (f->flags & TF_RECOVERY) {
 			f->cwnd += smss;
-		} else if (f->dupacks == 3 && seq_gt(s->ack - 1, f->recover)) {
+		} else if (f->dupacks == 3 && seq_gt(s->ack, f->recover)) {
 			uint32_t flight = f->snd_max - f->snd_una;
 
 			e->stats.fast_retransmits++;
@@ -461,10 +459,11 @@ static bool seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, ui
 	return seq_gt(s->seq + seglen, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
 }
 
-static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
-		       struct rte_mbuf *m)
+static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
+			  struct rte_mbuf *m)
 {
 	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
+	bool handshake = s->cookie_ack;
 	uint32_t wnd;
 
 	/* m is the payload from here on (NULL when there is none). */
@@ -477,6 +476,10 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 		m = NULL;
 	}
 
+	if (s->cookie_ack && tcp_flow_accept(f) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (f->state == TCP_TIME_WAIT && (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) ==
 						 TCP_FL_SYN) {
 		/* RFC 6191: a new incarnation may reuse a TIME_WAIT tuple if it is newer. */
@@ -513,7 +516,11 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 		if (!(s->flags & TCP_FL_RST)) {
 			if (s->len > 0)
 				e->stats.dup_acks_out++;
-			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
+			if (s->cookie_ack && tcp_flow_accept(f) != 0) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
 				f->linger_at = e->now + e->p.time_wait_us;
 			tcp_send_ack(f);
 			tcp_timer_sched(f);
@@ -579,6 +586,7 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 
 	if (f->state == TCP_SYN_RECEIVED) {
 		if (seq_gt(s->ack, f->snd_una) && seq_leq(s->ack, f->snd_max)) {
+			handshake = true;
 			e->half_open--;
 			tcp_set_state(f, TCP_ESTABLISHED);
 			if (f->flags & TF_RTT_TIMING) {
@@ -617,7 +625,7 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 		tcp_drop(e, m, TCP_DROP_BAD_ACK);
 		return;
 	}
-	if (!process_ack(e, f, s)) {
+	if (!process_ack(e, f, s, handshake)) {
 		rte_pktmbuf_free(m);
 		return;
 	}
@@ -677,6 +685,19 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 	if (f->state == TCP_CLOSED)
 		return;
 	tcp_output(f);
+}
+
+static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
+		       struct rte_mbuf *m)
+{
+	struct tcp_flow *outer = e->cur_flow;
+
+	e->cur_flow = f;
+	input_flow_do(e, f, s, m);
+	e->cur_flow = outer;
+	/* The flow memory outlives a close until our next quiescent state. */
+	if (f->state != TCP_CLOSED && (f->flags & TF_OUT_PENDING))
+		tcp_output(f);
 }
 
 /* ---------------------------------------------------------------- entry */

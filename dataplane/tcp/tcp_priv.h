@@ -59,6 +59,7 @@ struct tcp_seg {
 	uint16_t hdr_len; /* IPv4 + TCP header bytes before the payload */
 	struct tcp_opts opts;
 	uint64_t now;
+	bool cookie_ack; /* this ACK just created the flow from a SYN cookie */
 };
 
 struct tcp_ooo {
@@ -92,6 +93,7 @@ struct tcp_listener {
 #define TF_IN_DELIVER  0x2000 /* inside the data callback: do not re-enter */
 #define TF_COOKIE      0x4000 /* created from a SYN cookie */
 #define TF_FIN_SENT    0x8000 /* our FIN has a sequence number (fin_seq) */
+#define TF_OUT_PENDING 0x10000 /* app queued data during input: output once at the end */
 
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */
@@ -198,6 +200,7 @@ struct tcp_engine {
 	uint32_t nb_free_ids;
 	uint16_t ip_id;
 	uint8_t rcv_wscale;  /* our window scale for rcvbuf */
+	struct tcp_flow *cur_flow; /* flow whose segment is being processed */
 	uint16_t local_mss; /* MTU - 40 */
 	uint64_t challenge_sec;
 	uint32_t challenge_cnt;
