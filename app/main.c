@@ -16,6 +16,7 @@
 #include "app/config.h"
 #include "app/eal_args.h"
 #include "dataplane/dp.h"
+#include "dataplane/dp_l4.h"
 
 static struct ag_config cfg;
 
@@ -137,6 +138,9 @@ main(int argc, char **argv)
 	rc = dp_ports_init(&dp_main, &cfg);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "ports: %s\n", strerror(-rc));
+	rc = dp_l4_init(&dp_main, &cfg);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "transport: %s\n", strerror(-rc));
 	rc = dp_telemetry_init(&dp_main);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "telemetry: %s\n", strerror(-rc));
@@ -161,6 +165,7 @@ main(int argc, char **argv)
 
 	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
 	rte_eal_mp_wait_lcore();
+	dp_l4_fini();
 	dp_ports_close(&dp_main);
 	rte_eal_cleanup();
 	ag_eal_argv_free(&eal);

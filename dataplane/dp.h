@@ -11,12 +11,14 @@
 
 #include "app/config.h"
 #include "dataplane/dp_stats.h"
+#include "dataplane/http_app.h"
 
 #define DP_MAX_BURST  512
 #define DP_TX_BUF     64
 #define DP_NEIGH_SIZE 1024 /* slots per port, power of two */
 
 struct dp_neigh_entry;
+struct tcp_engine;
 
 struct dp_port {
 	uint16_t port_id;
@@ -48,7 +50,8 @@ struct dp_lcore {
 	uint32_t idle_sleep_us;
 	struct dp_txbuf tx[AG_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
-	void *tcp;              /* struct tcp_engine, once wired */
+	struct tcp_engine *tcp;
+	struct ha_lcore http;
 	uint64_t garp_next_tsc;
 	unsigned int garp_left;
 	struct dp_lcore_stats stats;

@@ -1,18 +1,187 @@
-/* Transport glue: hands TCP segments to this lcore's engine, or counts them when there is none. */
+/* Transport glue: one TCP engine per lcore, steering to the flow's owner, engine output to ports. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ip.h>
+#include <rte_random.h>
+#include <rte_tcp.h>
+#include <urcu-qsbr.h>
+
 #include "dataplane/dp_l4.h"
+#include "dataplane/tcp/tcp.h"
+
+static struct tcp_flow_table *flow_table;
+static uint64_t tsc_per_us;
+
+uint64_t
+dp_now_us(void)
+{
+	return rte_get_tsc_cycles() / tsc_per_us;
+}
+
+struct tcp_flow_table *
+dp_flow_table(void)
+{
+	return flow_table;
+}
+
+/* Engine output starts at the IPv4 header: pick the port that owns the source address. */
+static void
+l4_tx(void *arg, struct rte_mbuf *m)
+{
+	struct dp_lcore *lc = arg;
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	uint32_t src = rte_be_to_cpu_32(ip->src_addr);
+	struct dp_port *port = &dp_main.ports[0];
+
+	for (uint16_t p = 1; p < dp_main.nb_ports; p++)
+		if (dp_main.ports[p].addr == src)
+			port = &dp_main.ports[p];
+	dp_ipv4_output(lc, port, m);
+}
+
+int
+dp_l4_init(struct dp *dp, const struct ag_config *cfg)
+{
+	bool offload = true;
+
+	tsc_per_us = rte_get_tsc_hz() / 1000000;
+	ha_init(cfg);
+	if (tsc_per_us == 0)
+		tsc_per_us = 1;
+	flow_table = tcp_flow_table_create(cfg->tcp.max_flows, rte_rand());
+	if (flow_table == NULL) {
+		DP_LOG(ERR, "flow table of %u: %s", cfg->tcp.max_flows, strerror(errno));
+		return -errno;
+	}
+	for (uint16_t p = 0; p < dp->nb_ports; p++)
+		offload &= dp->ports[p].tx_ip_cksum && dp->ports[p].tx_tcp_cksum;
+
+	for (uint16_t i = 0; i < dp->nb_lcores; i++) {
+		struct dp_lcore *lc = &dp->lcores[i];
+		struct tcp_engine_params p;
+		struct tcp_engine *e;
+		int rc;
+
+		tcp_engine_params_init(&p);
+		p.table = flow_table;
+		p.lcore_idx = i;
+		p.nb_lcores = dp->nb_lcores;
+		for (uint16_t k = 0; k < dp->nb_ports && k < RTE_DIM(p.local_addrs); k++)
+			p.local_addrs[p.nb_local_addrs++] = dp->ports[k].addr;
+		p.mtu = dp->ports[0].conf->mtu;
+		for (uint16_t k = 1; k < dp->nb_ports; k++)
+			if (dp->ports[k].conf->mtu < p.mtu)
+				p.mtu = dp->ports[k].conf->mtu;
+		p.pool = dp->ports[0].pool;
+		p.tx = l4_tx;
+		p.tx_arg = lc;
+		p.csum_offload = offload;
+		p.max_flows = cfg->tcp.max_flows / dp->nb_lcores;
+		p.sndbuf = cfg->tcp.sndbuf;
+		p.rcvbuf = cfg->tcp.rcvbuf;
+		p.max_half_open = cfg->tcp.max_half_open;
+		p.syncookies = cfg->tcp.syncookies == AG_SYNCOOKIES_ALWAYS  ? TCP_SYNCOOKIE_ALWAYS
+			       : cfg->tcp.syncookies == AG_SYNCOOKIES_NEVER ? TCP_SYNCOOKIE_NEVER
+									     : TCP_SYNCOOKIE_AUTO;
+		/* shed new connections while an eighth of the pool is all that is left */
+		p.pool_low_watermark = dp->ports[0].conf->mbufs / 8;
+		p.rto_min_us = cfg->tcp.rto_min_ms * 1000;
+		p.time_wait_us = (uint64_t)cfg->tcp.time_wait_ms * 1000;
+		p.idle_timeout_us = (uint64_t)cfg->tcp.idle_timeout_s * 1000000;
+		p.keepalive_us = (uint64_t)cfg->tcp.keepalive_s * 1000000;
+		p.seed = rte_rand();
+		e = tcp_engine_create(&p);
+		if (e == NULL) {
+			DP_LOG(ERR, "lcore %u: TCP engine: %s", lc->lcore_id, rte_strerror(rte_errno));
+			return -rte_errno;
+		}
+		lc->tcp = e;
+		rc = ha_lcore_init(&lc->http, e);
+		if (rc < 0) {
+			DP_LOG(ERR, "http on port %u: %s", cfg->http.port, strerror(-rc));
+			return rc;
+		}
+		rc = tcp_diag_listen(e, cfg->diag.echo_port, cfg->diag.discard_port,
+				     cfg->diag.chargen_port);
+		if (rc < 0) {
+			DP_LOG(ERR, "diagnostics service: %s", strerror(-rc));
+			return rc;
+		}
+	}
+	if (cfg->diag.echo_port || cfg->diag.discard_port || cfg->diag.chargen_port)
+		DP_LOG(INFO, "diagnostics: echo %u discard %u chargen %u (0 = off)",
+		       cfg->diag.echo_port, cfg->diag.discard_port, cfg->diag.chargen_port);
+	return 0;
+}
+
+/* Called on each lcore before it stops: flows are aborted by their owner. */
+void
+dp_l4_lcore_fini(struct dp_lcore *lc)
+{
+	if (lc->tcp != NULL) {
+		/* closed callbacks run here and still use the HTTP state */
+		tcp_engine_destroy(lc->tcp);
+		lc->tcp = NULL;
+	}
+	ha_lcore_fini(&lc->http);
+}
+
+void
+dp_l4_fini(void)
+{
+	if (flow_table == NULL)
+		return;
+	/* engines freed their flows with call_rcu: let those run before the table goes */
+	rcu_barrier_qsbr();
+	if (tcp_flow_table_destroy(flow_table) == 0)
+		flow_table = NULL;
+}
 
 void
 dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	struct tcp_tuple tuple;
+	uint16_t owner;
+
 	RTE_SET_USED(port);
 	if (lc->tcp == NULL)
 		return dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
-	dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
+	if (dp_main.nb_lcores > 1 &&
+	    rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
+		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+		th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
+		tuple.raddr = rte_be_to_cpu_32(ip->src_addr);
+		tuple.laddr = rte_be_to_cpu_32(ip->dst_addr);
+		tuple.rport = rte_be_to_cpu_16(th->src_port);
+		tuple.lport = rte_be_to_cpu_16(th->dst_port);
+		owner = tcp_flow_owner(flow_table, &tuple, dp_main.nb_lcores);
+		if (owner != lc->index) {
+			/* RSS or the vdev put it here; the owner's ring takes it there */
+			if (rte_ring_mp_enqueue(dp_main.lcores[owner].steer, m) != 0)
+				return dp_drop(lc, m, DP_DROP_STEER_RING_FULL);
+			lc->stats.steered_out++;
+			return;
+		}
+	}
+	rte_pktmbuf_adj(m, m->l2_len);
+	tcp_input(lc->tcp, m, dp_now_us());
 }
 
 void
 dp_l4_process(struct dp_lcore *lc, uint64_t now_tsc)
 {
-	RTE_SET_USED(lc);
-	RTE_SET_USED(now_tsc);
+	uint64_t now_us = now_tsc / tsc_per_us;
+
+	if (lc->tcp == NULL)
+		return;
+	tcp_process(lc->tcp, now_us);
+	if (now_us >= lc->http.next_tick_us) {
+		ha_lcore_tick(&lc->http, now_us);
+		lc->http.next_tick_us = now_us + 500000;
+	}
 }

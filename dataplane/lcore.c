@@ -60,7 +60,6 @@ slow_path(struct dp_lcore *lc, uint64_t now)
 		lc->garp_left--;
 		lc->garp_next_tsc = now + rte_get_tsc_hz();
 	}
-	dp_l4_process(lc, now);
 }
 
 static unsigned int
@@ -87,7 +86,7 @@ dp_lcore_main(void *arg)
 	struct dp_lcore *lc = arg;
 	struct rte_mbuf *pkts[DP_MAX_BURST];
 	uint32_t idle = 0;
-	uint64_t iter = 0;
+	uint64_t iter = 0, now;
 
 	rcu_register_thread();
 	DP_LOG(INFO, "lcore %u polls queue %u on %u port(s)", lc->lcore_id, lc->index,
@@ -108,8 +107,10 @@ dp_lcore_main(void *arg)
 			got += n;
 		}
 		got += drain_steer_ring(lc);
+		now = rte_get_tsc_cycles();
+		dp_l4_process(lc, now);
 		if ((++iter % SLOW_EVERY) == 0)
-			slow_path(lc, rte_get_tsc_cycles());
+			slow_path(lc, now);
 		dp_tx_flush(lc);
 
 		lc->stats.polls++;
@@ -126,6 +127,8 @@ dp_lcore_main(void *arg)
 		usleep(lc->idle_sleep_us);
 		rcu_thread_online();
 	}
+	/* the engine resets what is still open; those RSTs go out with the last flush */
+	dp_l4_lcore_fini(lc);
 	dp_tx_flush(lc);
 	rcu_unregister_thread();
 	DP_LOG(INFO, "lcore %u stops", lc->lcore_id);

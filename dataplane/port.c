@@ -104,7 +104,13 @@ port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, ui
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
 		port->tx_ip_cksum = true;
 	}
-	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
+	/*
+	 * net_tap "offloads" checksums by computing them in software with DPDK's
+	 * rte_raw_cksum_mbuf(), which is wrong for chains with odd-length
+	 * segments in 22.11; the TCP engine's own checksum is right and no slower.
+	 */
+	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) &&
+	    strcmp(info.driver_name, "net_tap") != 0) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 		port->tx_tcp_cksum = true;
 	}

@@ -9,6 +9,7 @@
 #include <rte_malloc.h>
 #include <rte_tcp.h>
 
+#include "dataplane/tcp/tcp_cksum.h"
 #include "dataplane/tcp/tcp_priv.h"
 
 RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
@@ -277,7 +278,7 @@ static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t s
 		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		th->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, sizeof(*ip));
+		th->cksum = tcp_cksum_ipv4_mbuf(m, ip, sizeof(*ip));
 	}
 	e->stats.seg_out++;
 	e->stats.bytes_out += len;

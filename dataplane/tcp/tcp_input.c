@@ -6,6 +6,7 @@
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
+#include "dataplane/tcp/tcp_cksum.h"
 #include "dataplane/tcp/tcp_priv.h"
 
 #define PAWS_IDLE_US (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
@@ -730,7 +731,7 @@ void tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 	}
 	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
 	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
-	     rte_ipv4_udptcp_cksum_mbuf_verify(m, ip, l3) != 0)) {
+	     tcp_cksum_ipv4_mbuf_verify(m, ip, l3) != 0)) {
 		tcp_drop(e, m, TCP_DROP_BAD_CSUM);
 		return;
 	}

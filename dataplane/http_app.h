@@ -1,0 +1,44 @@
+/* HTTP service on the TCP engine, one instance per dataplane lcore. */
+#ifndef AG_HTTP_APP_H
+#define AG_HTTP_APP_H
+
+#include <stdint.h>
+
+#include "app/config.h"
+#include "dataplane/http/http.h"
+
+struct tcp_engine;
+struct ha_flow;
+
+/* Written by the owner lcore only; telemetry sums them. */
+struct ha_stats {
+	uint64_t connections;
+	uint64_t active; /* gauge */
+	uint64_t responses;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t header_timeouts;
+	uint64_t idle_closes;
+	uint64_t aborted_responses; /* connection ended with a response in flight */
+	uint64_t torn_files;        /* a file changed while its body was sent: connection reset */
+	uint64_t no_memory;
+	uint64_t respond_errors;
+};
+
+struct ha_lcore {
+	struct store *store;
+	struct http_conn_conf conn_conf; /* per lcore: its stats pointer is this lcore's */
+	struct http_stats hstats;        /* requests, parse errors by reason, status classes */
+	uint64_t next_tick_us;
+	struct ha_flow *flows;
+	int64_t now_s; /* wall clock for Date, refreshed by ha_lcore_tick */
+	struct ha_stats stats;
+};
+
+int ha_init(const struct ag_config *cfg);
+/* Listens on [http] port on this lcore's engine (nothing when the port is 0). */
+int ha_lcore_init(struct ha_lcore *app, struct tcp_engine *e);
+void ha_lcore_fini(struct ha_lcore *app);
+void ha_lcore_tick(struct ha_lcore *app, uint64_t now_us);
+
+#endif
