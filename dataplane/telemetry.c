@@ -328,6 +328,61 @@ tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+static int
+tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct ha_stats sum;
+	struct http_stats hs;
+	struct rte_tel_data *errs, *classes;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	memset(&sum, 0, sizeof(sum));
+	memset(&hs, 0, sizeof(hs));
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		const struct ha_lcore *app = &dp_main.lcores[i].http;
+		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
+			((uint64_t *)&sum)[k] += __atomic_load_n(
+				&((const uint64_t *)&app->stats)[k], __ATOMIC_RELAXED);
+		for (size_t k = 0; k < sizeof(hs) / sizeof(uint64_t); k++)
+			((uint64_t *)&hs)[k] += __atomic_load_n(
+				&((const uint64_t *)&app->hstats)[k], __ATOMIC_RELAXED);
+	}
+	errs = rte_tel_data_alloc();
+	classes = rte_tel_data_alloc();
+	if (errs == NULL || classes == NULL) {
+		rte_tel_data_free(errs);
+		rte_tel_data_free(classes);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "requests", hs.requests);
+#define H(f) rte_tel_data_add_dict_u64(d, #f, sum.f);
+	H(connections) H(active) H(responses) H(bytes_in) H(bytes_out) H(header_timeouts)
+	H(idle_closes) H(aborted_responses) H(torn_files) H(no_memory) H(respond_errors)
+#undef H
+	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
+	rte_tel_data_start_dict(classes);
+	for (int c = 1; c <= 5; c++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%dxx", c);
+		rte_tel_data_add_dict_u64(classes, name, hs.status_class[c]);
+	}
+	rte_tel_data_add_dict_container(d, "status", classes, 0);
+	rte_tel_data_start_dict(errs);
+	for (int r = 1; r < H1_E__COUNT; r++) {
+		char name[64];
+		/* telemetry names take letters, digits and '_' only */
+		snprintf(name, sizeof(name), "%s", h1_err_str(r));
+		for (char *c = name; *c != '\0'; c++)
+			if (*c == '-')
+				*c = '_';
+		rte_tel_data_add_dict_u64(errs, name, hs.parse_errors[r]);
+	}
+	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
+	return 0;
+}
+
 int
 dp_telemetry_init(struct dp *dp)
 {
@@ -342,6 +397,8 @@ dp_telemetry_init(struct dp *dp)
 	rte_telemetry_register_cmd("/authgate/lcores", tel_lcores, "Per-lcore packet counters");
 	rte_telemetry_register_cmd("/authgate/neighbours", tel_neighbours,
 				   "Neighbour (ARP) table: IPv4 → MAC, age");
+	rte_telemetry_register_cmd("/authgate/http/stats", tel_http_stats,
+				   "HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
 	rte_telemetry_register_cmd("/authgate/tcp/stats", tel_tcp_stats,
 				   "TCP: segments, retransmits, cookies, resets, drops by reason, flows by state");
 	rte_telemetry_register_cmd("/authgate/flows", tel_flows,
