@@ -1,0 +1,47 @@
+#!/usr/bin/python3
+"""HTTP e2e: the lab with short timeouts; client checks inside the namespace; the gateway's counters."""
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agtest as t  # noqa: E402
+
+
+def main():
+    t.require_root()
+    check = t.Check()
+    tmp = tempfile.mkdtemp(prefix="ag-http-")
+    conf = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
+    conf = conf.replace("[http]\nport = 80\n",
+                        "[http]\nport = 80\nheader_timeout_s = 2\nkeepalive_timeout_s = 3\nmax_requests = 1000\n")
+    path = os.path.join(tmp, "http.ini")
+    open(path, "w").write(conf)
+    t.lab("down", check=False)
+    try:
+        t.lab("up", path)
+        inner = t.in_ns("/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "http_checks.py"),
+                        check=False)
+        print(inner.stdout, end="")
+        print(inner.stderr, end="", file=sys.stderr)
+        check(inner.returncode == 0, "every client-side HTTP check passed")
+        hs = t.telemetry("/authgate/http/stats")
+        check(hs["status"]["2xx"] >= 1100, f"gateway counted {hs['status']['2xx']} 2xx responses")
+        check(hs["status"]["4xx"] >= 20, f"gateway counted {hs['status']['4xx']} 4xx responses")
+        check(hs["header_timeouts"] >= 1, f"gateway counted {hs['header_timeouts']} header timeouts")
+        check(hs["idle_closes"] >= 1, f"gateway counted {hs['idle_closes']} idle keep-alive closes")
+        check(hs["parse_errors"]["duplicate_host"] >= 1, "parse errors are counted by reason")
+        t.wait_until(lambda: t.telemetry("/authgate/http/stats")["active"] == 0, 15, "connections to close")
+        check(True, "no HTTP connection left open")
+        t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows_by_state"]["ESTABLISHED"] == 0, 15,
+                     "established flows to drain")
+        check(True, "no TCP flow left established")
+    finally:
+        t.lab("down", check=False)
+        os.unlink(path)
+        os.rmdir(tmp)
+    return check.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
