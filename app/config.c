@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <rte_cfgfile.h>
 
 #include "app/config.h"
@@ -160,8 +161,33 @@ static const struct cfg_key http_keys[] = {
 	{NULL},
 };
 
+static const char *const site_auth_choices[] = {"none", "negotiate", NULL};
+static const char *const trust_kind_choices[] = {"kerberos", NULL};
+
 static const struct cfg_key site_keys[] = {
 	S(ag_site_conf, root, CK_STRING, NULL),
+	E(ag_site_conf, auth, site_auth_choices, "none"),
+	{NULL},
+};
+
+static const struct cfg_key auth_keys[] = {
+	B(ag_auth_conf, persist_non_ntlm, "yes"),
+	B(ag_auth_conf, persist_single_request, "no"),
+	U(ag_auth_conf, max_session_age_s, 1, 7 * 86400, "36000"),
+	U(ag_auth_conf, max_auth_failures, 1, 1000, "5"),
+	U(ag_auth_conf, retry_after_s, 1, 3600, "5"),
+	U(ag_auth_conf, max_token_bytes, 1024, 65536, "49152"),
+	{NULL},
+};
+
+static const struct cfg_key trust_keys[] = {
+	E(ag_trust_conf, kind, trust_kind_choices, "kerberos"),
+	S(ag_trust_conf, keytab, CK_STRING, ""),
+	U(ag_trust_conf, max_concurrent_api, 1, 150, "10"),
+	U(ag_trust_conf, timeout_s, 1, 3600, "45"),
+	U(ag_trust_conf, warning_threshold_s, 0, 3600, "0"),
+	U(ag_trust_conf, workers, 1, 64, "2"),
+	B(ag_trust_conf, replay_cache, "yes"),
 	{NULL},
 };
 
@@ -178,6 +204,10 @@ static const struct cfg_section sections[] = {
 	{"site", true, offsetof(struct ag_config, sites), sizeof(struct ag_site_conf), AG_MAX_SITES,
 	 offsetof(struct ag_config, nb_sites), offsetof(struct ag_site_conf, prefix),
 	 sizeof(((struct ag_site_conf *)0)->prefix), site_keys, false, true},
+	{"auth", false, offsetof(struct ag_config, auth), 0, 1, 0, 0, 0, auth_keys, false},
+	{"trust", true, offsetof(struct ag_config, trusts), sizeof(struct ag_trust_conf),
+	 AG_MAX_TRUSTS, offsetof(struct ag_config, nb_trusts), offsetof(struct ag_trust_conf, realm),
+	 sizeof(((struct ag_trust_conf *)0)->realm), trust_keys, false},
 };
 
 static void __attribute__((format(printf, 5, 6)))
@@ -664,9 +694,22 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 						  dnames[i], "port %u is also %s",
 						  dports[i], dnames[j]);
 	}
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
+		const struct ag_trust_conf *t = &cfg->trusts[i];
+
+		snprintf(sec, sizeof(sec), "trust %s", t->realm);
+		if (t->keytab[0] != '\0' && access(t->keytab, R_OK) != 0)
+			cfg_error(ctx, line_of(ctx, sec, "keytab"), sec, "keytab",
+				  "cannot read '%s': %s", t->keytab, strerror(errno));
+	}
 	for (unsigned int i = 0; i < cfg->nb_sites; i++) {
 		struct stat st;
 		const struct ag_site_conf *site = &cfg->sites[i];
+
+		snprintf(sec, sizeof(sec), "site %s", site->prefix);
+		if (site->auth == AG_AUTH_NEGOTIATE && cfg->nb_trusts == 0)
+			cfg_error(ctx, line_of(ctx, sec, "auth"), sec, "auth",
+				  "negotiate needs at least one [trust REALM] section");
 
 		snprintf(sec, sizeof(sec), "site %s", site->prefix);
 		if (site->root[0] != '/')
@@ -875,5 +918,11 @@ ag_config_dump(const struct ag_config *cfg, FILE *out)
 		char name[160];
 		snprintf(name, sizeof(name), "site %s", cfg->sites[i].prefix);
 		dump_section(out, name, site_keys, &cfg->sites[i]);
+	}
+	dump_section(out, "auth", auth_keys, &cfg->auth);
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), "trust %s", cfg->trusts[i].realm);
+		dump_section(out, name, trust_keys, &cfg->trusts[i]);
 	}
 }

@@ -91,9 +91,35 @@ struct ag_http_conf {
 	uint32_t max_requests;      /* per connection, then Connection: close; 0 = no limit */
 };
 
+enum ag_site_auth {
+	AG_AUTH_NONE,      /* open */
+	AG_AUTH_NEGOTIATE, /* Kerberos through SPNEGO/Negotiate */
+};
+
 struct ag_site_conf {
 	char prefix[128]; /* the NAME of [site NAME]: a URL path prefix such as /pkg */
 	char root[AG_CFG_STR];
+	uint32_t auth; /* enum ag_site_auth */
+};
+
+struct ag_auth_conf {
+	bool persist_non_ntlm;       /* IIS authPersistNonNTLM: the flow stays authenticated */
+	bool persist_single_request; /* IIS authPersistSingleRequest: forget after each request */
+	uint32_t max_session_age_s;  /* persisted authentication ends after this */
+	uint32_t max_auth_failures;  /* failed validations on one connection before it is closed */
+	uint32_t retry_after_s;      /* Retry-After on 503 when a trust is saturated */
+	uint32_t max_token_bytes;    /* decoded Authorization token bound */
+};
+
+struct ag_trust_conf {
+	char realm[64]; /* the NAME of [trust NAME], as in tickets: AUTHGATE.TEST */
+	uint32_t kind;  /* 0 kerberos */
+	char keytab[AG_CFG_STR]; /* empty: KRB5_KTNAME */
+	uint32_t max_concurrent_api;
+	uint32_t timeout_s;
+	uint32_t warning_threshold_s;
+	uint32_t workers;
+	bool replay_cache;
 };
 
 struct ag_config {
@@ -108,6 +134,9 @@ struct ag_config {
 	struct ag_http_conf http;
 	struct ag_site_conf sites[AG_MAX_SITES];
 	unsigned int nb_sites;
+	struct ag_auth_conf auth;
+	struct ag_trust_conf trusts[AG_MAX_TRUSTS];
+	unsigned int nb_trusts;
 };
 
 /*

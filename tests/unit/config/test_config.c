@@ -213,6 +213,15 @@ static const struct bad_case bad_cases[] = {
 	{PORT "[diag]\necho_port = 7\nchargen_port = 7\n",
 	 "F:6: [diag] chargen_port: port 7 is also echo_port\n"},
 	{PORT "[diag]\necho_port = 70000\n", "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
+	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate\n",
+	 "F:6: [site /pkg] auth: negotiate needs at least one [trust REALM] section\n"},
+	{PORT "[trust EXAMPLE.COM]\nkeytab = /nonexistent/http.keytab\n",
+	 "F:5: [trust EXAMPLE.COM] keytab: cannot read '/nonexistent/http.keytab': No such file or "
+	 "directory\n"},
+	{PORT "[trust EXAMPLE.COM]\nmax_concurrent_api = 151\n",
+	 "F:5: [trust EXAMPLE.COM] max_concurrent_api: 151 is out of range 1..150\n"},
+	{PORT "[auth]\npersist_non_ntlm = perhaps\n",
+	 "F:5: [auth] persist_non_ntlm: 'perhaps' is not yes or no\n"},
 	/* several errors are all reported, in file order within their section */
 	{PORT "mtu = 1\nrx_desc = 1\n",
 	 "F:4: [port lab] mtu: 1 is out of range 68..9600\n"
