@@ -278,7 +278,13 @@ struct tcp_flow_info {
 	uint32_t cwnd;    /* bytes */
 	uint32_t srtt_us; /* 0 until the first sample */
 	uint32_t snd_wnd;
-	uint32_t unacked;
+	uint32_t unacked;  /* bytes sent, not acknowledged */
+	uint32_t sndq;     /* bytes queued by the app, unacked included */
+	uint32_t rcvq;     /* bytes received in order, not consumed by the app */
+	uint32_t ooo;      /* out-of-order segments held */
+	uint32_t rto_us;
+	uint8_t retries;   /* RTO expirations in a row */
+	bool recv_paused;  /* app stopped reading */
 };
 
 /*

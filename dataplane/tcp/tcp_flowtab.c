@@ -174,6 +174,12 @@ int tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
 			.srtt_us = CMM_LOAD_SHARED(f->srtt),
 			.snd_wnd = CMM_LOAD_SHARED(f->snd_wnd),
 			.unacked = CMM_LOAD_SHARED(f->snd_max) - CMM_LOAD_SHARED(f->snd_una),
+			.sndq = CMM_LOAD_SHARED(f->sndq_bytes),
+			.rcvq = CMM_LOAD_SHARED(f->rcvq_bytes),
+			.ooo = CMM_LOAD_SHARED(f->nb_ooo),
+			.rto_us = CMM_LOAD_SHARED(f->rto),
+			.retries = CMM_LOAD_SHARED(f->retries),
+			.recv_paused = (CMM_LOAD_SHARED(f->flags) & TF_PAUSED) != 0,
 		};
 		rc = cb(&info, arg);
 		if (rc != 0)

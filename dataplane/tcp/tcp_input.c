@@ -10,6 +10,7 @@
 #include "dataplane/tcp/tcp_priv.h"
 
 #define PAWS_IDLE_US (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
+#define PAWS_SLACK   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
 
 /* Returns 0 or -EINVAL for a structurally broken option list. */
 static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
@@ -449,11 +450,13 @@ static bool seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, ui
 {
 	uint32_t wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 
-	if (seglen == 0) {
-		if (wnd == 0)
-			return s->seq == f->rcv_nxt;
-		return seq_geq(s->seq, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
-	}
+	/*
+	 * A bare ACK at the right edge is accepted (RFC 9293 asks for seq < edge): a peer that
+	 * filled the window sends its ACKs from there, and dropping them would leave a closed
+	 * window and a full send queue waiting on each other forever.
+	 */
+	if (seglen == 0)
+		return seq_geq(s->seq, f->rcv_nxt) && seq_leq(s->seq, f->rcv_nxt + wnd);
 	/* Data at rcv_nxt with a closed window still carries a valid ACK (RFC 9293 3.10.7.4). */
 	if (wnd == 0)
 		return s->seq == f->rcv_nxt;
@@ -505,9 +508,15 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 	f->last_rx_us = e->now;
 	f->ka_probes = 0;
 
-	/* PAWS (RFC 7323 5.3); segments without timestamps are tolerated. */
+	/*
+	 * PAWS (RFC 7323 5.3), with slack: a segment delayed behind a retransmission carries an
+	 * older TSval than the one that filled the hole, and reordering by a few ms must not
+	 * drop it. PAWS is there for duplicates from a previous sequence wrap, seconds old.
+	 * Segments without timestamps are tolerated.
+	 */
 	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
-	    seq_lt(s->opts.tsval, f->ts_recent) && e->now - f->ts_recent_age < PAWS_IDLE_US) {
+	    (int32_t)(f->ts_recent - s->opts.tsval) > PAWS_SLACK &&
+	    e->now - f->ts_recent_age < PAWS_IDLE_US) {
 		tcp_send_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return;

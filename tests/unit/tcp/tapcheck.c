@@ -1,12 +1,12 @@
 /* Interop check tool: the TCP engine with the diag service on a Linux TAP, no DPDK port needed. */
 /*
  * Run inside a network namespace (tapcheck.py makes one): it opens a TAP device, answers ARP
- * for its address, hands IPv4/TCP to one engine and writes the engine's segments back. The
- * outbound direction can be impaired here (loss, duplication, reordering) since netem on
- * the TAP only shapes what the kernel sends. Prints a status line every second and the
- * final counters on SIGTERM/SIGINT.
+ * for its address, hands IPv4/TCP to one engine and writes the engine's segments back. Both
+ * directions can be impaired here the way netem would (loss, duplication, a fixed delay that
+ * a share of packets skips, which reorders them): the lab kernel may have no sch_netem.
+ * Prints a status line every second and the final counters on SIGTERM/SIGINT.
  *
- *   tapcheck IFNAME ADDR [loss_pct dup_pct reorder_pct reorder_delay_us]
+ *   tapcheck IFNAME ADDR [loss_pct dup_pct reorder_pct delay_us]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,12 +33,21 @@
 
 #include "dataplane/tcp/tcp.h"
 
-#define DELAY_SLOTS 4096
+#define LINK_SLOTS 32768 /* frames held per direction: > delay x packet rate */
+#define FRAME_MAX  1600
 
-struct delayed {
+struct held {
 	uint64_t at;
 	uint16_t len;
-	uint8_t frame[9100];
+	uint8_t frame[FRAME_MAX];
+};
+
+/* One direction of the impaired link: a FIFO, since every held frame waits the same delay. */
+struct link {
+	struct held *q;
+	unsigned int head;
+	unsigned int n;
+	uint64_t passed, lost, dup, reordered, overflow;
 };
 
 static volatile sig_atomic_t quit;
@@ -47,11 +56,11 @@ static uint32_t my_addr;
 static struct rte_ether_addr my_mac = {{0x02, 0, 0, 0, 0, 1}};
 static struct rte_ether_addr peer_mac;
 static double loss_pct, dup_pct, reorder_pct;
-static uint64_t reorder_us;
-static struct delayed *dq;
-static unsigned int dq_n;
+static uint64_t delay_us;
+static struct link up, down; /* up: kernel -> engine, down: engine -> kernel */
 static uint64_t now_us;
-static uint64_t tx_frames, tx_lost, tx_dup, tx_reordered;
+static struct tcp_engine *eng;
+static struct rte_mempool *pool;
 
 static uint64_t clock_us(void)
 {
@@ -86,65 +95,99 @@ static int tap_open(const char *name)
 	return fd;
 }
 
+static bool chance(double pct)
+{
+	return pct > 0 && (double)rand() / RAND_MAX * 100.0 < pct;
+}
+
 static void frame_write(const uint8_t *f, uint16_t len)
 {
 	if (write(tap_fd, f, len) < 0 && errno != EAGAIN)
 		perror("tap write");
 }
 
-static bool chance(double pct)
+static void engine_rx(const uint8_t *f, uint16_t n);
+
+static void deliver(struct link *l, const uint8_t *f, uint16_t len)
 {
-	return pct > 0 && (double)rand() / RAND_MAX * 100.0 < pct;
+	l->passed++;
+	if (l == &down)
+		frame_write(f, len);
+	else
+		engine_rx(f, len);
+}
+
+static void hold(struct link *l, const uint8_t *f, uint16_t len)
+{
+	struct held *h;
+
+	if (l->n == LINK_SLOTS || len > FRAME_MAX) {
+		l->overflow++;
+		return;
+	}
+	h = &l->q[(l->head + l->n++) % LINK_SLOTS];
+	h->at = now_us + delay_us;
+	h->len = len;
+	memcpy(h->frame, f, len);
+}
+
+/* netem-like: loss, then duplication; reordered frames skip the delay the others wait. */
+static void impair(struct link *l, const uint8_t *f, uint16_t len)
+{
+	int copies = 1;
+
+	if (chance(loss_pct)) {
+		l->lost++;
+		return;
+	}
+	if (chance(dup_pct)) {
+		l->dup++;
+		copies = 2;
+	}
+	while (copies-- > 0) {
+		if (delay_us == 0) {
+			deliver(l, f, len);
+		} else if (chance(reorder_pct)) {
+			l->reordered++;
+			deliver(l, f, len);
+		} else {
+			hold(l, f, len);
+		}
+	}
+}
+
+static void release(struct link *l)
+{
+	while (l->n > 0 && l->q[l->head].at <= now_us) {
+		struct held *h = &l->q[l->head];
+
+		l->head = (l->head + 1) % LINK_SLOTS;
+		l->n--;
+		deliver(l, h->frame, h->len);
+	}
 }
 
 static void tx(void *arg, struct rte_mbuf *m)
 {
-	uint8_t frame[9100];
+	uint8_t frame[FRAME_MAX + 16];
 	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)frame;
 	uint16_t len = (uint16_t)(sizeof(*eh) + m->pkt_len);
+	const void *p;
 
 	(void)arg;
-	tx_frames++;
-	if (m->pkt_len + sizeof(*eh) > sizeof(frame) || chance(loss_pct)) {
-		tx_lost++;
+	if (len > FRAME_MAX) {
+		down.overflow++;
 		rte_pktmbuf_free(m);
 		return;
 	}
 	eh->dst_addr = peer_mac;
 	eh->src_addr = my_mac;
 	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	if (rte_pktmbuf_read(m, 0, m->pkt_len, frame + sizeof(*eh)) != frame + sizeof(*eh))
-		memcpy(frame + sizeof(*eh), rte_pktmbuf_read(m, 0, m->pkt_len, frame + sizeof(*eh)),
-		       m->pkt_len);
+	p = rte_pktmbuf_read(m, 0, m->pkt_len, frame + sizeof(*eh));
+	if (p != frame + sizeof(*eh))
+		memcpy(frame + sizeof(*eh), p, m->pkt_len);
 	rte_pktmbuf_free(m);
-	if (chance(reorder_pct) && dq_n < DELAY_SLOTS) {
-		tx_reordered++;
-		dq[dq_n].at = now_us + reorder_us;
-		dq[dq_n].len = len;
-		memcpy(dq[dq_n].frame, frame, len);
-		dq_n++;
-		return;
-	}
-	frame_write(frame, len);
-	if (chance(dup_pct)) {
-		tx_dup++;
-		frame_write(frame, len);
-	}
-}
-
-static void flush_delayed(void)
-{
-	unsigned int k = 0;
-
-	for (unsigned int i = 0; i < dq_n; i++) {
-		if (dq[i].at <= now_us)
-			frame_write(dq[i].frame, dq[i].len);
-		else if (k != i)
-			dq[k++] = dq[i];
-		else
-			k++;
-	}
-	dq_n = k;
+	impair(&down, frame, len);
 }
 
 static void arp_reply(const uint8_t *f, ssize_t n)
@@ -172,16 +215,50 @@ static void arp_reply(const uint8_t *f, ssize_t n)
 	frame_write(out, 60);
 }
 
+static void engine_rx(const uint8_t *f, uint16_t n)
+{
+	const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_mbuf *m;
+	uint16_t tot;
+
+	if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+	    n < sizeof(*eh) + sizeof(*ip) || ip->next_proto_id != IPPROTO_TCP ||
+	    rte_be_to_cpu_32(ip->dst_addr) != my_addr)
+		return;
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (tot > n - sizeof(*eh) || tot > 2048)
+		return;
+	m = rte_pktmbuf_alloc(pool);
+	if (m == NULL)
+		return;
+	memcpy(rte_pktmbuf_append(m, tot), ip, tot);
+	m->l3_len = (uint8_t)((ip->version_ihl & 0xf) * 4);
+	tcp_input(eng, m, now_us);
+}
+
+static int print_flow(const struct tcp_flow_info *i, void *arg)
+{
+	(void)arg;
+	printf("flow %u.%u:%u %s age=%lums cwnd=%u srtt=%uus rto=%uus retries=%u snd_wnd=%u "
+	       "unacked=%u sndq=%u rcvq=%u ooo=%u paused=%d\n",
+	       i->id, i->gen, i->tuple.rport, tcp_state_str(i->state), i->age_us / 1000, i->cwnd,
+	       i->srtt_us, i->rto_us, i->retries, i->snd_wnd, i->unacked, i->sndq, i->rcvq, i->ooo,
+	       i->recv_paused);
+	return 0;
+}
+
 static void print_stats(struct tcp_engine *e, struct tcp_flow_table *t, bool full)
 {
 	const struct tcp_stats *s = tcp_engine_stats(e);
 
 	printf("flows=%u table=%u seg_in=%lu seg_out=%lu bytes_in=%lu bytes_out=%lu "
 	       "retransmits=%lu rto=%lu fastrexmit=%lu dupack_in=%lu ooo=%lu rst_in=%lu "
-	       "rst_out=%lu no_mbuf=%lu tx_lost=%lu tx_dup=%lu tx_reordered=%lu\n",
+	       "rst_out=%lu no_mbuf=%lu lost=%lu/%lu dup=%lu/%lu reordered=%lu/%lu overflow=%lu/%lu\n",
 	       tcp_engine_nb_flows(e), tcp_flow_table_count(t), s->seg_in, s->seg_out, s->bytes_in,
 	       s->bytes_out, s->retransmits, s->rto_expired, s->fast_retransmits, s->dup_acks_in,
-	       s->ooo_segments, s->rst_in, s->rst_out, s->no_mbuf, tx_lost, tx_dup, tx_reordered);
+	       s->ooo_segments, s->rst_in, s->rst_out, s->no_mbuf, up.lost, down.lost, up.dup, down.dup,
+	       up.reordered, down.reordered, up.overflow, down.overflow);
 	if (full) {
 		for (int r = 0; r < TCP_DROP_REASON_MAX; r++)
 			if (s->drops[r])
@@ -206,12 +283,11 @@ int main(int argc, char **argv)
 	struct tcp_engine_params p;
 	struct tcp_flow_table *t;
 	struct tcp_engine *e;
-	struct rte_mempool *pool;
 	uint64_t next_print;
 	struct in_addr a;
 
 	if (argc < 3 || inet_pton(AF_INET, argv[2], &a) != 1) {
-		fprintf(stderr, "usage: %s IFNAME ADDR [loss dup reorder reorder_us]\n", argv[0]);
+		fprintf(stderr, "usage: %s IFNAME ADDR [loss dup reorder delay_us]\n", argv[0]);
 		return 2;
 	}
 	my_addr = ntohl(a.s_addr);
@@ -219,9 +295,10 @@ int main(int argc, char **argv)
 		loss_pct = atof(argv[3]);
 		dup_pct = atof(argv[4]);
 		reorder_pct = atof(argv[5]);
-		reorder_us = strtoull(argv[6], NULL, 10);
+		delay_us = strtoull(argv[6], NULL, 10);
 	}
-	dq = calloc(DELAY_SLOTS, sizeof(*dq));
+	up.q = calloc(LINK_SLOTS, sizeof(*up.q));
+	down.q = calloc(LINK_SLOTS, sizeof(*down.q));
 	if (rte_eal_init((int)RTE_DIM(eal) - 1, eal) < 0) {
 		fprintf(stderr, "EAL: %s\n", rte_strerror(rte_errno));
 		return 1;
@@ -248,7 +325,7 @@ int main(int argc, char **argv)
 	p.max_flows = 16384;
 	p.seed = (uint64_t)clock_us() * 2654435761u;
 	p.time_wait_us = 2 * 1000 * 1000;
-	e = tcp_engine_create(&p);
+	e = eng = tcp_engine_create(&p);
 	if (e == NULL || tcp_diag_listen(e, 7, 9, 19) != 0) {
 		fprintf(stderr, "engine: %s\n", rte_strerror(rte_errno));
 		return 1;
@@ -264,38 +341,24 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < 64; i++) {
 			ssize_t n = read(tap_fd, f, sizeof(f));
-			const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
-			const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
-			struct rte_mbuf *m;
-			uint16_t tot;
 
 			if (n <= 0)
 				break;
 			got++;
 			now_us = clock_us();
-			if (n < (ssize_t)sizeof(*eh))
-				continue;
-			peer_mac = eh->src_addr;
-			if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-				arp_reply(f, n);
-				continue;
+			if (n >= (ssize_t)sizeof(struct rte_ether_hdr)) {
+				const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
+
+				peer_mac = eh->src_addr;
+				if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+					arp_reply(f, n);
+				else
+					impair(&up, f, (uint16_t)n);
 			}
-			if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
-			    n < (ssize_t)(sizeof(*eh) + sizeof(*ip)) || ip->next_proto_id != IPPROTO_TCP ||
-			    rte_be_to_cpu_32(ip->dst_addr) != my_addr)
-				continue;
-			tot = rte_be_to_cpu_16(ip->total_length);
-			if (tot > n - (ssize_t)sizeof(*eh) || tot > 2048)
-				continue;
-			m = rte_pktmbuf_alloc(pool);
-			if (m == NULL)
-				continue;
-			memcpy(rte_pktmbuf_append(m, tot), ip, tot);
-			m->l3_len = (uint8_t)((ip->version_ihl & 0xf) * 4);
-			tcp_input(e, m, now_us);
 		}
 		now_us = clock_us();
-		flush_delayed();
+		release(&up);
+		release(&down);
 		tcp_process(e, now_us);
 		rcu_quiescent_state();
 		if (now_us >= next_print) {
@@ -306,11 +369,12 @@ int main(int argc, char **argv)
 			struct pollfd pfd = {.fd = tap_fd, .events = POLLIN};
 
 			rcu_thread_offline();
-			poll(&pfd, 1, dq_n ? 0 : 1);
+			poll(&pfd, 1, (up.n || down.n) ? 0 : 1);
 			rcu_thread_online();
 		}
 	}
 	print_stats(e, t, true);
+	tcp_flow_table_walk(t, now_us, print_flow, NULL);
 	tcp_engine_destroy(e);
 	rcu_thread_offline();
 	rcu_barrier();
