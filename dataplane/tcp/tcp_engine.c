@@ -406,19 +406,133 @@ void tcp_retransmit_una(struct tcp_flow *f)
 	xmit(f, f->snd_una, len, flags | (len == f->sndq_bytes && len ? TCP_FL_PSH : 0));
 }
 
-/* Send what the windows allow, then an ACK if one is owed and nothing carried it. */
-void tcp_output(struct tcp_flow *f)
+/* ---------------------------------------------------------------- SACK scoreboard */
+
+void tcp_sb_clear(struct tcp_flow *f)
 {
-	struct tcp_engine *e = f->e;
-	uint32_t end, win, smss;
+	f->nb_sb = 0;
+	f->sacked = 0;
+	f->fack = f->snd_una;
+}
+
+static void sb_recount(struct tcp_flow *f)
+{
+	f->sacked = 0;
+	f->fack = f->snd_una;
+	for (unsigned int i = 0; i < f->nb_sb; i++) {
+		f->sacked += f->sb[i][1] - f->sb[i][0];
+		f->fack = seq_max(f->fack, f->sb[i][1]);
+	}
+}
+
+/* Forget what snd_una passed, then merge the segment's SACK blocks (RFC 2018, 6675). */
+void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < f->nb_sb; i++) {
+		if (seq_leq(f->sb[i][1], f->snd_una))
+			continue;
+		f->sb[n][0] = seq_max(f->sb[i][0], f->snd_una);
+		f->sb[n][1] = f->sb[i][1];
+		n++;
+	}
+	f->nb_sb = (uint8_t)n;
+	for (unsigned int k = 0; k < o->nb_sack; k++) {
+		uint32_t lo = o->sack[k][0], hi = o->sack[k][1];
+		unsigned int i = 0, j;
+
+		/* D-SACK, stale or bogus blocks say nothing about holes */
+		if (!seq_lt(lo, hi) || seq_leq(hi, f->snd_una) || seq_gt(hi, f->snd_max))
+			continue;
+		lo = seq_max(lo, f->snd_una);
+		while (i < f->nb_sb && seq_lt(f->sb[i][1], lo))
+			i++;
+		/* merge every range touching [lo, hi) into one at i */
+		j = i;
+		while (j < f->nb_sb && seq_leq(f->sb[j][0], hi)) {
+			lo = seq_lt(f->sb[j][0], lo) ? f->sb[j][0] : lo;
+			hi = seq_max(hi, f->sb[j][1]);
+			j++;
+		}
+		if (j == i && f->nb_sb == TCP_SB_MAX)
+			continue; /* full: the peer repeats blocks, we catch up later */
+		memmove(&f->sb[i + 1], &f->sb[j], (f->nb_sb - j) * sizeof(f->sb[0]));
+		f->nb_sb = (uint8_t)(f->nb_sb - (j - i) + 1);
+		f->sb[i][0] = lo;
+		f->sb[i][1] = hi;
+	}
+	sb_recount(f);
+}
+
+/* Bytes SACKed in [snd_una, upto). */
+static uint32_t sb_sacked_below(const struct tcp_flow *f, uint32_t upto)
+{
+	uint32_t n = 0;
+
+	for (unsigned int i = 0; i < f->nb_sb && seq_lt(f->sb[i][0], upto); i++)
+		n += (seq_lt(f->sb[i][1], upto) ? f->sb[i][1] : upto) - f->sb[i][0];
+	return n;
+}
+
+/*
+ * SACK recovery (RFC 6675, simplified as FreeBSD does): what lies beyond the highest SACK
+ * is in flight, holes below it are lost, and retransmitted holes are in flight again.
+ * Fill the pipe up to cwnd with holes first, then new data.
+ */
+static bool output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
+{
+	uint32_t pipe, rtx_out;
 	bool sent = false;
 
-	f->flags &= ~TF_OUT_PENDING;
-	if (f->state < TCP_ESTABLISHED || f->state == TCP_TIME_WAIT)
-		goto ack;
-	smss = tcp_smss(f);
-	end = f->snd_una + f->sndq_bytes;
-	win = RTE_MIN(f->cwnd + f->dupacks * smss * !(f->flags & TF_RECOVERY), f->snd_wnd);
+	if (seq_lt(f->rtx_nxt, f->snd_una))
+		f->rtx_nxt = f->snd_una;
+	rtx_out = (f->rtx_nxt - f->snd_una) - sb_sacked_below(f, f->rtx_nxt);
+	pipe = (seq_gt(f->snd_nxt, f->fack) ? f->snd_nxt - f->fack : 0) + rtx_out;
+	while (pipe < f->cwnd) {
+		uint32_t seq = f->rtx_nxt, len, limit = f->fack;
+
+		for (unsigned int i = 0; i < f->nb_sb; i++) {
+			if (seq_geq(seq, f->sb[i][0]) && seq_lt(seq, f->sb[i][1]))
+				seq = f->sb[i][1];
+			else if (seq_lt(seq, f->sb[i][0])) {
+				limit = f->sb[i][0];
+				break;
+			}
+		}
+		if (seq_lt(seq, f->fack) && seq_lt(seq, end)) {
+			len = RTE_MIN(RTE_MIN(smss, limit - seq), end - seq);
+			if (xmit(f, seq, len, TCP_FL_ACK) != 0)
+				break;
+			f->e->stats.retransmits++;
+			f->flags &= ~TF_RTT_TIMING;
+			f->rtx_nxt = seq + len;
+			pipe += len;
+			sent = true;
+			continue;
+		}
+		f->rtx_nxt = seq_max(seq, f->rtx_nxt);
+		/* new data, within the peer's window */
+		if (seq_geq(f->snd_nxt, end) ||
+		    seq_geq(f->snd_nxt, f->snd_una + f->snd_wnd))
+			break;
+		len = RTE_MIN(RTE_MIN(smss, end - f->snd_nxt), f->snd_una + f->snd_wnd - f->snd_nxt);
+		if (xmit(f, f->snd_nxt, len, TCP_FL_ACK | (len == end - f->snd_nxt ? TCP_FL_PSH : 0)) !=
+		    0)
+			break;
+		f->snd_nxt += len;
+		pipe += len;
+		sent = true;
+	}
+	return sent;
+}
+
+/* Normal transmission: new data (or go-back-N resends) as cwnd and the peer's window allow. */
+static bool output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
+{
+	struct tcp_engine *e = f->e;
+	bool sent = false;
+
 	for (;;) {
 		uint32_t inflight = f->snd_nxt - f->snd_una;
 		uint32_t avail, usable, len;
@@ -467,6 +581,27 @@ void tcp_output(struct tcp_flow *f)
 		if (flags & TCP_FL_FIN)
 			break;
 	}
+	return sent;
+}
+
+/* Send what the windows allow, then an ACK if one is owed and nothing carried it. */
+void tcp_output(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t end, win, smss;
+	bool sent = false;
+
+	f->flags &= ~TF_OUT_PENDING;
+	if (f->state < TCP_ESTABLISHED || f->state == TCP_TIME_WAIT)
+		goto ack;
+	smss = tcp_smss(f);
+	end = f->snd_una + f->sndq_bytes;
+	win = RTE_MIN(f->cwnd + f->dupacks * smss * !(f->flags & TF_RECOVERY), f->snd_wnd);
+	if ((f->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) && f->nb_sb > 0 &&
+	    !(f->flags & TF_FIN_SENT))
+		sent = output_sack_recovery(f, end, smss);
+	else
+		sent = output_window(f, end, win, smss);
 	if (seq_gt(f->snd_nxt, f->snd_max))
 		f->snd_max = f->snd_nxt;
 	if (sent && (f->rexmt_at == 0 || (f->flags & TF_PERSIST))) {
@@ -586,6 +721,7 @@ static void rexmt_expired(struct tcp_flow *f)
 	f->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
 	f->recover = f->snd_max;
 	f->dupacks = 0;
+	tcp_sb_clear(f); /* RFC 6675 5.1 allows keeping it; go-back-N is simpler and safe */
 	f->snd_nxt = f->snd_una;
 	f->rto = RTE_MIN(f->rto * 2, e->p.rto_max_us);
 	f->rexmt_at = 0;

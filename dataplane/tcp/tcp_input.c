@@ -56,6 +56,19 @@ static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o
 					   ((uint32_t)p[8] << 8) | p[9];
 			}
 			break;
+		case 5:
+			if (!syn && olen >= 10 && (olen - 2) % 8 == 0) {
+				o->nb_sack = (uint8_t)RTE_MIN((olen - 2) / 8, 4);
+				for (int k = 0; k < o->nb_sack; k++) {
+					const uint8_t *b = p + 2 + 8 * k;
+
+					o->sack[k][0] = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
+							((uint32_t)b[2] << 8) | b[3];
+					o->sack[k][1] = ((uint32_t)b[4] << 24) | ((uint32_t)b[5] << 16) |
+							((uint32_t)b[6] << 8) | b[7];
+				}
+			}
+			break;
 		default:
 			break;
 		}
@@ -213,6 +226,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 	uint32_t swnd = (uint32_t)s->wnd << f->snd_wscale;
 	uint32_t smss = tcp_smss(f);
 	uint32_t data_acked = 0;
+	bool sack_recovery = (f->flags & TF_SACK) != 0;
 
 	if (seq_gt(s->ack, f->snd_una)) {
 		uint32_t acked = s->ack - f->snd_una;
@@ -227,7 +241,17 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 		f->snd_una = s->ack;
 		if (seq_lt(f->snd_nxt, f->snd_una))
 			f->snd_nxt = f->snd_una;
-		if (f->flags & TF_RECOVERY) {
+		tcp_sb_update(f, &s->opts);
+		if ((f->flags & TF_RECOVERY) && sack_recovery) {
+			/* RFC 6675: the scoreboard drives retransmission; cwnd stays at ssthresh */
+			if (seq_geq(s->ack, f->recover)) {
+				f->flags &= ~TF_RECOVERY;
+				f->dupacks = 0;
+				f->cwnd = f->ssthresh;
+			}
+			if (seq_lt(f->rtx_nxt, f->snd_una))
+				f->rtx_nxt = f->snd_una;
+		} else if (f->flags & TF_RECOVERY) {
 			if (seq_geq(s->ack, f->recover)) {
 				/* Full ACK (RFC 6582 3.2 step 3) */
 				uint32_t flight = f->snd_max - f->snd_una;
@@ -255,15 +279,18 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 			f->rexmt_at = e->now + f->rto;
 		}
 	} else if (!handshake && s->ack == f->snd_una && s->len == 0 &&
-		   !(s->flags & (TCP_FL_SYN | TCP_FL_FIN)) && swnd == f->snd_wnd &&
-		   f->snd_max != f->snd_una) {
-		/* RFC 5681 duplicate ACK */
+		   !(s->flags & (TCP_FL_SYN | TCP_FL_FIN)) &&
+		   (swnd == f->snd_wnd || s->opts.nb_sack > 0) && f->snd_max != f->snd_una) {
+		/* RFC 5681 duplicate ACK (one carrying SACK counts even if the window moved) */
 		e->stats.dup_acks_in++;
+		tcp_sb_update(f, &s->opts);
 		if (f->dupacks < 255)
 			f->dupacks++;
 		if (f->flags & TF_RECOVERY) {
-			f->cwnd += smss;
-		} else if (f->dupacks == 3 && seq_gt(s->ack, f->recover)) {
+			if (!sack_recovery)
+				f->cwnd += smss;
+		} else if ((f->dupacks == 3 || (sack_recovery && f->sacked >= 3 * smss)) &&
+			   seq_gt(s->ack, f->recover)) {
 			uint32_t flight = f->snd_max - f->snd_una;
 
 			e->stats.fast_retransmits++;
@@ -271,9 +298,12 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 			f->ssthresh = RTE_MAX(flight / 2, 2 * smss);
 			f->flags |= TF_RECOVERY;
 			tcp_retransmit_una(f);
-			f->cwnd = f->ssthresh + 3 * smss;
+			f->rtx_nxt = f->snd_una + RTE_MIN(smss, f->sndq_bytes);
+			f->cwnd = sack_recovery ? f->ssthresh : f->ssthresh + 3 * smss;
 			f->rexmt_at = e->now + f->rto;
 		}
+	} else if (s->opts.nb_sack > 0) {
+		tcp_sb_update(f, &s->opts);
 	}
 	/* Window update (RFC 9293 3.10.7.4) */
 	if (seq_lt(f->snd_wl1, s->seq) ||

@@ -30,6 +30,7 @@ static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a
 #define TCP_FL_URG 0x20
 
 #define TCP_OOO_MAX      64 /* out-of-order segments held per flow */
+#define TCP_SB_MAX       16 /* SACKed ranges remembered per flow (sender scoreboard) */
 #define TCP_MAX_LISTEN   16
 #define TCP_WHEEL_SLOTS  4096 /* power of two */
 #define TCP_WHEEL_TICK   1000 /* µs per slot */
@@ -46,6 +47,8 @@ struct tcp_opts {
 	bool has_ts;
 	uint32_t tsval;
 	uint32_t tsecr;
+	uint8_t nb_sack;
+	uint32_t sack[4][2]; /* [start, end) blocks from a non-SYN segment */
 };
 
 /* A received segment, parsed. len counts payload only; SYN/FIN are in flags. */
@@ -130,6 +133,12 @@ struct tcp_flow {
 	uint8_t dupacks;
 	uint8_t retries; /* RTO expirations without progress */
 	uint8_t ka_probes;
+	/* RFC 6675 scoreboard: ranges above snd_una the peer holds; sorted, disjoint */
+	uint32_t sb[TCP_SB_MAX][2];
+	uint8_t nb_sb;
+	uint32_t sacked;  /* bytes in sb */
+	uint32_t fack;    /* highest SACKed sequence + 1 (snd_una when none) */
+	uint32_t rtx_nxt; /* next hole byte to retransmit in SACK recovery */
 	struct rte_mbuf *sndq_head; /* chunks of unacked + unsent data, linked by m->next */
 	struct rte_mbuf *sndq_tail;
 	uint32_t sndq_bytes; /* bytes from snd_una to the end of the queue */
@@ -231,6 +240,8 @@ void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t 
 		     bool ws, bool sack, bool ts, uint32_t tsecr);
 void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);
 void tcp_retransmit_una(struct tcp_flow *f);
+void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
+void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
 void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify);
 void tcp_enter_time_wait(struct tcp_flow *f);

@@ -565,6 +565,74 @@ static void test_fast_retransmit_newreno(void **state)
 	h_fini(&h);
 }
 
+static void ack_sack(struct h *h, uint32_t ack, int n, const uint32_t (*blocks)[2])
+{
+	uint8_t raw[40];
+	uint8_t k = 0;
+	struct h_opts o = {.ws = -1};
+
+	raw[k++] = 1;
+	raw[k++] = 1;
+	raw[k++] = 5;
+	raw[k++] = (uint8_t)(2 + 8 * n);
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < 2; j++) {
+			uint32_t v = blocks[i][j];
+
+			raw[k++] = v >> 24;
+			raw[k++] = v >> 16;
+			raw[k++] = v >> 8;
+			raw[k++] = v;
+		}
+	}
+	o.raw = raw;
+	o.rawlen = k;
+	h_send(h, F_ACK, h->cseq, ack, 65535, &o, NULL, 0);
+}
+
+static void test_sack_recovery(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[2][2];
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 10000;
+	assert_int_equal(h_connect(&h, 40025, H_APP_PORT, &o, 1), 0);
+	u = h.sseq;
+	for (int i = 0; i < 10; i++)
+		h_pop(&h, &p);
+	/* segments 0 and 5 lost: the peer SACKs 1-4, then 6-9 */
+	for (int i = 1; i <= 3; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	h_pop(&h, &p); /* fast retransmit of the first hole */
+	assert_int_equal(p.seq, u);
+	assert_int_equal(p.len, 1000);
+	h_drain(&h);
+	b[0][0] = u + 6000;
+	b[0][1] = u + 10000;
+	b[1][0] = u + 1000;
+	b[1][1] = u + 5000;
+	ack_sack(&h, u, 2, b);
+	/* the second hole goes out before the first is even acknowledged (NewReno would wait) */
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u + 5000);
+	assert_int_equal(p.len, 1000);
+	expect_none(&h);
+	assert_int_equal(stats(&h)->fast_retransmits, 1);
+	h_ack(&h, u + 10000, 65535);
+	expect_none(&h);
+	assert_int_equal(h.app.acked, 10000);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	assert_int_equal(stats(&h)->retransmits, 2);
+	h_fini(&h);
+}
+
 static void test_zero_window_persist(void **state)
 {
 	struct h h;
@@ -1157,6 +1225,7 @@ int main(void)
 		cmocka_unit_test(test_rto_backoff_karn),
 		cmocka_unit_test(test_rto_gives_up),
 		cmocka_unit_test(test_fast_retransmit_newreno),
+		cmocka_unit_test(test_sack_recovery),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_receive_pause_closes_window),
 		cmocka_unit_test(test_passive_close),
