@@ -15,6 +15,7 @@
 
 #include "app/config.h"
 #include "app/eal_args.h"
+#include "control/authsvc.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
 
@@ -138,6 +139,9 @@ main(int argc, char **argv)
 	rc = dp_ports_init(&dp_main, &cfg);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "ports: %s\n", strerror(-rc));
+	rc = authsvc_start(&cfg, dp_main.nb_lcores);
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "auth service: %s\n", strerror(-rc));
 	rc = dp_l4_init(&dp_main, &cfg);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "transport: %s\n", strerror(-rc));
@@ -165,6 +169,7 @@ main(int argc, char **argv)
 
 	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
 	rte_eal_mp_wait_lcore();
+	authsvc_stop();
 	dp_l4_fini();
 	dp_ports_close(&dp_main);
 	rte_eal_cleanup();

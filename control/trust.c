@@ -364,6 +364,8 @@ trust_table_add(struct trust_table *tt, const struct trust_config *cfg, uint32_t
 	sc.timeout_ns = cfg->timeout_ns;
 	sc.warning_threshold_ns = cfg->warning_threshold_ns;
 	sc.admission = 1;
+	sc.on_event = cfg->on_event;
+	sc.event_arg = cfg->event_arg;
 	t = &tt->trusts[tt->count];
 	t->sema = sema_create(&sc);
 	if (t->sema == NULL)

@@ -31,6 +31,8 @@ struct trust_config {
 	uint64_t warning_threshold_ns;	      /* slow-wait events; 0 = off */
 	unsigned int workers;		      /* validator threads, 1..64 */
 	int replay_cache;		      /* 1 (default): keep the rcache on */
+	sema_event_fn on_event;		      /* semaphore events (5816-5819 style); may be NULL */
+	void *event_arg;
 };
 
 /* Read-only once built: the router and workers share it without locks. */

@@ -8,8 +8,11 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "control/authsvc.h"
+#include "dataplane/b64.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
+#include "dataplane/http/path.h"
 #include "dataplane/http_app.h"
 #include "dataplane/http/http.h"
 #include "dataplane/tcp/tcp.h"
@@ -39,10 +42,26 @@ struct ha_flow {
 	uint64_t head_since_us;   /* first byte of the pending request head (header timeout) */
 	bool peer_fin;
 	bool closing;             /* FIN queued: nothing more is parsed */
+	/* auth: written by this lcore only */
+	bool authed;              /* persisted: later requests need no token */
+	bool parked;              /* a request waits for a verdict; rx must not move */
+	uint32_t seq;             /* the parked request's number, echoed by its verdict */
+	uint32_t auth_hash;       /* hash of the Authorization value that authenticated */
+	uint32_t revoke_epoch;    /* revocations already checked against */
+	uint32_t failures;        /* failed validations on this connection */
+	int64_t auth_time;        /* Unix seconds */
+	int64_t auth_expires;     /* ticket end or max_session_age, whichever first */
+	uint64_t parked_since_us;
+	size_t parked_consumed;
+	struct h1_request parked_req;
+	char principal[KW_PRINCIPAL_MAX];
 	struct ha_flow *prev, *next; /* this lcore's connections, for the timeout sweep */
 };
 
 static const struct ag_http_conf *http_conf;
+static const struct ag_auth_conf *auth_conf;
+static const struct ag_config *full_conf;
+static uint64_t park_timeout_us; /* the longest trust deadline plus slack */
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
 static struct store_site_conf site_confs[AG_MAX_SITES];
 static unsigned int nb_sites;
@@ -102,6 +121,251 @@ wall_seconds(void)
 }
 
 static void process(struct ha_flow *h);
+static void start_response(struct ha_flow *h);
+static void drop_rx(struct ha_flow *h, size_t n);
+
+/* FNV-1a: tells "the same Authorization header again" from "another one", nothing more. */
+static uint32_t
+hash_view(const struct h1_view *v)
+{
+	uint32_t x = 2166136261u;
+
+	for (size_t i = 0; i < v->len; i++)
+		x = (x ^ (uint8_t)v->p[i]) * 16777619u;
+	return x;
+}
+
+/* The longest [site] prefix that matches the target decides; unparseable targets need none. */
+static uint32_t
+site_auth(const struct h1_request *req)
+{
+	char path[4096];
+	size_t len, best = 0;
+	uint32_t auth = AG_AUTH_NONE;
+
+	if (path_normalize(req->target.p, req->target.len, path, sizeof(path), &len) < 0)
+		return AG_AUTH_NONE;
+	for (unsigned int i = 0; i < full_conf->nb_sites; i++) {
+		const struct ag_site_conf *site = &full_conf->sites[i];
+		size_t pl = strlen(site->prefix);
+
+		if (pl >= best && path_strip_prefix(path, len, site->prefix, pl) >= 0) {
+			best = pl;
+			auth = site->auth;
+		}
+	}
+	return auth;
+}
+
+static void
+forget_auth(struct ha_flow *h)
+{
+	if (h->authed)
+		h->app->stats.persisted_flows--;
+	h->authed = false;
+	h->principal[0] = '\0';
+}
+
+/* Answer now with status and the given extra header lines (401 challenge, 503 Retry-After). */
+static void
+answer(struct ha_flow *h, int status, const char *extra, bool close, size_t consumed)
+{
+	struct http_opts opts = {.now = h->app->now_s};
+
+	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
+	if (h->resp == NULL) {
+		h->app->stats.no_memory++;
+		tcp_abort(h->flow);
+		return;
+	}
+	opts.extra_headers = extra;
+	opts.extra_len = extra ? strlen(extra) : 0;
+	http_error(status, !close, false, &opts, h->resp);
+	h->resp->close = close;
+	h->app->hstats.status_class[status / 100]++;
+	drop_rx(h, consumed);
+	start_response(h);
+}
+
+static void
+challenge(struct ha_flow *h, size_t consumed, bool close)
+{
+	h->app->stats.challenges++;
+	answer(h, 401, "WWW-Authenticate: Negotiate\r\n", close, consumed);
+}
+
+/* Serve req with the auth headers this response owes the client. */
+static void
+serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
+{
+	struct http_opts opts = {.now = h->app->now_s};
+
+	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
+	if (h->resp == NULL) {
+		h->app->stats.no_memory++;
+		tcp_abort(h->flow);
+		return;
+	}
+	opts.extra_headers = extra;
+	opts.extra_len = extra ? strlen(extra) : 0;
+	opts.force_close = http_conf->max_requests != 0 && h->requests >= http_conf->max_requests;
+	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
+		h->app->stats.respond_errors++;
+	/* views into rx were used: only now may the bytes go */
+	drop_rx(h, consumed);
+	start_response(h);
+}
+
+/*
+ * The gate for one request on a protected site. Returns true when it answered or parked
+ * the request, false when the request may be served as it is (persisted authentication).
+ */
+static bool
+gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char **extra_out)
+{
+	const struct h1_view *authz = h1_req_header(req, H1_H_AUTHORIZATION);
+	static const char scheme[] = "Negotiate ";
+	struct authsvc_job *job;
+	long n;
+
+	if (h->authed) {
+		uint32_t epoch = authsvc_revoke_epoch();
+
+		if (epoch != h->revoke_epoch) {
+			h->revoke_epoch = epoch;
+			if (authsvc_is_revoked(h->principal, h->auth_time)) {
+				h->app->stats.revoked_sessions++;
+				forget_auth(h);
+			}
+		}
+		if (h->authed && h->app->now_s >= h->auth_expires) {
+			h->app->stats.expired_sessions++;
+			forget_auth(h);
+		}
+		/* the same credentials again are no news; different ones start afresh */
+		if (h->authed && (authz == NULL || hash_view(authz) == h->auth_hash)) {
+			h->app->stats.persisted_hits++;
+			*extra_out = "Persistent-Auth: true\r\n";
+			return false;
+		}
+		if (h->authed) {
+			h->app->stats.identity_changes++;
+			forget_auth(h);
+		}
+	}
+	if (authz == NULL || authz->len <= sizeof(scheme) - 1 ||
+	    strncasecmp(authz->p, scheme, sizeof(scheme) - 1) != 0) {
+		challenge(h, consumed, false);
+		return true;
+	}
+	job = malloc(sizeof(*job) + auth_conf->max_token_bytes);
+	if (job == NULL) {
+		h->app->stats.no_memory++;
+		answer(h, 503, NULL, false, consumed);
+		return true;
+	}
+	n = b64_decode(authz->p + sizeof(scheme) - 1, authz->len - (sizeof(scheme) - 1), job->token,
+		       auth_conf->max_token_bytes);
+	if (n <= 0) {
+		free(job);
+		h->app->stats.bad_tokens++;
+		h->failures++;
+		challenge(h, consumed, h->failures >= auth_conf->max_auth_failures);
+		return true;
+	}
+	job->flow_id = tcp_flow_id(h->flow);
+	job->flow_gen = tcp_flow_gen(h->flow);
+	job->seq = ++h->seq;
+	job->lcore = h->app->lcore;
+	job->token_len = (uint32_t)n;
+	if (authsvc_submit(h->app->lcore, job) < 0) {
+		char ra[64];
+
+		free(job);
+		h->app->stats.ring_full++;
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
+		answer(h, 503, ra, false, consumed);
+		return true;
+	}
+	h->app->stats.validations++;
+	h->auth_hash = hash_view(authz);
+	h->parked = true;
+	h->parked_since_us = dp_now_us();
+	h->parked_consumed = consumed;
+	h->parked_req = *req;
+	return true;
+}
+
+/* A verdict for a parked request: serve it, challenge again, or say 503. */
+static void
+apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
+{
+	char extra[128 + KW_REPLY_MAX * 4 / 3 + 8];
+	size_t consumed = h->parked_consumed;
+	int len;
+
+	h->parked = false;
+	tcp_recv_resume(h->flow);
+	if (v->status == 200) {
+		bool persist = auth_conf->persist_non_ntlm && !auth_conf->persist_single_request;
+		int64_t limit = h->app->now_s + auth_conf->max_session_age_s;
+
+		h->app->stats.auth_ok++;
+		snprintf(h->principal, sizeof(h->principal), "%s", v->principal);
+		h->auth_time = h->app->now_s;
+		h->auth_expires = v->expires_at > 0 && v->expires_at < limit ? v->expires_at : limit;
+		h->revoke_epoch = authsvc_revoke_epoch();
+		h->failures = 0;
+		len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n", persist ? "true" : "false");
+		if (v->reply_len > 0) {
+			len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: Negotiate ");
+			long w = b64_encode(v->reply, v->reply_len, extra + len, sizeof(extra) - len);
+			if (w > 0) {
+				len += (int)w;
+				len += snprintf(extra + len, sizeof(extra) - len, "\r\n");
+			} else {
+				len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n",
+					       persist ? "true" : "false");
+			}
+		}
+		if (persist) {
+			h->authed = true;
+			h->app->stats.persisted_flows++;
+		}
+		serve(h, &h->parked_req, consumed, extra);
+		return;
+	}
+	if (v->status == 503) {
+		h->app->stats.auth_busy++;
+		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
+		answer(h, 503, extra, false, consumed);
+		return;
+	}
+	h->app->stats.auth_failed++;
+	h->failures++;
+	if (h->failures >= auth_conf->max_auth_failures)
+		h->app->stats.failure_closes++;
+	challenge(h, consumed, h->failures >= auth_conf->max_auth_failures);
+}
+
+void
+ha_lcore_verdicts(struct ha_lcore *app)
+{
+	struct authsvc_verdict *v[32];
+	unsigned int n = authsvc_take_verdicts(app->lcore, v, RTE_DIM(v));
+
+	for (unsigned int i = 0; i < n; i++) {
+		/* the lcore is an online RCU reader: the flow cannot be freed under us */
+		struct tcp_flow *f = tcp_flow_lookup_id(dp_flow_table(), v[i]->flow_id, v[i]->flow_gen);
+		struct ha_flow *h = f ? tcp_flow_ctx(f) : NULL;
+
+		if (h == NULL || h->app != app || !h->parked || h->seq != v[i]->seq)
+			app->stats.stale_verdicts++;
+		else
+			apply_verdict(h, v[i]);
+		authsvc_verdict_free(v[i]);
+	}
+}
 
 /* Queues as much of the current response as the send buffer takes. */
 static void
@@ -203,7 +467,7 @@ drop_rx(struct ha_flow *h, size_t n)
 static void
 process(struct ha_flow *h)
 {
-	while (h->resp == NULL && !h->closing) {
+	while (h->resp == NULL && !h->closing && !h->parked) {
 		struct h1_request req;
 		struct http_opts opts = {.now = h->app->now_s};
 		size_t consumed = 0;
@@ -224,26 +488,32 @@ process(struct ha_flow *h)
 			tcp_recv_resume(h->flow);
 			return;
 		}
-		h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
-		if (h->resp == NULL) {
-			h->app->stats.no_memory++;
-			tcp_abort(h->flow);
-			return;
-		}
 		if (rc == HTTP_CONN_ERROR) {
+			h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
+			if (h->resp == NULL) {
+				h->app->stats.no_memory++;
+				tcp_abort(h->flow);
+				return;
+			}
 			http_conn_error(&h->conn, status, &opts, h->resp);
 			h->rx_len = 0;
-		} else {
-			h->requests++;
-			opts.force_close = http_conf->max_requests != 0 &&
-					   h->requests >= http_conf->max_requests;
-			if (http_conn_respond(&h->conn, &req, h->app->store, &opts, h->resp) < 0)
-				h->app->stats.respond_errors++;
-			/* views into rx were used: only now may the bytes go */
-			drop_rx(h, consumed);
+			h->head_since_us = 0;
+			start_response(h);
+			continue;
 		}
+		rte_free(h->resp);
+		h->resp = NULL;
+		h->requests++;
 		h->head_since_us = 0;
-		start_response(h);
+		{
+			const char *extra = NULL;
+
+			if (site_auth(&req) == AG_AUTH_NEGOTIATE && gate(h, &req, consumed, &extra))
+				return; /* answered, or parked until its verdict */
+			serve(h, &req, consumed, extra);
+			if (auth_conf->persist_single_request)
+				forget_auth(h);
+		}
 	}
 }
 
@@ -281,12 +551,14 @@ on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	RTE_SET_USED(f);
 	if (m == NULL) {
 		h->peer_fin = true;
-		if (h->resp == NULL && !h->closing)
+		if (h->resp == NULL && !h->closing && !h->parked)
 			process(h);
 		return 0;
 	}
 	if (h->closing)
 		return rte_pktmbuf_pkt_len(m); /* after an error or close: read and forget */
+	if (h->parked)
+		return 0; /* the parked request's views point into rx: it must not move */
 	want = rte_pktmbuf_pkt_len(m);
 	if (h->rx_len + want > h->rx_cap && h->rx_cap < limit) {
 		uint32_t cap = h->rx_cap ? h->rx_cap : RX_INITIAL;
@@ -340,6 +612,7 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	if (h->resp != NULL)
 		h->app->stats.aborted_responses++;
 	response_done(h);
+	forget_auth(h);
 	flow_unlink(h);
 	h->app->stats.active--;
 	free(h->rx);
@@ -357,6 +630,12 @@ int
 ha_init(const struct ag_config *cfg)
 {
 	http_conf = &cfg->http;
+	auth_conf = &cfg->auth;
+	full_conf = cfg;
+	park_timeout_us = 5000000;
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++)
+		park_timeout_us = RTE_MAX(park_timeout_us,
+					  ((uint64_t)cfg->trusts[i].timeout_s + 5) * 1000000);
 	h1_limits_default(&conn_conf.limits);
 	conn_conf.limits.max_request_line = cfg->http.max_request_line;
 	conn_conf.limits.max_header_bytes = cfg->http.max_header_bytes;
@@ -372,7 +651,7 @@ ha_init(const struct ag_config *cfg)
 }
 
 int
-ha_lcore_init(struct ha_lcore *app, struct tcp_engine *e)
+ha_lcore_init(struct ha_lcore *app, struct tcp_engine *e, uint16_t lcore)
 {
 	struct store_conf sc = {
 		.sites = site_confs,
@@ -384,6 +663,7 @@ ha_lcore_init(struct ha_lcore *app, struct tcp_engine *e)
 	memset(app, 0, sizeof(*app));
 	if (http_conf == NULL || http_conf->port == 0)
 		return 0;
+	app->lcore = lcore;
 	app->conn_conf = conn_conf;
 	app->conn_conf.stats = &app->hstats;
 	app->store = store_create(&sc);
@@ -419,7 +699,19 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 	app->now_s = wall_seconds();
 	for (h = app->flows; h != NULL; h = next) {
 		next = h->next; /* the flow may close under us */
-		if (h->resp != NULL || h->closing)
+		if (h->parked && now_us - h->parked_since_us > park_timeout_us) {
+			/* the verdict was lost (ring full): a late one finds seq moved on */
+			char ra[64];
+
+			app->stats.parked_timeouts++;
+			h->parked = false;
+			h->seq++;
+			tcp_recv_resume(h->flow);
+			snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
+			answer(h, 503, ra, false, h->parked_consumed);
+			continue;
+		}
+		if (h->resp != NULL || h->closing || h->parked)
 			continue;
 		if (h->head_since_us != 0 && now_us - h->head_since_us > head_to) {
 			struct http_opts opts = {.now = app->now_s};

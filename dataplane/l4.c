@@ -99,7 +99,7 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 			return -rte_errno;
 		}
 		lc->tcp = e;
-		rc = ha_lcore_init(&lc->http, e);
+		rc = ha_lcore_init(&lc->http, e, i);
 		if (rc < 0) {
 			DP_LOG(ERR, "http on port %u: %s", cfg->http.port, strerror(-rc));
 			return rc;
@@ -180,6 +180,7 @@ dp_l4_process(struct dp_lcore *lc, uint64_t now_tsc)
 	if (lc->tcp == NULL)
 		return;
 	tcp_process(lc->tcp, now_us);
+	ha_lcore_verdicts(&lc->http);
 	if (now_us >= lc->http.next_tick_us) {
 		ha_lcore_tick(&lc->http, now_us);
 		lc->http.next_tick_us = now_us + 500000;

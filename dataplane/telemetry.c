@@ -1,4 +1,5 @@
 /* rte_telemetry commands under /authgate/: ports, drops, lcores, neighbours, info. */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 
 #include <urcu-qsbr.h>
 
+#include "control/authsvc.h"
+#include "control/authsvc_stats.h"
+#include "control/trust.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
 #include "dataplane/tcp/tcp.h"
@@ -27,6 +31,18 @@ sum_stats(struct dp_lcore_stats *sum)
 		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
 			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
 	}
+}
+
+/* Telemetry names take letters, digits and '_': other characters become '_'. */
+static const char *
+tel_name(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
+		out[i] = isalnum((unsigned char)in[i]) ? in[i] : '_';
+	out[i] = '\0';
+	return out;
 }
 
 static void
@@ -372,14 +388,123 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(errs);
 	for (int r = 1; r < H1_E__COUNT; r++) {
 		char name[64];
-		/* telemetry names take letters, digits and '_' only */
-		snprintf(name, sizeof(name), "%s", h1_err_str(r));
-		for (char *c = name; *c != '\0'; c++)
-			if (*c == '-')
-				*c = '_';
-		rte_tel_data_add_dict_u64(errs, name, hs.parse_errors[r]);
+		rte_tel_data_add_dict_u64(errs, tel_name(h1_err_str(r), name, sizeof(name)),
+					  hs.parse_errors[r]);
 	}
 	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
+	return 0;
+}
+
+static void
+sum_http(struct ha_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		const struct ha_lcore *app = &dp_main.lcores[i].http;
+		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
+			((uint64_t *)sum)[k] += __atomic_load_n(&((const uint64_t *)&app->stats)[k],
+								__ATOMIC_RELAXED);
+	}
+}
+
+static int
+tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct ha_stats hs;
+	struct authsvc_stats as;
+	struct rte_tel_data *reasons;
+	uint64_t done = 0;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	sum_http(&hs);
+	authsvc_get_stats(&as);
+	reasons = rte_tel_data_alloc();
+	if (reasons == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(d);
+#define A(f) rte_tel_data_add_dict_u64(d, #f, hs.f);
+	A(challenges) A(validations) A(auth_ok) A(auth_failed) A(auth_busy) A(bad_tokens)
+	A(ring_full) A(persisted_hits) A(persisted_flows) A(identity_changes) A(expired_sessions)
+	A(revoked_sessions) A(stale_verdicts) A(parked_timeouts) A(failure_closes)
+#undef A
+	rte_tel_data_add_dict_u64(d, "jobs", as.jobs);
+	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
+	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
+		done += as.by_reason[r];
+	rte_tel_data_add_dict_u64(d, "avg_accept_us", as.by_reason[KW_OK] ?
+				  as.accept_ns_total / 1000 / as.by_reason[KW_OK] : 0);
+	rte_tel_data_add_dict_u64(d, "avg_queue_us", done ? as.queue_ns_total / 1000 / done : 0);
+	rte_tel_data_start_dict(reasons);
+	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++) {
+		char name[64];
+		rte_tel_data_add_dict_u64(reasons, tel_name(authsvc_reason_str(r), name, sizeof(name)),
+					  as.by_reason[r]);
+	}
+	rte_tel_data_add_dict_container(d, "verdicts", reasons, 0);
+	return 0;
+}
+
+/* Netlogon's counters per trust, plus what Microsoft's sizing formula makes of them. */
+static int
+tel_trusts(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	static struct sema_stats prev[TRUST_MAX];
+	static bool have_prev[TRUST_MAX];
+	const struct trust_table *tt = authsvc_trusts();
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	if (tt == NULL)
+		return 0;
+	for (uint32_t i = 0; i < tt->count; i++) {
+		struct rte_tel_data *t = rte_tel_data_alloc();
+		struct sema_stats st;
+		char name[16];
+
+		if (t == NULL)
+			return -ENOMEM;
+		sema_get_stats(tt->trusts[i].sema, &st);
+		rte_tel_data_start_dict(t);
+		rte_tel_data_add_dict_string(t, "realm", tt->trusts[i].cfg.realm);
+		rte_tel_data_add_dict_u64(t, "max_concurrent_api", st.slots);
+		rte_tel_data_add_dict_u64(t, "semaphore_waiters", st.waiters);
+		rte_tel_data_add_dict_u64(t, "semaphore_holders", st.holders);
+		rte_tel_data_add_dict_u64(t, "semaphore_acquires", st.acquires);
+		rte_tel_data_add_dict_u64(t, "semaphore_timeouts", st.timeouts);
+		rte_tel_data_add_dict_u64(t, "avg_semaphore_hold_time_us",
+					  (uint64_t)(st.avg_hold_s * 1e6));
+		rte_tel_data_add_dict_u64(t, "rejections", st.rejections);
+		rte_tel_data_add_dict_u64(t, "wait_p50_us", sema_wait_percentile_ns(&st, 0.50) / 1000);
+		rte_tel_data_add_dict_u64(t, "wait_p90_us", sema_wait_percentile_ns(&st, 0.90) / 1000);
+		rte_tel_data_add_dict_u64(t, "wait_p99_us", sema_wait_percentile_ns(&st, 0.99) / 1000);
+		/* between this call and the previous one: the operator's sampling interval */
+		if (have_prev[i])
+			rte_tel_data_add_dict_u64(t, "recommended_max_concurrent_api_x100",
+						  (uint64_t)(sema_recommend(&prev[i], &st) * 100));
+		prev[i] = st;
+		have_prev[i] = true;
+		snprintf(name, sizeof(name), "t%u", i);
+		rte_tel_data_add_dict_container(d, name, t, 0);
+	}
+	return 0;
+}
+
+static int
+tel_revoke(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc;
+
+	RTE_SET_USED(cmd);
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	rc = authsvc_revoke(params);
+	if (rc < 0)
+		return rc;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "revoked", params);
+	rte_tel_data_add_dict_u64(d, "epoch", authsvc_revoke_epoch());
 	return 0;
 }
 
@@ -397,6 +522,12 @@ dp_telemetry_init(struct dp *dp)
 	rte_telemetry_register_cmd("/authgate/lcores", tel_lcores, "Per-lcore packet counters");
 	rte_telemetry_register_cmd("/authgate/neighbours", tel_neighbours,
 				   "Neighbour (ARP) table: IPv4 → MAC, age");
+	rte_telemetry_register_cmd("/authgate/auth/stats", tel_auth_stats,
+				   "Auth: challenges, validations, verdicts by reason, persisted hits and flows");
+	rte_telemetry_register_cmd("/authgate/trusts", tel_trusts,
+				   "Per trust: Semaphore Waiters/Holders/Acquires/Timeouts, hold time, waits");
+	rte_telemetry_register_cmd("/authgate/auth/revoke", tel_revoke,
+				   "End persisted sessions of a principal: /authgate/auth/revoke,user@REALM");
 	rte_telemetry_register_cmd("/authgate/http/stats", tel_http_stats,
 				   "HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
 	rte_telemetry_register_cmd("/authgate/tcp/stats", tel_tcp_stats,

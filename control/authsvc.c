@@ -1,0 +1,413 @@
+/* Auth service: a dispatcher drains the lcores' job rings, routes by realm, and the pool answers. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_ring.h>
+
+#include "control/authsvc.h"
+#include "control/authsvc_stats.h"
+#include "control/trust.h"
+
+RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
+#define AUTH_LOG(level, fmt, ...)                                                                 \
+	rte_log(RTE_LOG_##level, ag_logtype_auth, "auth: " fmt "\n", ##__VA_ARGS__)
+
+#define JOB_RING_SIZE     4096
+#define VERDICT_RING_SIZE 4096
+#define REVOKE_MAX        256
+#define IDLE_SLEEP_US     200
+
+struct revocation {
+	char principal[KW_PRINCIPAL_MAX];
+	int64_t at;
+};
+
+static struct {
+	bool running;
+	volatile bool stop;
+	uint16_t nb_lcores;
+	struct rte_ring *jobs[AG_MAX_DP_LCORES];
+	struct rte_ring *verdicts[AG_MAX_DP_LCORES];
+	struct trust_table trusts;
+	struct kw_pool *pool;
+	pthread_t dispatcher;
+	struct authsvc_stats stats;
+	pthread_mutex_t revoke_lock;
+	struct revocation revoked[REVOKE_MAX];
+	uint32_t nb_revoked; /* published with release after the entry is written */
+} svc = {.revoke_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static const char *const reason_names[AUTHSVC_REASON_MAX - KW_REASON_COUNT] = {
+	"unknown_trust",
+	"bad_token",
+	"unsupported_mech",
+	"queue_full",
+};
+
+const char *
+authsvc_reason_str(unsigned int reason)
+{
+	if (reason < KW_REASON_COUNT)
+		return kw_reason_str(reason);
+	if (reason < AUTHSVC_REASON_MAX)
+		return reason_names[reason - KW_REASON_COUNT];
+	return "unknown";
+}
+
+static int64_t
+wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
+/* Any thread: hands a verdict to the lcore that owns the flow. */
+static void
+post_verdict(uint16_t lcore, struct authsvc_verdict *v)
+{
+	__atomic_add_fetch(&svc.stats.by_reason[v->reason], 1, __ATOMIC_RELAXED);
+	if (rte_ring_mp_enqueue(svc.verdicts[lcore], v) != 0) {
+		/* the lcore's parked request ends by its own timeout: 503 */
+		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+		free(v);
+	}
+}
+
+static void
+answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
+{
+	struct authsvc_verdict *v = calloc(1, sizeof(*v));
+
+	if (v == NULL) {
+		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	v->flow_id = job->flow_id;
+	v->flow_gen = job->flow_gen;
+	v->seq = job->seq;
+	v->status = status;
+	v->reason = (uint16_t)reason;
+	post_verdict(job->lcore, v);
+}
+
+/* Called on a pool worker once the trust's semaphore was passed (or timed out). */
+static void
+on_kw_verdict(const struct kw_verdict *kv, void *arg)
+{
+	struct authsvc_job *job = kv->user;
+	struct authsvc_verdict *v = calloc(1, sizeof(*v));
+
+	RTE_SET_USED(arg);
+	if (v != NULL) {
+		int http = kw_reason_http_status(kv->reason);
+
+		v->flow_id = job->flow_id;
+		v->flow_gen = job->flow_gen;
+		v->seq = job->seq;
+		v->status = http == 200 ? 200 : http == 503 ? 503 : 401;
+		v->reason = (uint16_t)kv->reason;
+		v->expires_at = kv->expires_at;
+		memcpy(v->principal, kv->principal, sizeof(v->principal));
+		v->reply_len = RTE_MIN(kv->reply_len, (uint16_t)sizeof(v->reply));
+		memcpy(v->reply, kv->reply, v->reply_len);
+		if (kv->reason != KW_OK && kv->reason != KW_ERR_BUSY_TIMEOUT &&
+		    kv->reason != KW_ERR_BUSY_REJECTED)
+			AUTH_LOG(INFO, "validation failed: %s (gss major %#x minor %#x: %s)",
+				 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor, kv->detail);
+		__atomic_add_fetch(&svc.stats.queue_ns_total, kv->queue_ns, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&svc.stats.accept_ns_total, kv->accept_ns, __ATOMIC_RELAXED);
+		post_verdict(job->lcore, v);
+	} else {
+		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+	}
+	free(job);
+}
+
+static void
+dispatch(struct authsvc_job *job)
+{
+	struct trust_route route;
+	struct kw_job kj;
+	int rc;
+
+	__atomic_add_fetch(&svc.stats.jobs, 1, __ATOMIC_RELAXED);
+	rc = trust_route_token(&svc.trusts, job->token, job->token_len, &route);
+	if (rc == -ENOENT) {
+		answer_now(job, 401, AUTHSVC_UNKNOWN_TRUST);
+		goto done;
+	}
+	if (rc < 0) {
+		answer_now(job, 401, AUTHSVC_BAD_TOKEN);
+		goto done;
+	}
+	if (route.mech != TRUST_MECH_KRB5 || route.trust_index == TRUST_INDEX_NONE) {
+		answer_now(job, 401, AUTHSVC_UNSUPPORTED_MECH);
+		goto done;
+	}
+	memset(&kj, 0, sizeof(kj));
+	kj.flow_id = job->flow_id;
+	kj.flow_gen = job->flow_gen;
+	kj.trust_index = route.trust_index;
+	kj.mech = route.mech;
+	kj.token = job->token;
+	kj.token_len = job->token_len;
+	kj.user = job;
+	rc = kw_pool_submit(svc.pool, &kj);
+	if (rc == 0)
+		return; /* the job is the pool's until on_kw_verdict */
+	answer_now(job, 503, AUTHSVC_QUEUE_FULL);
+done:
+	free(job);
+}
+
+static void *
+dispatcher_main(void *arg)
+{
+	uint64_t last_poll = 0;
+
+	RTE_SET_USED(arg);
+	pthread_setname_np(pthread_self(), "ag-auth-disp");
+	while (!svc.stop) {
+		unsigned int got = 0;
+		struct timespec ts;
+		uint64_t now;
+
+		for (uint16_t i = 0; i < svc.nb_lcores; i++) {
+			void *jobs[32];
+			unsigned int n = rte_ring_sc_dequeue_burst(svc.jobs[i], jobs, 32, NULL);
+
+			for (unsigned int k = 0; k < n; k++)
+				dispatch(jobs[k]);
+			got += n;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		if (now - last_poll > 500000000ull) {
+			/* expire waiters nobody wakes and emit the periodic timeout summaries */
+			for (uint32_t t = 0; t < svc.trusts.count; t++)
+				sema_poll(svc.trusts.trusts[t].sema);
+			last_poll = now;
+		}
+		if (got == 0)
+			usleep(IDLE_SLEEP_US);
+	}
+	return NULL;
+}
+
+/* The operator's view of Netlogon's 5816-5819: same numbers, same meaning. */
+static void
+on_sema_event(const struct sema_event *ev, void *arg)
+{
+	RTE_SET_USED(arg);
+	switch (ev->type) {
+	case SEMA_EV_FIRST_TIMEOUT:
+		AUTH_LOG(WARNING, "event %u: trust %s: a validation timed out waiting for a "
+				  "MaxConcurrentApi slot after %.1f s", ev->netlogon_id, ev->trust,
+			 ev->wait_ns / 1e9);
+		break;
+	case SEMA_EV_TIMEOUT_SUMMARY:
+		AUTH_LOG(WARNING, "event %u: trust %s: %lu more semaphore timeouts in the last window",
+			 ev->netlogon_id, ev->trust, (unsigned long)ev->count);
+		break;
+	case SEMA_EV_SLOW_WAIT:
+		AUTH_LOG(WARNING, "event %u: trust %s: a validation waited %.1f s for a slot",
+			 ev->netlogon_id, ev->trust, ev->wait_ns / 1e9);
+		break;
+	case SEMA_EV_SLOW_SUMMARY:
+		AUTH_LOG(WARNING, "event %u: trust %s: %lu more slow semaphore waits in the last window",
+			 ev->netlogon_id, ev->trust, (unsigned long)ev->count);
+		break;
+	}
+}
+
+int
+authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
+{
+	struct kw_pool_config pc = {0};
+	unsigned int workers = 0;
+	int rc;
+
+	if (cfg->nb_trusts == 0)
+		return 0;
+	trust_table_init(&svc.trusts);
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
+		const struct ag_trust_conf *tc = &cfg->trusts[i];
+		struct trust_config c;
+		const char *why = NULL;
+		uint32_t idx;
+
+		trust_config_defaults(&c);
+		snprintf(c.realm, sizeof(c.realm), "%s", tc->realm);
+		c.kind = TRUST_KIND_KERBEROS;
+		snprintf(c.keytab, sizeof(c.keytab), "%s", tc->keytab);
+		c.max_concurrent_api = tc->max_concurrent_api;
+		c.timeout_ns = (uint64_t)tc->timeout_s * 1000000000ull;
+		c.warning_threshold_ns = (uint64_t)tc->warning_threshold_s * 1000000000ull;
+		c.workers = tc->workers;
+		c.replay_cache = tc->replay_cache;
+		c.on_event = on_sema_event;
+		if (trust_config_check(&c, &why) < 0) {
+			AUTH_LOG(ERR, "trust %s: %s", tc->realm, why ? why : "invalid");
+			return -EINVAL;
+		}
+		rc = trust_table_add(&svc.trusts, &c, &idx);
+		if (rc < 0) {
+			AUTH_LOG(ERR, "trust %s: %s", tc->realm, strerror(-rc));
+			return rc;
+		}
+		workers += tc->workers;
+	}
+	svc.nb_lcores = nb_lcores;
+	for (uint16_t i = 0; i < nb_lcores; i++) {
+		char name[RTE_RING_NAMESIZE];
+
+		snprintf(name, sizeof(name), "auth_jobs_%u", i);
+		svc.jobs[i] = rte_ring_create(name, JOB_RING_SIZE, SOCKET_ID_ANY,
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "auth_verdicts_%u", i);
+		/* many workers answer, one lcore reads */
+		svc.verdicts[i] = rte_ring_create(name, VERDICT_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
+		if (svc.jobs[i] == NULL || svc.verdicts[i] == NULL)
+			return -rte_errno;
+	}
+	pc.trusts = &svc.trusts;
+	pc.workers = RTE_MIN(workers, (unsigned int)TRUST_WORKERS_MAX);
+	pc.queue_size = 8192;
+	pc.on_verdict = on_kw_verdict;
+	svc.pool = kw_pool_create(&pc);
+	if (svc.pool == NULL) {
+		AUTH_LOG(ERR, "worker pool: %s", strerror(errno));
+		return -errno;
+	}
+	svc.stop = false;
+	rc = pthread_create(&svc.dispatcher, NULL, dispatcher_main, NULL);
+	if (rc != 0) {
+		kw_pool_destroy(svc.pool);
+		svc.pool = NULL;
+		return -rc;
+	}
+	svc.running = true;
+	AUTH_LOG(INFO, "%u trust(s), %u worker(s)", svc.trusts.count, pc.workers);
+	return 0;
+}
+
+void
+authsvc_stop(void)
+{
+	if (!svc.running)
+		return;
+	svc.stop = true;
+	pthread_join(svc.dispatcher, NULL);
+	kw_pool_destroy(svc.pool); /* finishes queued jobs: their verdicts land in the rings */
+	svc.pool = NULL;
+	for (uint16_t i = 0; i < svc.nb_lcores; i++) {
+		void *p;
+
+		while (rte_ring_dequeue(svc.jobs[i], &p) == 0)
+			free(p);
+		while (rte_ring_dequeue(svc.verdicts[i], &p) == 0)
+			free(p);
+		rte_ring_free(svc.jobs[i]);
+		rte_ring_free(svc.verdicts[i]);
+		svc.jobs[i] = svc.verdicts[i] = NULL;
+	}
+	trust_table_fini(&svc.trusts);
+	svc.running = false;
+}
+
+bool
+authsvc_running(void)
+{
+	return svc.running;
+}
+
+int
+authsvc_submit(uint16_t lcore, struct authsvc_job *job)
+{
+	if (!svc.running || rte_ring_sp_enqueue(svc.jobs[lcore], job) != 0)
+		return -ENOBUFS;
+	return 0;
+}
+
+unsigned int
+authsvc_take_verdicts(uint16_t lcore, struct authsvc_verdict **out, unsigned int n)
+{
+	if (!svc.running)
+		return 0;
+	return rte_ring_sc_dequeue_burst(svc.verdicts[lcore], (void **)out, n, NULL);
+}
+
+void
+authsvc_verdict_free(struct authsvc_verdict *v)
+{
+	free(v);
+}
+
+int
+authsvc_revoke(const char *principal)
+{
+	uint32_t n;
+
+	if (principal == NULL || *principal == '\0' || strlen(principal) >= KW_PRINCIPAL_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&svc.revoke_lock);
+	n = svc.nb_revoked;
+	for (uint32_t i = 0; i < n; i++) {
+		if (strcmp(svc.revoked[i].principal, principal) == 0) {
+			/* a second revocation moves the cut-off to now */
+			__atomic_store_n(&svc.revoked[i].at, wall_now(), __ATOMIC_RELEASE);
+			__atomic_add_fetch(&svc.stats.revoke_epoch, 1, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&svc.revoke_lock);
+			return 0;
+		}
+	}
+	if (n == REVOKE_MAX) {
+		pthread_mutex_unlock(&svc.revoke_lock);
+		return -ENOSPC;
+	}
+	snprintf(svc.revoked[n].principal, KW_PRINCIPAL_MAX, "%s", principal);
+	svc.revoked[n].at = wall_now();
+	__atomic_store_n(&svc.nb_revoked, n + 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&svc.stats.revoke_epoch, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&svc.revoke_lock);
+	AUTH_LOG(NOTICE, "revoked %s", principal);
+	return 0;
+}
+
+uint32_t
+authsvc_revoke_epoch(void)
+{
+	return __atomic_load_n(&svc.stats.revoke_epoch, __ATOMIC_ACQUIRE);
+}
+
+bool
+authsvc_is_revoked(const char *principal, int64_t auth_time)
+{
+	uint32_t n = __atomic_load_n(&svc.nb_revoked, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n; i++)
+		if (strcmp(svc.revoked[i].principal, principal) == 0 &&
+		    auth_time <= __atomic_load_n(&svc.revoked[i].at, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+void
+authsvc_get_stats(struct authsvc_stats *out)
+{
+	memcpy(out, &svc.stats, sizeof(*out));
+}
+
+const struct trust_table *
+authsvc_trusts(void)
+{
+	return svc.running ? &svc.trusts : NULL;
+}

@@ -1,0 +1,24 @@
+/* Counters of the auth service, for telemetry. */
+#ifndef AG_AUTHSVC_STATS_H
+#define AG_AUTHSVC_STATS_H
+
+#include <stdint.h>
+
+#include "control/authsvc.h"
+
+struct trust_table;
+
+struct authsvc_stats {
+	uint64_t jobs;                            /* taken from the lcores' rings */
+	uint64_t by_reason[AUTHSVC_REASON_MAX];   /* verdicts by reason (KW_OK = success) */
+	uint64_t verdicts_dropped;                /* verdict ring full or no memory */
+	uint64_t queue_ns_total;                  /* semaphore waits, summed */
+	uint64_t accept_ns_total;                 /* gss_accept_sec_context time, summed */
+	uint32_t revoke_epoch;
+};
+
+void authsvc_get_stats(struct authsvc_stats *out);
+/* The running service's trusts (their semaphores hold the Netlogon counters), or NULL. */
+const struct trust_table *authsvc_trusts(void);
+
+#endif
