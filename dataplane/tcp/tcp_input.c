@@ -347,10 +347,27 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 
 /* ---------------------------------------------------------------- flow: data */
 
+/* Small segments are copied into the tail rather than chained: it bounds the mbufs a
+ * paused flow can pin (a peer sending 1-byte segments would otherwise hold one 2 KiB mbuf
+ * per byte of window). */
+#define TCP_RCV_COALESCE 512
+
 static void rcvq_append(struct tcp_flow *f, struct rte_mbuf *m)
 {
 	struct rte_mbuf *last = rte_pktmbuf_lastseg(m);
+	struct rte_mbuf *t = f->rcvq_last;
 
+	if (t != NULL && m->nb_segs == 1 && m->pkt_len <= TCP_RCV_COALESCE && RTE_MBUF_DIRECT(t) &&
+	    !RTE_MBUF_HAS_EXTBUF(t) && rte_mbuf_refcnt_read(t) == 1 &&
+	    rte_pktmbuf_tailroom(t) >= m->pkt_len) {
+		memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len),
+		       rte_pktmbuf_mtod(m, const uint8_t *), m->pkt_len);
+		t->data_len += m->pkt_len;
+		f->rcvq->pkt_len += m->pkt_len;
+		f->rcvq_bytes += m->pkt_len;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	if (f->rcvq == NULL) {
 		f->rcvq = m;
 	} else {

@@ -704,6 +704,136 @@ static void test_receive_pause_closes_window(void **state)
 	h_fini(&h);
 }
 
+static void test_tinygrams_do_not_pin_mbufs(void **state)
+{
+	struct h h;
+	unsigned int before;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40026, H_APP_PORT, NULL, 1), 0);
+	h.app.consume_max = 0; /* parked: everything stays queued */
+	before = rte_mempool_avail_count(h_pool);
+	for (int i = 0; i < 1000; i++)
+		h_data(&h, h_pattern + i, 1);
+	h_drain(&h);
+	/* 1000 one-byte segments must not hold 1000 mbufs */
+	assert_true(before - rte_mempool_avail_count(h_pool) < 10);
+	h.app.consume_max = UINT32_MAX;
+	tcp_recv_resume(h.app.flow);
+	assert_int_equal(h.app.rxlen, 1000);
+	assert_memory_equal(h.app.rx, h_pattern, 1000);
+	h_fini(&h);
+}
+
+static void idle_1s(struct tcp_engine_params *p)
+{
+	p->idle_timeout_us = 1000 * MS;
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, idle_1s);
+	assert_int_equal(h_connect(&h, 40027, H_APP_PORT, NULL, 1), 0);
+	h_advance(&h, 600 * MS);
+	h_data(&h, "x", 1); /* activity pushes the deadline */
+	h_advance(&h, 600 * MS);
+	h_drain(&h);
+	assert_int_equal(h.app.closed, 0);
+	h_advance(&h, 500 * MS);
+	assert_int_equal(h.app.closed, 1);
+	assert_int_equal(h.app.reason, TCP_CLOSE_IDLE);
+	h_pop(&h, &p);
+	assert_true(p.flags & F_RST);
+	assert_null(h_flow(&h));
+	h_fini(&h);
+}
+
+static void keepalive_1s(struct tcp_engine_params *p)
+{
+	p->keepalive_us = 1000 * MS;
+	p->keepalive_intvl_us = 100 * MS;
+	p->keepalive_probes = 2;
+}
+
+static void test_keepalive(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, keepalive_1s);
+	assert_int_equal(h_connect(&h, 40028, H_APP_PORT, NULL, 1), 0);
+	h_advance(&h, 1000 * MS);
+	h_pop(&h, &p); /* probe: one byte before snd_una, so the peer must answer */
+	assert_int_equal(p.seq, h.sseq - 1);
+	assert_int_equal(p.len, 0);
+	h_ack(&h, h.sseq, 1000); /* alive */
+	h_advance(&h, 900 * MS);
+	expect_none(&h);
+	h_advance(&h, 100 * MS);
+	h_pop(&h, &p);
+	h_advance(&h, 100 * MS);
+	h_pop(&h, &p);
+	h_advance(&h, 100 * MS);
+	assert_int_equal(h.app.closed, 1);
+	assert_int_equal(h.app.reason, TCP_CLOSE_IDLE);
+	assert_int_equal(stats(&h)->keepalive_probes, 3);
+	h_fini(&h);
+}
+
+static void pool_low(struct tcp_engine_params *p)
+{
+	p->pool_low_watermark = 1u << 30; /* always "low" */
+}
+
+static void test_pool_low_sheds_to_cookies(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, pool_low);
+	h.cport = 40029;
+	h.lport = H_APP_PORT;
+	h_send(&h, F_SYN, 1, 0, 65535, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_SYN | F_ACK);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	assert_int_equal(stats(&h)->cookies_sent, 1);
+	h_fini(&h);
+}
+
+static void second_lcore(struct tcp_engine_params *p)
+{
+	p->lcore_idx = 1;
+	p->nb_lcores = 2;
+}
+
+static void test_not_owner_dropped(void **state)
+{
+	struct h h0, h1;
+
+	(void)state;
+	h_init(&h0, NULL);
+	assert_int_equal(h_connect(&h0, 40039, H_APP_PORT, NULL, 1), 0);
+	h_init(&h1, second_lcore);
+	h1.cport = h0.cport;
+	h1.lport = h0.lport;
+	h1.cseq = h0.cseq;
+	h1.sseq = h0.sseq;
+	h_data(&h1, "misrouted", 9);
+	assert_int_equal(h_pending(&h1), 0);
+	assert_int_equal(h_drops(&h1, TCP_DROP_NOT_OWNER), 1);
+	assert_int_equal(h0.app.rxlen, 0);
+	h_fini(&h1);
+	h_fini(&h0);
+}
+
 /* ---------------------------------------------------------------- close and reset */
 
 static void test_passive_close(void **state)
@@ -1228,6 +1358,11 @@ int main(void)
 		cmocka_unit_test(test_sack_recovery),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_receive_pause_closes_window),
+		cmocka_unit_test(test_tinygrams_do_not_pin_mbufs),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_pool_low_sheds_to_cookies),
+		cmocka_unit_test(test_not_owner_dropped),
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_active_close_time_wait),
 		cmocka_unit_test(test_time_wait_recycled_by_new_syn),
