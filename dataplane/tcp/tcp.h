@@ -48,17 +48,17 @@ struct tcp_tuple {
 };
 
 enum tcp_state {
-	TCP_CLOSED = 0,   /* not in the table any more; being freed after a grace period */
-	TCP_LISTEN,       /* unused for flows: listeners are per-port entries, kept for symmetry */
-	TCP_SYN_SENT,     /* active open (not implemented yet; the state machine keeps room) */
+	TCP_CLOSED = 0,	  /* not in the table any more; being freed after a grace period */
+	TCP_LISTEN,	  /* unused for flows: listeners are per-port entries, kept for symmetry */
+	TCP_SYN_SENT,	  /* active open (not implemented yet; the state machine keeps room) */
 	TCP_SYN_RECEIVED, /* SYN-ACK sent, counts as half-open, app not told yet */
 	TCP_ESTABLISHED,  /* app accepted; data both ways */
-	TCP_FIN_WAIT_1,   /* app shut down, our FIN sent but not acked */
-	TCP_FIN_WAIT_2,   /* our FIN acked, peer may still send */
-	TCP_CLOSE_WAIT,   /* peer FIN received, app may still send */
-	TCP_CLOSING,      /* both FINs sent, ours not acked (simultaneous close) */
-	TCP_LAST_ACK,     /* peer closed first, our FIN sent, waiting for its ACK */
-	TCP_TIME_WAIT,    /* we closed first; kept to absorb late segments, app already told */
+	TCP_FIN_WAIT_1,	  /* app shut down, our FIN sent but not acked */
+	TCP_FIN_WAIT_2,	  /* our FIN acked, peer may still send */
+	TCP_CLOSE_WAIT,	  /* peer FIN received, app may still send */
+	TCP_CLOSING,	  /* both FINs sent, ours not acked (simultaneous close) */
+	TCP_LAST_ACK,	  /* peer closed first, our FIN sent, waiting for its ACK */
+	TCP_TIME_WAIT,	  /* we closed first; kept to absorb late segments, app already told */
 	TCP_STATE_MAX
 };
 
@@ -67,32 +67,32 @@ enum tcp_close_reason {
 	TCP_CLOSE_RESET,      /* peer sent an acceptable RST */
 	TCP_CLOSE_TIMEOUT,    /* retransmissions exhausted */
 	TCP_CLOSE_ABORTED,    /* the application called tcp_abort() */
-	TCP_CLOSE_IDLE,       /* idle, keep-alive or FIN_WAIT_2 timeout */
+	TCP_CLOSE_IDLE,	      /* idle, keep-alive or FIN_WAIT_2 timeout */
 	TCP_CLOSE_SHUTDOWN,   /* engine destroyed */
 	TCP_CLOSE_REASON_MAX
 };
 
 /* Why a received segment was dropped; one counter each in struct tcp_stats. */
 enum tcp_drop_reason {
-	TCP_DROP_SHORT = 0,     /* shorter than a TCP header or than its data offset */
-	TCP_DROP_BAD_CSUM,      /* TCP checksum wrong (software check or NIC verdict) */
-	TCP_DROP_BAD_DOFF,      /* data offset < 5 */
-	TCP_DROP_BAD_OPTIONS,   /* an option runs past the header or has length < 2 */
-	TCP_DROP_BAD_FLAGS,     /* SYN+FIN, SYN+RST, no flags, ... */
-	TCP_DROP_BAD_ADDR,      /* source is broadcast/multicast/zero, or port 0 */
-	TCP_DROP_NOT_OWNER,     /* flow belongs to another lcore: steering is wrong */
-	TCP_DROP_NO_LISTENER,   /* no flow and nobody listens on the port (RST sent) */
-	TCP_DROP_NO_FLOW,       /* no flow, not a SYN (RST sent unless it was a RST) */
-	TCP_DROP_COOKIE,        /* ACK for no flow whose SYN cookie did not verify */
-	TCP_DROP_FLOW_LIMIT,    /* max flows reached or out of memory for a new flow */
-	TCP_DROP_POOL_LOW,      /* mbuf pool below the watermark: new connection shed */
-	TCP_DROP_PAWS,          /* timestamp older than ts_recent (RFC 7323) */
+	TCP_DROP_SHORT = 0,	/* shorter than a TCP header or than its data offset */
+	TCP_DROP_BAD_CSUM,	/* TCP checksum wrong (software check or NIC verdict) */
+	TCP_DROP_BAD_DOFF,	/* data offset < 5 */
+	TCP_DROP_BAD_OPTIONS,	/* an option runs past the header or has length < 2 */
+	TCP_DROP_BAD_FLAGS,	/* SYN+FIN, SYN+RST, no flags, ... */
+	TCP_DROP_BAD_ADDR,	/* source is broadcast/multicast/zero, or port 0 */
+	TCP_DROP_NOT_OWNER,	/* flow belongs to another lcore: steering is wrong */
+	TCP_DROP_NO_LISTENER,	/* no flow and nobody listens on the port (RST sent) */
+	TCP_DROP_NO_FLOW,	/* no flow, not a SYN (RST sent unless it was a RST) */
+	TCP_DROP_COOKIE,	/* ACK for no flow whose SYN cookie did not verify */
+	TCP_DROP_FLOW_LIMIT,	/* max flows reached or out of memory for a new flow */
+	TCP_DROP_POOL_LOW,	/* mbuf pool below the watermark: new connection shed */
+	TCP_DROP_PAWS,		/* timestamp older than ts_recent (RFC 7323) */
 	TCP_DROP_OUT_OF_WINDOW, /* sequence not acceptable: duplicate or beyond window */
-	TCP_DROP_BAD_ACK,       /* ACK for data never sent or far in the past */
-	TCP_DROP_NO_ACK,        /* synchronized state and no ACK bit */
-	TCP_DROP_CHALLENGE,     /* in-window SYN/RST answered with a challenge ACK (RFC 5961) */
-	TCP_DROP_OOO_FULL,      /* out-of-order queue full */
-	TCP_DROP_STATE,         /* data after the peer's FIN, or segment in a closing state */
+	TCP_DROP_BAD_ACK,	/* ACK for data never sent or far in the past */
+	TCP_DROP_NO_ACK,	/* synchronized state and no ACK bit */
+	TCP_DROP_CHALLENGE,	/* in-window SYN/RST answered with a challenge ACK (RFC 5961) */
+	TCP_DROP_OOO_FULL,	/* out-of-order queue full */
+	TCP_DROP_STATE,		/* data after the peer's FIN, or segment in a closing state */
 	TCP_DROP_REASON_MAX
 };
 
@@ -104,10 +104,10 @@ const char *tcp_close_reason_str(enum tcp_close_reason r);
 struct tcp_stats {
 	uint64_t seg_in;
 	uint64_t seg_out;
-	uint64_t bytes_in;  /* payload bytes accepted in order */
-	uint64_t bytes_out; /* payload bytes sent, retransmissions included */
-	uint64_t retransmits;      /* segments retransmitted (all causes) */
-	uint64_t rto_expired;      /* retransmission timer expirations */
+	uint64_t bytes_in;	   /* payload bytes accepted in order */
+	uint64_t bytes_out;	   /* payload bytes sent, retransmissions included */
+	uint64_t retransmits;	   /* segments retransmitted (all causes) */
+	uint64_t rto_expired;	   /* retransmission timer expirations */
 	uint64_t fast_retransmits; /* entries into fast recovery */
 	uint64_t dup_acks_in;
 	uint64_t dup_acks_out; /* immediate ACKs for out-of-order/duplicate data */
@@ -154,18 +154,18 @@ struct tcp_callbacks {
 
 enum tcp_syncookie_mode {
 	TCP_SYNCOOKIE_AUTO = 0, /* cookies once half-open flows pass max_half_open or pool low */
-	TCP_SYNCOOKIE_ALWAYS,   /* never keep state for a SYN */
-	TCP_SYNCOOKIE_NEVER,    /* refuse (drop) SYNs over the bound instead */
+	TCP_SYNCOOKIE_ALWAYS,	/* never keep state for a SYN */
+	TCP_SYNCOOKIE_NEVER,	/* refuse (drop) SYNs over the bound instead */
 };
 
 struct tcp_engine_params {
 	struct tcp_flow_table *table; /* shared by all engines (required) */
-	uint16_t lcore_idx;           /* this engine's owner index, 0..nb_lcores-1 */
+	uint16_t lcore_idx;	      /* this engine's owner index, 0..nb_lcores-1 */
 	uint16_t nb_lcores;
 	uint32_t local_addrs[8]; /* host order; segments to other addresses are dropped */
 	unsigned int nb_local_addrs;
-	uint16_t mtu;                 /* IPv4 MTU of the port, 576..9000 */
-	struct rte_mempool *pool;     /* output headers and copied send data come from here */
+	uint16_t mtu;		  /* IPv4 MTU of the port, 576..9000 */
+	struct rte_mempool *pool; /* output headers and copied send data come from here */
 	void (*tx)(void *arg, struct rte_mbuf *m); /* takes ownership of m */
 	void *tx_arg;
 	/*
@@ -175,22 +175,22 @@ struct tcp_engine_params {
 	bool csum_offload;
 	/* Copy payload into the header mbuf so every output mbuf is one segment. */
 	bool tx_linear;
-	uint32_t max_flows;     /* flows this engine may own, TIME_WAIT included */
-	uint32_t sndbuf;        /* bytes queued per flow, unacked included */
-	uint32_t rcvbuf;        /* receive window and per-flow receive memory bound */
+	uint32_t max_flows;	/* flows this engine may own, TIME_WAIT included */
+	uint32_t sndbuf;	/* bytes queued per flow, unacked included */
+	uint32_t rcvbuf;	/* receive window and per-flow receive memory bound */
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
 	enum tcp_syncookie_mode syncookies;
 	uint32_t pool_low_watermark; /* free mbufs under which new connections are shed */
-	uint32_t rto_init_us;        /* RFC 6298: 1 s */
-	uint32_t rto_min_us;         /* RFC 6298 says 1 s; Linux uses 200 ms */
+	uint32_t rto_init_us;	     /* RFC 6298: 1 s */
+	uint32_t rto_min_us;	     /* RFC 6298 says 1 s; Linux uses 200 ms */
 	uint32_t rto_max_us;
-	uint32_t delack_us;       /* delayed ACK timer */
-	uint8_t max_retries;      /* RTO expirations in a row before the flow is dropped */
-	uint8_t syn_retries;      /* SYN-ACK retransmissions */
-	uint64_t time_wait_us;    /* TIME_WAIT hold (a new SYN may recycle it, RFC 6191) */
-	uint64_t fin_wait2_us;    /* FIN_WAIT_2 without the peer's FIN */
+	uint32_t delack_us;	  /* delayed ACK timer */
+	uint8_t max_retries;	  /* RTO expirations in a row before the flow is dropped */
+	uint8_t syn_retries;	  /* SYN-ACK retransmissions */
+	uint64_t time_wait_us;	  /* TIME_WAIT hold (a new SYN may recycle it, RFC 6191) */
+	uint64_t fin_wait2_us;	  /* FIN_WAIT_2 without the peer's FIN */
 	uint64_t idle_timeout_us; /* no segment received for this long: RST (0 = off) */
-	uint64_t keepalive_us;    /* idle before keep-alive probes (0 = off) */
+	uint64_t keepalive_us;	  /* idle before keep-alive probes (0 = off) */
 	uint64_t keepalive_intvl_us;
 	uint8_t keepalive_probes;
 	uint64_t seed; /* secret for ISNs, cookies and timestamp offsets */
@@ -275,16 +275,16 @@ struct tcp_flow_info {
 	uint32_t gen;
 	uint16_t owner;
 	uint64_t age_us;
-	uint32_t cwnd;    /* bytes */
+	uint32_t cwnd;	  /* bytes */
 	uint32_t srtt_us; /* 0 until the first sample */
 	uint32_t snd_wnd;
-	uint32_t unacked;  /* bytes sent, not acknowledged */
-	uint32_t sndq;     /* bytes queued by the app, unacked included */
-	uint32_t rcvq;     /* bytes received in order, not consumed by the app */
-	uint32_t ooo;      /* out-of-order segments held */
+	uint32_t unacked; /* bytes sent, not acknowledged */
+	uint32_t sndq;	  /* bytes queued by the app, unacked included */
+	uint32_t rcvq;	  /* bytes received in order, not consumed by the app */
+	uint32_t ooo;	  /* out-of-order segments held */
 	uint32_t rto_us;
-	uint8_t retries;   /* RTO expirations in a row */
-	bool recv_paused;  /* app stopped reading */
+	uint8_t retries;  /* RTO expirations in a row */
+	bool recv_paused; /* app stopped reading */
 };
 
 /*

@@ -35,7 +35,8 @@ tcp_cksum_ipv4_mbuf(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uin
 	}
 	for (; seg != NULL && done < len; seg = seg->next, off = 0) {
 		uint32_t n = RTE_MIN((uint32_t)seg->data_len - off, len - done);
-		uint16_t part = tcp_cksum_fold(__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const void *, off), n, 0));
+		uint16_t part = tcp_cksum_fold(
+			__rte_raw_cksum(rte_pktmbuf_mtod_offset(seg, const void *, off), n, 0));
 
 		if (done & 1)
 			part = rte_bswap16(part);

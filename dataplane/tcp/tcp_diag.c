@@ -10,13 +10,14 @@
  * each line starting one character later) followed by CR LF. The stream repeats every
  * 95 lines, so one period, stored twice, lets any offset be served as a contiguous slice.
  */
-#define CG_LINE   74
+#define CG_LINE	  74
 #define CG_PERIOD (95 * CG_LINE)
 
 static char cg_pattern[2 * CG_PERIOD];
 static bool cg_ready;
 
-static void cg_init(void)
+static void
+cg_init(void)
 {
 	for (uint32_t off = 0; off < 2 * CG_PERIOD; off++) {
 		uint32_t line = (off / CG_LINE) % 95, col = off % CG_LINE;
@@ -29,7 +30,8 @@ static void cg_init(void)
 	cg_ready = true;
 }
 
-static int diag_accept(struct tcp_flow *f, void *arg, void **ctx_out)
+static int
+diag_accept(struct tcp_flow *f, void *arg, void **ctx_out)
 {
 	(void)f;
 	(void)arg;
@@ -38,7 +40,8 @@ static int diag_accept(struct tcp_flow *f, void *arg, void **ctx_out)
 }
 
 /* Echo what fits in the send buffer; the rest waits (window closes) until ACKs make room. */
-static uint32_t echo_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+static uint32_t
+echo_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 {
 	uint32_t space, done = 0;
 
@@ -61,14 +64,16 @@ static uint32_t echo_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	return done;
 }
 
-static void echo_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
+static void
+echo_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 {
 	(void)ctx;
 	(void)bytes;
 	tcp_recv_resume(f);
 }
 
-static uint32_t discard_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+static uint32_t
+discard_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 {
 	(void)ctx;
 	if (m == NULL) {
@@ -78,7 +83,8 @@ static uint32_t discard_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	return m->pkt_len;
 }
 
-static void cg_fill(struct tcp_flow *f)
+static void
+cg_fill(struct tcp_flow *f)
 {
 	uintptr_t off = (uintptr_t)tcp_flow_ctx(f);
 	uint32_t space;
@@ -93,7 +99,8 @@ static void cg_fill(struct tcp_flow *f)
 	tcp_flow_set_ctx(f, (void *)off);
 }
 
-static int chargen_accept(struct tcp_flow *f, void *arg, void **ctx_out)
+static int
+chargen_accept(struct tcp_flow *f, void *arg, void **ctx_out)
 {
 	(void)arg;
 	/* The engine stores *ctx_out after we return, so hand back the offset we reached. */
@@ -103,7 +110,8 @@ static int chargen_accept(struct tcp_flow *f, void *arg, void **ctx_out)
 	return 0;
 }
 
-static uint32_t chargen_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+static uint32_t
+chargen_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 {
 	(void)ctx;
 	if (m == NULL) {
@@ -115,7 +123,8 @@ static uint32_t chargen_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	return m->pkt_len;
 }
 
-static void chargen_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
+static void
+chargen_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 {
 	(void)ctx;
 	(void)bytes;
@@ -139,8 +148,9 @@ static const struct tcp_callbacks chargen_cb = {
 	.acked = chargen_acked,
 };
 
-int tcp_diag_listen(struct tcp_engine *e, uint16_t echo_port, uint16_t discard_port,
-		    uint16_t chargen_port)
+int
+tcp_diag_listen(struct tcp_engine *e, uint16_t echo_port, uint16_t discard_port,
+		uint16_t chargen_port)
 {
 	int rc;
 

@@ -19,7 +19,8 @@ RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
 /* RFC 5961 section 7: bound challenge ACKs so they cannot be used as an amplifier. */
 #define TCP_CHALLENGE_PER_SEC 1000
 
-void tcp_engine_params_init(struct tcp_engine_params *p)
+void
+tcp_engine_params_init(struct tcp_engine_params *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->nb_lcores = 1;
@@ -48,7 +49,8 @@ void tcp_engine_params_init(struct tcp_engine_params *p)
 /* ---------------------------------------------------------------- mbuf helpers */
 
 /* Drop n leading bytes of a chain; returns the new head (NULL when nothing is left). */
-struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n)
+struct rte_mbuf *
+tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n)
 {
 	while (m != NULL && n > 0) {
 		if (n >= m->data_len) {
@@ -80,7 +82,8 @@ struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n)
 }
 
 /* Keep the first keep bytes of a chain; returns NULL when keep is 0. */
-struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
+struct rte_mbuf *
+tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
 {
 	struct rte_mbuf *s = m;
 	uint32_t left = keep;
@@ -109,18 +112,21 @@ struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
 
 /* ---------------------------------------------------------------- output */
 
-uint32_t tcp_smss(const struct tcp_flow *f)
+uint32_t
+tcp_smss(const struct tcp_flow *f)
 {
 	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
 }
 
-static uint32_t ts_now(const struct tcp_engine *e)
+static uint32_t
+ts_now(const struct tcp_engine *e)
 {
 	return (uint32_t)(e->now / TCP_TS_HZ_DIV);
 }
 
 /* Window to advertise (bytes), never moving the right edge left (RFC 9293 3.8.6.2.2). */
-static uint32_t rcv_window(struct tcp_flow *f)
+static uint32_t
+rcv_window(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint32_t used = f->rcvq_bytes + f->ooo_bytes;
@@ -137,7 +143,8 @@ static uint32_t rcv_window(struct tcp_flow *f)
 }
 
 /* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
-static uint8_t build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
+static uint8_t
+build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
 {
 	uint8_t n = 0;
 
@@ -199,9 +206,10 @@ static uint8_t build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
  * Build one segment: headers in a fresh mbuf, payload attached from the send queue
  * (indirect mbufs, zero copy) or copied when tx_linear. Sends it through the tx callback.
  */
-static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
-		    uint8_t flags, uint16_t win, const uint8_t *opts, uint8_t optlen,
-		    struct tcp_flow *src, uint32_t off, uint32_t len)
+static int
+xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
+	 uint8_t flags, uint16_t win, const uint8_t *opts, uint8_t optlen, struct tcp_flow *src,
+	 uint32_t off, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(e->p.pool);
 	struct rte_mbuf *last;
@@ -227,8 +235,8 @@ static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t s
 			uint32_t n = RTE_MIN(left, (uint32_t)c->data_len - off);
 
 			if (e->p.tx_linear && rte_pktmbuf_tailroom(m) >= n) {
-				memcpy(rte_pktmbuf_append(m, n), rte_pktmbuf_mtod_offset(c, void *, off),
-				       n);
+				memcpy(rte_pktmbuf_append(m, n),
+				       rte_pktmbuf_mtod_offset(c, void *, off), n);
 			} else {
 				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.pool);
 
@@ -274,7 +282,8 @@ static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t s
 	m->l3_len = sizeof(*ip);
 	m->l4_len = sizeof(*th) + optlen;
 	if (e->p.csum_offload) {
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+		m->ol_flags |=
+			RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
 		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
@@ -289,7 +298,8 @@ static int xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t s
 }
 
 /* A segment of flow f; ACK fields, window and options filled from the flow. */
-static int xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
+static int
+xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
 {
 	uint8_t opts[40];
 	uint8_t optlen;
@@ -308,12 +318,14 @@ static int xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
 			opts, optlen, f, seq - f->snd_una, len);
 }
 
-void tcp_send_ack(struct tcp_flow *f)
+void
+tcp_send_ack(struct tcp_flow *f)
 {
 	xmit(f, f->snd_nxt, 0, TCP_FL_ACK);
 }
 
-void tcp_send_challenge_ack(struct tcp_flow *f)
+void
+tcp_send_challenge_ack(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint64_t sec = e->now / 1000000;
@@ -328,8 +340,9 @@ void tcp_send_challenge_ack(struct tcp_flow *f)
 	tcp_send_ack(f);
 }
 
-void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
-		     bool ws, bool sack, bool ts, uint32_t tsecr)
+void
+tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
+		bool ws, bool sack, bool ts, uint32_t tsecr)
 {
 	uint8_t o[40];
 	uint8_t n = 0;
@@ -372,7 +385,8 @@ void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t 
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
-void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
+void
+tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
 {
 	if (s->flags & TCP_FL_RST)
 		return;
@@ -384,7 +398,8 @@ void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
 			 TCP_FL_RST | TCP_FL_ACK, 0, NULL, 0, NULL, 0, 0);
 }
 
-static void syn_ack_flow(struct tcp_flow *f)
+static void
+syn_ack_flow(struct tcp_flow *f)
 {
 	tcp_send_synack(f->e, &f->tuple, f->iss, f->rcv_nxt, f->flags & TF_WS, f->flags & TF_SACK,
 			f->flags & TF_TS, f->ts_recent);
@@ -392,7 +407,8 @@ static void syn_ack_flow(struct tcp_flow *f)
 	f->last_ack_sent = f->rcv_nxt;
 }
 
-void tcp_retransmit_una(struct tcp_flow *f)
+void
+tcp_retransmit_una(struct tcp_flow *f)
 {
 	uint32_t len = RTE_MIN(tcp_smss(f), f->sndq_bytes);
 	uint8_t flags = TCP_FL_ACK;
@@ -408,14 +424,16 @@ void tcp_retransmit_una(struct tcp_flow *f)
 
 /* ---------------------------------------------------------------- SACK scoreboard */
 
-void tcp_sb_clear(struct tcp_flow *f)
+void
+tcp_sb_clear(struct tcp_flow *f)
 {
 	f->nb_sb = 0;
 	f->sacked = 0;
 	f->fack = f->snd_una;
 }
 
-static void sb_recount(struct tcp_flow *f)
+static void
+sb_recount(struct tcp_flow *f)
 {
 	f->sacked = 0;
 	f->fack = f->snd_una;
@@ -426,7 +444,8 @@ static void sb_recount(struct tcp_flow *f)
 }
 
 /* Forget what snd_una passed, then merge the segment's SACK blocks (RFC 2018, 6675). */
-void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o)
+void
+tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o)
 {
 	unsigned int n = 0;
 
@@ -466,7 +485,8 @@ void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o)
 }
 
 /* Bytes SACKed in [snd_una, upto). */
-static uint32_t sb_sacked_below(const struct tcp_flow *f, uint32_t upto)
+static uint32_t
+sb_sacked_below(const struct tcp_flow *f, uint32_t upto)
 {
 	uint32_t n = 0;
 
@@ -480,7 +500,8 @@ static uint32_t sb_sacked_below(const struct tcp_flow *f, uint32_t upto)
  * is in flight, holes below it are lost, and retransmitted holes are in flight again.
  * Fill the pipe up to cwnd with holes first, then new data.
  */
-static bool output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
+static bool
+output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 {
 	uint32_t pipe, rtx_out;
 	bool sent = false;
@@ -513,12 +534,12 @@ static bool output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss
 		}
 		f->rtx_nxt = seq_max(seq, f->rtx_nxt);
 		/* new data, within the peer's window */
-		if (seq_geq(f->snd_nxt, end) ||
-		    seq_geq(f->snd_nxt, f->snd_una + f->snd_wnd))
+		if (seq_geq(f->snd_nxt, end) || seq_geq(f->snd_nxt, f->snd_una + f->snd_wnd))
 			break;
-		len = RTE_MIN(RTE_MIN(smss, end - f->snd_nxt), f->snd_una + f->snd_wnd - f->snd_nxt);
-		if (xmit(f, f->snd_nxt, len, TCP_FL_ACK | (len == end - f->snd_nxt ? TCP_FL_PSH : 0)) !=
-		    0)
+		len = RTE_MIN(RTE_MIN(smss, end - f->snd_nxt),
+			      f->snd_una + f->snd_wnd - f->snd_nxt);
+		if (xmit(f, f->snd_nxt, len,
+			 TCP_FL_ACK | (len == end - f->snd_nxt ? TCP_FL_PSH : 0)) != 0)
 			break;
 		f->snd_nxt += len;
 		pipe += len;
@@ -528,7 +549,8 @@ static bool output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss
 }
 
 /* Normal transmission: new data (or go-back-N resends) as cwnd and the peer's window allow. */
-static bool output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
+static bool
+output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 {
 	struct tcp_engine *e = f->e;
 	bool sent = false;
@@ -585,7 +607,8 @@ static bool output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32
 }
 
 /* Send what the windows allow, then an ACK if one is owed and nothing carried it. */
-void tcp_output(struct tcp_flow *f)
+void
+tcp_output(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint32_t end, win, smss;
@@ -623,7 +646,8 @@ ack:
 
 /* ---------------------------------------------------------------- RTT */
 
-void tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
+void
+tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
 {
 	struct tcp_engine *e = f->e;
 
@@ -645,7 +669,8 @@ void tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
 
 /* ---------------------------------------------------------------- timer wheel */
 
-static void wheel_remove(struct tcp_flow *f)
+static void
+wheel_remove(struct tcp_flow *f)
 {
 	if (f->wheel_at == 0)
 		return;
@@ -653,7 +678,8 @@ static void wheel_remove(struct tcp_flow *f)
 	f->wheel_at = 0;
 }
 
-static void wheel_insert(struct tcp_flow *f, uint64_t at)
+static void
+wheel_insert(struct tcp_flow *f, uint64_t at)
 {
 	struct tcp_engine *e = f->e;
 	/* Rounded up: a slot only fires entries that are really due when it is scanned. */
@@ -666,7 +692,8 @@ static void wheel_insert(struct tcp_flow *f, uint64_t at)
 	TAILQ_INSERT_TAIL(&e->wheel[f->wheel_slot], f, wheel_link);
 }
 
-void tcp_timer_sched(struct tcp_flow *f)
+void
+tcp_timer_sched(struct tcp_flow *f)
 {
 	uint64_t at = 0;
 	uint64_t t[3] = {f->rexmt_at, f->delack_at, f->linger_at};
@@ -681,7 +708,8 @@ void tcp_timer_sched(struct tcp_flow *f)
 		wheel_insert(f, at);
 }
 
-static void rexmt_expired(struct tcp_flow *f)
+static void
+rexmt_expired(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint32_t smss = tcp_smss(f);
@@ -732,7 +760,8 @@ static void rexmt_expired(struct tcp_flow *f)
 	f->rexmt_at = e->now + f->rto;
 }
 
-static void linger_expired(struct tcp_flow *f)
+static void
+linger_expired(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint64_t idle_at;
@@ -779,7 +808,8 @@ static void linger_expired(struct tcp_flow *f)
 	}
 }
 
-static void flow_timer(struct tcp_flow *f)
+static void
+flow_timer(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 
@@ -804,7 +834,8 @@ static void flow_timer(struct tcp_flow *f)
 	tcp_timer_sched(f);
 }
 
-void tcp_process(struct tcp_engine *e, uint64_t now_us)
+void
+tcp_process(struct tcp_engine *e, uint64_t now_us)
 {
 	uint64_t tick = now_us / TCP_WHEEL_TICK;
 	uint64_t n;
@@ -836,7 +867,8 @@ void tcp_process(struct tcp_engine *e, uint64_t now_us)
 
 /* ---------------------------------------------------------------- flow lifecycle */
 
-struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port)
+struct tcp_listener *
+tcp_listener_find(struct tcp_engine *e, uint16_t port)
 {
 	for (int i = 0; i < TCP_MAX_LISTEN; i++)
 		if (e->listen[i].used && e->listen[i].port == port)
@@ -844,8 +876,9 @@ struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port)
 	return NULL;
 }
 
-struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
-			      uint32_t iss, enum tcp_state st)
+struct tcp_flow *
+tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s, uint32_t iss,
+	     enum tcp_state st)
 {
 	struct tcp_flow *f;
 	uint32_t id, smss;
@@ -917,7 +950,8 @@ struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, cons
 }
 
 /* Returns 0 when the app keeps the flow; otherwise the flow is reset and released. */
-int tcp_flow_accept(struct tcp_flow *f)
+int
+tcp_flow_accept(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	void *ctx = NULL;
@@ -934,11 +968,13 @@ int tcp_flow_accept(struct tcp_flow *f)
 	f->flags |= TF_APP;
 	e->stats.accepted++;
 	if (e->p.keepalive_us || e->p.idle_timeout_us)
-		f->linger_at = e->now + (e->p.keepalive_us ? e->p.keepalive_us : e->p.idle_timeout_us);
+		f->linger_at =
+			e->now + (e->p.keepalive_us ? e->p.keepalive_us : e->p.idle_timeout_us);
 	return 0;
 }
 
-static void flow_free_queues(struct tcp_flow *f)
+static void
+flow_free_queues(struct tcp_flow *f)
 {
 	tcp_sndq_drop(f, f->sndq_bytes);
 	rte_pktmbuf_free(f->rcvq);
@@ -951,7 +987,8 @@ static void flow_free_queues(struct tcp_flow *f)
 	f->ooo_bytes = 0;
 }
 
-static void notify_closed(struct tcp_flow *f, enum tcp_close_reason r)
+static void
+notify_closed(struct tcp_flow *f, enum tcp_close_reason r)
 {
 	if (!(f->flags & TF_APP))
 		return;
@@ -960,7 +997,8 @@ static void notify_closed(struct tcp_flow *f, enum tcp_close_reason r)
 		f->l->cb.closed(f, f->ctx, r);
 }
 
-void tcp_enter_time_wait(struct tcp_flow *f)
+void
+tcp_enter_time_wait(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 
@@ -975,7 +1013,8 @@ void tcp_enter_time_wait(struct tcp_flow *f)
 	tcp_timer_sched(f);
 }
 
-void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
+void
+tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 {
 	struct tcp_engine *e = f->e;
 	bool counted = f->state == TCP_TIME_WAIT; /* counted when it entered TIME_WAIT */
@@ -1002,7 +1041,8 @@ void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 }
 
 /* Drop n acknowledged bytes from the head of the send queue. */
-void tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
+void
+tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
 {
 	f->sndq_bytes -= n;
 	while (n > 0 && f->sndq_head != NULL) {
@@ -1025,7 +1065,8 @@ void tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
 }
 
 /* Hand in-order bytes to the app until it stops consuming; then the FIN, once. */
-void tcp_deliver(struct tcp_flow *f)
+void
+tcp_deliver(struct tcp_flow *f)
 {
 	uint32_t win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 	uint32_t consumed = 0;
@@ -1069,7 +1110,8 @@ void tcp_deliver(struct tcp_flow *f)
 
 /* ---------------------------------------------------------------- engine */
 
-struct tcp_engine *tcp_engine_create(const struct tcp_engine_params *p)
+struct tcp_engine *
+tcp_engine_create(const struct tcp_engine_params *p)
 {
 	struct tcp_engine *e;
 	uint64_t s;
@@ -1120,7 +1162,8 @@ fail:
 	return NULL;
 }
 
-void tcp_engine_destroy(struct tcp_engine *e)
+void
+tcp_engine_destroy(struct tcp_engine *e)
 {
 	struct tcp_flow *f;
 
@@ -1136,17 +1179,20 @@ void tcp_engine_destroy(struct tcp_engine *e)
 	rte_free(e);
 }
 
-const struct tcp_stats *tcp_engine_stats(const struct tcp_engine *e)
+const struct tcp_stats *
+tcp_engine_stats(const struct tcp_engine *e)
 {
 	return &e->stats;
 }
 
-uint32_t tcp_engine_nb_flows(const struct tcp_engine *e)
+uint32_t
+tcp_engine_nb_flows(const struct tcp_engine *e)
 {
 	return e->nb_flows;
 }
 
-int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg)
+int
+tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg)
 {
 	if (cb == NULL || cb->accepted == NULL || cb->data == NULL || lport == 0)
 		return -EINVAL;
@@ -1164,7 +1210,8 @@ int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks 
 	return -ENOSPC;
 }
 
-int tcp_unlisten(struct tcp_engine *e, uint16_t lport)
+int
+tcp_unlisten(struct tcp_engine *e, uint16_t lport)
 {
 	struct tcp_listener *l = tcp_listener_find(e, lport);
 
@@ -1181,7 +1228,8 @@ int tcp_unlisten(struct tcp_engine *e, uint16_t lport)
  * Inside the processing of this flow's own segment, sends are batched: the engine outputs
  * once at the end, so several small tcp_send() calls do not leave runt segments.
  */
-static void output_or_defer(struct tcp_flow *f)
+static void
+output_or_defer(struct tcp_flow *f)
 {
 	if (f->e->cur_flow == f)
 		f->flags |= TF_OUT_PENDING;
@@ -1189,20 +1237,23 @@ static void output_or_defer(struct tcp_flow *f)
 		tcp_output(f);
 }
 
-static bool can_send(const struct tcp_flow *f)
+static bool
+can_send(const struct tcp_flow *f)
 {
 	return (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT) &&
 	       !(f->flags & TF_FIN_QUEUED);
 }
 
-uint32_t tcp_send_space(const struct tcp_flow *f)
+uint32_t
+tcp_send_space(const struct tcp_flow *f)
 {
 	if (!can_send(f) || f->sndq_bytes >= f->e->p.sndbuf)
 		return 0;
 	return f->e->p.sndbuf - f->sndq_bytes;
 }
 
-static void sndq_append(struct tcp_flow *f, struct rte_mbuf *c)
+static void
+sndq_append(struct tcp_flow *f, struct rte_mbuf *c)
 {
 	c->next = NULL;
 	if (f->sndq_tail != NULL)
@@ -1213,7 +1264,8 @@ static void sndq_append(struct tcp_flow *f, struct rte_mbuf *c)
 	f->sndq_bytes += c->data_len;
 }
 
-int tcp_send(struct tcp_flow *f, const void *buf, size_t len)
+int
+tcp_send(struct tcp_flow *f, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 	uint32_t n, done = 0;
@@ -1252,8 +1304,9 @@ int tcp_send(struct tcp_flow *f, const void *buf, size_t len)
 
 #define TCP_EXT_CHUNK 61440 /* below the 16-bit buf_len of an mbuf, page multiple */
 
-int tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
-		 struct rte_mbuf_ext_shared_info *shinfo)
+int
+tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
+	     struct rte_mbuf_ext_shared_info *shinfo)
 {
 	uint32_t n, done = 0;
 
@@ -1284,7 +1337,8 @@ int tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
 	return (int)done;
 }
 
-int tcp_shutdown(struct tcp_flow *f)
+int
+tcp_shutdown(struct tcp_flow *f)
 {
 	if (f->flags & TF_FIN_QUEUED)
 		return 0;
@@ -1299,7 +1353,8 @@ int tcp_shutdown(struct tcp_flow *f)
 	return 0;
 }
 
-void tcp_abort(struct tcp_flow *f)
+void
+tcp_abort(struct tcp_flow *f)
 {
 	if (f->state == TCP_CLOSED)
 		return;
@@ -1308,12 +1363,14 @@ void tcp_abort(struct tcp_flow *f)
 	tcp_flow_release(f, TCP_CLOSE_ABORTED, true);
 }
 
-void tcp_recv_pause(struct tcp_flow *f)
+void
+tcp_recv_pause(struct tcp_flow *f)
 {
 	f->flags |= TF_PAUSED;
 }
 
-void tcp_recv_resume(struct tcp_flow *f)
+void
+tcp_recv_resume(struct tcp_flow *f)
 {
 	if (f->state == TCP_CLOSED || !(f->flags & TF_PAUSED))
 		return;
@@ -1325,37 +1382,44 @@ void tcp_recv_resume(struct tcp_flow *f)
 		tcp_output(f);
 }
 
-const struct tcp_tuple *tcp_flow_tuple(const struct tcp_flow *f)
+const struct tcp_tuple *
+tcp_flow_tuple(const struct tcp_flow *f)
 {
 	return &f->tuple;
 }
 
-enum tcp_state tcp_flow_state(const struct tcp_flow *f)
+enum tcp_state
+tcp_flow_state(const struct tcp_flow *f)
 {
 	return (enum tcp_state)CMM_LOAD_SHARED(f->state);
 }
 
-uint32_t tcp_flow_id(const struct tcp_flow *f)
+uint32_t
+tcp_flow_id(const struct tcp_flow *f)
 {
 	return f->id;
 }
 
-uint32_t tcp_flow_gen(const struct tcp_flow *f)
+uint32_t
+tcp_flow_gen(const struct tcp_flow *f)
 {
 	return f->gen;
 }
 
-uint16_t tcp_flow_owner_idx(const struct tcp_flow *f)
+uint16_t
+tcp_flow_owner_idx(const struct tcp_flow *f)
 {
 	return f->owner;
 }
 
-void *tcp_flow_ctx(const struct tcp_flow *f)
+void *
+tcp_flow_ctx(const struct tcp_flow *f)
 {
 	return f->ctx;
 }
 
-void tcp_flow_set_ctx(struct tcp_flow *f, void *ctx)
+void
+tcp_flow_set_ctx(struct tcp_flow *f, void *ctx)
 {
 	f->ctx = ctx;
 }

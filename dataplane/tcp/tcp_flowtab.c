@@ -9,13 +9,15 @@
 /* Enough buckets that a burst of 5000+ new flows never waits on a resize. */
 #define TCP_TABLE_MIN_BUCKETS 8192
 
-unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
+unsigned long
+tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
 {
 	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
 				(uint32_t)t->seed);
 }
 
-struct tcp_flow_table *tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
+struct tcp_flow_table *
+tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 {
 	struct tcp_flow_table *t;
 	unsigned long buckets = TCP_TABLE_MIN_BUCKETS;
@@ -32,8 +34,7 @@ struct tcp_flow_table *tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 		goto fail;
 	while (buckets < max_flows && buckets < (1UL << 24))
 		buckets <<= 1;
-	t->ht = cds_lfht_new(buckets, buckets, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-			     NULL);
+	t->ht = cds_lfht_new(buckets, buckets, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
 	if (t->ht == NULL) {
 		errno = ENOMEM;
 		goto fail;
@@ -47,7 +48,8 @@ fail:
 	return NULL;
 }
 
-int tcp_flow_table_destroy(struct tcp_flow_table *t)
+int
+tcp_flow_table_destroy(struct tcp_flow_table *t)
 {
 	if (t == NULL)
 		return 0;
@@ -60,8 +62,8 @@ int tcp_flow_table_destroy(struct tcp_flow_table *t)
 	return 0;
 }
 
-uint16_t tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *tuple,
-			uint16_t nb_lcores)
+uint16_t
+tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *tuple, uint16_t nb_lcores)
 {
 	if (nb_lcores <= 1)
 		return 0;
@@ -69,7 +71,8 @@ uint16_t tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *
 	return (uint16_t)((tcp_tuple_hash(t, tuple) >> 16) % nb_lcores);
 }
 
-int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out)
+int
+tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out)
 {
 	uint32_t base = uatomic_add_return(&t->next_base, n) - n;
 
@@ -81,7 +84,8 @@ int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out)
 	return 0;
 }
 
-static int tuple_match(struct cds_lfht_node *node, const void *key)
+static int
+tuple_match(struct cds_lfht_node *node, const void *key)
 {
 	const struct tcp_flow *f = caa_container_of(node, struct tcp_flow, node);
 	const struct tcp_tuple *k = key;
@@ -90,7 +94,8 @@ static int tuple_match(struct cds_lfht_node *node, const void *key)
 	       f->tuple.rport == k->rport && f->tuple.lport == k->lport;
 }
 
-struct tcp_flow *tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
+struct tcp_flow *
+tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
@@ -102,7 +107,8 @@ struct tcp_flow *tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tupl
 	return caa_container_of(node, struct tcp_flow, node);
 }
 
-struct tcp_flow *tcp_flow_lookup_id(struct tcp_flow_table *t, uint32_t id, uint32_t gen)
+struct tcp_flow *
+tcp_flow_lookup_id(struct tcp_flow_table *t, uint32_t id, uint32_t gen)
 {
 	struct tcp_flow *f;
 
@@ -114,13 +120,15 @@ struct tcp_flow *tcp_flow_lookup_id(struct tcp_flow_table *t, uint32_t id, uint3
 	return f;
 }
 
-uint32_t tcp_flow_table_count(const struct tcp_flow_table *t)
+uint32_t
+tcp_flow_table_count(const struct tcp_flow_table *t)
 {
 	return uatomic_read(&t->count);
 }
 
 /* Owner only. Returns -EEXIST when another flow holds the tuple. */
-int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f)
+int
+tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f)
 {
 	struct cds_lfht_node *ret;
 
@@ -134,7 +142,8 @@ int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f)
 	return 0;
 }
 
-static void flow_free_rcu(struct rcu_head *head)
+static void
+flow_free_rcu(struct rcu_head *head)
 {
 	struct tcp_flow *f = caa_container_of(head, struct tcp_flow, rcu);
 
@@ -142,7 +151,8 @@ static void flow_free_rcu(struct rcu_head *head)
 }
 
 /* Owner only; the flow's memory goes after a grace period, never before the del succeeded. */
-void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f)
+void
+tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f)
 {
 	if (t->slots[f->id].flow == f)
 		rcu_assign_pointer(t->slots[f->id].flow, NULL);
@@ -153,8 +163,9 @@ void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f)
 	/* A failed del means someone else removed it: it is theirs to free. */
 }
 
-int tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
-			int (*cb)(const struct tcp_flow_info *info, void *arg), void *arg)
+int
+tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
+		    int (*cb)(const struct tcp_flow_info *info, void *arg), void *arg)
 {
 	struct cds_lfht_iter it;
 	struct tcp_flow *f;

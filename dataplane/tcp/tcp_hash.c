@@ -3,7 +3,8 @@
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-static inline void sip_round(uint64_t *v0, uint64_t *v1, uint64_t *v2, uint64_t *v3)
+static inline void
+sip_round(uint64_t *v0, uint64_t *v1, uint64_t *v2, uint64_t *v3)
 {
 	*v0 += *v1;
 	*v1 = ROTL(*v1, 13);
@@ -26,7 +27,8 @@ static inline void sip_round(uint64_t *v0, uint64_t *v1, uint64_t *v2, uint64_t 
  * RFC 4987 ask for; the message is fixed-size so the tail handling of the general
  * algorithm reduces to the length word.
  */
-uint64_t tcp_siphash(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b, uint64_t c)
+uint64_t
+tcp_siphash(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b, uint64_t c)
 {
 	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL;
 	uint64_t v1 = k1 ^ 0x646f72616e646f6dULL;
@@ -46,18 +48,21 @@ uint64_t tcp_siphash(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b, uint64_t 
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-static inline uint64_t tuple_word(const struct tcp_tuple *t)
+static inline uint64_t
+tuple_word(const struct tcp_tuple *t)
 {
 	return ((uint64_t)t->raddr << 32) | t->laddr;
 }
 
-static inline uint64_t ports_word(const struct tcp_tuple *t)
+static inline uint64_t
+ports_word(const struct tcp_tuple *t)
 {
 	return ((uint64_t)t->rport << 16) | t->lport;
 }
 
 /* RFC 6528: ISN = M + F(4-tuple, secret), M a 4 µs clock. */
-uint32_t tcp_isn(const struct tcp_engine *e, const struct tcp_tuple *t, uint64_t now)
+uint32_t
+tcp_isn(const struct tcp_engine *e, const struct tcp_tuple *t, uint64_t now)
 {
 	uint64_t h = tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t), 1);
 
@@ -68,7 +73,8 @@ uint32_t tcp_isn(const struct tcp_engine *e, const struct tcp_tuple *t, uint64_t
  * Per-connection TSval offset derived from the tuple only, so a cookie SYN-ACK and the flow
  * created later agree and the peer's PAWS sees one monotonic clock.
  */
-uint32_t tcp_ts_offset(const struct tcp_engine *e, const struct tcp_tuple *t)
+uint32_t
+tcp_ts_offset(const struct tcp_engine *e, const struct tcp_tuple *t)
 {
 	return (uint32_t)tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t), 2);
 }
@@ -84,8 +90,9 @@ static const uint16_t cookie_mss[8] = {536, 1200, 1360, 1400, 1440, 1460, 4312, 
 
 #define COOKIE_PERIOD_US (64ULL * 1000 * 1000)
 
-static uint32_t cookie_mac(const struct tcp_engine *e, const struct tcp_tuple *t, uint32_t peer_isn,
-			   uint32_t tc, uint32_t data)
+static uint32_t
+cookie_mac(const struct tcp_engine *e, const struct tcp_tuple *t, uint32_t peer_isn, uint32_t tc,
+	   uint32_t data)
 {
 	uint64_t h = tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t),
 				 ((uint64_t)peer_isn << 32) | (tc << 8) | data);
@@ -93,7 +100,8 @@ static uint32_t cookie_mac(const struct tcp_engine *e, const struct tcp_tuple *t
 	return (uint32_t)h & 0x7ffff;
 }
 
-uint32_t tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s)
+uint32_t
+tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s)
 {
 	uint32_t tc = (uint32_t)(s->now / COOKIE_PERIOD_US) & 0x1f;
 	uint16_t mss = s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS;
@@ -108,8 +116,9 @@ uint32_t tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s)
 	return (tc << 27) | (cookie_mac(e, &s->tuple, s->seq, tc, data) << 8) | data;
 }
 
-int tcp_cookie_check(const struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss,
-		     uint8_t *ws, bool *sack)
+int
+tcp_cookie_check(const struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss, uint8_t *ws,
+		 bool *sack)
 {
 	uint32_t cookie = s->ack - 1;
 	uint32_t now_tc = (uint32_t)(s->now / COOKIE_PERIOD_US) & 0x1f;

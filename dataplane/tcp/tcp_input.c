@@ -13,7 +13,8 @@
 #define PAWS_SLACK   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
 
 /* Returns 0 or -EINVAL for a structurally broken option list. */
-static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
+static int
+parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	while (n > 0) {
@@ -62,9 +63,11 @@ static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o
 				for (int k = 0; k < o->nb_sack; k++) {
 					const uint8_t *b = p + 2 + 8 * k;
 
-					o->sack[k][0] = ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
+					o->sack[k][0] = ((uint32_t)b[0] << 24) |
+							((uint32_t)b[1] << 16) |
 							((uint32_t)b[2] << 8) | b[3];
-					o->sack[k][1] = ((uint32_t)b[4] << 24) | ((uint32_t)b[5] << 16) |
+					o->sack[k][1] = ((uint32_t)b[4] << 24) |
+							((uint32_t)b[5] << 16) |
 							((uint32_t)b[6] << 8) | b[7];
 				}
 			}
@@ -79,12 +82,14 @@ static int parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o
 }
 
 /* Never a unicast sender: zero, limited broadcast, multicast (loopback is allowed for labs). */
-static bool bad_src(uint32_t a)
+static bool
+bad_src(uint32_t a)
 {
 	return a == 0 || a == 0xffffffff || (a >> 28) == 0xe;
 }
 
-static bool is_local(const struct tcp_engine *e, uint32_t a)
+static bool
+is_local(const struct tcp_engine *e, uint32_t a)
 {
 	if (e->p.nb_local_addrs == 0)
 		return true;
@@ -96,7 +101,8 @@ static bool is_local(const struct tcp_engine *e, uint32_t a)
 
 /* ---------------------------------------------------------------- no flow */
 
-static void input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
+static void
+input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 {
 	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
 	bool full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
@@ -131,8 +137,9 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 		       struct rte_mbuf *m);
 
 /* An ACK for no flow: maybe the third step of a cookie handshake. */
-static void input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s,
-			     struct rte_mbuf *m)
+static void
+input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s,
+		 struct rte_mbuf *m)
 {
 	struct tcp_seg syn = *s;
 	struct tcp_flow *f;
@@ -177,7 +184,8 @@ static void input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struc
 	input_flow(e, f, s, m);
 }
 
-static void input_noflow(struct tcp_engine *e, struct tcp_seg *s, struct rte_mbuf *m)
+static void
+input_noflow(struct tcp_engine *e, struct tcp_seg *s, struct rte_mbuf *m)
 {
 	struct tcp_listener *l;
 
@@ -207,7 +215,8 @@ static void input_noflow(struct tcp_engine *e, struct tcp_seg *s, struct rte_mbu
 
 /* ---------------------------------------------------------------- flow: ACK */
 
-static void cc_new_ack(struct tcp_flow *f, uint32_t acked)
+static void
+cc_new_ack(struct tcp_flow *f, uint32_t acked)
 {
 	uint32_t smss = tcp_smss(f);
 
@@ -220,8 +229,8 @@ static void cc_new_ack(struct tcp_flow *f, uint32_t acked)
 }
 
 /* Returns false when the flow went away. */
-static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s,
-			bool handshake)
+static bool
+process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
 {
 	uint32_t swnd = (uint32_t)s->wnd << f->snd_wscale;
 	uint32_t smss = tcp_smss(f);
@@ -306,8 +315,7 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
 		tcp_sb_update(f, &s->opts);
 	}
 	/* Window update (RFC 9293 3.10.7.4) */
-	if (seq_lt(f->snd_wl1, s->seq) ||
-	    (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
+	if (seq_lt(f->snd_wl1, s->seq) || (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
 		f->snd_wnd = swnd;
 		f->snd_wl1 = s->seq;
 		f->snd_wl2 = s->ack;
@@ -352,7 +360,8 @@ static bool process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct t
  * per byte of window). */
 #define TCP_RCV_COALESCE 512
 
-static void rcvq_append(struct tcp_flow *f, struct rte_mbuf *m)
+static void
+rcvq_append(struct tcp_flow *f, struct rte_mbuf *m)
 {
 	struct rte_mbuf *last = rte_pktmbuf_lastseg(m);
 	struct rte_mbuf *t = f->rcvq_last;
@@ -379,7 +388,8 @@ static void rcvq_append(struct tcp_flow *f, struct rte_mbuf *m)
 	f->rcvq_bytes += m->pkt_len;
 }
 
-static void ooo_remove(struct tcp_flow *f, unsigned int i)
+static void
+ooo_remove(struct tcp_flow *f, unsigned int i)
 {
 	f->ooo_bytes -= f->ooo[i].len;
 	memmove(&f->ooo[i], &f->ooo[i + 1], (f->nb_ooo - i - 1) * sizeof(f->ooo[0]));
@@ -389,8 +399,8 @@ static void ooo_remove(struct tcp_flow *f, unsigned int i)
 }
 
 /* Queue an out-of-order segment; overlaps are trimmed so entries never overlap. */
-static void ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mbuf *m,
-		       bool fin)
+static void
+ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mbuf *m, bool fin)
 {
 	uint32_t len = m->pkt_len, end = seq + len;
 	unsigned int i = 0;
@@ -436,7 +446,8 @@ static void ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, s
 }
 
 /* Move what became in order from the OOO queue; returns true when a FIN came with it. */
-static bool ooo_pull(struct tcp_engine *e, struct tcp_flow *f)
+static bool
+ooo_pull(struct tcp_engine *e, struct tcp_flow *f)
 {
 	bool fin = false;
 
@@ -461,7 +472,8 @@ static bool ooo_pull(struct tcp_engine *e, struct tcp_flow *f)
 	return fin;
 }
 
-static void process_fin(struct tcp_engine *e, struct tcp_flow *f)
+static void
+process_fin(struct tcp_engine *e, struct tcp_flow *f)
 {
 	f->rcv_nxt++;
 	f->flags |= TF_FIN_RCVD | TF_ACKNOW;
@@ -493,7 +505,8 @@ static void process_fin(struct tcp_engine *e, struct tcp_flow *f)
 
 /* ---------------------------------------------------------------- flow: arrival */
 
-static bool seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, uint32_t seglen)
+static bool
+seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, uint32_t seglen)
 {
 	uint32_t wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 
@@ -510,8 +523,8 @@ static bool seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, ui
 	return seq_gt(s->seq + seglen, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
 }
 
-static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
-			  struct rte_mbuf *m)
+static void
+input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
 {
 	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
 	bool handshake = s->cookie_ack;
@@ -531,8 +544,8 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (f->state == TCP_TIME_WAIT && (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) ==
-						 TCP_FL_SYN) {
+	if (f->state == TCP_TIME_WAIT &&
+	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN) {
 		/* RFC 6191: a new incarnation may reuse a TIME_WAIT tuple if it is newer. */
 		if (seq_gt(s->seq, f->rcv_nxt) ||
 		    ((f->flags & TF_TS) && s->opts.has_ts && seq_gt(s->opts.tsval, f->ts_recent))) {
@@ -541,8 +554,8 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 			return;
 		}
 	}
-	if (f->state == TCP_SYN_RECEIVED && (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) ==
-						    TCP_FL_SYN && s->seq == f->irs) {
+	if (f->state == TCP_SYN_RECEIVED &&
+	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN && s->seq == f->irs) {
 		/* Our SYN-ACK was lost: send it again. */
 		e->stats.retransmits++;
 		f->flags &= ~TF_RTT_TIMING;
@@ -574,10 +587,10 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 			if (s->len > 0)
 				e->stats.dup_acks_out++;
 			if (s->cookie_ack && tcp_flow_accept(f) != 0) {
-		rte_pktmbuf_free(m);
-		return;
-	}
-	if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
+				rte_pktmbuf_free(m);
+				return;
+			}
+			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
 				f->linger_at = e->now + e->p.time_wait_us;
 			tcp_send_ack(f);
 			tcp_timer_sched(f);
@@ -732,8 +745,7 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 	}
 	rte_pktmbuf_free(m);
 
-	if ((s->flags & TCP_FL_FIN) && !(f->flags & TF_FIN_RCVD) &&
-	    s->seq + s->len == f->rcv_nxt) {
+	if ((s->flags & TCP_FL_FIN) && !(f->flags & TF_FIN_RCVD) && s->seq + s->len == f->rcv_nxt) {
 		process_fin(e, f);
 		if (f->state == TCP_CLOSED || f->state == TCP_TIME_WAIT)
 			return;
@@ -744,8 +756,8 @@ static void input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_s
 	tcp_output(f);
 }
 
-static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
-		       struct rte_mbuf *m)
+static void
+input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
 {
 	struct tcp_flow *outer = e->cur_flow;
 
@@ -759,7 +771,8 @@ static void input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg 
 
 /* ---------------------------------------------------------------- entry */
 
-void tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
+void
+tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 {
 	const struct rte_ipv4_hdr *ip;
 	const struct rte_tcp_hdr *th;

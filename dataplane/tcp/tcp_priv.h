@@ -16,11 +16,31 @@ extern int ag_logtype_tcp;
 	rte_log(RTE_LOG_##level, ag_logtype_tcp, "tcp: " fmt "\n", ##__VA_ARGS__)
 
 /* Sequence space arithmetic (RFC 9293 3.4): only ever compare through these. */
-static inline bool seq_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline bool seq_leq(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-static inline bool seq_gt(uint32_t a, uint32_t b) { return (int32_t)(a - b) > 0; }
-static inline bool seq_geq(uint32_t a, uint32_t b) { return (int32_t)(a - b) >= 0; }
-static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a : b; }
+static inline bool
+seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+static inline bool
+seq_leq(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+static inline bool
+seq_gt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+static inline bool
+seq_geq(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) >= 0;
+}
+static inline uint32_t
+seq_max(uint32_t a, uint32_t b)
+{
+	return seq_gt(a, b) ? a : b;
+}
 
 #define TCP_FL_FIN 0x01
 #define TCP_FL_SYN 0x02
@@ -29,19 +49,19 @@ static inline uint32_t seq_max(uint32_t a, uint32_t b) { return seq_gt(a, b) ? a
 #define TCP_FL_ACK 0x10
 #define TCP_FL_URG 0x20
 
-#define TCP_OOO_MAX      64 /* out-of-order segments held per flow */
-#define TCP_SB_MAX       16 /* SACKed ranges remembered per flow (sender scoreboard) */
-#define TCP_MAX_LISTEN   16
-#define TCP_WHEEL_SLOTS  4096 /* power of two */
-#define TCP_WHEEL_TICK   1000 /* µs per slot */
-#define TCP_DEFAULT_MSS  536
-#define TCP_MAX_WSCALE   14
-#define TCP_TS_HZ_DIV    1000 /* TSval ticks in ms */
+#define TCP_OOO_MAX	64 /* out-of-order segments held per flow */
+#define TCP_SB_MAX	16 /* SACKed ranges remembered per flow (sender scoreboard) */
+#define TCP_MAX_LISTEN	16
+#define TCP_WHEEL_SLOTS 4096 /* power of two */
+#define TCP_WHEEL_TICK	1000 /* µs per slot */
+#define TCP_DEFAULT_MSS 536
+#define TCP_MAX_WSCALE	14
+#define TCP_TS_HZ_DIV	1000 /* TSval ticks in ms */
 
 /* Options parsed from a received segment. */
 struct tcp_opts {
-	uint16_t mss;     /* 0: absent */
-	uint8_t wscale;   /* valid when has_ws */
+	uint16_t mss;	/* 0: absent */
+	uint8_t wscale; /* valid when has_ws */
 	bool has_ws;
 	bool sack_ok;
 	bool has_ts;
@@ -80,22 +100,22 @@ struct tcp_listener {
 };
 
 /* Flow flags (f->flags). */
-#define TF_ACKNOW      0x0001 /* send an ACK at the end of this input */
-#define TF_DELACK      0x0002 /* an ACK is owed, delayed */
-#define TF_FIN_QUEUED  0x0004 /* the app shut down: FIN follows the queued data */
-#define TF_FIN_RCVD    0x0008 /* peer FIN consumed (rcv_nxt counts it) */
-#define TF_EOF_SENT    0x0010 /* app was told about the FIN */
-#define TF_PAUSED      0x0020 /* app stopped reading (or consumed only part) */
-#define TF_APP         0x0040 /* app accepted the flow; closed() is owed */
-#define TF_TS          0x0080 /* timestamps negotiated */
-#define TF_SACK        0x0100 /* peer sent SACK-permitted */
-#define TF_WS          0x0200 /* window scaling negotiated */
-#define TF_RECOVERY    0x0400 /* NewReno fast recovery */
-#define TF_PERSIST     0x0800 /* rexmt timer is the persist timer */
-#define TF_RTT_TIMING  0x1000 /* rtt_seq is being timed */
-#define TF_IN_DELIVER  0x2000 /* inside the data callback: do not re-enter */
-#define TF_COOKIE      0x4000 /* created from a SYN cookie */
-#define TF_FIN_SENT    0x8000 /* our FIN has a sequence number (fin_seq) */
+#define TF_ACKNOW      0x0001  /* send an ACK at the end of this input */
+#define TF_DELACK      0x0002  /* an ACK is owed, delayed */
+#define TF_FIN_QUEUED  0x0004  /* the app shut down: FIN follows the queued data */
+#define TF_FIN_RCVD    0x0008  /* peer FIN consumed (rcv_nxt counts it) */
+#define TF_EOF_SENT    0x0010  /* app was told about the FIN */
+#define TF_PAUSED      0x0020  /* app stopped reading (or consumed only part) */
+#define TF_APP	       0x0040  /* app accepted the flow; closed() is owed */
+#define TF_TS	       0x0080  /* timestamps negotiated */
+#define TF_SACK	       0x0100  /* peer sent SACK-permitted */
+#define TF_WS	       0x0200  /* window scaling negotiated */
+#define TF_RECOVERY    0x0400  /* NewReno fast recovery */
+#define TF_PERSIST     0x0800  /* rexmt timer is the persist timer */
+#define TF_RTT_TIMING  0x1000  /* rtt_seq is being timed */
+#define TF_IN_DELIVER  0x2000  /* inside the data callback: do not re-enter */
+#define TF_COOKIE      0x4000  /* created from a SYN cookie */
+#define TF_FIN_SENT    0x8000  /* our FIN has a sequence number (fin_seq) */
 #define TF_OUT_PENDING 0x10000 /* app queued data during input: output once at the end */
 
 struct tcp_flow {
@@ -126,7 +146,7 @@ struct tcp_flow {
 	uint32_t snd_wl2;
 	uint8_t snd_wscale;
 	uint8_t rcv_wscale;
-	uint16_t mss;      /* peer MSS clamped to our MTU: payload bytes per segment, no options */
+	uint16_t mss; /* peer MSS clamped to our MTU: payload bytes per segment, no options */
 	uint32_t cwnd;
 	uint32_t ssthresh;
 	uint32_t recover; /* RFC 6582 */
@@ -136,9 +156,9 @@ struct tcp_flow {
 	/* RFC 6675 scoreboard: ranges above snd_una the peer holds; sorted, disjoint */
 	uint32_t sb[TCP_SB_MAX][2];
 	uint8_t nb_sb;
-	uint32_t sacked;  /* bytes in sb */
-	uint32_t fack;    /* highest SACKed sequence + 1 (snd_una when none) */
-	uint32_t rtx_nxt; /* next hole byte to retransmit in SACK recovery */
+	uint32_t sacked;	    /* bytes in sb */
+	uint32_t fack;		    /* highest SACKed sequence + 1 (snd_una when none) */
+	uint32_t rtx_nxt;	    /* next hole byte to retransmit in SACK recovery */
 	struct rte_mbuf *sndq_head; /* chunks of unacked + unsent data, linked by m->next */
 	struct rte_mbuf *sndq_tail;
 	uint32_t sndq_bytes; /* bytes from snd_una to the end of the queue */
@@ -159,8 +179,8 @@ struct tcp_flow {
 	uint32_t ts_recent;
 	uint64_t ts_recent_age;
 	uint32_t ts_offset;
-	uint32_t unacked_segs; /* full segments since the last ACK we sent */
-	struct rte_mbuf *rcvq; /* in-order bytes not consumed by the app (one chain) */
+	uint32_t unacked_segs;	    /* full segments since the last ACK we sent */
+	struct rte_mbuf *rcvq;	    /* in-order bytes not consumed by the app (one chain) */
 	struct rte_mbuf *rcvq_last; /* last segment of rcvq */
 	uint32_t rcvq_bytes;
 	struct tcp_ooo ooo[TCP_OOO_MAX];
@@ -190,7 +210,7 @@ struct tcp_flow_table {
 	uint64_t seed;
 	uint32_t max_flows;
 	uint32_t next_base; /* atomically carved into per-engine id ranges */
-	uint32_t count;     /* atomic */
+	uint32_t count;	    /* atomic */
 	struct tcp_flow_slot *slots;
 };
 
@@ -208,9 +228,9 @@ struct tcp_engine {
 	uint32_t *free_ids; /* stack of free slot indexes in [id_base, id_base + max_flows) */
 	uint32_t nb_free_ids;
 	uint16_t ip_id;
-	uint8_t rcv_wscale;  /* our window scale for rcvbuf */
+	uint8_t rcv_wscale;	   /* our window scale for rcvbuf */
 	struct tcp_flow *cur_flow; /* flow whose segment is being processed */
-	uint16_t local_mss; /* MTU - 40 */
+	uint16_t local_mss;	   /* MTU - 40 */
 	uint64_t challenge_sec;
 	uint32_t challenge_cnt;
 	uint64_t k0, k1; /* siphash key */
@@ -256,13 +276,15 @@ void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
 uint32_t tcp_smss(const struct tcp_flow *f);
 struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port);
 
-static inline void tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)
+static inline void
+tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)
 {
 	e->stats.drops[r]++;
 	rte_pktmbuf_free(m);
 }
 
-static inline void tcp_set_state(struct tcp_flow *f, enum tcp_state s)
+static inline void
+tcp_set_state(struct tcp_flow *f, enum tcp_state s)
 {
 	f->e->stats.flows_by_state[f->state]--;
 	f->e->stats.flows_by_state[s]++;

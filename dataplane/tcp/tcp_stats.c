@@ -2,16 +2,11 @@
 #include "dataplane/tcp/tcp.h"
 
 static const char *const state_names[TCP_STATE_MAX] = {
-	[TCP_CLOSED] = "CLOSED",
-	[TCP_LISTEN] = "LISTEN",
-	[TCP_SYN_SENT] = "SYN_SENT",
-	[TCP_SYN_RECEIVED] = "SYN_RECEIVED",
-	[TCP_ESTABLISHED] = "ESTABLISHED",
-	[TCP_FIN_WAIT_1] = "FIN_WAIT_1",
-	[TCP_FIN_WAIT_2] = "FIN_WAIT_2",
-	[TCP_CLOSE_WAIT] = "CLOSE_WAIT",
-	[TCP_CLOSING] = "CLOSING",
-	[TCP_LAST_ACK] = "LAST_ACK",
+	[TCP_CLOSED] = "CLOSED",	   [TCP_LISTEN] = "LISTEN",
+	[TCP_SYN_SENT] = "SYN_SENT",	   [TCP_SYN_RECEIVED] = "SYN_RECEIVED",
+	[TCP_ESTABLISHED] = "ESTABLISHED", [TCP_FIN_WAIT_1] = "FIN_WAIT_1",
+	[TCP_FIN_WAIT_2] = "FIN_WAIT_2",   [TCP_CLOSE_WAIT] = "CLOSE_WAIT",
+	[TCP_CLOSING] = "CLOSING",	   [TCP_LAST_ACK] = "LAST_ACK",
 	[TCP_TIME_WAIT] = "TIME_WAIT",
 };
 
@@ -38,25 +33,25 @@ static const char *const drop_names[TCP_DROP_REASON_MAX] = {
 };
 
 static const char *const close_names[TCP_CLOSE_REASON_MAX] = {
-	[TCP_CLOSE_NORMAL] = "normal",
-	[TCP_CLOSE_RESET] = "reset",
-	[TCP_CLOSE_TIMEOUT] = "timeout",
-	[TCP_CLOSE_ABORTED] = "aborted",
-	[TCP_CLOSE_IDLE] = "idle",
-	[TCP_CLOSE_SHUTDOWN] = "shutdown",
+	[TCP_CLOSE_NORMAL] = "normal",	 [TCP_CLOSE_RESET] = "reset",
+	[TCP_CLOSE_TIMEOUT] = "timeout", [TCP_CLOSE_ABORTED] = "aborted",
+	[TCP_CLOSE_IDLE] = "idle",	 [TCP_CLOSE_SHUTDOWN] = "shutdown",
 };
 
-const char *tcp_state_str(enum tcp_state s)
+const char *
+tcp_state_str(enum tcp_state s)
 {
 	return (unsigned int)s < TCP_STATE_MAX ? state_names[s] : "?";
 }
 
-const char *tcp_drop_reason_str(enum tcp_drop_reason r)
+const char *
+tcp_drop_reason_str(enum tcp_drop_reason r)
 {
 	return (unsigned int)r < TCP_DROP_REASON_MAX ? drop_names[r] : "?";
 }
 
-const char *tcp_close_reason_str(enum tcp_close_reason r)
+const char *
+tcp_close_reason_str(enum tcp_close_reason r)
 {
 	return (unsigned int)r < TCP_CLOSE_REASON_MAX ? close_names[r] : "?";
 }

@@ -15,7 +15,8 @@ struct rte_mempool *h_pool;
 struct tcp_flow_table *h_table;
 uint8_t h_pattern[1 << 20];
 
-static uint32_t app_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+static uint32_t
+app_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 {
 	struct h_app *a = ctx;
 	uint32_t n;
@@ -42,7 +43,8 @@ static uint32_t app_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	return n;
 }
 
-static int app_accepted(struct tcp_flow *f, void *arg, void **ctx_out)
+static int
+app_accepted(struct tcp_flow *f, void *arg, void **ctx_out)
 {
 	struct h_app *a = arg;
 
@@ -56,7 +58,8 @@ static int app_accepted(struct tcp_flow *f, void *arg, void **ctx_out)
 	return 0;
 }
 
-static void app_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
+static void
+app_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 {
 	struct h_app *a = ctx;
 
@@ -64,7 +67,8 @@ static void app_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 	a->acked += bytes;
 }
 
-static void app_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason r)
+static void
+app_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason r)
 {
 	struct h_app *a = ctx;
 
@@ -81,7 +85,8 @@ static const struct tcp_callbacks app_cb = {
 	.closed = app_closed,
 };
 
-static void cap_tx(void *arg, struct rte_mbuf *m)
+static void
+cap_tx(void *arg, struct rte_mbuf *m)
 {
 	struct h *h = arg;
 
@@ -92,7 +97,8 @@ static void cap_tx(void *arg, struct rte_mbuf *m)
 	h->out[h->nout++] = m;
 }
 
-void h_init(struct h *h, void (*tweak)(struct tcp_engine_params *p))
+void
+h_init(struct h *h, void (*tweak)(struct tcp_engine_params *p))
 {
 	static uint8_t rxbuf[1 << 22];
 
@@ -119,7 +125,8 @@ void h_init(struct h *h, void (*tweak)(struct tcp_engine_params *p))
 	tcp_process(h->e, h->now);
 }
 
-void h_fini(struct h *h)
+void
+h_fini(struct h *h)
 {
 	h_drain(h);
 	tcp_engine_destroy(h->e);
@@ -128,7 +135,8 @@ void h_fini(struct h *h)
 	rcu_quiescent_state();
 }
 
-static uint8_t build_opts(const struct h_opts *o, uint8_t *b)
+static uint8_t
+build_opts(const struct h_opts *o, uint8_t *b)
 {
 	uint8_t n = 0;
 
@@ -173,8 +181,9 @@ static uint8_t build_opts(const struct h_opts *o, uint8_t *b)
 	return n;
 }
 
-static void send_seg(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		     const struct h_opts *o, const void *data, uint32_t len, bool bad)
+static void
+send_seg(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
+	 const struct h_opts *o, const void *data, uint32_t len, bool bad)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(h_pool);
 	uint8_t opts[64];
@@ -214,19 +223,22 @@ static void send_seg(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uin
 	tcp_input(h->e, m, h->now);
 }
 
-void h_send(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-	    const struct h_opts *o, const void *data, uint32_t len)
+void
+h_send(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win, const struct h_opts *o,
+       const void *data, uint32_t len)
 {
 	send_seg(h, flags, seq, ack, win, o, data, len, false);
 }
 
-void h_send_badsum(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
-		   const void *data, uint32_t len)
+void
+h_send_badsum(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
+	      const void *data, uint32_t len)
 {
 	send_seg(h, flags, seq, ack, win, NULL, data, len, true);
 }
 
-static struct h_opts data_opts(struct h *h)
+static struct h_opts
+data_opts(struct h *h)
 {
 	struct h_opts o = {.ws = -1};
 
@@ -238,7 +250,8 @@ static struct h_opts data_opts(struct h *h)
 	return o;
 }
 
-void h_data(struct h *h, const void *data, uint32_t len)
+void
+h_data(struct h *h, const void *data, uint32_t len)
 {
 	struct h_opts o = data_opts(h);
 
@@ -246,19 +259,22 @@ void h_data(struct h *h, const void *data, uint32_t len)
 	h->cseq += len;
 }
 
-void h_ack(struct h *h, uint32_t ack, uint16_t win)
+void
+h_ack(struct h *h, uint32_t ack, uint16_t win)
 {
 	struct h_opts o = data_opts(h);
 
 	h_send(h, F_ACK, h->cseq, ack, win, &o, NULL, 0);
 }
 
-unsigned int h_pending(const struct h *h)
+unsigned int
+h_pending(const struct h *h)
 {
 	return h->nout - h->head;
 }
 
-void h_pop(struct h *h, struct h_pkt *p)
+void
+h_pop(struct h *h, struct h_pkt *p)
 {
 	struct rte_mbuf *m;
 	uint8_t buf[H_MAX_DATA + 128];
@@ -315,8 +331,10 @@ void h_pop(struct h *h, struct h_pkt *p)
 		} else if (o[0] == 5) {
 			p->nsack = (o[1] - 2) / 8;
 			for (int k = 0; k < p->nsack; k++) {
-				p->sack[k][0] = rte_be_to_cpu_32(*(const uint32_t *)(o + 2 + 8 * k));
-				p->sack[k][1] = rte_be_to_cpu_32(*(const uint32_t *)(o + 6 + 8 * k));
+				p->sack[k][0] =
+					rte_be_to_cpu_32(*(const uint32_t *)(o + 2 + 8 * k));
+				p->sack[k][1] =
+					rte_be_to_cpu_32(*(const uint32_t *)(o + 6 + 8 * k));
 			}
 		}
 		i += o[1];
@@ -329,21 +347,23 @@ void h_pop(struct h *h, struct h_pkt *p)
 	rte_pktmbuf_free(m);
 }
 
-void h_drain(struct h *h)
+void
+h_drain(struct h *h)
 {
 	while (h->head < h->nout)
 		rte_pktmbuf_free(h->out[h->head++]);
 	h->head = h->nout = 0;
 }
 
-void h_advance(struct h *h, uint64_t us)
+void
+h_advance(struct h *h, uint64_t us)
 {
 	h->now += us;
 	tcp_process(h->e, h->now);
 }
 
-int h_connect(struct h *h, uint16_t cport, uint16_t lport, const struct h_opts *o,
-	      uint32_t client_isn)
+int
+h_connect(struct h *h, uint16_t cport, uint16_t lport, const struct h_opts *o, uint32_t client_isn)
 {
 	struct h_pkt p;
 	struct h_opts syn = {.mss = 1460, .ws = 7, .sackp = true, .ts = true};
@@ -371,21 +391,24 @@ int h_connect(struct h *h, uint16_t cport, uint16_t lport, const struct h_opts *
 	return 0;
 }
 
-struct tcp_tuple h_tuple(const struct h *h)
+struct tcp_tuple
+h_tuple(const struct h *h)
 {
-	struct tcp_tuple t = {.raddr = H_CADDR, .laddr = H_SADDR, .rport = h->cport,
-			      .lport = h->lport};
+	struct tcp_tuple t = {
+		.raddr = H_CADDR, .laddr = H_SADDR, .rport = h->cport, .lport = h->lport};
 	return t;
 }
 
-struct tcp_flow *h_flow(struct h *h)
+struct tcp_flow *
+h_flow(struct h *h)
 {
 	struct tcp_tuple t = h_tuple(h);
 
 	return tcp_flow_lookup(h_table, &t);
 }
 
-uint64_t h_drops(const struct h *h, enum tcp_drop_reason r)
+uint64_t
+h_drops(const struct h *h, enum tcp_drop_reason r)
 {
 	return tcp_engine_stats(h->e)->drops[r];
 }

@@ -12,14 +12,14 @@
 
 #include "dataplane/tcp/tcp.h"
 
-#define H_CADDR 0xC6120002u /* 198.18.0.2 */
-#define H_SADDR 0xC6120001u /* 198.18.0.1 */
-#define H_APP_PORT 80
-#define H_ECHO_PORT 7
+#define H_CADDR	       0xC6120002u /* 198.18.0.2 */
+#define H_SADDR	       0xC6120001u /* 198.18.0.1 */
+#define H_APP_PORT     80
+#define H_ECHO_PORT    7
 #define H_DISCARD_PORT 9
 #define H_CHARGEN_PORT 19
-#define H_MAX_OUT 4096
-#define H_MAX_DATA 9000
+#define H_MAX_OUT      4096
+#define H_MAX_DATA     9000
 
 #define F_FIN 0x01
 #define F_SYN 0x02
@@ -29,8 +29,8 @@
 
 /* Options a client puts on a segment. */
 struct h_opts {
-	uint16_t mss;   /* 0: none */
-	int ws;         /* -1: none */
+	uint16_t mss; /* 0: none */
+	int ws;	      /* -1: none */
 	bool sackp;
 	bool ts;
 	uint32_t tsval;
@@ -68,7 +68,7 @@ struct h_app {
 	struct tcp_flow *flow;
 	uint8_t *rx;
 	uint32_t rxlen;
-	uint32_t consume_max;   /* bytes the app takes per data call; UINT32_MAX: all */
+	uint32_t consume_max; /* bytes the app takes per data call; UINT32_MAX: all */
 	bool refuse;
 	uint32_t send_on_accept;
 	uint64_t acked;
@@ -86,12 +86,12 @@ struct h {
 	/* client side of the connection under test */
 	uint16_t cport;
 	uint16_t lport;
-	uint32_t cseq;   /* next client sequence number */
-	uint32_t sseq;   /* next expected server sequence number (what the client acks) */
+	uint32_t cseq; /* next client sequence number */
+	uint32_t sseq; /* next expected server sequence number (what the client acks) */
 	uint32_t s_isn;
-	bool ts;         /* client sends timestamps on every segment */
+	bool ts;	     /* client sends timestamps on every segment */
 	uint32_t last_tsval; /* server's, echoed back */
-	uint16_t cwin;   /* window the client advertises (raw) */
+	uint16_t cwin;	     /* window the client advertises (raw) */
 };
 
 extern struct rte_mempool *h_pool;

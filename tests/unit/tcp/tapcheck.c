@@ -62,7 +62,8 @@ static uint64_t now_us;
 static struct tcp_engine *eng;
 static struct rte_mempool *pool;
 
-static uint64_t clock_us(void)
+static uint64_t
+clock_us(void)
 {
 	struct timespec ts;
 
@@ -70,13 +71,15 @@ static uint64_t clock_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static void on_signal(int sig)
+static void
+on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
 }
 
-static int tap_open(const char *name)
+static int
+tap_open(const char *name)
 {
 	struct ifreq ifr;
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK);
@@ -95,12 +98,14 @@ static int tap_open(const char *name)
 	return fd;
 }
 
-static bool chance(double pct)
+static bool
+chance(double pct)
 {
 	return pct > 0 && (double)rand() / RAND_MAX * 100.0 < pct;
 }
 
-static void frame_write(const uint8_t *f, uint16_t len)
+static void
+frame_write(const uint8_t *f, uint16_t len)
 {
 	if (write(tap_fd, f, len) < 0 && errno != EAGAIN)
 		perror("tap write");
@@ -108,7 +113,8 @@ static void frame_write(const uint8_t *f, uint16_t len)
 
 static void engine_rx(const uint8_t *f, uint16_t n);
 
-static void deliver(struct link *l, const uint8_t *f, uint16_t len)
+static void
+deliver(struct link *l, const uint8_t *f, uint16_t len)
 {
 	l->passed++;
 	if (l == &down)
@@ -117,7 +123,8 @@ static void deliver(struct link *l, const uint8_t *f, uint16_t len)
 		engine_rx(f, len);
 }
 
-static void hold(struct link *l, const uint8_t *f, uint16_t len)
+static void
+hold(struct link *l, const uint8_t *f, uint16_t len)
 {
 	struct held *h;
 
@@ -132,7 +139,8 @@ static void hold(struct link *l, const uint8_t *f, uint16_t len)
 }
 
 /* netem-like: loss, then duplication; reordered frames skip the delay the others wait. */
-static void impair(struct link *l, const uint8_t *f, uint16_t len)
+static void
+impair(struct link *l, const uint8_t *f, uint16_t len)
 {
 	int copies = 1;
 
@@ -156,7 +164,8 @@ static void impair(struct link *l, const uint8_t *f, uint16_t len)
 	}
 }
 
-static void release(struct link *l)
+static void
+release(struct link *l)
 {
 	while (l->n > 0 && l->q[l->head].at <= now_us) {
 		struct held *h = &l->q[l->head];
@@ -167,7 +176,8 @@ static void release(struct link *l)
 	}
 }
 
-static void tx(void *arg, struct rte_mbuf *m)
+static void
+tx(void *arg, struct rte_mbuf *m)
 {
 	uint8_t frame[FRAME_MAX + 16];
 	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)frame;
@@ -190,7 +200,8 @@ static void tx(void *arg, struct rte_mbuf *m)
 	impair(&down, frame, len);
 }
 
-static void arp_reply(const uint8_t *f, ssize_t n)
+static void
+arp_reply(const uint8_t *f, ssize_t n)
 {
 	const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
 	const struct rte_arp_hdr *ah = (const struct rte_arp_hdr *)(eh + 1);
@@ -215,7 +226,8 @@ static void arp_reply(const uint8_t *f, ssize_t n)
 	frame_write(out, 60);
 }
 
-static void engine_rx(const uint8_t *f, uint16_t n)
+static void
+engine_rx(const uint8_t *f, uint16_t n)
 {
 	const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
 	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eh + 1);
@@ -237,7 +249,8 @@ static void engine_rx(const uint8_t *f, uint16_t n)
 	tcp_input(eng, m, now_us);
 }
 
-static int print_flow(const struct tcp_flow_info *i, void *arg)
+static int
+print_flow(const struct tcp_flow_info *i, void *arg)
 {
 	(void)arg;
 	printf("flow %u.%u:%u %s age=%lums cwnd=%u srtt=%uus rto=%uus retries=%u snd_wnd=%u "
@@ -248,26 +261,29 @@ static int print_flow(const struct tcp_flow_info *i, void *arg)
 	return 0;
 }
 
-static void print_stats(struct tcp_engine *e, struct tcp_flow_table *t, bool full)
+static void
+print_stats(struct tcp_engine *e, struct tcp_flow_table *t, bool full)
 {
 	const struct tcp_stats *s = tcp_engine_stats(e);
 
 	printf("flows=%u table=%u seg_in=%lu seg_out=%lu bytes_in=%lu bytes_out=%lu "
 	       "retransmits=%lu rto=%lu fastrexmit=%lu dupack_in=%lu ooo=%lu rst_in=%lu "
-	       "rst_out=%lu no_mbuf=%lu lost=%lu/%lu dup=%lu/%lu reordered=%lu/%lu overflow=%lu/%lu\n",
+	       "rst_out=%lu no_mbuf=%lu lost=%lu/%lu dup=%lu/%lu reordered=%lu/%lu "
+	       "overflow=%lu/%lu\n",
 	       tcp_engine_nb_flows(e), tcp_flow_table_count(t), s->seg_in, s->seg_out, s->bytes_in,
 	       s->bytes_out, s->retransmits, s->rto_expired, s->fast_retransmits, s->dup_acks_in,
-	       s->ooo_segments, s->rst_in, s->rst_out, s->no_mbuf, up.lost, down.lost, up.dup, down.dup,
-	       up.reordered, down.reordered, up.overflow, down.overflow);
+	       s->ooo_segments, s->rst_in, s->rst_out, s->no_mbuf, up.lost, down.lost, up.dup,
+	       down.dup, up.reordered, down.reordered, up.overflow, down.overflow);
 	if (full) {
 		for (int r = 0; r < TCP_DROP_REASON_MAX; r++)
 			if (s->drops[r])
-				printf("drop %s=%lu\n", tcp_drop_reason_str((enum tcp_drop_reason)r),
-				       s->drops[r]);
+				printf("drop %s=%lu\n",
+				       tcp_drop_reason_str((enum tcp_drop_reason)r), s->drops[r]);
 		for (int c = 0; c < TCP_CLOSE_REASON_MAX; c++)
 			if (s->closed[c])
 				printf("closed %s=%lu\n",
-				       tcp_close_reason_str((enum tcp_close_reason)c), s->closed[c]);
+				       tcp_close_reason_str((enum tcp_close_reason)c),
+				       s->closed[c]);
 		for (int st = 0; st < TCP_STATE_MAX; st++)
 			if (s->flows_by_state[st])
 				printf("state %s=%ld\n", tcp_state_str((enum tcp_state)st),
@@ -276,10 +292,11 @@ static void print_stats(struct tcp_engine *e, struct tcp_flow_table *t, bool ful
 	fflush(stdout);
 }
 
-int main(int argc, char **argv)
+int
+main(int argc, char **argv)
 {
-	char *eal[] = {"tapcheck", "--no-huge", "--no-pci", "--no-shconf", "-m", "1024",
-		       "--log-level=error", "-l", "0", NULL};
+	char *eal[] = {"tapcheck", "--no-huge",		"--no-pci", "--no-shconf", "-m",
+		       "1024",	   "--log-level=error", "-l",	    "0",	   NULL};
 	struct tcp_engine_params p;
 	struct tcp_flow_table *t;
 	struct tcp_engine *e;

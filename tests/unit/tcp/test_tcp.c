@@ -13,12 +13,14 @@
 
 #define MS 1000ULL
 
-static const struct tcp_stats *stats(struct h *h)
+static const struct tcp_stats *
+stats(struct h *h)
 {
 	return tcp_engine_stats(h->e);
 }
 
-static void expect_none(struct h *h)
+static void
+expect_none(struct h *h)
 {
 	if (h_pending(h) != 0) {
 		struct h_pkt p;
@@ -31,7 +33,8 @@ static void expect_none(struct h *h)
 
 /* ---------------------------------------------------------------- handshake and options */
 
-static void test_handshake_options(void **state)
+static void
+test_handshake_options(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -76,7 +79,8 @@ static void test_handshake_options(void **state)
 	h_fini(&h);
 }
 
-static void test_handshake_no_options(void **state)
+static void
+test_handshake_no_options(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -100,12 +104,14 @@ static void test_handshake_no_options(void **state)
 	h_fini(&h);
 }
 
-static void cookies_always(struct tcp_engine_params *p)
+static void
+cookies_always(struct tcp_engine_params *p)
 {
 	p->syncookies = TCP_SYNCOOKIE_ALWAYS;
 }
 
-static void test_syn_cookies(void **state)
+static void
+test_syn_cookies(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -162,12 +168,14 @@ static void test_syn_cookies(void **state)
 	h_fini(&h);
 }
 
-static void half_open_2(struct tcp_engine_params *p)
+static void
+half_open_2(struct tcp_engine_params *p)
 {
 	p->max_half_open = 2;
 }
 
-static void test_cookies_over_half_open_bound(void **state)
+static void
+test_cookies_over_half_open_bound(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -190,7 +198,8 @@ static void test_cookies_over_half_open_bound(void **state)
 	h_fini(&h);
 }
 
-static void test_malformed_options(void **state)
+static void
+test_malformed_options(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -219,7 +228,8 @@ static void test_malformed_options(void **state)
 	h_fini(&h);
 }
 
-static void test_bad_checksum(void **state)
+static void
+test_bad_checksum(void **state)
 {
 	struct h h;
 
@@ -240,7 +250,8 @@ static void test_bad_checksum(void **state)
 
 /* ---------------------------------------------------------------- data */
 
-static void test_data_in_delayed_ack(void **state)
+static void
+test_data_in_delayed_ack(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -269,7 +280,8 @@ static void test_data_in_delayed_ack(void **state)
 	h_fini(&h);
 }
 
-static void test_echo_both_ways(void **state)
+static void
+test_echo_both_ways(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -292,7 +304,8 @@ static void test_echo_both_ways(void **state)
 	h_fini(&h);
 }
 
-static void test_out_of_order_and_sack(void **state)
+static void
+test_out_of_order_and_sack(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -334,7 +347,8 @@ static void test_out_of_order_and_sack(void **state)
 	h_fini(&h);
 }
 
-static void test_duplicate_and_overlap(void **state)
+static void
+test_duplicate_and_overlap(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -360,7 +374,8 @@ static void test_duplicate_and_overlap(void **state)
 	h_fini(&h);
 }
 
-static void test_sequence_wraparound(void **state)
+static void
+test_sequence_wraparound(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -383,7 +398,8 @@ static void test_sequence_wraparound(void **state)
 	h_fini(&h);
 }
 
-static void test_paws(void **state)
+static void
+test_paws(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -420,7 +436,8 @@ struct srtt_arg {
 	uint32_t snd_wnd;
 };
 
-static int find_srtt(const struct tcp_flow_info *i, void *arg)
+static int
+find_srtt(const struct tcp_flow_info *i, void *arg)
 {
 	struct srtt_arg *a = arg;
 
@@ -432,7 +449,8 @@ static int find_srtt(const struct tcp_flow_info *i, void *arg)
 	return 0;
 }
 
-static struct srtt_arg info_of(struct h *h)
+static struct srtt_arg
+info_of(struct h *h)
 {
 	struct srtt_arg a = {.cport = h->cport};
 
@@ -440,7 +458,8 @@ static struct srtt_arg info_of(struct h *h)
 	return a;
 }
 
-static void test_rto_backoff_karn(void **state)
+static void
+test_rto_backoff_karn(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -493,12 +512,14 @@ static void test_rto_backoff_karn(void **state)
 	h_fini(&h);
 }
 
-static void retries_2(struct tcp_engine_params *p)
+static void
+retries_2(struct tcp_engine_params *p)
 {
 	p->max_retries = 2;
 }
 
-static void test_rto_gives_up(void **state)
+static void
+test_rto_gives_up(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -520,7 +541,8 @@ static void test_rto_gives_up(void **state)
 	h_fini(&h);
 }
 
-static void test_fast_retransmit_newreno(void **state)
+static void
+test_fast_retransmit_newreno(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -565,7 +587,8 @@ static void test_fast_retransmit_newreno(void **state)
 	h_fini(&h);
 }
 
-static void ack_sack(struct h *h, uint32_t ack, int n, const uint32_t (*blocks)[2])
+static void
+ack_sack(struct h *h, uint32_t ack, int n, const uint32_t (*blocks)[2])
 {
 	uint8_t raw[40];
 	uint8_t k = 0;
@@ -590,7 +613,8 @@ static void ack_sack(struct h *h, uint32_t ack, int n, const uint32_t (*blocks)[
 	h_send(h, F_ACK, h->cseq, ack, 65535, &o, NULL, 0);
 }
 
-static void test_sack_recovery(void **state)
+static void
+test_sack_recovery(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -633,7 +657,8 @@ static void test_sack_recovery(void **state)
 	h_fini(&h);
 }
 
-static void test_zero_window_persist(void **state)
+static void
+test_zero_window_persist(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -665,12 +690,14 @@ static void test_zero_window_persist(void **state)
 	h_fini(&h);
 }
 
-static void small_rcvbuf(struct tcp_engine_params *p)
+static void
+small_rcvbuf(struct tcp_engine_params *p)
 {
 	p->rcvbuf = 8192;
 }
 
-static void test_receive_pause_closes_window(void **state)
+static void
+test_receive_pause_closes_window(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -704,7 +731,8 @@ static void test_receive_pause_closes_window(void **state)
 	h_fini(&h);
 }
 
-static void test_tinygrams_do_not_pin_mbufs(void **state)
+static void
+test_tinygrams_do_not_pin_mbufs(void **state)
 {
 	struct h h;
 	unsigned int before;
@@ -726,12 +754,14 @@ static void test_tinygrams_do_not_pin_mbufs(void **state)
 	h_fini(&h);
 }
 
-static void idle_1s(struct tcp_engine_params *p)
+static void
+idle_1s(struct tcp_engine_params *p)
 {
 	p->idle_timeout_us = 1000 * MS;
 }
 
-static void test_idle_timeout(void **state)
+static void
+test_idle_timeout(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -753,14 +783,16 @@ static void test_idle_timeout(void **state)
 	h_fini(&h);
 }
 
-static void keepalive_1s(struct tcp_engine_params *p)
+static void
+keepalive_1s(struct tcp_engine_params *p)
 {
 	p->keepalive_us = 1000 * MS;
 	p->keepalive_intvl_us = 100 * MS;
 	p->keepalive_probes = 2;
 }
 
-static void test_keepalive(void **state)
+static void
+test_keepalive(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -786,12 +818,14 @@ static void test_keepalive(void **state)
 	h_fini(&h);
 }
 
-static void pool_low(struct tcp_engine_params *p)
+static void
+pool_low(struct tcp_engine_params *p)
 {
 	p->pool_low_watermark = 1u << 30; /* always "low" */
 }
 
-static void test_pool_low_sheds_to_cookies(void **state)
+static void
+test_pool_low_sheds_to_cookies(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -808,13 +842,15 @@ static void test_pool_low_sheds_to_cookies(void **state)
 	h_fini(&h);
 }
 
-static void second_lcore(struct tcp_engine_params *p)
+static void
+second_lcore(struct tcp_engine_params *p)
 {
 	p->lcore_idx = 1;
 	p->nb_lcores = 2;
 }
 
-static void test_not_owner_dropped(void **state)
+static void
+test_not_owner_dropped(void **state)
 {
 	struct h h0, h1;
 
@@ -836,7 +872,8 @@ static void test_not_owner_dropped(void **state)
 
 /* ---------------------------------------------------------------- close and reset */
 
-static void test_passive_close(void **state)
+static void
+test_passive_close(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -867,7 +904,8 @@ static void test_passive_close(void **state)
 	h_fini(&h);
 }
 
-static void test_active_close_time_wait(void **state)
+static void
+test_active_close_time_wait(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -906,7 +944,8 @@ static void test_active_close_time_wait(void **state)
 	h_fini(&h);
 }
 
-static void test_time_wait_recycled_by_new_syn(void **state)
+static void
+test_time_wait_recycled_by_new_syn(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -926,7 +965,8 @@ static void test_time_wait_recycled_by_new_syn(void **state)
 	h_fini(&h);
 }
 
-static void test_simultaneous_close(void **state)
+static void
+test_simultaneous_close(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -950,7 +990,8 @@ static void test_simultaneous_close(void **state)
 }
 
 /* Bring a fresh connection on cport into state st; returns the flow. */
-static struct tcp_flow *reach_state(struct h *h, uint16_t cport, enum tcp_state st)
+static struct tcp_flow *
+reach_state(struct h *h, uint16_t cport, enum tcp_state st)
 {
 	struct h_pkt p;
 
@@ -995,11 +1036,12 @@ static struct tcp_flow *reach_state(struct h *h, uint16_t cport, enum tcp_state 
 }
 
 static const enum tcp_state synced_states[] = {
-	TCP_SYN_RECEIVED, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2, TCP_CLOSE_WAIT,
-	TCP_CLOSING,      TCP_LAST_ACK,    TCP_TIME_WAIT,
+	TCP_SYN_RECEIVED, TCP_ESTABLISHED, TCP_FIN_WAIT_1, TCP_FIN_WAIT_2,
+	TCP_CLOSE_WAIT,	  TCP_CLOSING,	   TCP_LAST_ACK,   TCP_TIME_WAIT,
 };
 
-static void test_rst_in_every_state(void **state)
+static void
+test_rst_in_every_state(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1030,23 +1072,24 @@ static void test_rst_in_every_state(void **state)
 		if (st == TCP_ESTABLISHED || st == TCP_FIN_WAIT_1 || st == TCP_FIN_WAIT_2 ||
 		    st == TCP_CLOSE_WAIT || st == TCP_CLOSING || st == TCP_LAST_ACK) {
 			assert_int_equal(h.app.closed, closed + 1);
-			assert_int_equal(h.app.reason, st == TCP_CLOSING ? TCP_CLOSE_RESET
-									 : TCP_CLOSE_RESET);
+			assert_int_equal(h.app.reason,
+					 st == TCP_CLOSING ? TCP_CLOSE_RESET : TCP_CLOSE_RESET);
 		}
 	}
 	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
 	h_fini(&h);
 }
 
-static void test_fin_in_every_state(void **state)
+static void
+test_fin_in_every_state(void **state)
 {
 	struct h h;
 	struct h_pkt p;
 	static const enum tcp_state after[] = {
 		[TCP_SYN_RECEIVED] = TCP_CLOSE_WAIT, [TCP_ESTABLISHED] = TCP_CLOSE_WAIT,
-		[TCP_FIN_WAIT_1] = TCP_CLOSING,       [TCP_FIN_WAIT_2] = TCP_TIME_WAIT,
-		[TCP_CLOSE_WAIT] = TCP_CLOSE_WAIT,     [TCP_CLOSING] = TCP_CLOSING,
-		[TCP_LAST_ACK] = TCP_LAST_ACK,         [TCP_TIME_WAIT] = TCP_TIME_WAIT,
+		[TCP_FIN_WAIT_1] = TCP_CLOSING,	     [TCP_FIN_WAIT_2] = TCP_TIME_WAIT,
+		[TCP_CLOSE_WAIT] = TCP_CLOSE_WAIT,   [TCP_CLOSING] = TCP_CLOSING,
+		[TCP_LAST_ACK] = TCP_LAST_ACK,	     [TCP_TIME_WAIT] = TCP_TIME_WAIT,
 	};
 
 	(void)state;
@@ -1069,7 +1112,8 @@ static void test_fin_in_every_state(void **state)
 	h_fini(&h);
 }
 
-static void test_challenge_ack_for_syn(void **state)
+static void
+test_challenge_ack_for_syn(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1088,7 +1132,8 @@ static void test_challenge_ack_for_syn(void **state)
 	h_fini(&h);
 }
 
-static void test_no_listener_and_no_flow(void **state)
+static void
+test_no_listener_and_no_flow(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1113,7 +1158,8 @@ static void test_no_listener_and_no_flow(void **state)
 	h_fini(&h);
 }
 
-static void test_app_refuses(void **state)
+static void
+test_app_refuses(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1129,7 +1175,8 @@ static void test_app_refuses(void **state)
 	h_fini(&h);
 }
 
-static void test_abort(void **state)
+static void
+test_abort(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1147,7 +1194,8 @@ static void test_abort(void **state)
 	h_fini(&h);
 }
 
-static void test_syn_ack_retransmit_and_reap(void **state)
+static void
+test_syn_ack_retransmit_and_reap(void **state)
 {
 	struct h h;
 	struct h_pkt p, first;
@@ -1183,14 +1231,16 @@ static void test_syn_ack_retransmit_and_reap(void **state)
 
 static int ext_freed;
 
-static void ext_free(void *addr, void *opaque)
+static void
+ext_free(void *addr, void *opaque)
 {
 	(void)addr;
 	(void)opaque;
 	ext_freed++;
 }
 
-static void test_send_ext_zero_copy(void **state)
+static void
+test_send_ext_zero_copy(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1229,7 +1279,8 @@ static void test_send_ext_zero_copy(void **state)
 	h_fini(&h);
 }
 
-static void test_chargen_pattern_and_backpressure(void **state)
+static void
+test_chargen_pattern_and_backpressure(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1258,7 +1309,8 @@ static void test_chargen_pattern_and_backpressure(void **state)
 	h_fini(&h);
 }
 
-static void test_discard(void **state)
+static void
+test_discard(void **state)
 {
 	struct h h;
 	struct h_pkt p;
@@ -1277,14 +1329,16 @@ static void test_discard(void **state)
 	h_fini(&h);
 }
 
-static int count_cb(const struct tcp_flow_info *i, void *arg)
+static int
+count_cb(const struct tcp_flow_info *i, void *arg)
 {
 	(void)i;
 	(*(int *)arg)++;
 	return 0;
 }
 
-static void test_flow_table_ids(void **state)
+static void
+test_flow_table_ids(void **state)
 {
 	struct h h;
 	struct tcp_flow *f;
@@ -1323,7 +1377,8 @@ static void test_flow_table_ids(void **state)
 	assert_int_equal(tcp_flow_table_count(h_table), table_base);
 }
 
-static void test_strings(void **state)
+static void
+test_strings(void **state)
 {
 	(void)state;
 	assert_string_equal(tcp_state_str(TCP_ESTABLISHED), "ESTABLISHED");
@@ -1335,10 +1390,11 @@ static void test_strings(void **state)
 	assert_string_equal(tcp_drop_reason_str(TCP_DROP_REASON_MAX), "?");
 }
 
-int main(void)
+int
+main(void)
 {
-	char *argv[] = {"test_tcp", "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
-			"--log-level=error", "-l", "0", NULL};
+	char *argv[] = {"test_tcp", "--no-huge",	 "--no-pci", "--no-shconf", "-m",
+			"256",	    "--log-level=error", "-l",	     "0",	    NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_options),
 		cmocka_unit_test(test_handshake_no_options),
