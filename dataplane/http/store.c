@@ -13,6 +13,7 @@
 
 #include "dataplane/http/path.h"
 #include "dataplane/http/store.h"
+#include "dataplane/sigbus.h"
 
 #define STORE_BUCKETS 256
 
@@ -148,8 +149,11 @@ fail:
 static void
 store_file_free(struct store_file *f)
 {
-	if (f->data != NULL)
+	if (f->data != NULL) {
+		/* before munmap: the address range may be someone else's a moment later */
+		sigbus_unregister(f->data, f->size);
 		munmap((void *)(uintptr_t)f->data, f->size);
+	}
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->key);
@@ -279,6 +283,7 @@ static int
 store_map(const char *key, size_t len, int fd, const struct stat *sb, struct store_file **f_out)
 {
 	struct store_file *f;
+	int rc;
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
@@ -299,6 +304,14 @@ store_map(const char *key, size_t len, int fd, const struct stat *sb, struct sto
 			f->fd = -1;
 			store_file_free(f);
 			return -EIO;
+		}
+		/* a truncation while we send it must cost a reset, not the process (sigbus.h) */
+		rc = sigbus_register(m, f->size);
+		if (rc != 0) {
+			munmap(m, f->size);
+			f->fd = -1;
+			store_file_free(f);
+			return rc == -ENOSPC ? -ENOMEM : -EIO;
 		}
 		f->data = m;
 	}
