@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Runs inside the lab namespace with the realm's env: what Kerberos clients see. Argument: the phase."""
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import auth_client as ac  # noqa: E402
+
+CTL = [os.path.join(os.environ["AUTHGATE_BUILD"], "app", "authgate-ctl"), "-p", "authgate-lab"]
+URL = "http://gw.authgate.test/secure/hello.txt"
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    passed += ok
+    failed += not ok
+
+
+def tel(cmd):
+    return json.loads(subprocess.run(CTL + [cmd, "--json"], capture_output=True, text=True, check=True).stdout)
+
+
+def curl_three(extra):
+    env = dict(os.environ, KRB5CCNAME="FILE:/tmp/ag-e2e-cc-user1")
+    subprocess.run(["kinit", "-kt", os.path.join(ac.KEYTABS, "user1.keytab"), "user1"], env=env, check=True)
+    p = subprocess.run(["curl", "-sv", *extra, "-u", ":", URL, URL, URL, "-o", "/dev/null", "-o", "/dev/null",
+                        "-o", "/dev/null"], env=env, capture_output=True, text=True)
+    os.unlink("/tmp/ag-e2e-cc-user1")
+    statuses = [int(x) for x in re.findall(r"^< HTTP/1.1 (\d+)", p.stderr, re.M)]
+    persistent = re.findall(r"^< Persistent-Auth: (\w+)", p.stderr, re.M)
+    connections = len(re.findall(r"^\* Connected to", p.stderr, re.M))
+    return statuses, persistent, connections
+
+
+def phase_persist():
+    a0 = tel("auth")
+    statuses, persistent, conns = curl_three(["--negotiate"])
+    a1 = tel("auth")
+    check(statuses.count(200) == 3 and statuses.count(401) <= 1 and conns == 1,
+          f"curl --negotiate, three URLs on one connection: {statuses}")
+    check(a1["validations"] - a0["validations"] == 1, f"persistence: {a1['validations'] - a0['validations']} validation for three 200s")
+    check(a1["persisted_hits"] - a0["persisted_hits"] == 2, "two requests served on the persisted authentication")
+    check("true" in persistent, f"Persistent-Auth: {persistent}")
+
+    # --anyauth probes first: the unauthenticated request gets the challenge
+    a0 = tel("auth")
+    statuses, _, conns = curl_three(["--anyauth", "--negotiate"])
+    a1 = tel("auth")
+    check(statuses == [401, 200, 200, 200] and a1["challenges"] - a0["challenges"] == 1
+          and a1["validations"] - a0["validations"] == 1,
+          f"curl --anyauth: one 401, one validation, three 200s: {statuses}")
+
+    # mutual authentication: the reply token completes the client's context
+    tok, ctx = ac.token("user2")
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", tok)
+    www = ac.hdr(r, "WWW-Authenticate")
+    ok = r[0] == 200 and www and www.startswith("Negotiate ")
+    if ok:
+        ctx.step(base64.b64decode(www.split()[1]))
+        ok = ctx.complete
+    check(bool(ok), "200 with a mutual-auth token that completes the client's context")
+    r = c.request("/secure/1k.bin")
+    check(r[0] == 200 and len(r[2]) == 1024, "the next request on the connection needs no token")
+
+    # replay: the same token on another connection
+    c2 = ac.Conn()
+    a0 = tel("auth")
+    r = c2.request("/secure/hello.txt", tok)
+    a1 = tel("auth")
+    check(r[0] == 401 and a1["verdicts"]["replay"] - a0["verdicts"]["replay"] == 1, f"replayed token: {r[0]}, counted as replay")
+    c2.close()
+
+    # a different Authorization header on the authenticated flow authenticates afresh
+    a0 = tel("auth")
+    r = c.request("/secure/hello.txt", ac.token("user3")[0])
+    a1 = tel("auth")
+    check(r[0] == 200 and a1["identity_changes"] - a0["identity_changes"] == 1 and a1["validations"] - a0["validations"] == 1,
+          "other credentials on an authenticated flow: validated afresh")
+
+    # revocation ends the persisted session on the next request
+    subprocess.run(CTL + ["revoke", "user3@AUTHGATE.TEST"], check=True, capture_output=True)
+    r = c.request("/secure/hello.txt")
+    check(r[0] == 401 and "Negotiate" in (ac.hdr(r, "WWW-Authenticate") or ""), f"after authgate-ctl revoke: {r[0]} with a challenge")
+    r = c.request("/secure/hello.txt", ac.token("user3")[0])
+    check(r[0] == 200, "a fresh token after the revocation is accepted")
+    c.close()
+
+    # bad tokens: each 401 with its counter, no worker for the unknown realm
+    cases = [
+        ("garbage", b"Negotiate " + base64.b64encode(os.urandom(300)), "bad_token"),
+        ("not base64", b"Negotiate !!!not-base64!!!", None),
+        ("truncated", b"Negotiate " + base64.b64encode(ac.token("user4")[0][:200]), "bad_token"),
+    ]
+    good = ac.token("user5")[0]
+    wrong_realm = good.replace(b"AUTHGATE.TEST", b"AUTHGATX.TEST")
+    cases.append(("wrong realm", b"Negotiate " + base64.b64encode(wrong_realm), "unknown_trust"))
+    for what, authz, reason in cases:
+        a0 = tel("auth")
+        c = ac.Conn()
+        r = c.request("/secure/hello.txt", authz=authz)
+        c.close()
+        a1 = tel("auth")
+        if reason:
+            moved = a1["verdicts"][reason] - a0["verdicts"][reason]
+        else:
+            moved = a1["bad_tokens"] - a0["bad_tokens"]
+        check(r[0] == 401 and moved == 1, f"{what} token: {r[0]}, counted under {reason or 'bad_tokens'}")
+    check(tel("auth")["verdicts"]["ok"] >= 4, "the worker pool validated the good ones")
+
+    # the same client port after a close starts unauthenticated
+    c = ac.Conn(src="198.18.0.20", sport=40123)
+    r = c.request("/secure/hello.txt", ac.token("user6")[0])
+    check(r[0] == 200, "authenticated from 198.18.0.20:40123")
+    c.close(reset=True)
+    time.sleep(0.3)
+    c = ac.Conn(src="198.18.0.20", sport=40123)
+    r = c.request("/secure/hello.txt")
+    check(r[0] == 401, f"a new connection from the same address and port starts unauthenticated: {r[0]}")
+    c.close(reset=True)
+
+    # failures close the connection after max_auth_failures (5)
+    c = ac.Conn()
+    codes = []
+    for _ in range(5):
+        r = c.request("/secure/hello.txt", authz=b"Negotiate " + base64.b64encode(os.urandom(64)))
+        codes.append(r[0] if r else None)
+        if r and ac.hdr(r, "Connection") == "close":
+            break
+    after = c.response() if False else None
+    check(codes == [401] * 5 and r is not None and ac.hdr(r, "Connection") == "close",
+          f"five failed validations on one connection: {codes}, the last closes it")
+    c.close()
+
+    # the open site needs nothing
+    c = ac.Conn()
+    r = c.request("/pkg/hello.txt")
+    check(r[0] == 200, "the open site /pkg needs no credentials")
+    c.close()
+
+
+def phase_no_persist():
+    a0 = tel("auth")
+    statuses, persistent, conns = curl_three(["--negotiate"])
+    a1 = tel("auth")
+    check(statuses.count(200) == 3 and conns == 1, f"persist_non_ntlm = no: three 200s on one connection: {statuses}")
+    check(a1["validations"] - a0["validations"] == 3, f"{a1['validations'] - a0['validations']} validations for three requests")
+    check(persistent and all(p == "false" for p in persistent), f"Persistent-Auth: {persistent}")
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", ac.token("user7")[0])
+    r2 = c.request("/secure/hello.txt")
+    check(r[0] == 200 and r2[0] == 401, "without persistence a request without a token is challenged")
+    c.close()
+
+
+def phase_session_age():
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", ac.token("user8")[0])
+    check(r[0] == 200, "authenticated")
+    time.sleep(3.5)
+    r = c.request("/secure/hello.txt")
+    check(r[0] == 401, f"after max_session_age_s = 2 the next request: {r[0]}")
+    check(tel("auth")["expired_sessions"] >= 1, "expired sessions counted")
+    c.close()
+
+
+def phase_semaphore():
+    # many clients at once against max_concurrent_api = 1: waiters rise, every request answered
+    n = 120
+    toks = [ac.token(f"user{1 + i % 40}")[0] for i in range(n)]
+    peak = {"waiters": 0, "holders": 0}
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            t = tel("trusts")["t0"]
+            peak["waiters"] = max(peak["waiters"], t["semaphore_waiters"])
+            peak["holders"] = max(peak["holders"], t["semaphore_holders"])
+
+    results = [None] * n
+    gate = threading.Barrier(n + 1)
+
+    def client(i):
+        c = ac.Conn(src=f"198.18.0.{10 + i % 32}")
+        gate.wait()
+        r = c.request("/secure/hello.txt", toks[i])
+        results[i] = r[0] if r else None
+        c.close()
+
+    s = threading.Thread(target=sample)
+    s.start()
+    th = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in th:
+        t.start()
+    gate.wait()
+    for t in th:
+        t.join()
+    stop.set()
+    s.join()
+    t = tel("trusts")["t0"]
+    check(all(r in (200, 503) for r in results) and results.count(200) >= 1,
+          f"{n} concurrent clients all answered: {results.count(200)} x 200, {results.count(503)} x 503")
+    check(peak["holders"] <= 1, f"holders never above max_concurrent_api = 1 (peak {peak['holders']})")
+    check(peak["waiters"] > 0 or t["wait_p99_us"] > 1000, f"waiters rose (peak {peak['waiters']}, wait p99 {t['wait_p99_us']} us)")
+    check(t["semaphore_acquires"] + t["semaphore_timeouts"] + t["rejections"] >= n,
+          f"acquires {t['semaphore_acquires']} + timeouts {t['semaphore_timeouts']} + rejections {t['rejections']} cover {n}")
+
+
+if __name__ == "__main__":
+    {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
+     "semaphore": phase_semaphore}[sys.argv[1]]()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
