@@ -521,7 +521,10 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 				break;
 			}
 		}
-		if (seq_lt(seq, f->fack) && seq_lt(seq, end)) {
+		/* RFC 6675 IsLost: a hole is lost once DupThresh segments were SACKed above it;
+		 * before that it may only be reordered. */
+		if (seq_lt(seq, f->fack) && seq_lt(seq, end) &&
+		    (seq == f->snd_una || f->sacked - sb_sacked_below(f, seq) >= 3 * smss)) {
 			len = RTE_MIN(RTE_MIN(smss, limit - seq), end - seq);
 			if (xmit(f, seq, len, TCP_FL_ACK) != 0)
 				break;
@@ -532,7 +535,9 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 			sent = true;
 			continue;
 		}
-		f->rtx_nxt = seq_max(seq, f->rtx_nxt);
+		/* past every hole: remember it; a hole not yet lost is looked at again later */
+		if (seq_geq(seq, f->fack) || seq_geq(seq, end))
+			f->rtx_nxt = seq_max(seq, f->rtx_nxt);
 		/* new data, within the peer's window */
 		if (seq_geq(f->snd_nxt, end) || seq_geq(f->snd_nxt, f->snd_una + f->snd_wnd))
 			break;

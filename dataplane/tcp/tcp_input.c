@@ -433,7 +433,44 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 	}
 	if (m == NULL)
 		return;
-	if (f->nb_ooo >= TCP_OOO_MAX || f->ooo_bytes + len > e->p.rcvbuf) {
+	if (f->ooo_bytes + len > e->p.rcvbuf) {
+		tcp_drop(e, m, TCP_DROP_OOO_FULL);
+		return;
+	}
+	e->stats.ooo_segments++;
+	/* Contiguous data shares one entry, so the entry count bounds holes, not segments. */
+	if (i > 0 && f->ooo[i - 1].seq + f->ooo[i - 1].len == seq && !f->ooo[i - 1].fin &&
+	    rte_pktmbuf_chain(f->ooo[i - 1].m, m) == 0) {
+		struct tcp_ooo *p = &f->ooo[i - 1];
+
+		p->len += len;
+		p->fin = fin;
+		f->ooo_bytes += len;
+		f->ooo_last = (uint8_t)(i - 1);
+		if (i < f->nb_ooo && p->seq + p->len == f->ooo[i].seq && !p->fin &&
+		    rte_pktmbuf_chain(p->m, f->ooo[i].m) == 0) {
+			uint32_t nlen = f->ooo[i].len;
+
+			p->len += nlen;
+			p->fin = f->ooo[i].fin;
+			f->ooo[i].m = NULL;
+			ooo_remove(f, i);
+			f->ooo_bytes += nlen; /* still held, now through p */
+			f->ooo_last = (uint8_t)(i - 1);
+		}
+		return;
+	}
+	if (i < f->nb_ooo && seq + len == f->ooo[i].seq && !fin &&
+	    rte_pktmbuf_chain(m, f->ooo[i].m) == 0) {
+		f->ooo[i].seq = seq;
+		f->ooo[i].len += len;
+		f->ooo[i].m = m;
+		f->ooo_bytes += len;
+		f->ooo_last = (uint8_t)i;
+		return;
+	}
+	if (f->nb_ooo >= TCP_OOO_MAX) {
+		e->stats.ooo_segments--;
 		tcp_drop(e, m, TCP_DROP_OOO_FULL);
 		return;
 	}
@@ -442,7 +479,6 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 	f->nb_ooo++;
 	f->ooo_bytes += len;
 	f->ooo_last = (uint8_t)i;
-	e->stats.ooo_segments++;
 }
 
 /* Move what became in order from the OOO queue; returns true when a FIN came with it. */

@@ -348,6 +348,50 @@ test_out_of_order_and_sack(void **state)
 }
 
 static void
+test_ooo_merges_contiguous_runs(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t base;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40016, H_APP_PORT, NULL, 1), 0);
+	base = h.cseq;
+	/* a hole of 100 bytes, then 200 contiguous segments: more than the entry limit */
+	h.cseq = base + 100;
+	for (int i = 0; i < 200; i++)
+		h_data(&h, h_pattern + 100 + 100 * i, 100);
+	/* islands that merge from both sides: [30100,30200) [30300,30400), then the middle */
+	h.cseq = base + 30100;
+	h_data(&h, h_pattern + 30100, 100);
+	h.cseq = base + 30300;
+	h_data(&h, h_pattern + 30300, 100);
+	h.cseq = base + 30200;
+	h_data(&h, h_pattern + 30200, 100);
+	h_drain(&h);
+	assert_int_equal(h.app.rxlen, 0);
+	assert_int_equal(h_drops(&h, TCP_DROP_OOO_FULL), 0);
+	h.cseq = base;
+	h_data(&h, h_pattern, 100);
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, base + 20100);
+	assert_int_equal(p.nsack, 1);
+	assert_int_equal(p.sack[0][0], base + 30100);
+	assert_int_equal(p.sack[0][1], base + 30400);
+	h.cseq = base + 20100;
+	for (int i = 0; i < 10; i++)
+		h_data(&h, h_pattern + 20100 + 1000 * i, 1000);
+	while (h_pending(&h) > 1)
+		h_pop(&h, &p);
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, base + 30400);
+	assert_int_equal(h.app.rxlen, 30400);
+	assert_memory_equal(h.app.rx, h_pattern, 30400);
+	h_fini(&h);
+}
+
+static void
 test_duplicate_and_overlap(void **state)
 {
 	struct h h;
@@ -1405,6 +1449,7 @@ main(void)
 		cmocka_unit_test(test_data_in_delayed_ack),
 		cmocka_unit_test(test_echo_both_ways),
 		cmocka_unit_test(test_out_of_order_and_sack),
+		cmocka_unit_test(test_ooo_merges_contiguous_runs),
 		cmocka_unit_test(test_duplicate_and_overlap),
 		cmocka_unit_test(test_sequence_wraparound),
 		cmocka_unit_test(test_paws),
