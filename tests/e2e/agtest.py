@@ -9,7 +9,9 @@ import time
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AUTHGATE_BUILD", os.path.join(TOP, "build"))
 LAB = os.path.join(TOP, "scripts", "lab")
-NS = "authgate-lab"
+NS = os.environ.get("AUTHGATE_LAB", "authgate-lab")
+REALM_DIR = f"/run/{NS}-realm"
+os.environ["AUTHGATE_REALM_DIR"] = REALM_DIR
 GW = "198.18.0.2"
 CLIENT = "198.18.0.1"
 SKIP = 77
@@ -47,7 +49,7 @@ def in_ns(*cmd, check=True, **kw):
     return run(["ip", "netns", "exec", NS, *cmd], check=check, **kw)
 
 
-def telemetry(cmd, prefix="authgate-lab"):
+def telemetry(cmd, prefix=NS):
     """One telemetry command over the v2 socket; returns the value."""
     path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -61,7 +63,7 @@ def telemetry(cmd, prefix="authgate-lab"):
 
 
 def ctl(*args, check=True):
-    return run([os.path.join(BUILD, "app", "authgate-ctl"), "-p", "authgate-lab", *args],
+    return run([os.path.join(BUILD, "app", "authgate-ctl"), "-p", NS, *args],
                check=check)
 
 

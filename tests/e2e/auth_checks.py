@@ -12,7 +12,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auth_client as ac  # noqa: E402
 
-CTL = [os.path.join(os.environ["AUTHGATE_BUILD"], "app", "authgate-ctl"), "-p", "authgate-lab"]
+CTL = [os.path.join(os.environ["AUTHGATE_BUILD"], "app", "authgate-ctl"), "-p",
+       os.environ.get("AUTHGATE_LAB", "authgate-lab")]
 URL = "http://gw.authgate.test/secure/hello.txt"
 passed = failed = 0
 

@@ -32,7 +32,7 @@ def main():
             t.lab("down", check=False)
             t.lab("up", path)
             p = t.in_ns("bash", "-c", f'eval "$({t.TOP}/scripts/realm env)"; '
-                        f'AUTHGATE_BUILD={t.BUILD} /usr/bin/python3 {here}/auth_checks.py {name}', check=False)
+                        f'AUTHGATE_BUILD={t.BUILD} AUTHGATE_LAB={t.NS} /usr/bin/python3 {here}/auth_checks.py {name}', check=False)
             print(f"== phase {name}")
             print(p.stdout, end="")
             print(p.stderr, end="", file=sys.stderr)

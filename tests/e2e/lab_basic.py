@@ -74,20 +74,20 @@ def main():
         else:
             check(False, "authgate-ctl is built")
 
-        p = t.run(["/usr/bin/python3", "/usr/bin/dpdk-telemetry.py", "-f", "authgate-lab"],
+        p = t.run(["/usr/bin/python3", "/usr/bin/dpdk-telemetry.py", "-f", t.NS],
                   input="/authgate/info\n", check=False)
         check('"version": "authgate' in p.stdout, "stock dpdk-telemetry.py reads /authgate/info")
 
         # a crash leaves state behind; up must still work
-        pid = int(open("/run/authgate-lab/authgate.pid").read())
+        pid = int(open(f"/run/{t.NS}/authgate.pid").read())
         os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         out = t.lab("up").stdout
         check("lab: up" in out, "scripts/lab up works after the gateway was SIGKILLed")
 
         # graceful stop: SIGTERM ends the lcores and closes the ports
-        pid = int(open("/run/authgate-lab/authgate.pid").read())
-        log = "/run/authgate-lab/authgate.log"
+        pid = int(open(f"/run/{t.NS}/authgate.pid").read())
+        log = f"/run/{t.NS}/authgate.log"
         os.kill(pid, signal.SIGTERM)
         t.wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10, "gateway exit")
         text = open(log).read()
@@ -97,7 +97,7 @@ def main():
         t.lab("down", check=False)
     ns = t.run(["ip", "netns", "list"]).stdout
     check(t.NS not in ns, "scripts/lab down leaves no namespace")
-    check(not os.path.exists("/run/authgate-lab"), "scripts/lab down leaves no state dir")
+    check(not os.path.exists(f"/run/{t.NS}"), "scripts/lab down leaves no state dir")
     return check.done()
 
 
