@@ -166,7 +166,12 @@ struct tcp_engine_params {
 	unsigned int nb_local_addrs;
 	uint16_t mtu;		  /* IPv4 MTU of the port, 576..9000 */
 	struct rte_mempool *pool; /* output headers and copied send data come from here */
-	void (*tx)(void *arg, struct rte_mbuf *m); /* takes ownership of m */
+	/*
+	 * Takes ownership of m: data at the IPv4 header, RTE_PKTMBUF_HEADROOM in front for the
+	 * Ethernet header, l2_len 0, l3_len/l4_len set. m is a chain (header mbuf + indirect
+	 * mbufs onto the send queue) unless tx_linear is set.
+	 */
+	void (*tx)(void *arg, struct rte_mbuf *m);
 	void *tx_arg;
 	/*
 	 * Port computes IPv4 and TCP checksums: the engine sets RTE_MBUF_F_TX_IPV4|IP_CKSUM|
@@ -226,8 +231,11 @@ int tcp_send(struct tcp_flow *f, const void *buf, size_t len);
 /*
  * Zero-copy: queue len bytes of an external buffer described by shinfo (refcounted; see
  * rte_pktmbuf_ext_shinfo_init_helper). The engine takes its own references and drops them
- * as data is acknowledged; the caller keeps and later drops its own reference. buf_iova may
- * be RTE_BAD_IOVA for --no-huge/virtual ports.
+ * as data is acknowledged; the caller keeps and later drops its own reference (and calls
+ * free_cb itself when its drop reaches zero). The engine holds one reference per 60 KiB
+ * chunk queued plus one per segment in flight, and the count is 16 bits: use one shinfo per
+ * response, not one per file shared by every flow. buf_iova may be RTE_BAD_IOVA for
+ * --no-huge/virtual ports.
  */
 int tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
 		 struct rte_mbuf_ext_shared_info *shinfo);
