@@ -158,6 +158,7 @@ static const struct cfg_key http_keys[] = {
 	U(ag_http_conf, header_timeout_s, 1, 3600, "10"),
 	U(ag_http_conf, keepalive_timeout_s, 1, 86400, "60"),
 	U(ag_http_conf, max_requests, 0, 1 << 30, "10000"),
+	S(ag_http_conf, access_log, CK_STRING, ""),
 	{NULL},
 };
 
@@ -693,6 +694,21 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 					cfg_error(ctx, line_of(ctx, "diag", dnames[i]), "diag",
 						  dnames[i], "port %u is also %s",
 						  dports[i], dnames[j]);
+	}
+	if (cfg->http.access_log[0] != '\0') {
+		char dir[AG_CFG_STR];
+		char *slash;
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s", cfg->http.access_log);
+		slash = strrchr(dir, '/');
+		if (dir[0] != '/' || slash == NULL)
+			cfg_error(ctx, line_of(ctx, "http", "access_log"), "http", "access_log",
+				  "'%s' is not an absolute path", cfg->http.access_log);
+		else if ((*(slash == dir ? slash + 1 : slash) = '\0', stat(dir, &st) != 0) ||
+			 !S_ISDIR(st.st_mode))
+			cfg_error(ctx, line_of(ctx, "http", "access_log"), "http", "access_log",
+				  "directory '%s' does not exist", dir);
 	}
 	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
 		const struct ag_trust_conf *t = &cfg->trusts[i];

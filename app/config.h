@@ -89,6 +89,7 @@ struct ag_http_conf {
 	uint32_t header_timeout_s;  /* a request head must arrive within this (slowloris) → 408 */
 	uint32_t keepalive_timeout_s; /* idle keep-alive connections are closed after this */
 	uint32_t max_requests;      /* per connection, then Connection: close; 0 = no limit */
+	char access_log[AG_CFG_STR]; /* combined-format log file; empty = off */
 };
 
 enum ag_site_auth {

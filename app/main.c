@@ -15,16 +15,22 @@
 
 #include "app/config.h"
 #include "app/eal_args.h"
+#include "control/accesslog.h"
 #include "control/authsvc.h"
+#include "dataplane/sigbus.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
 
 static struct ag_config cfg;
+static volatile sig_atomic_t reopen_logs;
 
 static void
 on_signal(int sig)
 {
-	RTE_SET_USED(sig);
+	if (sig == SIGHUP) {
+		reopen_logs = 1; /* logrotate moved the access log */
+		return;
+	}
 	dp_force_quit = true;
 }
 
@@ -119,6 +125,7 @@ main(int argc, char **argv)
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
 	/* EAL permutes and overwrites argv entries: give it pointers we do not free through */
@@ -139,6 +146,18 @@ main(int argc, char **argv)
 	rc = dp_ports_init(&dp_main, &cfg);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "ports: %s\n", strerror(-rc));
+	/* a file truncated while it is served must not take the gateway down */
+	rc = sigbus_install();
+	if (rc < 0)
+		rte_exit(EXIT_FAILURE, "SIGBUS guard: %s\n", strerror(-rc));
+	struct accesslog *alog = NULL;
+	if (cfg.http.access_log[0] != '\0') {
+		alog = accesslog_create(cfg.http.access_log, dp_main.nb_lcores, 4096);
+		if (alog == NULL)
+			rte_exit(EXIT_FAILURE, "access log %s: %s\n", cfg.http.access_log,
+				 strerror(errno));
+		ha_set_accesslog(alog);
+	}
 	rc = authsvc_start(&cfg, dp_main.nb_lcores);
 	if (rc < 0)
 		rte_exit(EXIT_FAILURE, "auth service: %s\n", strerror(-rc));
@@ -164,6 +183,12 @@ main(int argc, char **argv)
 	/* the main lcore is the control plane: slow, sleeping work only */
 	while (!dp_force_quit) {
 		dp_ports_check_link(&dp_main);
+		if (reopen_logs) {
+			reopen_logs = 0;
+			if (alog != NULL && accesslog_reopen(alog) < 0)
+				RTE_LOG(ERR, USER1, "access log %s: reopen failed\n",
+					cfg.http.access_log);
+		}
 		usleep(100 * 1000);
 	}
 
@@ -171,6 +196,8 @@ main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 	authsvc_stop();
 	dp_l4_fini();
+	if (alog != NULL)
+		accesslog_destroy(alog); /* after the lcores: nothing posts any more */
 	dp_ports_close(&dp_main);
 	rte_eal_cleanup();
 	ag_eal_argv_free(&eal);

@@ -8,6 +8,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "control/accesslog.h"
 #include "control/authsvc.h"
 #include "dataplane/b64.h"
 #include "dataplane/dp.h"
@@ -62,6 +63,65 @@ static const struct ag_http_conf *http_conf;
 static const struct ag_auth_conf *auth_conf;
 static const struct ag_config *full_conf;
 static uint64_t park_timeout_us; /* the longest trust deadline plus slack */
+static struct accesslog *access_log;
+
+void
+ha_set_accesslog(struct accesslog *al)
+{
+	access_log = al;
+}
+
+static void
+copy_view(char *dst, size_t size, const struct h1_view *v)
+{
+	size_t n = v ? RTE_MIN(v->len, size - 1) : 0;
+
+	if (n > 0)
+		memcpy(dst, v->p, n);
+	dst[n] = '\0';
+}
+
+/* Headers the gate and parser do not index, looked up for the log only. */
+static const struct h1_view *
+header_named(const struct h1_request *req, const char *name)
+{
+	for (unsigned int i = 0; i < req->nheaders; i++)
+		if (h1_view_ieq(req->headers[i].name, name))
+			return &req->headers[i].value;
+	return NULL;
+}
+
+/* One line of the access log, handed to the writer thread; never waits. */
+static void
+log_request(struct ha_flow *h, const struct h1_request *req, int status, uint64_t bytes)
+{
+	const struct tcp_tuple *tp;
+	struct accesslog_rec rec;
+
+	if (access_log == NULL)
+		return;
+	tp = tcp_flow_tuple(h->flow);
+	memset(&rec, 0, offsetof(struct accesslog_rec, target));
+	rec.client_ip = tp->raddr;
+	rec.client_port = tp->rport;
+	rec.status = (uint16_t)status;
+	rec.bytes = bytes;
+	rec.time_s = h->app->now_s;
+	if (req != NULL) {
+		rec.method = (uint8_t)req->method;
+		rec.version_minor = (uint8_t)req->version_minor;
+		copy_view(rec.target, sizeof(rec.target), &req->target);
+		copy_view(rec.referer, sizeof(rec.referer), header_named(req, "Referer"));
+		copy_view(rec.agent, sizeof(rec.agent), header_named(req, "User-Agent"));
+	} else {
+		rec.target[0] = rec.referer[0] = rec.agent[0] = '\0';
+	}
+	/* principals longer than the log field are cut; the log is for people, not for auth */
+	snprintf(rec.user, sizeof(rec.user), "%.*s", (int)sizeof(rec.user) - 1,
+		 h->authed || status < 300 ? h->principal : "");
+	if (accesslog_post(access_log, h->app->lcore, &rec) < 0)
+		h->app->stats.log_dropped++;
+}
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
 static struct store_site_conf site_confs[AG_MAX_SITES];
 static unsigned int nb_sites;
@@ -168,7 +228,8 @@ forget_auth(struct ha_flow *h)
 
 /* Answer now with status and the given extra header lines (401 challenge, 503 Retry-After). */
 static void
-answer(struct ha_flow *h, int status, const char *extra, bool close, size_t consumed)
+answer(struct ha_flow *h, const struct h1_request *req, int status, const char *extra, bool close,
+       size_t consumed)
 {
 	struct http_opts opts = {.now = h->app->now_s};
 
@@ -183,15 +244,16 @@ answer(struct ha_flow *h, int status, const char *extra, bool close, size_t cons
 	http_error(status, !close, false, &opts, h->resp);
 	h->resp->close = close;
 	h->app->hstats.status_class[status / 100]++;
+	log_request(h, req, status, 0);
 	drop_rx(h, consumed);
 	start_response(h);
 }
 
 static void
-challenge(struct ha_flow *h, size_t consumed, bool close)
+challenge(struct ha_flow *h, const struct h1_request *req, size_t consumed, bool close)
 {
 	h->app->stats.challenges++;
-	answer(h, 401, "WWW-Authenticate: Negotiate\r\n", close, consumed);
+	answer(h, req, 401, "WWW-Authenticate: Negotiate\r\n", close, consumed);
 }
 
 /* Serve req with the auth headers this response owes the client. */
@@ -211,6 +273,7 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 	opts.force_close = http_conf->max_requests != 0 && h->requests >= http_conf->max_requests;
 	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
 		h->app->stats.respond_errors++;
+	log_request(h, req, h->resp->status, h->resp->body_len);
 	/* views into rx were used: only now may the bytes go */
 	drop_rx(h, consumed);
 	start_response(h);
@@ -255,13 +318,13 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 	}
 	if (authz == NULL || authz->len <= sizeof(scheme) - 1 ||
 	    strncasecmp(authz->p, scheme, sizeof(scheme) - 1) != 0) {
-		challenge(h, consumed, false);
+		challenge(h, req, consumed, false);
 		return true;
 	}
 	job = malloc(sizeof(*job) + auth_conf->max_token_bytes);
 	if (job == NULL) {
 		h->app->stats.no_memory++;
-		answer(h, 503, NULL, false, consumed);
+		answer(h, req, 503, NULL, false, consumed);
 		return true;
 	}
 	n = b64_decode(authz->p + sizeof(scheme) - 1, authz->len - (sizeof(scheme) - 1), job->token,
@@ -270,7 +333,7 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 		free(job);
 		h->app->stats.bad_tokens++;
 		h->failures++;
-		challenge(h, consumed, h->failures >= auth_conf->max_auth_failures);
+		challenge(h, req, consumed, h->failures >= auth_conf->max_auth_failures);
 		return true;
 	}
 	job->flow_id = tcp_flow_id(h->flow);
@@ -284,7 +347,7 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 		free(job);
 		h->app->stats.ring_full++;
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
-		answer(h, 503, ra, false, consumed);
+		answer(h, req, 503, ra, false, consumed);
 		return true;
 	}
 	h->app->stats.validations++;
@@ -338,14 +401,14 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	if (v->status == 503) {
 		h->app->stats.auth_busy++;
 		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
-		answer(h, 503, extra, false, consumed);
+		answer(h, &h->parked_req, 503, extra, false, consumed);
 		return;
 	}
 	h->app->stats.auth_failed++;
 	h->failures++;
 	if (h->failures >= auth_conf->max_auth_failures)
 		h->app->stats.failure_closes++;
-	challenge(h, consumed, h->failures >= auth_conf->max_auth_failures);
+	challenge(h, &h->parked_req, consumed, h->failures >= auth_conf->max_auth_failures);
 }
 
 void
@@ -496,6 +559,7 @@ process(struct ha_flow *h)
 				return;
 			}
 			http_conn_error(&h->conn, status, &opts, h->resp);
+			log_request(h, NULL, status, 0);
 			h->rx_len = 0;
 			h->head_since_us = 0;
 			start_response(h);
@@ -708,7 +772,7 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 			h->seq++;
 			tcp_recv_resume(h->flow);
 			snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
-			answer(h, 503, ra, false, h->parked_consumed);
+			answer(h, &h->parked_req, 503, ra, false, h->parked_consumed);
 			continue;
 		}
 		if (h->resp != NULL || h->closing || h->parked)

@@ -39,6 +39,7 @@ struct ha_stats {
 	uint64_t stale_verdicts;   /* for a flow that closed or moved on: dropped */
 	uint64_t parked_timeouts;
 	uint64_t failure_closes;   /* max_auth_failures reached */
+	uint64_t log_dropped;      /* access log ring full */
 };
 
 struct ha_lcore {
@@ -52,7 +53,11 @@ struct ha_lcore {
 	struct ha_stats stats;
 };
 
+struct accesslog;
+
 int ha_init(const struct ag_config *cfg);
+/* Before the lcores start; producer i is lcore i. */
+void ha_set_accesslog(struct accesslog *al);
 /* Listens on [http] port on this lcore's engine (nothing when the port is 0). */
 int ha_lcore_init(struct ha_lcore *app, struct tcp_engine *e, uint16_t lcore);
 /* Verdicts from the control plane for this lcore's parked requests. */

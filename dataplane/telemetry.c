@@ -18,6 +18,7 @@
 #include "control/trust.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
+#include "dataplane/sigbus.h"
 #include "dataplane/tcp/tcp.h"
 
 static void
@@ -376,8 +377,11 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 #define H(f) rte_tel_data_add_dict_u64(d, #f, sum.f);
 	H(connections) H(active) H(responses) H(bytes_in) H(bytes_out) H(header_timeouts)
 	H(idle_closes) H(aborted_responses) H(torn_files) H(no_memory) H(respond_errors)
+	H(log_dropped)
 #undef H
 	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
+	/* pages of files truncated while mapped, replaced by zeros instead of a crash */
+	rte_tel_data_add_dict_u64(d, "sigbus_repairs", sigbus_count());
 	rte_tel_data_start_dict(classes);
 	for (int c = 1; c <= 5; c++) {
 		char name[8];

@@ -222,6 +222,10 @@ static const struct bad_case bad_cases[] = {
 	 "F:5: [trust EXAMPLE.COM] max_concurrent_api: 151 is out of range 1..150\n"},
 	{PORT "[auth]\npersist_non_ntlm = perhaps\n",
 	 "F:5: [auth] persist_non_ntlm: 'perhaps' is not yes or no\n"},
+	{PORT "[http]\naccess_log = relative.log\n",
+	 "F:5: [http] access_log: 'relative.log' is not an absolute path\n"},
+	{PORT "[http]\naccess_log = /nonexistent/dir/access.log\n",
+	 "F:5: [http] access_log: directory '/nonexistent/dir' does not exist\n"},
 	/* several errors are all reported, in file order within their section */
 	{PORT "mtu = 1\nrx_desc = 1\n",
 	 "F:4: [port lab] mtu: 1 is out of range 68..9600\n"
