@@ -234,7 +234,7 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 		for (uint32_t left = len; left > 0; c = c->next, off = 0) {
 			uint32_t n = RTE_MIN(left, (uint32_t)c->data_len - off);
 
-			if (e->p.tx_linear && rte_pktmbuf_tailroom(m) >= n) {
+			if (e->p.tx_linear && last == m && rte_pktmbuf_tailroom(m) >= n) {
 				memcpy(rte_pktmbuf_append(m, n),
 				       rte_pktmbuf_mtod_offset(c, void *, off), n);
 			} else {

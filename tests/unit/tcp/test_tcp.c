@@ -6,6 +6,9 @@
 #include <urcu-qsbr.h>
 
 #include <rte_eal.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
@@ -388,6 +391,86 @@ test_ooo_merges_contiguous_runs(void **state)
 	assert_int_equal(p.ack, base + 30400);
 	assert_int_equal(h.app.rxlen, 30400);
 	assert_memory_equal(h.app.rx, h_pattern, 30400);
+	h_fini(&h);
+}
+
+static void
+offload_linear_1280(struct tcp_engine_params *p)
+{
+	p->csum_offload = true;
+	p->tx_linear = true;
+	p->mtu = 1280;
+}
+
+static void
+test_offload_linear_and_mtu_clamp(void **state)
+{
+	struct h h;
+	struct rte_mbuf *m;
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	struct h_opts o = {.mss = 1460, .ws = -1};
+
+	(void)state;
+	h_init(&h, offload_linear_1280);
+	h.cport = 40017;
+	h.lport = H_APP_PORT;
+	h.app.send_on_accept = 3000;
+	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
+	assert_int_equal(h_pending(&h), 1);
+	m = h.out[h.head];
+	ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	th = (const struct rte_tcp_hdr *)(ip + 1);
+	/* MSS clamped to the MTU: 1280 - 40 */
+	assert_int_equal(((const uint8_t *)(th + 1))[0], 2);
+	assert_int_equal(rte_be_to_cpu_16(*(const uint16_t *)((const uint8_t *)(th + 1) + 2)),
+			 1240);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_TCP_CKSUM);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_IP_CKSUM);
+	assert_true(m->ol_flags & RTE_MBUF_F_TX_IPV4);
+	assert_int_equal(ip->hdr_checksum, 0);
+	assert_int_equal(th->cksum, rte_ipv4_phdr_cksum(ip, m->ol_flags));
+	assert_true(rte_pktmbuf_headroom(m) >= RTE_ETHER_HDR_LEN);
+	h.head++;
+	h_send(&h, F_ACK, 2, rte_be_to_cpu_32(th->sent_seq) + 1, 65535, NULL, NULL, 0);
+	rte_pktmbuf_free(h.out[h.head - 1]); /* the SYN-ACK, read above */
+	h.out[h.head - 1] = NULL;
+	assert_int_equal(h.app.accepted, 1);
+	/* data segments: one mbuf each, payload copied behind the headers */
+	assert_int_equal(h_pending(&h), 3);
+	m = h.out[h.head];
+	assert_int_equal(m->nb_segs, 1);
+	assert_int_equal(m->pkt_len, 20 + 20 + 1240);
+	assert_memory_equal(rte_pktmbuf_mtod_offset(m, void *, 40), h_pattern, 1240);
+	h_drain(&h);
+	h_fini(&h);
+}
+
+static void
+linear(struct tcp_engine_params *p)
+{
+	p->tx_linear = true;
+}
+
+static void
+test_linear_segments(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t got = 0;
+
+	(void)state;
+	h_init(&h, linear);
+	assert_int_equal(h_connect(&h, 40018, H_APP_PORT, NULL, 1), 0);
+	/* several small sends end up in one chunk; segments come out whole either way */
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(tcp_send(h.app.flow, h_pattern + 100 * i, 100), 100);
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		assert_memory_equal(p.data, h_pattern + got, p.len);
+		got += p.len;
+	}
+	assert_int_equal(got, 3000);
 	h_fini(&h);
 }
 
@@ -1450,6 +1533,8 @@ main(void)
 		cmocka_unit_test(test_echo_both_ways),
 		cmocka_unit_test(test_out_of_order_and_sack),
 		cmocka_unit_test(test_ooo_merges_contiguous_runs),
+		cmocka_unit_test(test_offload_linear_and_mtu_clamp),
+		cmocka_unit_test(test_linear_segments),
 		cmocka_unit_test(test_duplicate_and_overlap),
 		cmocka_unit_test(test_sequence_wraparound),
 		cmocka_unit_test(test_paws),
