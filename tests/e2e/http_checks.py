@@ -212,6 +212,34 @@ def main():
     dt = time.time() - t0
     s.close()
     check(status_of(first) == 200 and rest == b"", f"idle keep-alive connection closed by the gateway after {dt:.1f} s (keepalive_timeout_s = 3)")
+    # a file truncated in place while it is being sent: the client never gets a silently short
+    # or torn body as if it were whole, and the gateway lives on
+    name = f"trunc-{os.getpid()}.bin"
+    path = os.path.join(WWW, name)
+    with open(path, "wb") as f:
+        f.write(data("64m.bin"))
+    s = socket.create_connection((GW, 80), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(f"GET /pkg/{name} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+    got = s.recv(65536)
+    time.sleep(0.3)
+    os.truncate(path, 4096)
+    clen = int(re.search(rb"Content-Length: (\d+)", got).group(1))
+    body = got.split(b"\r\n\r\n", 1)[1]
+    ended = "eof"
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            body += b
+    except (ConnectionResetError, socket.timeout) as e:
+        ended = type(e).__name__
+    s.close()
+    os.unlink(path)
+    check(clen == 64 << 20 and len(body) < clen, f"file truncated mid-download: {len(body)} of {clen} bytes, then {ended}: the short body is visible")
+    check(serving(), "the gateway still serves after a file was truncated under it")
+
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

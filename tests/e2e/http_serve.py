@@ -14,7 +14,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ag-http-")
     conf = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
     conf = conf.replace("[http]\nport = 80\n",
-                        "[http]\nport = 80\nheader_timeout_s = 2\nkeepalive_timeout_s = 3\nmax_requests = 1000\n")
+                        "[http]\nport = 80\nheader_timeout_s = 2\nkeepalive_timeout_s = 3\nmax_requests = 1000\n"
+                        f"access_log = /run/{t.NS}/access.log\n")
     path = os.path.join(tmp, "http.ini")
     open(path, "w").write(conf)
     t.lab("down", check=False)
@@ -31,6 +32,14 @@ def main():
         check(hs["header_timeouts"] >= 1, f"gateway counted {hs['header_timeouts']} header timeouts")
         check(hs["idle_closes"] >= 1, f"gateway counted {hs['idle_closes']} idle keep-alive closes")
         check(hs["parse_errors"]["duplicate_host"] >= 1, "parse errors are counted by reason")
+        check(hs["sigbus_repairs"] + hs["torn_files"] + hs["aborted_responses"] >= 1,
+              f"the truncated file was noticed: sigbus_repairs {hs['sigbus_repairs']}, torn_files {hs['torn_files']}")
+        log = f"/run/{t.NS}/access.log"
+        t.wait_until(lambda: os.path.exists(log) and open(log).read().count("\n") >= 1100, 10, "access log lines")
+        lines = open(log).read().splitlines()
+        check(any('"GET /pkg/hello.txt HTTP/1.1" 200 20 ' in l for l in lines), f"access log: {len(lines)} combined-format lines")
+        check(any('"-" 400 0' in l for l in lines) and any(" 416 " in l for l in lines), "access log has the 400s and the 416")
+        check(hs["log_dropped"] == 0, "no access log record dropped")
         t.wait_until(lambda: t.telemetry("/authgate/http/stats")["active"] == 0, 15, "connections to close")
         check(True, "no HTTP connection left open")
         t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows_by_state"]["ESTABLISHED"] == 0, 15,
