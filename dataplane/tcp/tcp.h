@@ -119,6 +119,8 @@ struct tcp_stats {
 	uint64_t rst_out;
 	uint64_t challenge_acks;
 	uint64_t persist_probes;
+	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
+	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
 	uint64_t keepalive_probes;
 	uint64_t accepted;
 	uint64_t refused; /* app refused or flow creation failed */

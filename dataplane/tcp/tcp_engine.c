@@ -634,7 +634,7 @@ tcp_output(struct tcp_flow *f)
 		f->snd_max = f->snd_nxt;
 	if (sent && (f->rexmt_at == 0 || (f->flags & TF_PERSIST))) {
 		f->flags &= ~TF_PERSIST;
-		f->rexmt_at = e->now + f->rto;
+		tcp_arm_rexmt(f);
 	}
 	/* Zero window with data waiting and nothing in flight: probe (persist timer). */
 	if (f->snd_wnd == 0 && seq_lt(f->snd_nxt, end) && f->snd_nxt == f->snd_una &&
@@ -713,11 +713,82 @@ tcp_timer_sched(struct tcp_flow *f)
 		wheel_insert(f, at);
 }
 
+#define TCP_TLP_MIN_US	  10000
+#define TCP_TLP_DELACK_US 200000 /* RFC 8985 WCDelAckT: a lone segment may wait for it */
+
+/*
+ * Arm the retransmission timer for data in flight: a tail loss probe at 2 SRTT when that
+ * comes before the RTO (once per flight, not in recovery), else the RTO itself.
+ */
+void
+tcp_arm_rexmt(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	f->flags &= ~TF_TLP_ARMED;
+	if (f->srtt != 0 && !(f->flags & (TF_TLP_DONE | TF_RECOVERY | TF_PERSIST)) &&
+	    f->state >= TCP_ESTABLISHED) {
+		uint64_t pto = 2ULL * f->srtt;
+
+		if (f->snd_max - f->snd_una <= tcp_smss(f))
+			pto += TCP_TLP_DELACK_US;
+		pto = RTE_MAX(pto, (uint64_t)TCP_TLP_MIN_US);
+		if (pto < f->rto) {
+			f->rexmt_at = e->now + pto;
+			f->flags |= TF_TLP_ARMED;
+			return;
+		}
+	}
+	f->rexmt_at = e->now + f->rto;
+}
+
+/* RFC 8985 7.3: new data if the windows allow, else the last segment again. */
+static void
+tlp_fire(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t smss = tcp_smss(f);
+	uint32_t end = f->snd_una + f->sndq_bytes;
+	uint32_t sent_end = seq_lt(f->snd_max, end) ? f->snd_max : end;
+	uint32_t seq, len;
+	uint8_t flags = TCP_FL_ACK | TCP_FL_PSH;
+
+	f->flags &= ~TF_TLP_ARMED;
+	f->flags |= TF_TLP_DONE;
+	e->stats.tlp_probes++;
+	if (seq_lt(f->snd_nxt, end) && f->snd_nxt == f->snd_max &&
+	    seq_lt(f->snd_nxt, f->snd_una + f->snd_wnd)) {
+		seq = f->snd_nxt;
+		len = RTE_MIN(RTE_MIN(smss, end - seq), f->snd_una + f->snd_wnd - seq);
+		if (xmit(f, seq, len, flags) == 0) {
+			f->snd_nxt += len;
+			f->snd_max = f->snd_nxt;
+		}
+	} else if (seq_gt(sent_end, f->snd_una)) {
+		len = RTE_MIN(smss, sent_end - f->snd_una);
+		seq = sent_end - len;
+		if ((f->flags & TF_FIN_SENT) && sent_end == f->fin_seq)
+			flags |= TCP_FL_FIN;
+		e->stats.retransmits++;
+		f->flags &= ~TF_RTT_TIMING;
+		xmit(f, seq, len, flags);
+	} else {
+		tcp_retransmit_una(f); /* only our FIN is outstanding */
+	}
+	f->rexmt_at = e->now + f->rto;
+}
+
 static void
 rexmt_expired(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint32_t smss = tcp_smss(f);
+
+	if ((f->flags & TF_TLP_ARMED) && f->snd_una != f->snd_max) {
+		tlp_fire(f);
+		return;
+	}
+	f->flags &= ~TF_TLP_ARMED;
 
 	if (f->state == TCP_SYN_RECEIVED) {
 		if (++f->retries > e->p.syn_retries) {
@@ -751,7 +822,7 @@ rexmt_expired(struct tcp_flow *f)
 	/* RFC 5681 (4): ssthresh from the flight, restart from one segment (loss window). */
 	f->ssthresh = RTE_MAX((f->snd_max - f->snd_una) / 2, 2 * smss);
 	f->cwnd = smss;
-	f->flags &= ~(TF_RECOVERY | TF_RTT_TIMING);
+	f->flags &= ~(TF_RECOVERY | TF_RTT_TIMING | TF_TLP_DONE);
 	f->recover = f->snd_max;
 	f->dupacks = 0;
 	tcp_sb_clear(f); /* RFC 6675 5.1 allows keeping it; go-back-N is simpler and safe */

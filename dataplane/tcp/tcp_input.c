@@ -228,6 +228,18 @@ cc_new_ack(struct tcp_flow *f, uint32_t acked)
 		f->cwnd = 1u << 30;
 }
 
+/*
+ * After a tail loss probe, a SACK covering everything we sent beyond snd_una, with nothing
+ * more to send, says the hole is lost: waiting for three duplicate ACKs that cannot come
+ * would only end in an RTO (RFC 5827 early retransmit, with RFC 8985's probe as the trigger).
+ */
+static bool
+tail_lost(const struct tcp_flow *f)
+{
+	return (f->flags & (TF_SACK | TF_TLP_DONE)) == (TF_SACK | TF_TLP_DONE) && f->nb_sb > 0 &&
+	       seq_geq(f->fack, f->snd_nxt) && seq_geq(f->snd_nxt, f->snd_una + f->sndq_bytes);
+}
+
 /* Returns false when the flow went away. */
 static bool
 process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
@@ -276,16 +288,18 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 				if (acked >= smss)
 					f->cwnd += smss;
 				f->rexmt_at = e->now + f->rto;
+				f->flags &= ~TF_TLP_ARMED;
 			}
 		} else {
 			f->dupacks = 0;
 			cc_new_ack(f, acked);
 		}
+		f->flags &= ~TF_TLP_DONE;
 		if (f->snd_una == f->snd_max) {
 			f->rexmt_at = 0;
-			f->flags &= ~TF_PERSIST;
+			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
 		} else if (!(f->flags & TF_PERSIST)) {
-			f->rexmt_at = e->now + f->rto;
+			tcp_arm_rexmt(f);
 		}
 	} else if (!handshake && s->ack == f->snd_una && s->len == 0 &&
 		   !(s->flags & (TCP_FL_SYN | TCP_FL_FIN)) &&
@@ -298,10 +312,13 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		if (f->flags & TF_RECOVERY) {
 			if (!sack_recovery)
 				f->cwnd += smss;
-		} else if ((f->dupacks == 3 || (sack_recovery && f->sacked >= 3 * smss)) &&
+		} else if ((f->dupacks == 3 || (sack_recovery && f->sacked >= 3 * smss) ||
+			    tail_lost(f)) &&
 			   seq_gt(s->ack, f->recover)) {
 			uint32_t flight = f->snd_max - f->snd_una;
 
+			if (f->dupacks < 3 && f->sacked < 3 * smss)
+				e->stats.early_retransmits++;
 			e->stats.fast_retransmits++;
 			f->recover = f->snd_max;
 			f->ssthresh = RTE_MAX(flight / 2, 2 * smss);
@@ -310,6 +327,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 			f->rtx_nxt = f->snd_una + RTE_MIN(smss, f->sndq_bytes);
 			f->cwnd = sack_recovery ? f->ssthresh : f->ssthresh + 3 * smss;
 			f->rexmt_at = e->now + f->rto;
+			f->flags &= ~TF_TLP_ARMED;
 		}
 	} else if (s->opts.nb_sack > 0) {
 		tcp_sb_update(f, &s->opts);
@@ -322,7 +340,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		if (swnd > f->max_sndwnd)
 			f->max_sndwnd = swnd;
 		if (swnd > 0 && (f->flags & TF_PERSIST)) {
-			f->flags &= ~TF_PERSIST;
+			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
 			f->rexmt_at = 0;
 			f->rto = RTE_MAX(f->srtt ? f->rto : e->p.rto_init_us, e->p.rto_min_us);
 		}

@@ -117,6 +117,8 @@ struct tcp_listener {
 #define TF_COOKIE      0x4000  /* created from a SYN cookie */
 #define TF_FIN_SENT    0x8000  /* our FIN has a sequence number (fin_seq) */
 #define TF_OUT_PENDING 0x10000 /* app queued data during input: output once at the end */
+#define TF_TLP_ARMED   0x20000 /* rexmt timer is a tail loss probe (RFC 8985 7) */
+#define TF_TLP_DONE    0x40000 /* a probe went out since snd_una last moved */
 
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */
@@ -260,6 +262,7 @@ void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t 
 		     bool ws, bool sack, bool ts, uint32_t tsecr);
 void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);
 void tcp_retransmit_una(struct tcp_flow *f);
+void tcp_arm_rexmt(struct tcp_flow *f);
 void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
 void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);

@@ -785,6 +785,54 @@ test_sack_recovery(void **state)
 }
 
 static void
+test_tail_loss_probe(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[1][2];
+
+	(void)state;
+	h_init(&h, NULL);
+	h.cport = 40019;
+	h.lport = H_APP_PORT;
+	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
+	h_pop(&h, &p);
+	h.cseq = 2;
+	h.sseq = u = p.seq + 1;
+	h_advance(&h, 10 * MS); /* srtt 10 ms */
+	h.app.send_on_accept = 3000;
+	h_ack(&h, u, 65535);
+	for (int i = 0; i < 3; i++)
+		h_pop(&h, &p);
+	/* the first two segments are lost; no duplicate ACKs can come for them */
+	h_advance(&h, 19 * MS);
+	expect_none(&h);
+	h_advance(&h, 1 * MS); /* probe at 2 SRTT, long before the 200 ms RTO */
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u + 2000);
+	assert_int_equal(p.len, 1000);
+	assert_int_equal(stats(&h)->tlp_probes, 1);
+	/* its SACK shows the hole: recovery starts at once */
+	b[0][0] = u + 2000;
+	b[0][1] = u + 3000;
+	ack_sack(&h, u, 1, b);
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u);
+	assert_int_equal(stats(&h)->early_retransmits, 1);
+	ack_sack(&h, u + 1000, 1, b);
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u + 1000);
+	h_ack(&h, u + 3000, 65535);
+	expect_none(&h);
+	assert_int_equal(h.app.acked, 3000);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_advance(&h, 1000 * MS);
+	expect_none(&h);
+	h_fini(&h);
+}
+
+static void
 test_zero_window_persist(void **state)
 {
 	struct h h;
@@ -1542,6 +1590,7 @@ main(void)
 		cmocka_unit_test(test_rto_gives_up),
 		cmocka_unit_test(test_fast_retransmit_newreno),
 		cmocka_unit_test(test_sack_recovery),
+		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_receive_pause_closes_window),
 		cmocka_unit_test(test_tinygrams_do_not_pin_mbufs),
