@@ -267,13 +267,15 @@ print_stats(struct tcp_engine *e, struct tcp_flow_table *t, bool full)
 	const struct tcp_stats *s = tcp_engine_stats(e);
 
 	printf("flows=%u table=%u seg_in=%lu seg_out=%lu bytes_in=%lu bytes_out=%lu "
-	       "retransmits=%lu rto=%lu fastrexmit=%lu dupack_in=%lu ooo=%lu rst_in=%lu "
+	       "retransmits=%lu rto=%lu tlp=%lu early=%lu fastrexmit=%lu dupack_in=%lu ooo=%lu "
+	       "rst_in=%lu "
 	       "rst_out=%lu no_mbuf=%lu lost=%lu/%lu dup=%lu/%lu reordered=%lu/%lu "
 	       "overflow=%lu/%lu\n",
 	       tcp_engine_nb_flows(e), tcp_flow_table_count(t), s->seg_in, s->seg_out, s->bytes_in,
-	       s->bytes_out, s->retransmits, s->rto_expired, s->fast_retransmits, s->dup_acks_in,
-	       s->ooo_segments, s->rst_in, s->rst_out, s->no_mbuf, up.lost, down.lost, up.dup,
-	       down.dup, up.reordered, down.reordered, up.overflow, down.overflow);
+	       s->bytes_out, s->retransmits, s->rto_expired, s->tlp_probes, s->early_retransmits,
+	       s->fast_retransmits, s->dup_acks_in, s->ooo_segments, s->rst_in, s->rst_out,
+	       s->no_mbuf, up.lost, down.lost, up.dup, down.dup, up.reordered, down.reordered,
+	       up.overflow, down.overflow);
 	if (full) {
 		for (int r = 0; r < TCP_DROP_REASON_MAX; r++)
 			if (s->drops[r])
