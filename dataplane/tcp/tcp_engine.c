@@ -1034,6 +1034,8 @@ tcp_flow_accept(struct tcp_flow *f)
 	int rc;
 
 	rc = f->l->cb.accepted(f, f->l->arg, &ctx);
+	if (f->state == TCP_CLOSED)
+		return -ECONNABORTED; /* the app aborted it from inside accepted() */
 	if (rc != 0) {
 		e->stats.refused++;
 		xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
