@@ -12,6 +12,8 @@
 
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
+#include "control/basic.h"
+#include "control/ntlm.h"
 #include "control/trust.h"
 
 RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
@@ -22,6 +24,13 @@ RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
 #define VERDICT_RING_SIZE 4096
 #define REVOKE_MAX        256
 #define IDLE_SLEEP_US     200
+#define SCHEME_FLOW_CLOSED 0xff /* a job that only says "this flow closed" */
+
+/* An NTLM job in the pool: the lcore's job and the context slot it borrowed. */
+struct ntlm_job {
+	struct authsvc_job *job;
+	struct ntlm_entry *entry;
+};
 
 struct revocation {
 	char principal[KW_PRINCIPAL_MAX];
@@ -36,6 +45,8 @@ static struct {
 	struct rte_ring *verdicts[AG_MAX_DP_LCORES];
 	struct trust_table trusts;
 	struct kw_pool *pool;
+	struct ntlm_table *ntlm;
+	char default_trust[TRUST_NAME_MAX];
 	pthread_t dispatcher;
 	struct authsvc_stats stats;
 	pthread_mutex_t revoke_lock;
@@ -48,6 +59,9 @@ static const char *const reason_names[AUTHSVC_REASON_MAX - KW_REASON_COUNT] = {
 	"bad_token",
 	"unsupported_mech",
 	"queue_full",
+	"ntlm_no_context",
+	"ntlm_busy",
+	"ntlm_table_full",
 };
 
 const char *
@@ -58,6 +72,24 @@ authsvc_reason_str(unsigned int reason)
 	if (reason < AUTHSVC_REASON_MAX)
 		return reason_names[reason - KW_REASON_COUNT];
 	return "unknown";
+}
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Basic tokens hold a password: nothing of it may outlive the job. */
+static void
+job_free(struct authsvc_job *job)
+{
+	if (job->scheme == AUTHSVC_SCHEME_BASIC)
+		explicit_bzero(job->token, job->token_len);
+	free(job);
 }
 
 static int64_t
@@ -95,6 +127,7 @@ answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
 	v->seq = job->seq;
 	v->status = status;
 	v->reason = (uint16_t)reason;
+	v->scheme = job->scheme;
 	post_verdict(job->lcore, v);
 }
 
@@ -106,6 +139,14 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 	struct authsvc_verdict *v = calloc(1, sizeof(*v));
 
 	RTE_SET_USED(arg);
+	if (kv->mech == TRUST_MECH_NTLM) {
+		struct ntlm_job *nj = kv->user;
+
+		job = nj->job;
+		/* only a challenge keeps the context: Type 3 comes next on this flow */
+		ntlm_table_end(svc.ntlm, nj->entry, kv->reason == KW_NTLM_CHALLENGE, mono_ns());
+		free(nj);
+	}
 	if (v != NULL) {
 		int http = kw_reason_http_status(kv->reason);
 
@@ -114,12 +155,18 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 		v->seq = job->seq;
 		v->status = http == 200 ? 200 : http == 503 ? 503 : 401;
 		v->reason = (uint16_t)kv->reason;
+		v->scheme = job->scheme;
+		v->cont = kv->reason == KW_NTLM_CHALLENGE;
+		v->mech = (uint8_t)kv->mech;
+		v->queue_us = (uint32_t)RTE_MIN(kv->queue_ns / 1000, (uint64_t)UINT32_MAX);
+		v->validate_us = (uint32_t)RTE_MIN(kv->accept_ns / 1000, (uint64_t)UINT32_MAX);
 		v->expires_at = kv->expires_at;
 		memcpy(v->principal, kv->principal, sizeof(v->principal));
 		v->reply_len = RTE_MIN(kv->reply_len, (uint16_t)sizeof(v->reply));
 		memcpy(v->reply, kv->reply, v->reply_len);
+		/* detail never holds a password: the AS exchange's messages name only the user */
 		if (kv->reason != KW_OK && kv->reason != KW_ERR_BUSY_TIMEOUT &&
-		    kv->reason != KW_ERR_BUSY_REJECTED)
+		    kv->reason != KW_ERR_BUSY_REJECTED && kv->reason != KW_NTLM_CHALLENGE)
 			AUTH_LOG(INFO, "validation failed: %s (gss major %#x minor %#x: %s)",
 				 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor, kv->detail);
 		__atomic_add_fetch(&svc.stats.queue_ns_total, kv->queue_ns, __ATOMIC_RELAXED);
@@ -128,18 +175,144 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 	} else {
 		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
 	}
-	free(job);
+	job_free(job);
+}
+
+static void
+dispatch_basic(struct authsvc_job *job)
+{
+	struct basic_view bv;
+	struct kw_job kj;
+	uint32_t idx;
+	int rc;
+
+	rc = basic_route(&svc.trusts, svc.default_trust, job->token, job->token_len, &bv, &idx);
+	if (rc != 0) {
+		/* an unknown realm costs no worker and no DC call */
+		answer_now(job, 401, rc == -ENOENT ? AUTHSVC_UNKNOWN_TRUST : AUTHSVC_BAD_TOKEN);
+		job_free(job);
+		return;
+	}
+	memset(&kj, 0, sizeof(kj));
+	kj.flow_id = job->flow_id;
+	kj.flow_gen = job->flow_gen;
+	kj.trust_index = idx;
+	kj.mech = TRUST_MECH_BASIC;
+	kj.token = job->token;
+	kj.token_len = job->token_len;
+	kj.user = job;
+	if (kw_pool_submit(svc.pool, &kj) == 0)
+		return;
+	answer_now(job, 503, AUTHSVC_QUEUE_FULL);
+	job_free(job);
+}
+
+/*
+ * NTLM, raw or in SPNEGO (info from trust_parse_token). Type 1 takes a context slot for the
+ * flow and needs no trust (the challenge is made here); Type 3 goes through the semaphore
+ * of the trust its domain names.
+ */
+static void
+dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
+{
+	struct ntlm_msg_info m;
+	struct ntlm_entry *entry = NULL;
+	struct ntlm_job *nj = NULL;
+	uint32_t idx = TRUST_INDEX_NONE;
+	unsigned int reason;
+	uint16_t status = 401;
+	struct kw_job kj;
+	bool spnego = info->spnego != 0;
+	int rc;
+
+	if (ntlm_parse_msg(info->mech_token, info->mech_token_len, &m) != 0 || m.type == 2) {
+		reason = AUTHSVC_BAD_TOKEN;
+		goto refuse;
+	}
+	if (m.type == 1) {
+		rc = ntlm_table_begin(svc.ntlm, job->lcore, job->flow_id, job->flow_gen, spnego,
+				      mono_ns(), &entry);
+	} else {
+		rc = ntlm_table_resume(svc.ntlm, job->lcore, job->flow_id, job->flow_gen, mono_ns(),
+				       &entry);
+		if (rc == 0 && ntlm_entry_spnego(entry) != spnego) {
+			reason = AUTHSVC_BAD_TOKEN;
+			goto refuse;
+		}
+		if (rc == 0 && ntlm_route_type3(&svc.trusts, svc.default_trust, &m, &idx) != 0) {
+			reason = AUTHSVC_UNKNOWN_TRUST;
+			goto refuse;
+		}
+	}
+	if (rc != 0) {
+		reason = rc == -ENOENT ? AUTHSVC_NTLM_NO_CONTEXT
+			 : rc == -EBUSY ? AUTHSVC_NTLM_BUSY : AUTHSVC_NTLM_TABLE_FULL;
+		status = reason == AUTHSVC_NTLM_TABLE_FULL ? 503 : 401;
+		goto refuse;
+	}
+	nj = malloc(sizeof(*nj));
+	if (nj == NULL) {
+		reason = AUTHSVC_QUEUE_FULL;
+		status = 503;
+		goto refuse;
+	}
+	nj->job = job;
+	nj->entry = entry;
+	memset(&kj, 0, sizeof(kj));
+	kj.flow_id = job->flow_id;
+	kj.flow_gen = job->flow_gen;
+	kj.trust_index = idx;
+	kj.mech = TRUST_MECH_NTLM;
+	/* SPNEGO-wrapped legs go whole to the mechglue's SPNEGO, which keeps the mechListMIC */
+	kj.token = job->token;
+	kj.token_len = job->token_len;
+	kj.ntlm_ctx = ntlm_entry_ctx(entry);
+	kj.spnego = spnego;
+	kj.user = nj;
+	if (kw_pool_submit(svc.pool, &kj) == 0)
+		return;
+	free(nj);
+	reason = AUTHSVC_QUEUE_FULL;
+	status = 503;
+refuse:
+	if (entry != NULL)
+		ntlm_table_end(svc.ntlm, entry, false, mono_ns());
+	answer_now(job, status, reason);
+	job_free(job);
 }
 
 static void
 dispatch(struct authsvc_job *job)
 {
+	struct trust_token_info info;
 	struct trust_route route;
 	struct kw_job kj;
 	int rc;
 
+	if (job->scheme == SCHEME_FLOW_CLOSED) {
+		__atomic_add_fetch(&svc.stats.flow_closes, 1, __ATOMIC_RELAXED);
+		ntlm_table_flow_closed(svc.ntlm, job->lcore, job->flow_id, job->flow_gen);
+		free(job);
+		return;
+	}
 	__atomic_add_fetch(&svc.stats.jobs, 1, __ATOMIC_RELAXED);
+	if (job->scheme == AUTHSVC_SCHEME_BASIC) {
+		dispatch_basic(job);
+		return;
+	}
+	if (job->scheme == AUTHSVC_SCHEME_NTLM) {
+		memset(&info, 0, sizeof(info));
+		info.mech_token = job->token;
+		info.mech_token_len = job->token_len;
+		dispatch_ntlm(job, &info);
+		return;
+	}
 	rc = trust_route_token(&svc.trusts, job->token, job->token_len, &route);
+	if (rc == 0 && route.mech == TRUST_MECH_NTLM &&
+	    trust_parse_token(job->token, job->token_len, &info) == 0) {
+		dispatch_ntlm(job, &info);
+		return;
+	}
 	if (rc == -ENOENT) {
 		answer_now(job, 401, AUTHSVC_UNKNOWN_TRUST);
 		goto done;
@@ -165,7 +338,7 @@ dispatch(struct authsvc_job *job)
 		return; /* the job is the pool's until on_kw_verdict */
 	answer_now(job, 503, AUTHSVC_QUEUE_FULL);
 done:
-	free(job);
+	job_free(job);
 }
 
 static void *
@@ -194,6 +367,8 @@ dispatcher_main(void *arg)
 			/* expire waiters nobody wakes and emit the periodic timeout summaries */
 			for (uint32_t t = 0; t < svc.trusts.count; t++)
 				sema_poll(svc.trusts.trusts[t].sema);
+			/* NTLM exchanges abandoned after the Type 2 */
+			ntlm_table_sweep(svc.ntlm, now);
 			last_poll = now;
 		}
 		if (got == 0)
@@ -231,6 +406,53 @@ on_sema_event(const struct sema_event *ev, void *arg)
 int
 authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 {
+	struct authsvc_config *ac;
+	int rc;
+
+	if (cfg->nb_trusts == 0)
+		return 0;
+	ac = calloc(1, sizeof(*ac)); /* TRUST_MAX trust configs: too big for a stack */
+	if (ac == NULL)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < cfg->nb_trusts && i < TRUST_MAX; i++) {
+		const struct ag_trust_conf *tc = &cfg->trusts[i];
+		struct trust_config *c = &ac->trusts[ac->nb_trusts++];
+
+		trust_config_defaults(c);
+		snprintf(c->realm, sizeof(c->realm), "%s", tc->realm);
+		c->kind = (enum trust_kind)tc->kind; /* 0 kerberos, 1 ntlm, 2 basic */
+		snprintf(c->keytab, sizeof(c->keytab), "%s", tc->keytab);
+		c->max_concurrent_api = tc->max_concurrent_api;
+		c->timeout_ns = (uint64_t)tc->timeout_s * 1000000000ull;
+		c->warning_threshold_ns = (uint64_t)tc->warning_threshold_s * 1000000000ull;
+		c->workers = tc->workers;
+		c->replay_cache = tc->replay_cache;
+	}
+	rc = authsvc_start_with(ac, nb_lcores);
+	free(ac);
+	return rc;
+}
+
+/* The NTLM acceptor's user file: the default trust's when it is NTLM, else the first one's. */
+static const char *
+ntlm_user_file(void)
+{
+	uint32_t idx;
+
+	if (svc.default_trust[0] != '\0' &&
+	    trust_lookup_for(&svc.trusts, TRUST_MECH_NTLM, svc.default_trust,
+			     strlen(svc.default_trust), NULL, 0, &idx) == 0)
+		return svc.trusts.trusts[idx].cfg.user_file;
+	for (uint32_t t = 0; t < svc.trusts.count; t++)
+		if (svc.trusts.trusts[t].cfg.kind == TRUST_KIND_NTLM)
+			return svc.trusts.trusts[t].cfg.user_file;
+	return NULL;
+}
+
+int
+authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
+{
+	struct ntlm_table_config ntc = {0};
 	struct kw_pool_config pc = {0};
 	unsigned int workers = 0;
 	int rc;
@@ -238,33 +460,30 @@ authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 	if (cfg->nb_trusts == 0)
 		return 0;
 	trust_table_init(&svc.trusts);
+	snprintf(svc.default_trust, sizeof(svc.default_trust), "%s", cfg->default_trust);
 	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
-		const struct ag_trust_conf *tc = &cfg->trusts[i];
-		struct trust_config c;
+		struct trust_config c = cfg->trusts[i];
 		const char *why = NULL;
 		uint32_t idx;
 
-		trust_config_defaults(&c);
-		snprintf(c.realm, sizeof(c.realm), "%s", tc->realm);
-		c.kind = TRUST_KIND_KERBEROS;
-		snprintf(c.keytab, sizeof(c.keytab), "%s", tc->keytab);
-		c.max_concurrent_api = tc->max_concurrent_api;
-		c.timeout_ns = (uint64_t)tc->timeout_s * 1000000000ull;
-		c.warning_threshold_ns = (uint64_t)tc->warning_threshold_s * 1000000000ull;
-		c.workers = tc->workers;
-		c.replay_cache = tc->replay_cache;
 		c.on_event = on_sema_event;
 		if (trust_config_check(&c, &why) < 0) {
-			AUTH_LOG(ERR, "trust %s: %s", tc->realm, why ? why : "invalid");
+			AUTH_LOG(ERR, "trust %s: %s", c.realm, why ? why : "invalid");
 			return -EINVAL;
 		}
 		rc = trust_table_add(&svc.trusts, &c, &idx);
 		if (rc < 0) {
-			AUTH_LOG(ERR, "trust %s: %s", tc->realm, strerror(-rc));
+			AUTH_LOG(ERR, "trust %s: %s", c.realm, strerror(-rc));
 			return rc;
 		}
-		workers += tc->workers;
+		workers += c.workers;
 	}
+	ntc.max_entries = cfg->ntlm_ctx_max;
+	ntc.timeout_ns = (uint64_t)cfg->ntlm_ctx_timeout_s * 1000000000ull;
+	ntc.free_ctx = ntlm_ctx_free;
+	svc.ntlm = ntlm_table_create(&ntc);
+	if (svc.ntlm == NULL)
+		return -ENOMEM;
 	svc.nb_lcores = nb_lcores;
 	for (uint16_t i = 0; i < nb_lcores; i++) {
 		char name[RTE_RING_NAMESIZE];
@@ -280,8 +499,9 @@ authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 	}
 	pc.trusts = &svc.trusts;
 	pc.workers = RTE_MIN(workers, (unsigned int)TRUST_WORKERS_MAX);
-	pc.queue_size = 8192;
+	pc.queue_size = cfg->queue_size ? cfg->queue_size : 8192;
 	pc.on_verdict = on_kw_verdict;
+	pc.ntlm_user_file = ntlm_user_file();
 	svc.pool = kw_pool_create(&pc);
 	if (svc.pool == NULL) {
 		AUTH_LOG(ERR, "worker pool: %s", strerror(errno));
@@ -314,11 +534,13 @@ authsvc_stop(void)
 		while (rte_ring_dequeue(svc.jobs[i], &p) == 0)
 			free(p);
 		while (rte_ring_dequeue(svc.verdicts[i], &p) == 0)
-			free(p);
+			job_free(p);
 		rte_ring_free(svc.jobs[i]);
 		rte_ring_free(svc.verdicts[i]);
 		svc.jobs[i] = svc.verdicts[i] = NULL;
 	}
+	ntlm_table_destroy(svc.ntlm); /* the pool is gone: no context is lent */
+	svc.ntlm = NULL;
 	trust_table_fini(&svc.trusts);
 	svc.running = false;
 }
@@ -330,10 +552,43 @@ authsvc_running(void)
 }
 
 int
-authsvc_submit(uint16_t lcore, struct authsvc_job *job)
+authsvc_submit_as(uint16_t lcore, struct authsvc_job *job, unsigned int scheme)
 {
+	if (scheme > AUTHSVC_SCHEME_BASIC)
+		return -EINVAL;
+	job->scheme = (uint8_t)scheme;
 	if (!svc.running || rte_ring_sp_enqueue(svc.jobs[lcore], job) != 0)
 		return -ENOBUFS;
+	return 0;
+}
+
+int
+authsvc_submit(uint16_t lcore, struct authsvc_job *job)
+{
+	return authsvc_submit_as(lcore, job, AUTHSVC_SCHEME_NEGOTIATE);
+}
+
+int
+authsvc_flow_closed(uint16_t lcore, uint32_t flow_id, uint32_t flow_gen)
+{
+	struct authsvc_job *msg;
+
+	if (!svc.running)
+		return 0;
+	/* the job ring keeps order: the close never overtakes this flow's last leg */
+	msg = malloc(sizeof(*msg));
+	if (msg == NULL)
+		return -ENOMEM;
+	msg->flow_id = flow_id;
+	msg->flow_gen = flow_gen;
+	msg->seq = 0;
+	msg->lcore = lcore;
+	msg->scheme = SCHEME_FLOW_CLOSED;
+	msg->token_len = 0;
+	if (rte_ring_sp_enqueue(svc.jobs[lcore], msg) != 0) {
+		free(msg);
+		return -ENOBUFS;
+	}
 	return 0;
 }
 
@@ -404,6 +659,8 @@ void
 authsvc_get_stats(struct authsvc_stats *out)
 {
 	memcpy(out, &svc.stats, sizeof(*out));
+	if (svc.running && svc.ntlm != NULL)
+		ntlm_table_get_stats(svc.ntlm, &out->ntlm);
 }
 
 const struct trust_table *

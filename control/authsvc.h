@@ -10,11 +10,21 @@
 
 /* Why a validation ended as it did: the kw reasons, then the service's own. */
 enum authsvc_reason {
-	AUTHSVC_UNKNOWN_TRUST = KW_REASON_COUNT, /* ticket realm has no [trust]: 401 at once */
+	AUTHSVC_UNKNOWN_TRUST = KW_REASON_COUNT, /* realm/domain has no [trust]: 401 at once */
 	AUTHSVC_BAD_TOKEN,                       /* not a token the router can read */
-	AUTHSVC_UNSUPPORTED_MECH,                /* NTLM and others, until supported */
+	AUTHSVC_UNSUPPORTED_MECH,                /* a mechanism no trust validates */
 	AUTHSVC_QUEUE_FULL,                      /* the worker queue is full: 503 */
+	AUTHSVC_NTLM_NO_CONTEXT,                 /* Type 3 with no Type 1 on this flow (or expired) */
+	AUTHSVC_NTLM_BUSY,                       /* a leg while the flow's previous one runs */
+	AUTHSVC_NTLM_TABLE_FULL,                 /* too many half-open NTLM exchanges: 503 */
 	AUTHSVC_REASON_MAX
+};
+
+/* The Authorization scheme a job came with; verdicts answer in the same one. */
+enum authsvc_scheme {
+	AUTHSVC_SCHEME_NEGOTIATE, /* Kerberos, or NTLMSSP inside SPNEGO */
+	AUTHSVC_SCHEME_NTLM,      /* raw NTLMSSP: Authorization: NTLM <b64> */
+	AUTHSVC_SCHEME_BASIC,     /* decoded "user:password" */
 };
 
 const char *authsvc_reason_str(unsigned int reason);
@@ -25,11 +35,26 @@ struct authsvc_job {
 	uint32_t flow_gen;
 	uint32_t seq;   /* the flow's request, so a late verdict for an older one is ignored */
 	uint16_t lcore; /* whose verdict ring gets the answer */
+	uint8_t scheme; /* enum authsvc_scheme; set by authsvc_submit / authsvc_submit_as */
 	uint32_t token_len;
-	uint8_t token[]; /* decoded Negotiate token */
+	uint8_t token[]; /* decoded credentials; the service wipes Basic ones before freeing */
 };
 
-/* From the service to an lcore; freed by the lcore with authsvc_verdict_free(). */
+/*
+ * From the service to an lcore; freed by the lcore with authsvc_verdict_free(). How the
+ * lcore answers (S = the scheme word for `scheme`: "Negotiate", "NTLM" or "Basic"):
+ *   status 200, cont 0: authenticated as principal; serve. reply_len > 0: add
+ *     "WWW-Authenticate: S <b64 reply>" (Kerberos mutual auth, SPNEGO's final NTLM
+ *     message). Persist on the flow: Negotiate-Kerberos when persist_non_ntlm; NTLM
+ *     (raw or in SPNEGO, mech == TRUST_MECH_NTLM) always; Basic never; nothing when
+ *     persist_single_request.
+ *   status 401, cont 1: an NTLM challenge. Answer 401 with only
+ *     "WWW-Authenticate: S <b64 reply>" (the Type 2, or SPNEGO around it), keep the
+ *     connection open (never Connection: close, do not count a failure): the client's
+ *     Type 3 must come on this flow.
+ *   status 401, cont 0: refused; challenge afresh (count a failure).
+ *   status 503: the trust is saturated or its KDC unreachable: 503 + Retry-After.
+ */
 struct authsvc_verdict {
 	uint32_t flow_id;
 	uint32_t flow_gen;
@@ -37,19 +62,43 @@ struct authsvc_verdict {
 	uint16_t status;    /* 200 (authenticated), 401 or 503 */
 	uint16_t reason;    /* enum kw_reason or enum authsvc_reason */
 	int64_t expires_at; /* Unix time the ticket ends */
-	uint16_t reply_len; /* mutual-auth token for WWW-Authenticate */
+	uint16_t reply_len; /* token for WWW-Authenticate */
+	uint8_t scheme;     /* enum authsvc_scheme of the job: the word the reply goes with */
+	uint8_t cont;       /* 1: NTLM challenge; 401 with reply, keep the flow and its context */
+	uint8_t mech;       /* enum trust_mech that decided: KRB5, NTLM, BASIC (UNKNOWN: none) */
+	uint32_t queue_us;  /* waited for the trust's semaphore */
+	uint32_t validate_us; /* GSS accept or AS exchange */
 	char principal[KW_PRINCIPAL_MAX];
 	uint8_t reply[KW_REPLY_MAX];
 };
 
+/* What authsvc_start_with needs; authsvc_start fills it from the [trust]/[auth] config. */
+struct authsvc_config {
+	struct trust_config trusts[TRUST_MAX];
+	unsigned int nb_trusts;
+	char default_trust[TRUST_NAME_MAX]; /* bare Basic user names, NTLM with no domain */
+	uint32_t ntlm_ctx_timeout_s;        /* half-open NTLM exchange lifetime; 0 = 30 */
+	uint32_t ntlm_ctx_max;              /* half-open NTLM exchanges; 0 = 65536 */
+	uint32_t queue_size;                /* jobs in flight in the pool; 0 = 8192 */
+};
+
 /* Starts the workers and the dispatcher; one job and one verdict ring per lcore. */
 int authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores);
+int authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores);
 /* Joins everything; verdicts not yet taken are freed. */
 void authsvc_stop(void);
 bool authsvc_running(void);
 
-/* From the lcore: -ENOBUFS when its job ring is full (the caller answers 503). */
+/* From the lcore: -ENOBUFS when its job ring is full (the caller answers 503). Negotiate. */
 int authsvc_submit(uint16_t lcore, struct authsvc_job *job);
+/* The same for any scheme (enum authsvc_scheme); Basic tokens are "user:password". */
+int authsvc_submit_as(uint16_t lcore, struct authsvc_job *job, unsigned int scheme);
+/*
+ * From the lcore when a flow closes (or is reused): frees its half-open NTLM context. Never
+ * blocks: a message on the lcore's job ring; -ENOBUFS/-ENOMEM when it could not be posted
+ * (the context then ends by its timeout).
+ */
+int authsvc_flow_closed(uint16_t lcore, uint32_t flow_id, uint32_t flow_gen);
 unsigned int authsvc_take_verdicts(uint16_t lcore, struct authsvc_verdict **out, unsigned int n);
 void authsvc_verdict_free(struct authsvc_verdict *v);
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "control/authsvc.h"
+#include "control/ntlm.h"
 
 struct trust_table;
 
@@ -15,6 +16,8 @@ struct authsvc_stats {
 	uint64_t queue_ns_total;                  /* semaphore waits, summed */
 	uint64_t accept_ns_total;                 /* gss_accept_sec_context time, summed */
 	uint32_t revoke_epoch;
+	uint64_t flow_closes;                     /* flow-closed messages taken */
+	struct ntlm_table_stats ntlm;             /* half-open NTLM contexts */
 };
 
 void authsvc_get_stats(struct authsvc_stats *out);

@@ -1,4 +1,4 @@
-/* Kerberos ticket validation: one GSS acceptor per thread, and the pool that feeds them jobs. */
+/* Ticket validation (one GSS acceptor per thread) and the pool that runs krb5, NTLM and Basic jobs. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,7 +11,9 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 
+#include "control/basic.h"
 #include "control/krb5_worker.h"
+#include "control/ntlm.h"
 
 static const uint8_t kw_oid_krb5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02};
 
@@ -65,6 +67,20 @@ kw_reason_str(enum kw_reason r)
 		return "admission-rejected";
 	case KW_ERR_INTERNAL:
 		return "internal-error";
+	case KW_NTLM_CHALLENGE:
+		return "ntlm_challenge";
+	case KW_ERR_BAD_PASSWORD:
+		return "bad_password";
+	case KW_ERR_CLIENT_UNKNOWN:
+		return "client_unknown";
+	case KW_ERR_PASSWORD_EXPIRED:
+		return "password_expired";
+	case KW_ERR_ACCOUNT_DISABLED:
+		return "account_disabled";
+	case KW_ERR_KDC_UNREACHABLE:
+		return "kdc_unreachable";
+	case KW_ERR_KDC_NOT_VERIFIED:
+		return "kdc_not_verified";
 	case KW_REASON_COUNT:
 		break;
 	}
@@ -79,6 +95,7 @@ kw_reason_http_status(enum kw_reason r)
 		return 200;
 	case KW_ERR_BUSY_TIMEOUT:
 	case KW_ERR_BUSY_REJECTED:
+	case KW_ERR_KDC_UNREACHABLE:
 		/* 401 would make the client prompt and retry at once, feeding the storm */
 		return 503;
 	case KW_ERR_INTERNAL:
@@ -412,28 +429,84 @@ cleanup:
 
 /* ---- the pool ---- */
 
+#define KW_POOL_POLL_NS (10ULL * 1000000ULL) /* how late a semaphore deadline may be noticed */
+
+/* A job from submit to verdict: in the semaphore's queue, then on the run list. */
+struct kw_pool_item {
+	struct kw_pool_item *next;
+	struct kw_pool *pool;
+	struct kw_job job;
+	struct sema_hold hold;
+	const struct trust *sema_trust; /* whose slot it holds; NULL: none taken */
+	int sema_result;		/* 0, -ETIMEDOUT or -EAGAIN (admission) */
+	uint64_t submitted_ns;
+};
+
 struct kw_pool {
 	struct kw_pool_config cfg;
 	pthread_mutex_t lock;
-	pthread_cond_t not_empty;
-	struct kw_job *queue; /* ring of cfg.queue_size jobs */
-	unsigned int head;
-	unsigned int count;
+	pthread_cond_t wake; /* run list not empty, or stopping with nothing in flight */
+	struct kw_pool_item *run_head;
+	struct kw_pool_item *run_tail;
+	unsigned int inflight; /* submitted, verdict not yet given */
+	uint64_t last_poll_ns;
 	int stopping;
 	unsigned int nthreads;
 	pthread_t *threads;
 	struct kw_pool_stats stats;
 };
 
+/* What a worker thread keeps across jobs: one acceptor per trust, one context for Basic. */
+struct kw_thread {
+	struct kw *kws[TRUST_MAX];
+	krb5_context basic_ctx;
+	struct ntlm_acceptor *ntlm;
+};
+
 static void
-kw_pool_process(struct kw_pool *p, struct kw **kws, const struct kw_job *job, struct kw_verdict *v)
+kw_pool_run(struct kw_pool *p, struct kw_pool_item *it)
+{
+	it->next = NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->run_tail != NULL)
+		p->run_tail->next = it;
+	else
+		p->run_head = it;
+	p->run_tail = it;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* sema_grant_fn: from whichever thread released a slot or noticed the deadline. */
+static void
+kw_pool_granted(void *arg, int result, const struct sema_hold *hold)
+{
+	struct kw_pool_item *it = arg;
+
+	it->sema_result = result;
+	if (result == 0)
+		it->hold = *hold;
+	else
+		it->sema_trust = NULL;
+	kw_pool_run(it->pool, it);
+}
+
+/* The semaphore a job must pass, or NULL (bad trust: refused by the worker; NTLM Type 1). */
+static const struct trust *
+kw_pool_sema_for(const struct kw_pool *p, const struct kw_job *job)
 {
 	const struct trust_table *tt = p->cfg.trusts;
 	const struct trust *t;
-	struct sema_hold hold;
-	uint64_t t0;
-	int ret;
 
+	if (job->trust_index >= tt->count)
+		return NULL;
+	t = &tt->trusts[job->trust_index];
+	return trust_kind_takes(t->cfg.kind, (enum trust_mech)job->mech) ? t : NULL;
+}
+
+static void
+kw_verdict_reset(struct kw_verdict *v, const struct kw_job *job)
+{
 	memset(v, 0, offsetof(struct kw_verdict, principal));
 	v->principal[0] = '\0';
 	v->detail[0] = '\0';
@@ -441,80 +514,175 @@ kw_pool_process(struct kw_pool *p, struct kw **kws, const struct kw_job *job, st
 	v->flow_gen = job->flow_gen;
 	v->trust_index = job->trust_index;
 	v->user = job->user;
-	if (job->trust_index >= tt->count ||
-	    tt->trusts[job->trust_index].cfg.kind != TRUST_KIND_KERBEROS) {
-		v->reason = KW_ERR_NO_TRUST;
-		return;
-	}
-	if (job->token_len > KW_TOKEN_MAX) {
-		v->reason = KW_ERR_TOO_BIG;
-		return;
-	}
-	t = &tt->trusts[job->trust_index];
-	if (kws[job->trust_index] == NULL) {
+	v->mech = job->mech;
+}
+
+static void
+kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *job,
+	     struct kw_verdict *v)
+{
+	if (th->kws[t->index] == NULL) {
 		struct kw_config kc = {
 			.keytab = t->cfg.keytab,
 			.replay_cache = t->cfg.replay_cache,
 		};
 
-		kws[job->trust_index] = kw_create(&kc);
-		if (kws[job->trust_index] == NULL) {
+		th->kws[t->index] = kw_create(&kc);
+		if (th->kws[t->index] == NULL) {
 			v->reason = KW_ERR_INTERNAL;
 			snprintf(v->detail, sizeof(v->detail), "no acceptor credential for %s: %s",
 				 t->cfg.realm, strerror(errno));
 			return;
 		}
 	}
-	t0 = kw_now_ns();
-	ret = sema_acquire(t->sema, &hold);
-	v->queue_ns = kw_now_ns() - t0;
-	if (ret == -ETIMEDOUT) {
+	kw_accept(th->kws[t->index], job->token, job->token_len, v);
+}
+
+static void
+kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it,
+		struct kw_verdict *v)
+{
+	const struct kw_job *job = &it->job;
+	const struct trust *t = it->sema_trust;
+	uint64_t t0;
+
+	kw_verdict_reset(v, job);
+	v->queue_ns = kw_now_ns() - it->submitted_ns;
+	if (it->sema_result == -ETIMEDOUT) {
 		v->reason = KW_ERR_BUSY_TIMEOUT;
 		return;
 	}
-	if (ret != 0) {
+	if (it->sema_result != 0) {
 		v->reason = KW_ERR_BUSY_REJECTED;
 		return;
 	}
-	kw_accept(kws[job->trust_index], job->token, job->token_len, v);
-	sema_release(t->sema, &hold);
+	if (job->token_len > KW_TOKEN_MAX) {
+		v->reason = KW_ERR_TOO_BIG;
+		return;
+	}
+	t0 = kw_now_ns();
+	switch (job->mech) {
+	case TRUST_MECH_KRB5:
+		if (t == NULL)
+			break;
+		kw_pool_krb5(th, t, job, v);
+		return;
+	case TRUST_MECH_BASIC:
+		if (t == NULL)
+			break;
+		if (th->basic_ctx == NULL && krb5_init_context(&th->basic_ctx) != 0) {
+			th->basic_ctx = NULL;
+			v->reason = KW_ERR_INTERNAL;
+			snprintf(v->detail, sizeof(v->detail), "krb5_init_context failed");
+			return;
+		}
+		basic_validate(th->basic_ctx, &t->cfg, job->token, job->token_len, v);
+		v->accept_ns = kw_now_ns() - t0;
+		return;
+	case TRUST_MECH_NTLM:
+		/* Type 1 runs without a trust (the challenge is local); Type 3 holds its slot */
+		if (job->trust_index != TRUST_INDEX_NONE && t == NULL)
+			break;
+		if (job->ntlm_ctx == NULL) {
+			v->reason = KW_ERR_INTERNAL;
+			snprintf(v->detail, sizeof(v->detail), "NTLM job without a context slot");
+			return;
+		}
+		if (th->ntlm == NULL) {
+			th->ntlm = ntlm_acceptor_create(p->cfg.ntlm_user_file, p->cfg.ntlm_service);
+			if (th->ntlm == NULL) {
+				v->reason = KW_ERR_INTERNAL;
+				snprintf(v->detail, sizeof(v->detail), "no NTLM acceptor credential: %s",
+					 strerror(errno));
+				return;
+			}
+		}
+		ntlm_accept_leg(th->ntlm, job->ntlm_ctx, job->spnego != 0, job->token,
+				job->token_len, v);
+		v->accept_ns = kw_now_ns() - t0;
+		return;
+	default:
+		v->reason = KW_ERR_BAD_MECH;
+		return;
+	}
+	v->reason = KW_ERR_NO_TRUST;
+}
+
+/* Time out semaphore waiters nobody will wake; one thread at a time, every KW_POOL_POLL_NS. */
+static void
+kw_pool_poll_locked(struct kw_pool *p)
+{
+	uint64_t now = kw_now_ns();
+	uint32_t i;
+
+	if (now - p->last_poll_ns < KW_POOL_POLL_NS)
+		return;
+	p->last_poll_ns = now;
+	pthread_mutex_unlock(&p->lock);
+	/* a timed-out waiter's callback takes p->lock: never poll with it held */
+	for (i = 0; i < p->cfg.trusts->count; i++)
+		sema_poll(p->cfg.trusts->trusts[i].sema);
+	pthread_mutex_lock(&p->lock);
 }
 
 static void *
 kw_pool_thread(void *arg)
 {
 	struct kw_pool *p = arg;
-	struct kw *kws[TRUST_MAX] = {NULL};
+	struct kw_thread th;
+	struct kw_pool_item *it;
 	struct kw_verdict *v;
-	struct kw_job job;
 	unsigned int i;
 
+	memset(&th, 0, sizeof(th));
 	v = malloc(sizeof(*v));
+	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		while (p->count == 0 && !p->stopping)
-			pthread_cond_wait(&p->not_empty, &p->lock);
-		if (p->count == 0) {
-			pthread_mutex_unlock(&p->lock);
-			break;
+		struct timespec ts;
+
+		kw_pool_poll_locked(p);
+		if (p->run_head == NULL) {
+			if (p->stopping && p->inflight == 0)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)KW_POOL_POLL_NS;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&p->wake, &p->lock, &ts);
+			continue;
 		}
-		job = p->queue[p->head];
-		p->head = (p->head + 1) % p->cfg.queue_size;
-		p->count--;
+		it = p->run_head;
+		p->run_head = it->next;
+		if (p->run_head == NULL)
+			p->run_tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 
-		if (v == NULL)
-			continue; /* cannot happen in practice; the job is lost, not misreported */
-		kw_pool_process(p, kws, &job, v);
+		if (v != NULL)
+			kw_pool_process(p, &th, it, v);
+		if (it->sema_trust != NULL && it->sema_result == 0)
+			sema_release(it->sema_trust->sema, &it->hold);
 		/* count first: whoever the callback wakes must already see this verdict counted */
 		pthread_mutex_lock(&p->lock);
 		p->stats.completed++;
-		p->stats.by_reason[v->reason]++;
+		if (v != NULL)
+			p->stats.by_reason[v->reason]++;
+		p->inflight--;
+		if (p->stopping && p->inflight == 0)
+			pthread_cond_broadcast(&p->wake);
 		pthread_mutex_unlock(&p->lock);
-		p->cfg.on_verdict(v, p->cfg.arg);
+		if (v != NULL)
+			p->cfg.on_verdict(v, p->cfg.arg);
+		free(it);
+		pthread_mutex_lock(&p->lock);
 	}
+	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < TRUST_MAX; i++)
-		kw_destroy(kws[i]);
+		kw_destroy(th.kws[i]);
+	if (th.basic_ctx != NULL)
+		krb5_free_context(th.basic_ctx);
+	ntlm_acceptor_destroy(th.ntlm);
 	free(v);
 	return NULL;
 }
@@ -522,6 +690,7 @@ kw_pool_thread(void *arg)
 struct kw_pool *
 kw_pool_create(const struct kw_pool_config *cfg)
 {
+	pthread_condattr_t ca;
 	struct kw_pool *p;
 	unsigned int i;
 
@@ -534,12 +703,14 @@ kw_pool_create(const struct kw_pool_config *cfg)
 	if (p == NULL)
 		goto nomem;
 	p->cfg = *cfg;
-	p->queue = calloc(cfg->queue_size, sizeof(*p->queue));
 	p->threads = calloc(cfg->workers, sizeof(*p->threads));
-	if (p->queue == NULL || p->threads == NULL)
+	if (p->threads == NULL)
 		goto nomem;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->not_empty, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	for (i = 0; i < cfg->workers; i++) {
 		if (pthread_create(&p->threads[i], NULL, kw_pool_thread, p) != 0)
 			break;
@@ -552,7 +723,6 @@ kw_pool_create(const struct kw_pool_config *cfg)
 	return NULL;
 nomem:
 	if (p != NULL) {
-		free(p->queue);
 		free(p->threads);
 		free(p);
 	}
@@ -563,22 +733,44 @@ nomem:
 int
 kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
 {
+	struct kw_pool_item *it;
+	const struct trust *t;
 	int ret = 0;
 
+	it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return -ENOMEM;
 	pthread_mutex_lock(&p->lock);
 	if (p->stopping) {
 		ret = -ESHUTDOWN;
-	} else if (p->count == p->cfg.queue_size) {
+	} else if (p->inflight == p->cfg.queue_size) {
 		p->stats.rejected_full++;
 		ret = -ENOBUFS;
 	} else {
-		p->queue[(p->head + p->count) % p->cfg.queue_size] = *job;
-		p->count++;
+		p->inflight++;
 		p->stats.submitted++;
-		pthread_cond_signal(&p->not_empty);
 	}
 	pthread_mutex_unlock(&p->lock);
-	return ret;
+	if (ret != 0) {
+		free(it);
+		return ret;
+	}
+	it->pool = p;
+	it->job = *job;
+	it->submitted_ns = kw_now_ns();
+	t = kw_pool_sema_for(p, job);
+	if (t != NULL) {
+		it->sema_trust = t;
+		ret = sema_enqueue(t->sema, kw_pool_granted, it, &it->hold, NULL);
+		if (ret == -EINPROGRESS)
+			return 0; /* kw_pool_granted puts it on the run list */
+		if (ret != 0) {
+			it->sema_trust = NULL;
+			it->sema_result = -EAGAIN; /* admission (or no memory): refuse, 503 */
+		}
+	}
+	kw_pool_run(p, it);
+	return 0;
 }
 
 void
@@ -590,14 +782,14 @@ kw_pool_destroy(struct kw_pool *p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
-	pthread_cond_broadcast(&p->not_empty);
+	pthread_cond_broadcast(&p->wake);
 	pthread_mutex_unlock(&p->lock);
+	/* threads leave once every job in flight, semaphore waiters included, has its verdict */
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
-	pthread_cond_destroy(&p->not_empty);
+	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
 	free(p->threads);
-	free(p->queue);
 	free(p);
 }
 

@@ -1,4 +1,4 @@
-/* Kerberos validation: a per-thread GSS acceptor (kw) and a pool of worker threads (kw_pool). */
+/* Validation: a per-thread GSS acceptor (kw) and the worker pool (kw_pool) for krb5, NTLM, Basic. */
 #ifndef AUTHGATE_CONTROL_KRB5_WORKER_H
 #define AUTHGATE_CONTROL_KRB5_WORKER_H
 
@@ -30,6 +30,14 @@ enum kw_reason {
 	KW_ERR_BUSY_TIMEOUT,	/* waited past the trust's semaphore deadline: 503 */
 	KW_ERR_BUSY_REJECTED,	/* admission control predicted a timeout: 503 */
 	KW_ERR_INTERNAL,	/* anything else GSS said; see gss_major/minor and detail */
+	/* Values below have telemetry-ready names (letters, digits, '_'). */
+	KW_NTLM_CHALLENGE,	 /* not a failure: reply holds the Type 2; answer 401, keep the flow */
+	KW_ERR_BAD_PASSWORD,	 /* Basic/NTLM: the KDC or the domain refused the password */
+	KW_ERR_CLIENT_UNKNOWN,	 /* Basic: no such user in the realm */
+	KW_ERR_PASSWORD_EXPIRED, /* Basic: the password must be changed first */
+	KW_ERR_ACCOUNT_DISABLED, /* Basic: the KDC says the account is locked or disabled */
+	KW_ERR_KDC_UNREACHABLE,	 /* Basic: no KDC answered; the DC's trouble, not the user's: 503 */
+	KW_ERR_KDC_NOT_VERIFIED, /* Basic: the TGT did not verify against our keytab (spoofed KDC?) */
 	KW_REASON_COUNT,
 };
 
@@ -40,12 +48,19 @@ enum kw_reason {
 struct kw_job {
 	uint64_t flow_id;
 	uint32_t flow_gen; /* the verdict echoes it so a reused flow slot drops stale ones */
-	uint32_t trust_index;
-	uint32_t mech; /* enum trust_mech */
+	uint32_t trust_index; /* whose semaphore; NTLM Type 1 (local challenge): TRUST_INDEX_NONE */
+	uint32_t mech;	      /* enum trust_mech; BASIC tokens are the decoded "user:password" */
 	uint32_t token_len;
 	const uint8_t *token;
 	void *user; /* opaque to the pool, echoed in the verdict */
 	uint64_t enqueued_ns;
+	/*
+	 * NTLM only: the half-finished GSS context (a gss_ctx_id_t *) that the sender keeps
+	 * for the flow and lends to exactly one job at a time; spnego says whether the token
+	 * is SPNEGO-wrapped (the context then belongs to the SPNEGO mechanism).
+	 */
+	void *ntlm_ctx;
+	uint32_t spnego;
 };
 
 struct kw_verdict {
@@ -58,7 +73,8 @@ struct kw_verdict {
 	uint32_t gss_minor;
 	int64_t expires_at; /* absolute Unix time the authentication ends; 0 = none */
 	uint64_t queue_ns;  /* time spent waiting for the trust's semaphore */
-	uint64_t accept_ns; /* time spent in gss_accept_sec_context */
+	uint64_t accept_ns; /* time spent validating (GSS accept, AS exchange) */
+	uint32_t mech;	    /* enum trust_mech of the job */
 	uint16_t principal_len;
 	uint16_t reply_len;
 	char principal[KW_PRINCIPAL_MAX]; /* NUL-terminated, user@REALM */
@@ -90,13 +106,19 @@ const char *kw_reason_str(enum kw_reason r);
 /* The HTTP answer the gateway owes the client for this reason: 200 path, 401 or 503. */
 int kw_reason_http_status(enum kw_reason r);
 
-/* The pool: worker threads pull jobs, pass the trust's semaphore, validate, call back. */
+/*
+ * The pool: a job first passes its trust's semaphore asynchronously (sema_enqueue; its
+ * deadline runs while it waits there, so a flood times out or is refused by admission
+ * control instead of sitting in a queue), then a worker thread validates and calls back.
+ */
 typedef void (*kw_verdict_fn)(const struct kw_verdict *v, void *arg);
 
 struct kw_pool_config {
 	const struct trust_table *trusts; /* read-only while the pool runs */
 	unsigned int workers;		  /* threads; 1..TRUST_WORKERS_MAX */
-	unsigned int queue_size;	  /* pending jobs before kw_pool_submit says -ENOBUFS */
+	unsigned int queue_size;	  /* jobs in flight before kw_pool_submit says -ENOBUFS */
+	const char *ntlm_user_file;	  /* NTLM acceptor: DOMAIN:user:password file; NULL/"" = winbind */
+	const char *ntlm_service;	  /* NTLM acceptor name, "HTTP@host"; NULL: HTTP@<hostname> */
 	kw_verdict_fn on_verdict;	  /* called from a worker thread */
 	void *arg;
 };
@@ -111,7 +133,7 @@ struct kw_pool_stats {
 struct kw_pool;
 
 struct kw_pool *kw_pool_create(const struct kw_pool_config *cfg);
-/* Copies the job; -ENOBUFS when the queue is full, -ESHUTDOWN after stop. */
+/* Copies the job; -ENOBUFS when queue_size jobs are in flight, -ESHUTDOWN after stop. */
 int kw_pool_submit(struct kw_pool *p, const struct kw_job *job);
 /* Finishes queued jobs, joins the threads, frees everything. */
 void kw_pool_destroy(struct kw_pool *p);

@@ -1,6 +1,7 @@
 /* Trust table and token router: a bounds-checked DER walk to the cleartext ticket realm. */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "control/trust.h"
 
@@ -299,6 +300,48 @@ trust_lookup_realm(const struct trust_table *tt, const uint8_t *realm, size_t le
 	return -ENOENT;
 }
 
+int
+trust_kind_takes(enum trust_kind k, enum trust_mech mech)
+{
+	switch (mech) {
+	case TRUST_MECH_KRB5:
+		return k == TRUST_KIND_KERBEROS;
+	case TRUST_MECH_BASIC:
+		/* an AS exchange needs a KDC; an NTLM-only domain has none we know of */
+		return k == TRUST_KIND_KERBEROS || k == TRUST_KIND_BASIC;
+	case TRUST_MECH_NTLM:
+		return k == TRUST_KIND_NTLM;
+	case TRUST_MECH_UNKNOWN:
+		break;
+	}
+	return 0;
+}
+
+int
+trust_lookup_for(const struct trust_table *tt, enum trust_mech mech, const char *realm,
+		 size_t realm_len, const char *netbios, size_t netbios_len, uint32_t *index_out)
+{
+	uint32_t i;
+
+	for (i = 0; i < tt->count; i++) {
+		const struct trust *t = &tt->trusts[i];
+
+		if (!trust_kind_takes(t->cfg.kind, mech))
+			continue;
+		if (realm != NULL && strlen(t->cfg.realm) == realm_len &&
+		    memcmp(t->cfg.realm, realm, realm_len) == 0)
+			goto found;
+		/* NetBIOS names are case-insensitive; clients send them as the user typed */
+		if (netbios != NULL && netbios_len > 0 && strlen(t->cfg.netbios_name) == netbios_len &&
+		    strncasecmp(t->cfg.netbios_name, netbios, netbios_len) == 0)
+			goto found;
+	}
+	return -ENOENT;
+found:
+	*index_out = i;
+	return 0;
+}
+
 void
 trust_config_defaults(struct trust_config *cfg)
 {
@@ -329,6 +372,10 @@ trust_config_check(const struct trust_config *cfg, const char **why_out)
 		why = "keytab path too long";
 	else if (strnlen(cfg->netbios_name, sizeof(cfg->netbios_name)) == sizeof(cfg->netbios_name))
 		why = "netbios_name is at most 15 characters";
+	else if (cfg->kind == TRUST_KIND_NTLM && cfg->netbios_name[0] == '\0')
+		why = "an ntlm trust needs netbios_name (the domain its Type 3 messages name)";
+	else if (strnlen(cfg->user_file, sizeof(cfg->user_file)) == sizeof(cfg->user_file))
+		why = "user_file path too long";
 	else if (cfg->kind != TRUST_KIND_KERBEROS && cfg->kind != TRUST_KIND_NTLM &&
 		 cfg->kind != TRUST_KIND_BASIC)
 		why = "unknown trust kind";
@@ -400,6 +447,8 @@ trust_mech_str(enum trust_mech m)
 		return "kerberos";
 	case TRUST_MECH_NTLM:
 		return "ntlm";
+	case TRUST_MECH_BASIC:
+		return "basic";
 	}
 	return "unknown";
 }

@@ -16,16 +16,17 @@
 #define TRUST_INDEX_NONE      UINT32_MAX
 
 enum trust_kind {
-	TRUST_KIND_KERBEROS, /* tickets validated locally with the trust's keytab */
-	TRUST_KIND_NTLM,     /* later: pass-through to the domain */
-	TRUST_KIND_BASIC,    /* later: AS-REQ to the trust's KDC */
+	TRUST_KIND_KERBEROS, /* tickets validated with the keytab; Basic by AS-REQ to its KDC */
+	TRUST_KIND_NTLM,     /* NTLM via gss-ntlmssp: user_file (labs) or winbind to a DC */
+	TRUST_KIND_BASIC,    /* Basic only: AS-REQ to the trust's KDC, no tickets taken */
 };
 
 struct trust_config {
 	char realm[TRUST_NAME_MAX]; /* case-sensitive, as in tickets (AUTHGATE.TEST) */
 	enum trust_kind kind;
 	char keytab[TRUST_PATH_MAX];	      /* "" means KRB5_KTNAME / the default keytab */
-	char netbios_name[TRUST_NETBIOS_MAX]; /* NTLM domain name, upper case */
+	char netbios_name[TRUST_NETBIOS_MAX]; /* NTLM / DOMAIN\user name; compared ignoring case */
+	char user_file[TRUST_PATH_MAX];	      /* ntlm: DOMAIN:user:password file; "" = winbind */
 	unsigned int max_concurrent_api;      /* 1..150, default 10 */
 	uint64_t timeout_ns;		      /* semaphore deadline, default 45 s */
 	uint64_t warning_threshold_ns;	      /* slow-wait events; 0 = off */
@@ -51,6 +52,7 @@ enum trust_mech {
 	TRUST_MECH_UNKNOWN,
 	TRUST_MECH_KRB5, /* AP-REQ, raw GSS krb5 or inside SPNEGO */
 	TRUST_MECH_NTLM, /* NTLMSSP message, raw or inside SPNEGO */
+	TRUST_MECH_BASIC, /* "user:password" from Authorization: Basic, routed by basic_route */
 };
 
 /* What the router learned from a token, without decrypting anything. */
@@ -83,6 +85,14 @@ void trust_table_fini(struct trust_table *tt);
 /* -ENOENT when no trust has this realm. */
 int trust_lookup_realm(const struct trust_table *tt, const uint8_t *realm, size_t len,
 		       uint32_t *index_out);
+/*
+ * The trust that validates MECH for a realm (exact) or NetBIOS domain (case ignored), or
+ * -ENOENT. Kerberos and Basic trusts take Basic; only NTLM trusts take NTLM.
+ */
+int trust_lookup_for(const struct trust_table *tt, enum trust_mech mech, const char *realm,
+		     size_t realm_len, const char *netbios, size_t netbios_len, uint32_t *index_out);
+/* Does a trust of kind K validate MECH? */
+int trust_kind_takes(enum trust_kind k, enum trust_mech mech);
 
 /*
  * Parse a Negotiate/NTLM token far enough to route it. Returns 0, -EBADMSG for a

@@ -1,0 +1,121 @@
+/* NTLM: NTLMSSP message parsing, the per-flow half-open context table, and the gss-ntlmssp legs. */
+#ifndef AUTHGATE_CONTROL_NTLM_H
+#define AUTHGATE_CONTROL_NTLM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "control/krb5_worker.h"
+#include "control/trust.h"
+
+#define NTLM_NAME_MAX		 256
+#define NTLM_CTX_TIMEOUT_DEFAULT_NS (30ULL * 1000000000ULL)
+#define NTLM_CTX_MAX_DEFAULT	 65536
+
+#define NTLMSSP_NEGOTIATE_UNICODE 0x00000001u
+
+/* What a raw NTLMSSP message (MS-NLMP 2.2.1) says about itself; names are ASCII-folded. */
+struct ntlm_msg_info {
+	uint32_t type;	/* 1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE */
+	uint32_t flags; /* Type 1 and 3: NegotiateFlags */
+	char domain[NTLM_NAME_MAX]; /* Type 3: DomainName as sent, "" when empty */
+	char user[NTLM_NAME_MAX];   /* Type 3: UserName */
+};
+
+/*
+ * Parse a raw NTLMSSP message (not SPNEGO: trust_parse_token unwraps that). Every field
+ * offset is bounds-checked. Type 3 names in UTF-16LE (UNICODE flag) or OEM; characters
+ * outside ASCII become '?', so they match no trust. -EBADMSG for anything malformed.
+ */
+int ntlm_parse_msg(const uint8_t *msg, size_t len, struct ntlm_msg_info *info_out);
+
+/*
+ * The trust for a Type 3: its domain by netbios_name (case ignored) or realm, an empty
+ * domain by default_trust. Only kind ntlm trusts count. -ENOENT: answer 401, no worker.
+ */
+int ntlm_route_type3(const struct trust_table *tt, const char *default_trust,
+		     const struct ntlm_msg_info *m, uint32_t *index_out);
+
+/* ---- half-open contexts, one per flow, between Type 1 and Type 3 ---- */
+
+/* Releases an entry's context; for GSS contexts, ntlm_ctx_free. */
+typedef void (*ntlm_ctx_free_fn)(void *ctx);
+
+struct ntlm_table_config {
+	unsigned int max_entries;  /* live contexts; 0 = NTLM_CTX_MAX_DEFAULT */
+	uint64_t timeout_ns;	   /* idle since its last leg; 0 = 30 s */
+	ntlm_ctx_free_fn free_ctx; /* NULL: contexts are not freed (tests) */
+};
+
+struct ntlm_table_stats {
+	uint64_t created;      /* Type 1 legs that got a context slot */
+	uint64_t completed;    /* exchanges ended by a final verdict (ok or refused) */
+	uint64_t closed;       /* freed because the dataplane said the flow closed */
+	uint64_t timed_out;    /* freed by the sweep (or found expired by a Type 3) */
+	uint64_t replaced;     /* freed by a new Type 1 or another generation of the flow */
+	uint64_t stale_closes; /* close messages naming no context (or another generation) */
+	uint64_t no_context;   /* Type 3 with no context to continue */
+	uint64_t full;	       /* Type 1 refused: max_entries live */
+	uint64_t busy;	       /* a leg while the flow's context was lent to a job */
+	uint32_t live;	       /* contexts held now */
+};
+
+struct ntlm_table;
+struct ntlm_entry;
+
+/* NULL with errno set. */
+struct ntlm_table *ntlm_table_create(const struct ntlm_table_config *cfg);
+/* Frees every context; no entry may be lent (the pool is gone). */
+void ntlm_table_destroy(struct ntlm_table *t);
+
+/*
+ * Type 1: a fresh slot for the flow, lent to the caller until ntlm_table_end. A context the
+ * flow already had (a restarted handshake, or an older generation of the slot) is freed.
+ * -ENOSPC when max_entries are live, -EBUSY when the flow's context is lent already.
+ */
+int ntlm_table_begin(struct ntlm_table *t, uint16_t lcore, uint64_t flow_id, uint32_t flow_gen,
+		     bool spnego, uint64_t now_ns, struct ntlm_entry **entry_out);
+/*
+ * Type 3: lend the flow's context. -ENOENT when there is none for this generation (or it
+ * expired: freed now), -EBUSY when lent already.
+ */
+int ntlm_table_resume(struct ntlm_table *t, uint16_t lcore, uint64_t flow_id, uint32_t flow_gen,
+		      uint64_t now_ns, struct ntlm_entry **entry_out);
+/* The context pointer the GSS call reads and writes (a gss_ctx_id_t stored as void *). */
+void **ntlm_entry_ctx(struct ntlm_entry *e);
+bool ntlm_entry_spnego(const struct ntlm_entry *e);
+/* The borrowing job is done: keep = the exchange goes on (Type 2 sent), else free it. */
+void ntlm_table_end(struct ntlm_table *t, struct ntlm_entry *e, bool keep, uint64_t now_ns);
+/* The flow closed: free its context now, or when the job that borrowed it gives it back. */
+void ntlm_table_flow_closed(struct ntlm_table *t, uint16_t lcore, uint64_t flow_id,
+			    uint32_t flow_gen);
+/* Free contexts idle longer than the timeout; returns how many. */
+unsigned int ntlm_table_sweep(struct ntlm_table *t, uint64_t now_ns);
+void ntlm_table_get_stats(struct ntlm_table *t, struct ntlm_table_stats *stats_out);
+
+/* ---- the GSS side (gss-ntlmssp, OID 1.3.6.1.4.1.311.2.2.10) ---- */
+
+struct ntlm_acceptor;
+
+/*
+ * One per worker thread: a raw NTLM acceptor credential and a SPNEGO one restricted to
+ * NTLM. user_file: gss-ntlmssp's DOMAIN:user:password file (cred store ntlmssp_keyfile);
+ * NULL or "" leaves it to gss-ntlmssp (winbind, or NTLM_USER_FILE). service: the acceptor
+ * name "HTTP@host"; NULL = HTTP@<hostname>. NULL + errno.
+ */
+struct ntlm_acceptor *ntlm_acceptor_create(const char *user_file, const char *service);
+void ntlm_acceptor_destroy(struct ntlm_acceptor *a);
+
+/*
+ * One leg on the context in *ctx_slot (a gss_ctx_id_t; NULL starts an exchange). Verdict:
+ * KW_NTLM_CHALLENGE with the Type 2 (or SPNEGO NegTokenResp) in reply; KW_OK with the
+ * principal (DOMAIN\user), expiry, and for SPNEGO the final NegTokenResp; or a refusal.
+ * Returns 0 for challenge and ok, -EACCES otherwise.
+ */
+int ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uint8_t *tok,
+		    size_t len, struct kw_verdict *v);
+/* ntlm_ctx_free_fn for GSS contexts. */
+void ntlm_ctx_free(void *ctx);
+
+#endif
