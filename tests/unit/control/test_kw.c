@@ -24,6 +24,10 @@ test_reason_strings_distinct(void **state)
 						kw_reason_str((enum kw_reason)j));
 	}
 	assert_string_equal(kw_reason_str(KW_ERR_REPLAY), "replay");
+	/* the NTLM/Basic reasons are telemetry names as they are */
+	for (i = KW_NTLM_CHALLENGE; i < KW_REASON_COUNT; i++)
+		for (const char *c = kw_reason_str((enum kw_reason)i); *c != '\0'; c++)
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
 }
 
 static void
@@ -37,6 +41,11 @@ test_http_answers(void **state)
 	assert_int_equal(kw_reason_http_status(KW_ERR_REPLAY), 401);
 	assert_int_equal(kw_reason_http_status(KW_ERR_MALFORMED), 401);
 	assert_int_equal(kw_reason_http_status(KW_ERR_NO_TRUST), 401);
+	/* a KDC that does not answer is the DC's slowness, not the user's fault */
+	assert_int_equal(kw_reason_http_status(KW_ERR_KDC_UNREACHABLE), 503);
+	assert_int_equal(kw_reason_http_status(KW_ERR_BAD_PASSWORD), 401);
+	assert_int_equal(kw_reason_http_status(KW_ERR_CLIENT_UNKNOWN), 401);
+	assert_int_equal(kw_reason_http_status(KW_NTLM_CHALLENGE), 401);
 }
 
 static void
@@ -74,6 +83,7 @@ test_pool_no_trust(void **state)
 	struct kw_job job = {.flow_id = 42,
 			     .flow_gen = 7,
 			     .trust_index = 0,
+			     .mech = TRUST_MECH_KRB5,
 			     .token = tok,
 			     .token_len = sizeof(tok)};
 
@@ -81,6 +91,7 @@ test_pool_no_trust(void **state)
 	trust_table_init(&tt);
 	trust_config_defaults(&tc);
 	strcpy(tc.realm, "NTLMDOM");
+	strcpy(tc.netbios_name, "NTLMDOM");
 	tc.kind = TRUST_KIND_NTLM;
 	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
 	p = kw_pool_create(&pc);

@@ -1,0 +1,320 @@
+/* Unit tests for NTLM: message parsing (domain from Type 3), routing, the half-open context table. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "control/ntlm.h"
+
+#ifndef VECTORS_DIR
+#error "VECTORS_DIR must name tests/unit/control/vectors"
+#endif
+
+struct vec {
+	uint8_t *p;
+	size_t len;
+};
+
+static struct vec
+load(const char *name)
+{
+	char path[512];
+	struct vec v = {NULL, 0};
+	FILE *f;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/%s", VECTORS_DIR, name);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	v.p = malloc((size_t)n);
+	assert_non_null(v.p);
+	assert_int_equal(fread(v.p, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	v.len = (size_t)n;
+	return v;
+}
+
+/* A Type 3 with OEM (8-bit) names at the given offsets; everything else zero. */
+static size_t
+type3_oem(uint8_t *buf, const char *domain, const char *user, uint32_t flags)
+{
+	size_t dl = strlen(domain), ul = strlen(user), off = 64;
+
+	memset(buf, 0, 64);
+	memcpy(buf, "NTLMSSP\0", 8);
+	buf[8] = 3;
+	buf[28] = (uint8_t)dl;
+	buf[30] = (uint8_t)dl;
+	buf[32] = (uint8_t)off;
+	memcpy(buf + off, domain, dl);
+	buf[36] = (uint8_t)ul;
+	buf[38] = (uint8_t)ul;
+	buf[40] = (uint8_t)(off + dl);
+	memcpy(buf + off + dl, user, ul);
+	memcpy(buf + 60, &flags, 4); /* little-endian host */
+	return off + dl + ul;
+}
+
+static void
+test_parse_vectors(void **state)
+{
+	struct vec t1 = load("ntlm.bin"), t3 = load("ntlm-type3.bin");
+	struct vec sp3 = load("spnego-ntlm-type3.bin");
+	struct trust_token_info info;
+	struct ntlm_msg_info m;
+
+	(void)state;
+	assert_int_equal(ntlm_parse_msg(t1.p, t1.len, &m), 0);
+	assert_int_equal(m.type, 1);
+	assert_int_equal(ntlm_parse_msg(t3.p, t3.len, &m), 0);
+	assert_int_equal(m.type, 3);
+	assert_true(m.flags & NTLMSSP_NEGOTIATE_UNICODE);
+	assert_string_equal(m.domain, "AUTHGATE");
+	assert_string_equal(m.user, "user1");
+	/* the same inside SPNEGO's NegTokenResp, once the router unwrapped it */
+	assert_int_equal(trust_parse_token(sp3.p, sp3.len, &info), 0);
+	assert_int_equal(info.mech, TRUST_MECH_NTLM);
+	assert_int_equal(info.ntlm_msg_type, 3);
+	assert_int_equal(ntlm_parse_msg(info.mech_token, info.mech_token_len, &m), 0);
+	assert_string_equal(m.domain, "AUTHGATE");
+	/* every truncation is refused or parsed within bounds (ASan checks the latter) */
+	for (size_t n = 0; n < t3.len; n++) {
+		int ret = ntlm_parse_msg(t3.p, n, &m);
+
+		assert_true(ret == 0 || ret == -EBADMSG);
+		if (n < 64)
+			assert_int_equal(ret, -EBADMSG);
+	}
+	free(t1.p);
+	free(t3.p);
+	free(sp3.p);
+}
+
+static void
+test_parse_oem_and_bad(void **state)
+{
+	uint8_t buf[256];
+	struct ntlm_msg_info m;
+	size_t n;
+
+	(void)state;
+	n = type3_oem(buf, "Lab", "bob", 0);
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), 0);
+	assert_string_equal(m.domain, "Lab");
+	assert_string_equal(m.user, "bob");
+	/* non-ASCII folds to '?' so it can match no trust */
+	n = type3_oem(buf, "L\xe4" "b", "bob", 0);
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), 0);
+	assert_string_equal(m.domain, "L?b");
+	/* a field pointing past the end */
+	n = type3_oem(buf, "Lab", "bob", 0);
+	buf[32] = 250;
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), -EBADMSG);
+	/* odd length with UNICODE */
+	n = type3_oem(buf, "Lab", "bob", NTLMSSP_NEGOTIATE_UNICODE);
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), -EBADMSG);
+	/* wrong signature, unknown type */
+	n = type3_oem(buf, "Lab", "bob", 0);
+	buf[0] = 'X';
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), -EBADMSG);
+	n = type3_oem(buf, "Lab", "bob", 0);
+	buf[8] = 4;
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), -EBADMSG);
+}
+
+static void
+test_route_type3(void **state)
+{
+	struct trust_table tt;
+	struct trust_config tc;
+	struct ntlm_msg_info m = {.type = 3};
+	uint32_t idx;
+
+	(void)state;
+	trust_table_init(&tt);
+	trust_config_defaults(&tc);
+	strcpy(tc.realm, "AUTHGATE.TEST"); /* Kerberos: takes no NTLM even with the name */
+	strcpy(tc.netbios_name, "AUTHGATE");
+	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	strcpy(tc.realm, "AUTHGATE-NTLM");
+	tc.kind = TRUST_KIND_NTLM;
+	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	strcpy(m.domain, "authgate");
+	assert_int_equal(ntlm_route_type3(&tt, NULL, &m, &idx), 0);
+	assert_int_equal(idx, 1);
+	strcpy(m.domain, "OTHER");
+	assert_int_equal(ntlm_route_type3(&tt, NULL, &m, &idx), -ENOENT);
+	m.domain[0] = '\0';
+	assert_int_equal(ntlm_route_type3(&tt, NULL, &m, &idx), -ENOENT);
+	assert_int_equal(ntlm_route_type3(&tt, "AUTHGATE-NTLM", &m, &idx), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(ntlm_route_type3(&tt, "AUTHGATE.TEST", &m, &idx), -ENOENT);
+	trust_table_fini(&tt);
+}
+
+/* ---- the context table, with fake contexts whose frees are counted ---- */
+
+static int frees;
+
+static void
+fake_free(void *ctx)
+{
+	assert_non_null(ctx);
+	frees++;
+}
+
+#define S(n) ((uint64_t)(n) * 1000000000ULL)
+
+static struct ntlm_table *
+mk(unsigned int max)
+{
+	struct ntlm_table_config c = {.max_entries = max, .timeout_ns = S(30), .free_ctx = fake_free};
+
+	frees = 0;
+	return ntlm_table_create(&c);
+}
+
+/* Type 1 leg: take a slot, let the "GSS call" make a context, give it back for Type 3. */
+static void
+leg1(struct ntlm_table *t, uint16_t lcore, uint64_t flow, uint32_t gen, uint64_t now)
+{
+	struct ntlm_entry *e;
+
+	assert_int_equal(ntlm_table_begin(t, lcore, flow, gen, false, now, &e), 0);
+	assert_null(*ntlm_entry_ctx(e));
+	*ntlm_entry_ctx(e) = (void *)(uintptr_t)(0x1000 + flow);
+	ntlm_table_end(t, e, true, now);
+}
+
+static void
+test_table_exchange(void **state)
+{
+	struct ntlm_table *t = mk(0);
+	struct ntlm_table_stats st;
+	struct ntlm_entry *e;
+
+	(void)state;
+	leg1(t, 0, 7, 1, S(1));
+	/* the same flow id on another lcore is another flow */
+	assert_int_equal(ntlm_table_resume(t, 1, 7, 1, S(2), &e), -ENOENT);
+	assert_int_equal(ntlm_table_resume(t, 0, 7, 1, S(2), &e), 0);
+	assert_ptr_equal(*ntlm_entry_ctx(e), (void *)(uintptr_t)0x1007);
+	/* lent: a second leg meanwhile is refused, and nothing frees it under the job */
+	assert_int_equal(ntlm_table_resume(t, 0, 7, 1, S(2), &e), -EBUSY);
+	assert_int_equal(ntlm_table_sweep(t, S(100)), 0);
+	ntlm_table_end(t, e, false, S(3));
+	ntlm_table_get_stats(t, &st);
+	assert_int_equal(st.created, 1);
+	assert_int_equal(st.completed, 1);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(st.busy, 1);
+	assert_int_equal(st.no_context, 1);
+	assert_int_equal(frees, 1);
+	/* done: a replayed Type 3 finds nothing */
+	assert_int_equal(ntlm_table_resume(t, 0, 7, 1, S(4), &e), -ENOENT);
+	ntlm_table_destroy(t);
+}
+
+static void
+test_table_timeout(void **state)
+{
+	struct ntlm_table *t = mk(0);
+	struct ntlm_table_stats st;
+	struct ntlm_entry *e;
+
+	(void)state;
+	leg1(t, 0, 1, 1, S(10));
+	leg1(t, 0, 2, 1, S(25));
+	assert_int_equal(ntlm_table_sweep(t, S(41)), 1); /* flow 1 idle 31 s, flow 2 16 s */
+	assert_int_equal(frees, 1);
+	assert_int_equal(ntlm_table_resume(t, 0, 1, 1, S(41), &e), -ENOENT);
+	/* an expired context found by its Type 3 before the sweep is freed too */
+	assert_int_equal(ntlm_table_resume(t, 0, 2, 1, S(56), &e), -ENOENT);
+	ntlm_table_get_stats(t, &st);
+	assert_int_equal(st.timed_out, 2);
+	assert_int_equal(st.live, 0);
+	assert_int_equal(frees, 2);
+	ntlm_table_destroy(t);
+}
+
+static void
+test_table_close_and_generation(void **state)
+{
+	struct ntlm_table *t = mk(0);
+	struct ntlm_table_stats st;
+	struct ntlm_entry *e;
+
+	(void)state;
+	leg1(t, 0, 5, 1, S(1));
+	/* a close for another generation of the slot leaves this flow's context alone */
+	ntlm_table_flow_closed(t, 0, 5, 2);
+	ntlm_table_flow_closed(t, 0, 6, 1);
+	assert_int_equal(frees, 0);
+	ntlm_table_flow_closed(t, 0, 5, 1);
+	assert_int_equal(frees, 1);
+	/* the slot reused: a Type 3 of the new generation must not continue the old context */
+	leg1(t, 0, 5, 1, S(2));
+	assert_int_equal(ntlm_table_resume(t, 0, 5, 2, S(3), &e), -ENOENT);
+	assert_int_equal(frees, 2);
+	/* a new Type 1 on a flow that has a context replaces it */
+	leg1(t, 0, 5, 3, S(4));
+	leg1(t, 0, 5, 3, S(5));
+	assert_int_equal(frees, 3);
+	/* closed while a job holds it: freed when the job gives it back, not before */
+	assert_int_equal(ntlm_table_resume(t, 0, 5, 3, S(6), &e), 0);
+	ntlm_table_flow_closed(t, 0, 5, 3);
+	assert_int_equal(frees, 3);
+	ntlm_table_end(t, e, true, S(7));
+	assert_int_equal(frees, 4);
+	ntlm_table_get_stats(t, &st);
+	assert_int_equal(st.closed, 2);
+	assert_int_equal(st.stale_closes, 2);
+	assert_int_equal(st.replaced, 2);
+	assert_int_equal(st.live, 0);
+	ntlm_table_destroy(t);
+}
+
+static void
+test_table_full(void **state)
+{
+	struct ntlm_table *t = mk(2);
+	struct ntlm_table_stats st;
+	struct ntlm_entry *e;
+
+	(void)state;
+	leg1(t, 0, 1, 1, S(1));
+	leg1(t, 0, 2, 1, S(1));
+	assert_int_equal(ntlm_table_begin(t, 0, 3, 1, false, S(1), &e), -ENOSPC);
+	/* a flow restarting its own handshake still fits */
+	leg1(t, 0, 2, 1, S(2));
+	ntlm_table_get_stats(t, &st);
+	assert_int_equal(st.full, 1);
+	assert_int_equal(st.live, 2);
+	ntlm_table_destroy(t); /* frees what is left */
+	assert_int_equal(frees, 3);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_vectors),
+		cmocka_unit_test(test_parse_oem_and_bad),
+		cmocka_unit_test(test_route_type3),
+		cmocka_unit_test(test_table_exchange),
+		cmocka_unit_test(test_table_timeout),
+		cmocka_unit_test(test_table_close_and_generation),
+		cmocka_unit_test(test_table_full),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
