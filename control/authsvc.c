@@ -502,6 +502,7 @@ authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
 	pc.queue_size = cfg->queue_size ? cfg->queue_size : 8192;
 	pc.on_verdict = on_kw_verdict;
 	pc.ntlm_user_file = ntlm_user_file();
+	pc.ntlm_service = cfg->ntlm_service;
 	svc.pool = kw_pool_create(&pc);
 	if (svc.pool == NULL) {
 		AUTH_LOG(ERR, "worker pool: %s", strerror(errno));

@@ -141,13 +141,41 @@ basic_detail(krb5_context ctx, krb5_error_code kerr, const char *what, struct kw
 	krb5_free_error_message(ctx, msg);
 }
 
+/*
+ * The service principal to verify against: krb5_verify_init_creds with none looks for
+ * host/ keys, and a gateway's keytab holds HTTP/ ones. The first key of the trust's realm.
+ */
+static krb5_error_code
+basic_keytab_server(krb5_context ctx, krb5_keytab kt, const char *realm, krb5_principal *server_out)
+{
+	krb5_keytab_entry ent;
+	krb5_kt_cursor cur;
+	krb5_error_code kerr;
+
+	kerr = krb5_kt_start_seq_get(ctx, kt, &cur);
+	if (kerr != 0)
+		return kerr;
+	while ((kerr = krb5_kt_next_entry(ctx, kt, &ent, &cur)) == 0) {
+		int match = ent.principal->realm.length == strlen(realm) &&
+			    memcmp(ent.principal->realm.data, realm, strlen(realm)) == 0;
+
+		if (match)
+			kerr = krb5_copy_principal(ctx, ent.principal, server_out);
+		krb5_free_keytab_entry_contents(ctx, &ent);
+		if (match)
+			break;
+	}
+	krb5_kt_end_seq_get(ctx, kt, &cur);
+	return kerr == KRB5_KT_END ? KRB5_KT_NOTFOUND : kerr;
+}
+
 int
 basic_validate(krb5_context ctx, const struct trust_config *tc, const uint8_t *tok, size_t len,
 	       struct kw_verdict *v)
 {
 	krb5_get_init_creds_opt *opts = NULL;
 	krb5_verify_init_creds_opt vopt;
-	krb5_principal client = NULL;
+	krb5_principal client = NULL, server = NULL;
 	krb5_keytab kt = NULL;
 	krb5_creds creds;
 	krb5_error_code kerr;
@@ -198,10 +226,16 @@ basic_validate(krb5_context ctx, const struct trust_config *tc, const uint8_t *t
 		basic_detail(ctx, kerr, "keytab", v);
 		goto cleanup;
 	}
+	kerr = basic_keytab_server(ctx, kt, tc->realm, &server);
+	if (kerr != 0) {
+		server = NULL;
+		basic_detail(ctx, kerr, "no key of the realm in the keytab", v);
+		goto cleanup;
+	}
 	krb5_verify_init_creds_opt_init(&vopt);
 	/* without a service ticket we could decrypt, the TGT may come from a spoofed KDC */
 	krb5_verify_init_creds_opt_set_ap_req_nofail(&vopt, 1);
-	kerr = krb5_verify_init_creds(ctx, &creds, NULL, kt, NULL, &vopt);
+	kerr = krb5_verify_init_creds(ctx, &creds, server, kt, NULL, &vopt);
 	if (kerr != 0) {
 		v->reason = basic_map_error(kerr) == KW_ERR_KDC_UNREACHABLE ? KW_ERR_KDC_UNREACHABLE
 									    : KW_ERR_KDC_NOT_VERIFIED;
@@ -228,5 +262,7 @@ cleanup:
 		krb5_get_init_creds_opt_free(ctx, opts);
 	if (client != NULL)
 		krb5_free_principal(ctx, client);
+	if (server != NULL)
+		krb5_free_principal(ctx, server);
 	return v->reason == KW_OK ? 0 : -EACCES;
 }
