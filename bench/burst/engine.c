@@ -49,6 +49,8 @@ struct bconn {
 	bool mismatch;   /* a body byte differed from the file */
 	unsigned int tries_401;
 	unsigned int tries_503;
+	unsigned int tries_closed;
+	unsigned int uses; /* responses received on this connection (it is reused when > 0) */
 	uint64_t t_start; /* connect start, then send start of each exchange */
 	uint64_t deadline;
 	uint64_t retry_at;
@@ -228,6 +230,7 @@ start_connect(struct bworker *w, struct bconn *c)
 	int one = 1, fd;
 
 	c->persisted = false;
+	c->uses = 0;
 	c->t_start = bnow_ns();
 	c->deadline = c->t_start + conf->timeout_ns;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -354,6 +357,7 @@ response_done(struct bworker *w, struct bconn *c)
 
 	bhist_add(&w->st.latency, (now - c->t_start) / 1000);
 	STAT_ADD(w, exchanges, 1);
+	c->uses++;
 	if (r->flags & BRESP_F_PERSIST_TRUE)
 		c->persisted = true;
 	else if (r->flags & BRESP_F_PERSIST_FALSE)
@@ -437,6 +441,7 @@ response_done(struct bworker *w, struct bconn *c)
 	c->next++;
 	c->tries_401 = 0;
 	c->tries_503 = 0;
+	c->tries_closed = 0;
 	c->want_token = false;
 	if (c->next > conf->ranges) {
 		conn_done(w, c);
@@ -446,6 +451,25 @@ again:
 	if (close_after)
 		close_fd(c);
 	next_attempt(w, c);
+}
+
+/*
+ * The server closed (or reset) a reused keep-alive connection before a byte of the answer: the
+ * race every HTTP client meets with idle timeouts. Like curl and browsers, retry the request
+ * once on a new connection (RFC 9112 section 9.3.1); counted, so a server that does it often
+ * shows. Returns true when a retry was started.
+ */
+static bool
+retry_on_new_connection(struct bworker *w, struct bconn *c)
+{
+	if (c->uses == 0 || c->tries_closed > 0 || c->resp.state != BRESP_STATUS ||
+	    c->resp.line_len != 0)
+		return false;
+	c->tries_closed++;
+	STAT_ADD(w, retried_closed, 1);
+	close_fd(c);
+	next_attempt(w, c);
+	return true;
 }
 
 static void
@@ -463,6 +487,8 @@ on_eof(struct bworker *w, struct bconn *c)
 		response_done(w, c);
 		return;
 	}
+	if (retry_on_new_connection(w, c))
+		return;
 	if (s == BRESP_STATUS && c->resp.line_len == 0)
 		conn_fail(w, c, BFAIL_CLOSED);
 	else if (s == BRESP_BODY_LENGTH || s == BRESP_CHUNK_DATA || s == BRESP_CHUNK_SIZE ||
@@ -488,6 +514,8 @@ on_readable(struct bworker *w, struct bconn *c)
 			close_fd(c);
 			return;
 		}
+		if (errno == ECONNRESET && retry_on_new_connection(w, c))
+			return;
 		conn_fail(w, c, BFAIL_RESET);
 		return;
 	}
@@ -738,6 +766,7 @@ sum_counters(struct bstats *sum, const struct bstats *s)
 	SUM(conns_failed);
 	SUM(conns_active);
 	SUM(reconnects);
+	SUM(retried_closed);
 	SUM(requests_ok);
 	SUM(requests_failed);
 	SUM(requests_not_run);

@@ -67,7 +67,8 @@ struct bstats {
 	uint64_t conns_ok;
 	uint64_t conns_failed;
 	uint64_t conns_active;
-	uint64_t reconnects;
+	uint64_t reconnects;     /* new connections after the first, whatever the reason */
+	uint64_t retried_closed; /* requests retried because a reused connection closed first */
 	uint64_t requests_ok; /* HEAD or ranged GET answered as expected */
 	uint64_t requests_failed;
 	uint64_t requests_not_run; /* left over when their connection failed */

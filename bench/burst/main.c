@@ -49,6 +49,7 @@ struct opts {
 	unsigned int threads;
 	const char *series_file;
 	const char *cdf_file;
+	const char *out_file;
 	const char *label;
 	bool progress;
 };
@@ -101,6 +102,7 @@ usage(FILE *f)
 		"  --label NAME         name in the table and RESULT line\n"
 		"  --series FILE        every 0.5 s: t, req/s, exchanges/s, MiB/s, active, 401s, 503s\n"
 		"  --cdf FILE           latency CDF: percent, latency in ms\n"
+		"  --out FILE           the final table and RESULT line, also into FILE\n"
 		"  --no-progress        no progress bar (it only shows on a terminal anyway)\n"
 		"  --allow-failures     exit 0 even when requests failed\n"
 		"\n"
@@ -166,6 +168,15 @@ raise_nofile(unsigned int need)
 }
 
 static double
+realtime_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
 ms(uint64_t us)
 {
 	return (double)us / 1000.0;
@@ -216,8 +227,8 @@ write_cdf(const char *path, const struct bhist *h)
 }
 
 static void
-report(const struct opts *o, const struct bstats *s, double wall, uint64_t minted, double mint_s,
-       uint64_t late)
+report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uint64_t minted, double mint_s,
+       uint64_t late, double start_epoch)
 {
 	const char *label = o->label ? o->label : "burst";
 	double rps = wall > 0 ? (double)s->requests_ok / wall : 0;
@@ -225,45 +236,47 @@ report(const struct opts *o, const struct bstats *s, double wall, uint64_t minte
 	double mibs = wall > 0 ? (double)s->body_bytes / 1048576.0 / wall : 0;
 	unsigned int f;
 
-	printf("\n== authgate-burst %s: %u clients x (HEAD + %u x %llu B) %s, auth %s%s\n", label,
+	fprintf(out, "\n== authgate-burst %s: %u clients x (HEAD + %u x %llu B) %s, auth %s%s\n", label,
 	       o->clients, o->ranges, (unsigned long long)o->range_size, o->path, o->auth,
 	       o->probe ? " (probe first)" : "");
-	printf("  %-34s %llu in %.2f s (%.3f ms each, %u threads), %llu more during the run\n",
+	fprintf(out, "  %-34s %llu in %.2f s (%.3f ms each, %u threads), %llu more during the run\n",
 	       "tokens minted before the clock", (unsigned long long)minted, mint_s,
 	       minted ? mint_s * 1000.0 / (double)minted : 0.0, o->mint_threads,
 	       (unsigned long long)late);
-	printf("  %-34s %.2f s\n", "wall time", wall);
-	printf("  %-34s %llu / %llu\n", "connections ok / failed", (unsigned long long)s->conns_ok,
+	fprintf(out, "  %-34s %.2f s\n", "wall time", wall);
+	fprintf(out, "  %-34s %llu / %llu\n", "connections ok / failed", (unsigned long long)s->conns_ok,
 	       (unsigned long long)s->conns_failed);
-	printf("  %-34s %llu / %llu / %llu\n", "requests ok / failed / not run",
+	fprintf(out, "  %-34s %llu / %llu / %llu\n", "requests ok / failed / not run",
 	       (unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
 	       (unsigned long long)s->requests_not_run);
-	printf("  %-34s %llu\n", "HTTP exchanges (401s, retries incl.)",
+	fprintf(out, "  %-34s %llu\n", "HTTP exchanges (401s, retries incl.)",
 	       (unsigned long long)s->exchanges);
-	printf("  %-34s %.0f (%.0f exchanges/s)\n", "requests/s", rps, xps);
-	printf("  %-34s %.1f (%.3f GiB verified)\n", "body MiB/s", mibs,
+	fprintf(out, "  %-34s %.0f (%.0f exchanges/s)\n", "requests/s", rps, xps);
+	fprintf(out, "  %-34s %.1f (%.3f GiB verified)\n", "body MiB/s", mibs,
 	       (double)s->body_bytes / 1073741824.0);
-	printf("  %-34s %llu / %llu\n", "401s / 503s", (unsigned long long)s->status_401,
+	fprintf(out, "  %-34s %llu / %llu\n", "401s / 503s", (unsigned long long)s->status_401,
 	       (unsigned long long)s->status_503);
-	printf("  %-34s %llu\n", "tokens sent", (unsigned long long)s->tokens_sent);
-	printf("  %-34s %llu\n", "reconnects", (unsigned long long)s->reconnects);
-	printf("  %-34s %.2f / %.2f / %.2f / %.2f\n", "latency ms p50 / p90 / p99 / max",
+	fprintf(out, "  %-34s %llu\n", "tokens sent", (unsigned long long)s->tokens_sent);
+	fprintf(out, "  %-34s %llu (%llu requests retried: closed while idle)\n", "reconnects",
+		(unsigned long long)s->reconnects, (unsigned long long)s->retried_closed);
+	fprintf(out, "  %-34s %.2f / %.2f / %.2f / %.2f\n", "latency ms p50 / p90 / p99 / max",
 	       ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)),
 	       ms(bhist_percentile(&s->latency, 99)), ms(s->latency.max));
-	printf("  %-34s %.2f / %.2f / %.2f\n", "connect ms p50 / p99 / max",
+	fprintf(out, "  %-34s %.2f / %.2f / %.2f\n", "connect ms p50 / p99 / max",
 	       ms(bhist_percentile(&s->connect_time, 50)),
 	       ms(bhist_percentile(&s->connect_time, 99)), ms(s->connect_time.max));
-	printf("  %-34s", "failures by kind");
+	fprintf(out, "  %-34s", "failures by kind");
 	for (f = 0; f < BFAIL_MAX; f++)
-		printf(" %s %llu", bfail_str(f), (unsigned long long)s->fail[f]);
-	printf("\n");
+		fprintf(out, " %s %llu", bfail_str(f), (unsigned long long)s->fail[f]);
+	fprintf(out, "\n");
 
-	printf("RESULT label=%s clients=%u ranges=%u range_size=%llu auth=%s probe=%d wall_s=%.3f "
+	fprintf(out, "RESULT label=%s clients=%u ranges=%u range_size=%llu auth=%s probe=%d wall_s=%.3f "
 	       "requests_ok=%llu requests_failed=%llu requests_not_run=%llu exchanges=%llu "
 	       "rps=%.1f exchanges_per_s=%.1f mib_per_s=%.2f body_bytes=%llu conns_ok=%llu "
 	       "conns_failed=%llu status_401=%llu status_503=%llu tokens_sent=%llu "
-	       "tokens_minted=%llu mint_s=%.3f tokens_late=%llu reconnects=%llu p50_ms=%.3f "
-	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f",
+	       "tokens_minted=%llu mint_s=%.3f tokens_late=%llu reconnects=%llu retried_closed=%llu "
+		"p50_ms=%.3f "
+	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f start_epoch=%.3f",
 	       label, o->clients, o->ranges, (unsigned long long)o->range_size, o->auth, o->probe,
 	       wall, (unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
 	       (unsigned long long)s->requests_not_run, (unsigned long long)s->exchanges, rps,
@@ -271,13 +284,13 @@ report(const struct opts *o, const struct bstats *s, double wall, uint64_t minte
 	       (unsigned long long)s->conns_failed, (unsigned long long)s->status_401,
 	       (unsigned long long)s->status_503, (unsigned long long)s->tokens_sent,
 	       (unsigned long long)minted, mint_s, (unsigned long long)late,
-	       (unsigned long long)s->reconnects, ms(bhist_percentile(&s->latency, 50)),
-	       ms(bhist_percentile(&s->latency, 90)), ms(bhist_percentile(&s->latency, 99)),
-	       ms(s->latency.max), ms(bhist_percentile(&s->connect_time, 99)));
+	       (unsigned long long)s->reconnects, (unsigned long long)s->retried_closed,
+	       ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)), ms(bhist_percentile(&s->latency, 99)),
+	       ms(s->latency.max), ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
 	for (f = 0; f < BFAIL_MAX; f++)
-		printf(" fail_%s=%llu", bfail_str(f), (unsigned long long)s->fail[f]);
-	printf("\n");
-	fflush(stdout);
+		fprintf(out, " fail_%s=%llu", bfail_str(f), (unsigned long long)s->fail[f]);
+	fprintf(out, "\n");
+	fflush(out);
 }
 
 static int
@@ -334,6 +347,7 @@ enum {
 	OPT_LABEL,
 	OPT_SERIES,
 	OPT_CDF,
+	OPT_OUT,
 	OPT_NO_PROGRESS,
 	OPT_ALLOW,
 };
@@ -368,6 +382,7 @@ static const struct option long_opts[] = {
 	{"label", required_argument, NULL, OPT_LABEL},
 	{"series", required_argument, NULL, OPT_SERIES},
 	{"cdf", required_argument, NULL, OPT_CDF},
+	{"out", required_argument, NULL, OPT_OUT},
 	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 	{"allow-failures", no_argument, NULL, OPT_ALLOW},
 	{"help", no_argument, NULL, 'h'},
@@ -503,6 +518,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_CDF:
 			o->cdf_file = optarg;
 			break;
+		case OPT_OUT:
+			o->out_file = optarg;
+			break;
 		case OPT_NO_PROGRESS:
 			o->progress = false;
 			break;
@@ -557,7 +575,7 @@ main(int argc, char **argv)
 	size_t map_len = 0;
 	FILE *series = NULL;
 	char err[1024] = "", *basic_value = NULL;
-	double mint_s = 0, wall;
+	double mint_s = 0, wall, start_epoch;
 	uint64_t planned, minted = 0, t0, last_series, last_req = 0, last_xch = 0, last_bytes = 0;
 	bool tty;
 	int rc = 2, fd;
@@ -689,6 +707,8 @@ main(int argc, char **argv)
 		goto cleanup;
 	}
 	t0 = bengine_started_ns(e);
+	/* the wall clock of the start, so that samples taken outside line up with the series */
+	start_epoch = realtime_s() - secs_between(t0, bnow_ns());
 	last_series = t0;
 	while (!bengine_done(e)) {
 		struct timespec nap = {0, 100 * 1000 * 1000};
@@ -722,7 +742,18 @@ main(int argc, char **argv)
 		printf("\n");
 	bengine_totals(e, &s);
 	wall = secs_between(bengine_started_ns(e), bengine_ended_ns(e));
-	report(&o, &s, wall, minted, mint_s, pool ? btok_late(pool) : 0);
+	report(stdout, &o, &s, wall, minted, mint_s, pool ? btok_late(pool) : 0, start_epoch);
+	if (o.out_file) {
+		FILE *f = fopen(o.out_file, "w");
+
+		if (f == NULL) {
+			fprintf(stderr, "authgate-burst: %s: %s\n", o.out_file, strerror(errno));
+		} else {
+			report(f, &o, &s, wall, minted, mint_s, pool ? btok_late(pool) : 0,
+			       start_epoch);
+			fclose(f);
+		}
+	}
 	if (o.cdf_file)
 		write_cdf(o.cdf_file, &s.latency);
 	if (s.requests_ok + s.requests_failed + s.requests_not_run != planned)
