@@ -153,8 +153,9 @@ def plots(out, runs):
                 dat = derive_samples(out, r)
                 parts.append(f'"{dat}" using 1:2 with steps lw 2 title "{r["run"]} waiters"')
                 parts.append(f'"{dat}" using 1:3 with steps lw 2 title "{r["run"]} holders"')
-                parts.append(f'"{dat}" using 1:4 axes x1y2 with lines dt 2 title "{r["run"]} validations/s"')
-            f.write("set xrange [0:*]\n")
+                parts.append(f'"{dat}" using 1:4 axes x1y2 with lines lw 2 dt 2 title "{r["run"]} validations/s"')
+            top = max([10] + [r["peak_waiters"] or 0 for r in ag] + [r["peak_holders"] or 0 for r in ag])
+            f.write(f"set xrange [0:*]\nset yrange [0:{top * 1.15:.0f}]\nset y2range [0:*]\nset key right top\n")
             f.write("plot " + ", ".join(parts) + "\n")
     p = subprocess.run(["gnuplot", gp], capture_output=True, text=True)
     if p.returncode != 0:

@@ -482,13 +482,14 @@ on_eof(struct bworker *w, struct bconn *c)
 		close_fd(c);
 		return;
 	}
+	/* before bresp_eof, which turns "nothing yet" into an error state */
+	if (retry_on_new_connection(w, c))
+		return;
 	if (bresp_eof(&c->resp) == BRESP_OK) {
 		c->resp.flags |= BRESP_F_CLOSE;
 		response_done(w, c);
 		return;
 	}
-	if (retry_on_new_connection(w, c))
-		return;
 	if (s == BRESP_STATUS && c->resp.line_len == 0)
 		conn_fail(w, c, BFAIL_CLOSED);
 	else if (s == BRESP_BODY_LENGTH || s == BRESP_CHUNK_DATA || s == BRESP_CHUNK_SIZE ||
