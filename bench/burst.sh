@@ -38,7 +38,7 @@ usage() {
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) clients=5000 ranges=4 persist=on apache=0 ;;
+	--quick) clients=5000 ranges=4 persist=on apache=0 max_time=150 ;;
 	--clients) clients=$2; shift ;;
 	--ranges) ranges=$2; shift ;;
 	--range-size) range_size=$2; shift ;;

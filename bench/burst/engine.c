@@ -18,20 +18,20 @@
 #include "resp.h"
 #include "tok.h"
 
-#define OUT_MAX        8192
+#define OUT_MAX	       8192
 #define RBUF_SIZE      (256 * 1024)
 #define EPOLL_BATCH    256
 #define SWEEP_EVERY_NS (20 * 1000 * 1000ull)
 #define MIN_RETRY_NS   (100 * 1000 * 1000ull)
 
 enum bconn_state {
-	BCONN_IDLE,       /* not started yet (the ramp has not reached it) */
+	BCONN_IDLE,	  /* not started yet (the ramp has not reached it) */
 	BCONN_CONNECTING, /* non-blocking connect in flight, waiting to be writable */
-	BCONN_SENDING,    /* request partly written, waiting to be writable */
+	BCONN_SENDING,	  /* request partly written, waiting to be writable */
 	BCONN_RECEIVING,  /* request written, parsing the response */
-	BCONN_WAITING,    /* backing off after a 503 until retry_at; fd may be closed (-1) */
-	BCONN_DONE,       /* every request answered as expected; fd closed */
-	BCONN_FAILED,     /* one request failed (counted by kind); fd closed, the rest not run */
+	BCONN_WAITING,	  /* backing off after a 503 until retry_at; fd may be closed (-1) */
+	BCONN_DONE,	  /* every request answered as expected; fd closed */
+	BCONN_FAILED,	  /* one request failed (counted by kind); fd closed, the rest not run */
 };
 
 struct bconn {
@@ -41,17 +41,17 @@ struct bconn {
 	enum bconn_state state;
 	uint32_t events;   /* the epoll interest set now registered */
 	unsigned int next; /* 0 = the HEAD, 1..ranges = the ranged GETs */
-	uint64_t size;     /* from the HEAD */
+	uint64_t size;	   /* from the HEAD */
 	uint64_t first, last;
-	bool persisted;  /* the server said Persistent-Auth: true on this connection */
+	bool persisted;	 /* the server said Persistent-Auth: true on this connection */
 	bool want_token; /* the next attempt must carry credentials (the last one got a 401) */
 	bool with_token; /* the attempt in flight carries credentials */
-	bool mismatch;   /* a body byte differed from the file */
+	bool mismatch;	 /* a body byte differed from the file */
 	unsigned int tries_401;
 	unsigned int tries_503;
 	unsigned int tries_closed;
 	unsigned int uses; /* responses received on this connection (it is reused when > 0) */
-	uint64_t t_start; /* connect start, then send start of each exchange */
+	uint64_t t_start;  /* connect start, then send start of each exchange */
 	uint64_t deadline;
 	uint64_t retry_at;
 	size_t out_len, out_off;
@@ -101,12 +101,12 @@ const char *
 bfail_str(enum bfail f)
 {
 	static const char *const names[BFAIL_MAX] = {
-		[BFAIL_CONNECT] = "connect",       [BFAIL_RESET] = "reset",
-		[BFAIL_CLOSED] = "closed",         [BFAIL_TIMEOUT] = "timeout",
+		[BFAIL_CONNECT] = "connect",	   [BFAIL_RESET] = "reset",
+		[BFAIL_CLOSED] = "closed",	   [BFAIL_TIMEOUT] = "timeout",
 		[BFAIL_BAD_STATUS] = "bad_status", [BFAIL_BAD_RANGE] = "bad_range",
 		[BFAIL_BAD_LENGTH] = "bad_length", [BFAIL_MISMATCH] = "checksum_mismatch",
 		[BFAIL_SHORT_BODY] = "short_body", [BFAIL_PROTOCOL] = "protocol",
-		[BFAIL_AUTH] = "auth_failed",      [BFAIL_BUSY] = "busy",
+		[BFAIL_AUTH] = "auth_failed",	   [BFAIL_BUSY] = "busy",
 		[BFAIL_NO_TOKEN] = "no_token",
 	};
 
@@ -239,7 +239,8 @@ start_connect(struct bworker *w, struct bconn *c)
 	c->fd = fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (conf->nsrc > 0) {
-		/* the port is picked at connect() from the 4-tuple, so 32 addresses give 32 x ports */
+		/* the port is picked at connect() from the 4-tuple, so 32 addresses give 32 x ports
+		 */
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		src.sin_addr = conf->src[c->client % conf->nsrc];
 		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0)
@@ -297,8 +298,7 @@ try_send(struct bworker *w, struct bconn *c)
 		c->deadline = c->t_start + conf->timeout_ns;
 	}
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL);
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -370,7 +370,8 @@ response_done(struct bworker *w, struct bconn *c)
 			conn_fail(w, c, BFAIL_BAD_STATUS);
 			return;
 		}
-		/* a real client answers the challenge with fresh credentials, a bounded number of times */
+		/* a real client answers the challenge with fresh credentials, a bounded number of
+		 * times */
 		if (c->tries_401 >= conf->max_401_retries) {
 			conn_fail(w, c, BFAIL_AUTH);
 			return;
@@ -576,9 +577,10 @@ sweep(struct bworker *w, uint64_t now, bool out_of_time)
 		case BCONN_SENDING:
 		case BCONN_RECEIVING:
 			if (out_of_time || now >= c->deadline)
-				conn_fail(w, c, c->state == BCONN_CONNECTING && !out_of_time
-							? BFAIL_CONNECT
-							: BFAIL_TIMEOUT);
+				conn_fail(w, c,
+					  c->state == BCONN_CONNECTING && !out_of_time
+						  ? BFAIL_CONNECT
+						  : BFAIL_TIMEOUT);
 			break;
 		case BCONN_WAITING:
 			if (out_of_time)

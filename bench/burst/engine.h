@@ -18,19 +18,19 @@ enum bauth {
 
 /* Why a request failed; each has a counter and a name in the report. */
 enum bfail {
-	BFAIL_CONNECT,     /* connect() failed or was refused */
-	BFAIL_RESET,       /* the connection was reset (or another socket error) */
-	BFAIL_CLOSED,      /* the server closed before any byte of the response */
-	BFAIL_TIMEOUT,     /* --timeout passed with the exchange unfinished (or --max-time) */
-	BFAIL_BAD_STATUS,  /* a status the walk does not expect */
-	BFAIL_BAD_RANGE,   /* 206 whose Content-Range is not the requested one, or 200 to a range */
-	BFAIL_BAD_LENGTH,  /* HEAD size differs from --verify-file, or Content-Length != range */
-	BFAIL_MISMATCH,    /* body bytes differ from --verify-file */
-	BFAIL_SHORT_BODY,  /* the server closed inside the body */
-	BFAIL_PROTOCOL,    /* unparsable response, or bytes after it */
-	BFAIL_AUTH,        /* still 401 after the retries with fresh tokens */
-	BFAIL_BUSY,        /* still 503 after the retries */
-	BFAIL_NO_TOKEN,    /* no token could be minted */
+	BFAIL_CONNECT,	  /* connect() failed or was refused */
+	BFAIL_RESET,	  /* the connection was reset (or another socket error) */
+	BFAIL_CLOSED,	  /* the server closed before any byte of the response */
+	BFAIL_TIMEOUT,	  /* --timeout passed with the exchange unfinished (or --max-time) */
+	BFAIL_BAD_STATUS, /* a status the walk does not expect */
+	BFAIL_BAD_RANGE,  /* 206 whose Content-Range is not the requested one, or 200 to a range */
+	BFAIL_BAD_LENGTH, /* HEAD size differs from --verify-file, or Content-Length != range */
+	BFAIL_MISMATCH,	  /* body bytes differ from --verify-file */
+	BFAIL_SHORT_BODY, /* the server closed inside the body */
+	BFAIL_PROTOCOL,	  /* unparsable response, or bytes after it */
+	BFAIL_AUTH,	  /* still 401 after the retries with fresh tokens */
+	BFAIL_BUSY,	  /* still 503 after the retries */
+	BFAIL_NO_TOKEN,	  /* no token could be minted */
 	BFAIL_MAX,
 };
 
@@ -47,15 +47,15 @@ struct bengine_conf {
 	uint64_t range_size;
 	enum bauth auth;
 	struct btok_pool *tokens; /* BAUTH_NEGOTIATE */
-	unsigned int users;       /* client i is user (i % users) + 1 */
+	unsigned int users;	  /* client i is user (i % users) + 1 */
 	const char *basic_value;  /* BAUTH_BASIC: "Basic <base64>" */
-	bool probe;               /* send each authenticated request first without credentials */
-	double rate;              /* connections per second; 0 = all at once */
+	bool probe;		  /* send each authenticated request first without credentials */
+	double rate;		  /* connections per second; 0 = all at once */
 	uint64_t timeout_ns;
 	uint64_t max_time_ns;
 	unsigned int max_401_retries;
 	unsigned int max_503_retries;
-	uint64_t retry_cap_ns; /* longest wait honoured from Retry-After */
+	uint64_t retry_cap_ns;	     /* longest wait honoured from Retry-After */
 	const unsigned char *verify; /* the file's bytes (mmap), or NULL */
 	uint64_t verify_size;
 	unsigned int threads;
@@ -67,18 +67,18 @@ struct bstats {
 	uint64_t conns_ok;
 	uint64_t conns_failed;
 	uint64_t conns_active;
-	uint64_t reconnects;     /* new connections after the first, whatever the reason */
+	uint64_t reconnects;	 /* new connections after the first, whatever the reason */
 	uint64_t retried_closed; /* requests retried because a reused connection closed first */
-	uint64_t requests_ok; /* HEAD or ranged GET answered as expected */
+	uint64_t requests_ok;	 /* HEAD or ranged GET answered as expected */
 	uint64_t requests_failed;
 	uint64_t requests_not_run; /* left over when their connection failed */
-	uint64_t exchanges;        /* request/response pairs on the wire, 401s and retries included */
-	uint64_t body_bytes;       /* verified 206 body bytes */
+	uint64_t exchanges;  /* request/response pairs on the wire, 401s and retries included */
+	uint64_t body_bytes; /* verified 206 body bytes */
 	uint64_t status_401;
 	uint64_t status_503;
 	uint64_t tokens_sent;
 	uint64_t fail[BFAIL_MAX];
-	struct bhist latency;      /* per exchange, send start to last byte, us */
+	struct bhist latency;	   /* per exchange, send start to last byte, us */
 	struct bhist connect_time; /* connect() to writable, us */
 };
 

@@ -4,7 +4,7 @@
 
 #include "hist.h"
 
-#define SUB      (1u << BHIST_SUB_BITS)
+#define SUB	 (1u << BHIST_SUB_BITS)
 #define HALF_SUB (SUB / 2)
 
 void

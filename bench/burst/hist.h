@@ -10,8 +10,9 @@
  */
 #define BHIST_SUB_BITS 6
 #define BHIST_MAX_EXP  40 /* values up to 2^40 us (12 days) */
-#define BHIST_BUCKETS \
-	((1u << BHIST_SUB_BITS) + (BHIST_MAX_EXP - BHIST_SUB_BITS + 1) * (1u << (BHIST_SUB_BITS - 1)))
+#define BHIST_BUCKETS                                                                              \
+	((1u << BHIST_SUB_BITS) +                                                                  \
+	 (BHIST_MAX_EXP - BHIST_SUB_BITS + 1) * (1u << (BHIST_SUB_BITS - 1)))
 
 struct bhist {
 	uint64_t count;

@@ -60,7 +60,8 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: authgate-burst [options]\n"
 		"\n"
-		"Opens --clients keep-alive connections at once (or --rate per second), and on each\n"
+		"Opens --clients keep-alive connections at once (or --rate per second), and on "
+		"each\n"
 		"walks a BITS-like download: HEAD for the size, then --ranges ranged GETs of\n"
 		"--range-size bytes, checking every 206 (Content-Range, length, bytes against\n"
 		"--verify-file). Prints a table and one 'RESULT key=value ...' line.\n"
@@ -79,18 +80,21 @@ usage(FILE *f)
 		"  --rate N             start N connections per second (default 0: all at once)\n"
 		"  --threads N          client threads, 1 or 2 (default 1)\n"
 		"  --timeout S          per connect and per exchange (default 30)\n"
-		"  --max-time S         whole run; what is left then counts as timeout (default 600)\n"
+		"  --max-time S         whole run; what is left then counts as timeout (default "
+		"600)\n"
 		"  --verify-file PATH   the served file, read locally to check sizes and bytes\n"
 		"auth:\n"
 		"  --auth MODE          none | negotiate | basic (default none)\n"
 		"  --spn NAME           GSS host-based service (default HTTP@gw.authgate.test)\n"
 		"  --keytab-dir DIR     client keytabs <principal>.keytab (default\n"
 		"                       $AUTHGATE_CLIENT_KEYTABS)\n"
-		"  --users N            principals user1..userN (default $AUTHGATE_REALM_USERS or 50)\n"
+		"  --users N            principals user1..userN (default $AUTHGATE_REALM_USERS or "
+		"50)\n"
 		"  --principal-format F printf format of a principal (default user%%u)\n"
 		"  --basic USER:PASS    credentials for --auth basic\n"
 		"  --persist-hint on|off  how many tokens to mint ahead: one per connection (on,\n"
-		"                       default) or one per request (off); late ones are minted live\n"
+		"                       default) or one per request (off); late ones are minted "
+		"live\n"
 		"  --tokens N           mint exactly N tokens ahead instead\n"
 		"  --mint-threads N     threads minting tokens before the clock (default 2)\n"
 		"  --probe              send each credentialed request first without credentials\n"
@@ -100,13 +104,15 @@ usage(FILE *f)
 		"  --retry-cap S        longest Retry-After wait honoured (default 2)\n"
 		"output:\n"
 		"  --label NAME         name in the table and RESULT line\n"
-		"  --series FILE        every 0.5 s: t, req/s, exchanges/s, MiB/s, active, 401s, 503s\n"
+		"  --series FILE        every 0.5 s: t, req/s, exchanges/s, MiB/s, active, 401s, "
+		"503s\n"
 		"  --cdf FILE           latency CDF: percent, latency in ms\n"
 		"  --out FILE           the final table and RESULT line, also into FILE\n"
 		"  --no-progress        no progress bar (it only shows on a terminal anyway)\n"
 		"  --allow-failures     exit 0 even when requests failed\n"
 		"\n"
-		"exit status: 0 every request answered as expected, 1 some failed, 2 setup error\n");
+		"exit status: 0 every request answered as expected, 1 some failed, 2 setup "
+		"error\n");
 }
 
 static int
@@ -210,9 +216,9 @@ progress_bar(const struct opts *o, const struct bstats *s, double t, uint64_t pl
 static void
 write_cdf(const char *path, const struct bhist *h)
 {
-	static const double ps[] = {0.1, 1,  2,  5,  10, 15, 20, 25, 30, 35,   40,   45,    50,
-				    55,  60, 65, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.9, 99.99,
-				    100};
+	static const double ps[] = {0.1, 1,  2,	   5,  10,   15,   20,	  25, 30, 35,
+				    40,	 45, 50,   55, 60,   65,   70,	  75, 80, 85,
+				    90,	 95, 97.5, 99, 99.5, 99.9, 99.99, 100};
 	FILE *f = fopen(path, "w");
 	size_t i;
 
@@ -227,8 +233,8 @@ write_cdf(const char *path, const struct bhist *h)
 }
 
 static void
-report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uint64_t minted, double mint_s,
-       uint64_t late, double start_epoch)
+report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uint64_t minted,
+       double mint_s, uint64_t late, double start_epoch)
 {
 	const char *label = o->label ? o->label : "burst";
 	double rps = wall > 0 ? (double)s->requests_ok / wall : 0;
@@ -236,57 +242,61 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 	double mibs = wall > 0 ? (double)s->body_bytes / 1048576.0 / wall : 0;
 	unsigned int f;
 
-	fprintf(out, "\n== authgate-burst %s: %u clients x (HEAD + %u x %llu B) %s, auth %s%s\n", label,
-	       o->clients, o->ranges, (unsigned long long)o->range_size, o->path, o->auth,
-	       o->probe ? " (probe first)" : "");
-	fprintf(out, "  %-34s %llu in %.2f s (%.3f ms each, %u threads), %llu more during the run\n",
-	       "tokens minted before the clock", (unsigned long long)minted, mint_s,
-	       minted ? mint_s * 1000.0 / (double)minted : 0.0, o->mint_threads,
-	       (unsigned long long)late);
+	fprintf(out, "\n== authgate-burst %s: %u clients x (HEAD + %u x %llu B) %s, auth %s%s\n",
+		label, o->clients, o->ranges, (unsigned long long)o->range_size, o->path, o->auth,
+		o->probe ? " (probe first)" : "");
+	fprintf(out,
+		"  %-34s %llu in %.2f s (%.3f ms each, %u threads), %llu more during the run\n",
+		"tokens minted before the clock", (unsigned long long)minted, mint_s,
+		minted ? mint_s * 1000.0 / (double)minted : 0.0, o->mint_threads,
+		(unsigned long long)late);
 	fprintf(out, "  %-34s %.2f s\n", "wall time", wall);
-	fprintf(out, "  %-34s %llu / %llu\n", "connections ok / failed", (unsigned long long)s->conns_ok,
-	       (unsigned long long)s->conns_failed);
+	fprintf(out, "  %-34s %llu / %llu\n", "connections ok / failed",
+		(unsigned long long)s->conns_ok, (unsigned long long)s->conns_failed);
 	fprintf(out, "  %-34s %llu / %llu / %llu\n", "requests ok / failed / not run",
-	       (unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
-	       (unsigned long long)s->requests_not_run);
+		(unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
+		(unsigned long long)s->requests_not_run);
 	fprintf(out, "  %-34s %llu\n", "HTTP exchanges (401s, retries incl.)",
-	       (unsigned long long)s->exchanges);
+		(unsigned long long)s->exchanges);
 	fprintf(out, "  %-34s %.0f (%.0f exchanges/s)\n", "requests/s", rps, xps);
 	fprintf(out, "  %-34s %.1f (%.3f GiB verified)\n", "body MiB/s", mibs,
-	       (double)s->body_bytes / 1073741824.0);
+		(double)s->body_bytes / 1073741824.0);
 	fprintf(out, "  %-34s %llu / %llu\n", "401s / 503s", (unsigned long long)s->status_401,
-	       (unsigned long long)s->status_503);
+		(unsigned long long)s->status_503);
 	fprintf(out, "  %-34s %llu\n", "tokens sent", (unsigned long long)s->tokens_sent);
 	fprintf(out, "  %-34s %llu (%llu requests retried: closed while idle)\n", "reconnects",
 		(unsigned long long)s->reconnects, (unsigned long long)s->retried_closed);
 	fprintf(out, "  %-34s %.2f / %.2f / %.2f / %.2f\n", "latency ms p50 / p90 / p99 / max",
-	       ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)),
-	       ms(bhist_percentile(&s->latency, 99)), ms(s->latency.max));
+		ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)),
+		ms(bhist_percentile(&s->latency, 99)), ms(s->latency.max));
 	fprintf(out, "  %-34s %.2f / %.2f / %.2f\n", "connect ms p50 / p99 / max",
-	       ms(bhist_percentile(&s->connect_time, 50)),
-	       ms(bhist_percentile(&s->connect_time, 99)), ms(s->connect_time.max));
+		ms(bhist_percentile(&s->connect_time, 50)),
+		ms(bhist_percentile(&s->connect_time, 99)), ms(s->connect_time.max));
 	fprintf(out, "  %-34s", "failures by kind");
 	for (f = 0; f < BFAIL_MAX; f++)
 		fprintf(out, " %s %llu", bfail_str(f), (unsigned long long)s->fail[f]);
 	fprintf(out, "\n");
 
-	fprintf(out, "RESULT label=%s clients=%u ranges=%u range_size=%llu auth=%s probe=%d wall_s=%.3f "
-	       "requests_ok=%llu requests_failed=%llu requests_not_run=%llu exchanges=%llu "
-	       "rps=%.1f exchanges_per_s=%.1f mib_per_s=%.2f body_bytes=%llu conns_ok=%llu "
-	       "conns_failed=%llu status_401=%llu status_503=%llu tokens_sent=%llu "
-	       "tokens_minted=%llu mint_s=%.3f tokens_late=%llu reconnects=%llu retried_closed=%llu "
+	fprintf(out,
+		"RESULT label=%s clients=%u ranges=%u range_size=%llu auth=%s probe=%d wall_s=%.3f "
+		"requests_ok=%llu requests_failed=%llu requests_not_run=%llu exchanges=%llu "
+		"rps=%.1f exchanges_per_s=%.1f mib_per_s=%.2f body_bytes=%llu conns_ok=%llu "
+		"conns_failed=%llu status_401=%llu status_503=%llu tokens_sent=%llu "
+		"tokens_minted=%llu mint_s=%.3f tokens_late=%llu reconnects=%llu "
+		"retried_closed=%llu "
 		"p50_ms=%.3f "
-	       "p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f start_epoch=%.3f",
-	       label, o->clients, o->ranges, (unsigned long long)o->range_size, o->auth, o->probe,
-	       wall, (unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
-	       (unsigned long long)s->requests_not_run, (unsigned long long)s->exchanges, rps,
-	       xps, mibs, (unsigned long long)s->body_bytes, (unsigned long long)s->conns_ok,
-	       (unsigned long long)s->conns_failed, (unsigned long long)s->status_401,
-	       (unsigned long long)s->status_503, (unsigned long long)s->tokens_sent,
-	       (unsigned long long)minted, mint_s, (unsigned long long)late,
-	       (unsigned long long)s->reconnects, (unsigned long long)s->retried_closed,
-	       ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)), ms(bhist_percentile(&s->latency, 99)),
-	       ms(s->latency.max), ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
+		"p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f start_epoch=%.3f",
+		label, o->clients, o->ranges, (unsigned long long)o->range_size, o->auth, o->probe,
+		wall, (unsigned long long)s->requests_ok, (unsigned long long)s->requests_failed,
+		(unsigned long long)s->requests_not_run, (unsigned long long)s->exchanges, rps, xps,
+		mibs, (unsigned long long)s->body_bytes, (unsigned long long)s->conns_ok,
+		(unsigned long long)s->conns_failed, (unsigned long long)s->status_401,
+		(unsigned long long)s->status_503, (unsigned long long)s->tokens_sent,
+		(unsigned long long)minted, mint_s, (unsigned long long)late,
+		(unsigned long long)s->reconnects, (unsigned long long)s->retried_closed,
+		ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)),
+		ms(bhist_percentile(&s->latency, 99)), ms(s->latency.max),
+		ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
 	for (f = 0; f < BFAIL_MAX; f++)
 		fprintf(out, " fail_%s=%llu", bfail_str(f), (unsigned long long)s->fail[f]);
 	fprintf(out, "\n");
@@ -661,7 +671,8 @@ main(int argc, char **argv)
 		if (o.tokens >= 0)
 			want = (uint64_t)o.tokens;
 		else
-			want = (uint64_t)o.clients * (o.persist_hint ? 1 : o.ranges + 1) * 102 / 100 +
+			want = (uint64_t)o.clients * (o.persist_hint ? 1 : o.ranges + 1) * 102 /
+				       100 +
 			       2 * o.users;
 		per_user = (want + o.users - 1) / o.users;
 		m0 = bnow_ns();
@@ -758,7 +769,8 @@ main(int argc, char **argv)
 		write_cdf(o.cdf_file, &s.latency);
 	if (s.requests_ok + s.requests_failed + s.requests_not_run != planned)
 		fprintf(stderr, "authgate-burst: internal: %llu requests accounted, %llu planned\n",
-			(unsigned long long)(s.requests_ok + s.requests_failed + s.requests_not_run),
+			(unsigned long long)(s.requests_ok + s.requests_failed +
+					     s.requests_not_run),
 			(unsigned long long)planned);
 	rc = s.requests_failed == 0 || o.allow_failures ? 0 : 1;
 cleanup:

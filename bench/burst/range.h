@@ -25,8 +25,8 @@ int brange_format(char *buf, size_t len, uint64_t first, uint64_t last);
  * UINT64_MAX). Returns 0 or -EINVAL for anything else, including the unsatisfiable form
  * "bytes *" "/TOTAL" of a 416.
  */
-int brange_parse_content_range(const char *v, size_t len, uint64_t *first_out,
-			       uint64_t *last_out, uint64_t *total_out);
+int brange_parse_content_range(const char *v, size_t len, uint64_t *first_out, uint64_t *last_out,
+			       uint64_t *total_out);
 
 /* Parses a decimal without sign or overflow; returns 0 or -EINVAL/-ERANGE. */
 int brange_parse_u64(const char *p, size_t len, uint64_t *out);

@@ -220,8 +220,8 @@ parse_chunk_size(struct bresp *r)
 			return fail(r, BRESP_E_CHUNK);
 		v = v * 16 + d;
 	}
-	if (i == 0 || (i < r->line_len && r->line[i] != ';' && r->line[i] != ' ' &&
-		       r->line[i] != '\t'))
+	if (i == 0 ||
+	    (i < r->line_len && r->line[i] != ';' && r->line[i] != ' ' && r->line[i] != '\t'))
 		return fail(r, BRESP_E_CHUNK);
 	r->body_left = v;
 	r->state = v ? BRESP_CHUNK_DATA : BRESP_TRAILER;
@@ -294,7 +294,8 @@ bresp_feed(struct bresp *r, const char *p, size_t n, size_t *used, bresp_body_cb
 				break;
 			i++; /* the LF */
 			/* a truncated line lost its CR with the tail */
-			if (r->line_len > 0 && r->line[r->line_len - 1] == '\r' && !r->line_truncated)
+			if (r->line_len > 0 && r->line[r->line_len - 1] == '\r' &&
+			    !r->line_truncated)
 				r->line_len--;
 			if (memchr(r->line, '\r', r->line_len) != NULL)
 				return fail(r, BRESP_E_HEADER);
@@ -317,7 +318,8 @@ bresp_feed(struct bresp *r, const char *p, size_t n, size_t *used, bresp_body_cb
 				break;
 			r->body_left -= take;
 			if (r->body_left == 0)
-				r->state = r->state == BRESP_CHUNK_DATA ? BRESP_CHUNK_CRLF : BRESP_DONE;
+				r->state = r->state == BRESP_CHUNK_DATA ? BRESP_CHUNK_CRLF
+									: BRESP_DONE;
 			break;
 		}
 		case BRESP_CHUNK_CRLF:

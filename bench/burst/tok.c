@@ -143,10 +143,9 @@ mint_one(struct btok_pool *p, struct btok_minter *m, unsigned int user, char *er
 
 	if (minter_cred(p, m, user, &cred, err, errlen) < 0)
 		return NULL;
-	major = gss_init_sec_context(&minor, cred, &ctx, p->target, &spnego_oid,
-				     GSS_C_MUTUAL_FLAG, GSS_C_INDEFINITE,
-				     GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, NULL, &out,
-				     NULL, NULL);
+	major = gss_init_sec_context(&minor, cred, &ctx, p->target, &spnego_oid, GSS_C_MUTUAL_FLAG,
+				     GSS_C_INDEFINITE, GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER,
+				     NULL, &out, NULL, NULL);
 	if (GSS_ERROR(major) || out.length == 0) {
 		gss_err(err, errlen, "gss_init_sec_context", major, minor);
 		goto cleanup;
@@ -160,7 +159,8 @@ mint_one(struct btok_pool *p, struct btok_minter *m, unsigned int user, char *er
 	btok_base64(out.value, out.length, hdr + 10);
 cleanup:
 	gss_release_buffer(&minor, &out);
-	/* the mutual-auth reply is not checked: the benchmark measures the server, not the client */
+	/* the mutual-auth reply is not checked: the benchmark measures the server, not the client
+	 */
 	if (ctx != GSS_C_NO_CONTEXT)
 		gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
 	return hdr;
@@ -319,8 +319,8 @@ btok_mint(struct btok_pool *p, unsigned int per_user, unsigned int threads, char
 		goto cleanup;
 	}
 	for (t = 0; t < threads; t++) {
-		jobs[t] = (struct mint_job){.pool = p, .id = t, .threads = threads,
-					    .per_user = per_user};
+		jobs[t] = (struct mint_job){
+			.pool = p, .id = t, .threads = threads, .per_user = per_user};
 		if (pthread_create(&tids[t], NULL, mint_thread, &jobs[t]) != 0) {
 			rc = -EAGAIN;
 			break;

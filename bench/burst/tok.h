@@ -8,10 +8,10 @@
 struct btok_pool;
 
 struct btok_conf {
-	const char *keytab_dir;       /* holds <principal>.keytab per user */
+	const char *keytab_dir;	      /* holds <principal>.keytab per user */
 	const char *principal_format; /* printf format with one %u: "user%u" */
-	unsigned int users;           /* principals 1..users */
-	const char *spn;              /* GSS host-based service name, "HTTP@gw.authgate.test" */
+	unsigned int users;	      /* principals 1..users */
+	const char *spn;	      /* GSS host-based service name, "HTTP@gw.authgate.test" */
 };
 
 /* A pool of SPNEGO tokens; NULL with errno set when no credential could be acquired. */

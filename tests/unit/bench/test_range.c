@@ -120,9 +120,10 @@ test_content_range(void **state)
 	v = "  BYTES 0-0/*  ";
 	assert_int_equal(brange_parse_content_range(v, strlen(v), &f, &l, &t), 0);
 	assert_int_equal(t, UINT64_MAX);
-	const char *bad[] = {"bytes */100",  "bytes 5-4/100", "bytes 0-100/100", "bits 0-1/2",
-			     "bytes 0-1",    "bytes -1/2",    "bytes 0-/2",      "bytes 0-1/2x",
-			     "bytes0-1/2",   "",              "bytes 1/2-3"};
+	const char *bad[] = {
+		"bytes */100", "bytes 5-4/100", "bytes 0-100/100", "bits 0-1/2", "bytes 0-1",
+		"bytes -1/2",  "bytes 0-/2",	"bytes 0-1/2x",	   "bytes0-1/2", "",
+		"bytes 1/2-3"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(brange_parse_content_range(bad[i], strlen(bad[i]), &f, &l, &t),
 				 -EINVAL);

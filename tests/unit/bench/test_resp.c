@@ -254,8 +254,7 @@ test_errors(void **state)
 	expect_error("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n",
 		     BRESP_E_LENGTH);
 	expect_error("HTTP/1.1 206 Partial\r\nContent-Range: bytes 9-1/10\r\n", BRESP_E_RANGE);
-	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-		     BRESP_E_CHUNK);
+	expect_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", BRESP_E_CHUNK);
 	expect_error("HTTP/1.1 200 OK\r\nX: a\rb\r\n", BRESP_E_HEADER);
 }
 
