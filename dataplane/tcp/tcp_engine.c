@@ -306,8 +306,10 @@ xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
 	uint32_t win = 0;
 
 	if (flags & TCP_FL_ACK) {
-		win = rcv_window(f);
-		f->rcv_adv = f->rcv_nxt + ((win >> f->rcv_wscale) << f->rcv_wscale);
+		/* Round up: rounding down could pull the right edge below what we promised. */
+		win = RTE_MIN((rcv_window(f) + (1u << f->rcv_wscale) - 1) >> f->rcv_wscale, 65535u)
+		      << f->rcv_wscale;
+		f->rcv_adv = seq_max(f->rcv_adv, f->rcv_nxt + win);
 		f->last_ack_sent = f->rcv_nxt;
 		f->flags &= ~(TF_ACKNOW | TF_DELACK);
 		f->delack_at = 0;
