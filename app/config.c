@@ -53,7 +53,8 @@ enum cfg_kind {
 	CK_IPV4,
 	CK_IPV4_PREFIX,
 	CK_LCORES,
-	CK_NAME, /* [A-Za-z0-9_.-]+ */
+	CK_NAME,  /* [A-Za-z0-9_.-]+ */
+	CK_FLAGS, /* words from choices, blank or comma separated: bit i-1 for choice i; choice 0 = none */
 };
 
 struct cfg_key {
@@ -162,12 +163,13 @@ static const struct cfg_key http_keys[] = {
 	{NULL},
 };
 
-static const char *const site_auth_choices[] = {"none", "negotiate", NULL};
-static const char *const trust_kind_choices[] = {"kerberos", NULL};
+static const char *const site_auth_choices[] = {"none", "negotiate", "ntlm", "basic", NULL};
+static const char *const trust_kind_choices[] = {"kerberos", "ntlm", "basic", NULL};
 
 static const struct cfg_key site_keys[] = {
 	S(ag_site_conf, root, CK_STRING, NULL),
-	E(ag_site_conf, auth, site_auth_choices, "none"),
+	{"auth", CK_FLAGS, offsetof(struct ag_site_conf, auth), sizeof(uint32_t), 0, 0, "none",
+	 site_auth_choices},
 	{NULL},
 };
 
@@ -178,6 +180,10 @@ static const struct cfg_key auth_keys[] = {
 	U(ag_auth_conf, max_auth_failures, 1, 1000, "5"),
 	U(ag_auth_conf, retry_after_s, 1, 3600, "5"),
 	U(ag_auth_conf, max_token_bytes, 1024, 65536, "49152"),
+	B(ag_auth_conf, allow_basic_over_http, "no"),
+	S(ag_auth_conf, default_trust, CK_STRING, ""),
+	S(ag_auth_conf, ntlm_service, CK_STRING, ""),
+	U(ag_auth_conf, ntlm_ctx_timeout_s, 1, 3600, "30"),
 	{NULL},
 };
 
@@ -189,6 +195,16 @@ static const struct cfg_key trust_keys[] = {
 	U(ag_trust_conf, warning_threshold_s, 0, 3600, "0"),
 	U(ag_trust_conf, workers, 1, 64, "2"),
 	B(ag_trust_conf, replay_cache, "yes"),
+	S(ag_trust_conf, netbios_name, CK_STRING, ""),
+	S(ag_trust_conf, user_file, CK_STRING, ""),
+	{NULL},
+};
+
+static const struct cfg_key impair_keys[] = {
+	U(ag_impair_conf, loss_permille, 0, 1000, "0"),
+	U(ag_impair_conf, duplicate_permille, 0, 1000, "0"),
+	U(ag_impair_conf, reorder_permille, 0, 1000, "0"),
+	U(ag_impair_conf, delay_us, 0, 1000000, "0"),
 	{NULL},
 };
 
@@ -209,6 +225,7 @@ static const struct cfg_section sections[] = {
 	{"trust", true, offsetof(struct ag_config, trusts), sizeof(struct ag_trust_conf),
 	 AG_MAX_TRUSTS, offsetof(struct ag_config, nb_trusts), offsetof(struct ag_trust_conf, realm),
 	 sizeof(((struct ag_trust_conf *)0)->realm), trust_keys, false},
+	{"impair", false, offsetof(struct ag_config, impair), 0, 1, 0, 0, 0, impair_keys, false},
 };
 
 static void __attribute__((format(printf, 5, 6)))
@@ -545,6 +562,28 @@ parse_value(struct cfg_ctx *ctx, const char *section, const struct cfg_key *k, c
 			cfg_error(ctx, line, section, k->name, "'%s' is not one of: %s", v, list);
 		}
 		return;
+	case CK_FLAGS: {
+		char copy[AG_CFG_STR], *save = NULL, *w;
+		uint32_t bits = 0;
+
+		snprintf(copy, sizeof(copy), "%s", v);
+		for (w = strtok_r(copy, " \t,", &save); w != NULL; w = strtok_r(NULL, " \t,", &save)) {
+			unsigned int i;
+
+			for (i = 0; k->choices[i] != NULL; i++)
+				if (strcasecmp(w, k->choices[i]) == 0)
+					break;
+			if (k->choices[i] == NULL) {
+				cfg_error(ctx, line, section, k->name, "'%s' is not one of: %s", w,
+					  "none, negotiate, ntlm, basic");
+				return;
+			}
+			if (i > 0)
+				bits |= 1u << (i - 1);
+		}
+		*(uint32_t *)dst = bits;
+		return;
+	}
 	case CK_IPV4:
 		if (parse_ipv4(v, dst) < 0)
 			cfg_error(ctx, line, section, k->name, "'%s' is not an IPv4 address", v);
@@ -717,15 +756,24 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 		if (t->keytab[0] != '\0' && access(t->keytab, R_OK) != 0)
 			cfg_error(ctx, line_of(ctx, sec, "keytab"), sec, "keytab",
 				  "cannot read '%s': %s", t->keytab, strerror(errno));
+		if (t->user_file[0] != '\0' && access(t->user_file, R_OK) != 0)
+			cfg_error(ctx, line_of(ctx, sec, "user_file"), sec, "user_file",
+				  "cannot read '%s': %s", t->user_file, strerror(errno));
+		if (t->kind == 1 && t->netbios_name[0] == '\0')
+			cfg_error(ctx, line_of(ctx, sec, "kind"), sec, "netbios_name",
+				  "an ntlm trust needs its NetBIOS domain name");
+		if (strlen(t->netbios_name) > 15)
+			cfg_error(ctx, line_of(ctx, sec, "netbios_name"), sec, "netbios_name",
+				  "'%s' is longer than 15 characters", t->netbios_name);
 	}
 	for (unsigned int i = 0; i < cfg->nb_sites; i++) {
 		struct stat st;
 		const struct ag_site_conf *site = &cfg->sites[i];
 
 		snprintf(sec, sizeof(sec), "site %s", site->prefix);
-		if (site->auth == AG_AUTH_NEGOTIATE && cfg->nb_trusts == 0)
+		if (site->auth != AG_AUTH_NONE && cfg->nb_trusts == 0)
 			cfg_error(ctx, line_of(ctx, sec, "auth"), sec, "auth",
-				  "negotiate needs at least one [trust REALM] section");
+				  "authentication needs at least one [trust REALM] section");
 
 		snprintf(sec, sizeof(sec), "site %s", site->prefix);
 		if (site->root[0] != '/')
@@ -896,6 +944,17 @@ dump_section(FILE *out, const char *name, const struct cfg_key *keys, const void
 		case CK_ENUM:
 			fprintf(out, "%s\n", k->choices[*(const uint32_t *)src]);
 			break;
+		case CK_FLAGS: {
+			uint32_t bits = *(const uint32_t *)src;
+			bool any = false;
+			for (unsigned int i = 1; k->choices[i] != NULL; i++)
+				if (bits & (1u << (i - 1))) {
+					fprintf(out, "%s%s", any ? " " : "", k->choices[i]);
+					any = true;
+				}
+			fprintf(out, "%s\n", any ? "" : k->choices[0]);
+			break;
+		}
 		case CK_IPV4:
 			ia.s_addr = htonl(*(const uint32_t *)src);
 			fprintf(out, "%s\n", inet_ntop(AF_INET, &ia, a, sizeof(a)));
@@ -936,6 +995,7 @@ ag_config_dump(const struct ag_config *cfg, FILE *out)
 		dump_section(out, name, site_keys, &cfg->sites[i]);
 	}
 	dump_section(out, "auth", auth_keys, &cfg->auth);
+	dump_section(out, "impair", impair_keys, &cfg->impair);
 	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
 		char name[96];
 		snprintf(name, sizeof(name), "trust %s", cfg->trusts[i].realm);

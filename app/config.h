@@ -92,15 +92,18 @@ struct ag_http_conf {
 	char access_log[AG_CFG_STR]; /* combined-format log file; empty = off */
 };
 
+/* The schemes a site offers, as bits; none = open. */
 enum ag_site_auth {
-	AG_AUTH_NONE,      /* open */
-	AG_AUTH_NEGOTIATE, /* Kerberos through SPNEGO/Negotiate */
+	AG_AUTH_NONE = 0,
+	AG_AUTH_NEGOTIATE = 1 << 0, /* Kerberos through SPNEGO, or NTLMSSP inside it */
+	AG_AUTH_NTLM = 1 << 1,      /* raw NTLM */
+	AG_AUTH_BASIC = 1 << 2,     /* user:password, checked against the trust's KDC */
 };
 
 struct ag_site_conf {
 	char prefix[128]; /* the NAME of [site NAME]: a URL path prefix such as /pkg */
 	char root[AG_CFG_STR];
-	uint32_t auth; /* enum ag_site_auth */
+	uint32_t auth; /* bits of enum ag_site_auth */
 };
 
 struct ag_auth_conf {
@@ -110,17 +113,31 @@ struct ag_auth_conf {
 	uint32_t max_auth_failures;  /* failed validations on one connection before it is closed */
 	uint32_t retry_after_s;      /* Retry-After on 503 when a trust is saturated */
 	uint32_t max_token_bytes;    /* decoded Authorization token bound */
+	bool allow_basic_over_http;  /* Basic sends passwords in the clear: off unless asked for */
+	char default_trust[64];      /* bare Basic user names and NTLM without a domain */
+	char ntlm_service[128];      /* NTLM acceptor name, HTTP@host; empty: HTTP@<hostname> */
+	uint32_t ntlm_ctx_timeout_s; /* a half-finished NTLM exchange is dropped after this */
 };
 
 struct ag_trust_conf {
 	char realm[64]; /* the NAME of [trust NAME], as in tickets: AUTHGATE.TEST */
-	uint32_t kind;  /* 0 kerberos */
+	uint32_t kind;  /* 0 kerberos, 1 ntlm, 2 basic */
 	char keytab[AG_CFG_STR]; /* empty: KRB5_KTNAME */
 	uint32_t max_concurrent_api;
 	uint32_t timeout_s;
 	uint32_t warning_threshold_s;
 	uint32_t workers;
 	bool replay_cache;
+	char netbios_name[16]; /* DOMAIN of DOMAIN\user and of NTLM Type 3 messages */
+	char user_file[AG_CFG_STR]; /* ntlm: DOMAIN:user:password lines (labs); empty: winbind */
+};
+
+/* Lab fault injection on the gateway's link, both directions (the kernel here has no netem). */
+struct ag_impair_conf {
+	uint32_t loss_permille;
+	uint32_t duplicate_permille;
+	uint32_t reorder_permille;
+	uint32_t delay_us;
 };
 
 struct ag_config {
@@ -138,6 +155,7 @@ struct ag_config {
 	struct ag_auth_conf auth;
 	struct ag_trust_conf trusts[AG_MAX_TRUSTS];
 	unsigned int nb_trusts;
+	struct ag_impair_conf impair;
 };
 
 /*

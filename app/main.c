@@ -175,8 +175,8 @@ main(int argc, char **argv)
 			rte_exit(EXIT_FAILURE, "launch on lcore %u: %s\n",
 				 dp_main.lcores[i].lcore_id, strerror(-rc));
 	}
-	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, file prefix %s)\n", getpid(),
-		cfg.eal.file_prefix);
+	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, runtime dir %s)\n", getpid(),
+		rte_eal_get_runtime_dir());
 	/* signal the lab script: ready once this line is out */
 	fflush(stdout);
 

@@ -47,6 +47,8 @@ static struct {
 	struct kw_pool *pool;
 	struct ntlm_table *ntlm;
 	char default_trust[TRUST_NAME_MAX];
+	/* the pool's workers build their NTLM acceptors lazily from these: they must outlive start */
+	char ntlm_service[TRUST_NAME_MAX];
 	pthread_t dispatcher;
 	struct authsvc_stats stats;
 	pthread_mutex_t revoke_lock;
@@ -301,6 +303,17 @@ dispatch(struct authsvc_job *job)
 		return;
 	}
 	if (job->scheme == AUTHSVC_SCHEME_NTLM) {
+		static const uint8_t type1[12] = "NTLMSSP\0\1\0\0\0";
+
+		/*
+		 * curl sends a 32-byte NEGOTIATE_MESSAGE without the optional Version field;
+		 * gss-ntlmssp 1.2 refuses anything shorter than 40 bytes. A zero Version is what
+		 * "not sent" means, and the lcore allocates tokens with max_token_bytes of room.
+		 */
+		if (job->token_len == 32 && memcmp(job->token, type1, sizeof(type1)) == 0) {
+			memset(job->token + 32, 0, 8);
+			job->token_len = 40;
+		}
 		memset(&info, 0, sizeof(info));
 		info.mech_token = job->token;
 		info.mech_token_len = job->token_len;
@@ -427,7 +440,12 @@ authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 		c->warning_threshold_ns = (uint64_t)tc->warning_threshold_s * 1000000000ull;
 		c->workers = tc->workers;
 		c->replay_cache = tc->replay_cache;
+		snprintf(c->netbios_name, sizeof(c->netbios_name), "%s", tc->netbios_name);
+		snprintf(c->user_file, sizeof(c->user_file), "%s", tc->user_file);
 	}
+	snprintf(ac->default_trust, sizeof(ac->default_trust), "%s", cfg->auth.default_trust);
+	snprintf(ac->ntlm_service, sizeof(ac->ntlm_service), "%s", cfg->auth.ntlm_service);
+	ac->ntlm_ctx_timeout_s = cfg->auth.ntlm_ctx_timeout_s;
 	rc = authsvc_start_with(ac, nb_lcores);
 	free(ac);
 	return rc;
@@ -502,7 +520,8 @@ authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
 	pc.queue_size = cfg->queue_size ? cfg->queue_size : 8192;
 	pc.on_verdict = on_kw_verdict;
 	pc.ntlm_user_file = ntlm_user_file();
-	pc.ntlm_service = cfg->ntlm_service;
+	snprintf(svc.ntlm_service, sizeof(svc.ntlm_service), "%s", cfg->ntlm_service);
+	pc.ntlm_service = svc.ntlm_service;
 	svc.pool = kw_pool_create(&pc);
 	if (svc.pool == NULL) {
 		AUTH_LOG(ERR, "worker pool: %s", strerror(errno));

@@ -37,7 +37,8 @@ struct authsvc_job {
 	uint16_t lcore; /* whose verdict ring gets the answer */
 	uint8_t scheme; /* enum authsvc_scheme; set by authsvc_submit / authsvc_submit_as */
 	uint32_t token_len;
-	uint8_t token[]; /* decoded credentials; the service wipes Basic ones before freeing */
+	uint8_t token[]; /* decoded credentials; the service wipes Basic ones before freeing.
+			  * The buffer has room for at least 1024 bytes whatever token_len says. */
 };
 
 /*

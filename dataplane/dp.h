@@ -12,6 +12,7 @@
 #include "app/config.h"
 #include "dataplane/dp_stats.h"
 #include "dataplane/http_app.h"
+#include "dataplane/impair.h"
 
 #define DP_MAX_BURST  512
 #define DP_TX_BUF     64
@@ -52,6 +53,8 @@ struct dp_lcore {
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
 	struct tcp_engine *tcp;
 	struct ha_lcore http;
+	bool impaired;               /* [impair] set: both directions go through the injector */
+	struct dp_impair rx_imp, tx_imp;
 	uint64_t garp_next_tsc;
 	unsigned int garp_left;
 	struct dp_lcore_stats stats;
@@ -89,6 +92,8 @@ void dp_ipv4_output(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *
 void dp_arp_send_request(struct dp_lcore *lc, struct dp_port *port, uint32_t target, bool gratuitous);
 void dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_lcore *lc);
+/* Past the fault injector: straight into the TX buffer. */
+void dp_tx_buffer(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
 
 /* neigh.c: IPv4 → MAC, learned from ARP; any lcore may write, readers never block. */
 int dp_neigh_init(struct dp_port *port);

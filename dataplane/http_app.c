@@ -10,6 +10,7 @@
 
 #include "control/accesslog.h"
 #include "control/authsvc.h"
+#include "control/trust.h"
 #include "dataplane/b64.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
@@ -50,6 +51,8 @@ struct ha_flow {
 	uint32_t auth_hash;       /* hash of the Authorization value that authenticated */
 	uint32_t revoke_epoch;    /* revocations already checked against */
 	uint32_t failures;        /* failed validations on this connection */
+	uint32_t site_auth;       /* schemes the parked request's site offers */
+	bool ntlm_started;        /* the control plane may hold an NTLM context for this flow */
 	int64_t auth_time;        /* Unix seconds */
 	int64_t auth_expires;     /* ticket end or max_session_age, whichever first */
 	uint64_t parked_since_us;
@@ -249,11 +252,49 @@ answer(struct ha_flow *h, const struct h1_request *req, int status, const char *
 	start_response(h);
 }
 
+/* One WWW-Authenticate line per scheme the site offers (Basic only where it may be used). */
 static void
-challenge(struct ha_flow *h, const struct h1_request *req, size_t consumed, bool close)
+challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed,
+	  bool close)
 {
+	char extra[160];
+	int len = 0;
+
+	if (schemes & AG_AUTH_NEGOTIATE)
+		len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: Negotiate\r\n");
+	if (schemes & AG_AUTH_NTLM)
+		len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: NTLM\r\n");
+	if ((schemes & AG_AUTH_BASIC) && auth_conf->allow_basic_over_http)
+		len += snprintf(extra + len, sizeof(extra) - len,
+				"WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
 	h->app->stats.challenges++;
-	answer(h, req, 401, "WWW-Authenticate: Negotiate\r\n", close, consumed);
+	answer(h, req, 401, extra, close, consumed);
+}
+
+/* The scheme word of an Authorization header, if the site offers it. */
+static int
+authz_scheme(const struct h1_view *authz, uint32_t schemes, size_t *skip_out)
+{
+	static const struct {
+		const char *word;
+		uint32_t site_bit;
+		int scheme;
+	} words[] = {
+		{"Negotiate ", AG_AUTH_NEGOTIATE, AUTHSVC_SCHEME_NEGOTIATE},
+		{"NTLM ", AG_AUTH_NTLM, AUTHSVC_SCHEME_NTLM},
+		{"Basic ", AG_AUTH_BASIC, AUTHSVC_SCHEME_BASIC},
+	};
+
+	for (unsigned int i = 0; i < RTE_DIM(words); i++) {
+		size_t n = strlen(words[i].word);
+
+		if (authz->len > n && strncasecmp(authz->p, words[i].word, n) == 0 &&
+		    (schemes & words[i].site_bit)) {
+			*skip_out = n;
+			return words[i].scheme;
+		}
+	}
+	return -1;
 }
 
 /* Serve req with the auth headers this response owes the client. */
@@ -284,11 +325,13 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
  * the request, false when the request may be served as it is (persisted authentication).
  */
 static bool
-gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char **extra_out)
+gate(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed,
+     const char **extra_out)
 {
 	const struct h1_view *authz = h1_req_header(req, H1_H_AUTHORIZATION);
-	static const char scheme[] = "Negotiate ";
 	struct authsvc_job *job;
+	size_t skip = 0;
+	int scheme;
 	long n;
 
 	if (h->authed) {
@@ -316,9 +359,15 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 			forget_auth(h);
 		}
 	}
-	if (authz == NULL || authz->len <= sizeof(scheme) - 1 ||
-	    strncasecmp(authz->p, scheme, sizeof(scheme) - 1) != 0) {
-		challenge(h, req, consumed, false);
+	scheme = authz ? authz_scheme(authz, schemes, &skip) : -1;
+	if (scheme < 0) {
+		challenge(h, req, schemes, consumed, false);
+		return true;
+	}
+	if (scheme == AUTHSVC_SCHEME_BASIC && !auth_conf->allow_basic_over_http) {
+		/* a password in the clear: refused, and not offered again */
+		h->app->stats.basic_refused++;
+		challenge(h, req, schemes, consumed, false);
 		return true;
 	}
 	job = malloc(sizeof(*job) + auth_conf->max_token_bytes);
@@ -327,13 +376,12 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 		answer(h, req, 503, NULL, false, consumed);
 		return true;
 	}
-	n = b64_decode(authz->p + sizeof(scheme) - 1, authz->len - (sizeof(scheme) - 1), job->token,
-		       auth_conf->max_token_bytes);
+	n = b64_decode(authz->p + skip, authz->len - skip, job->token, auth_conf->max_token_bytes);
 	if (n <= 0) {
 		free(job);
 		h->app->stats.bad_tokens++;
 		h->failures++;
-		challenge(h, req, consumed, h->failures >= auth_conf->max_auth_failures);
+		challenge(h, req, schemes, consumed, h->failures >= auth_conf->max_auth_failures);
 		return true;
 	}
 	job->flow_id = tcp_flow_id(h->flow);
@@ -341,15 +389,19 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 	job->seq = ++h->seq;
 	job->lcore = h->app->lcore;
 	job->token_len = (uint32_t)n;
-	if (authsvc_submit(h->app->lcore, job) < 0) {
+	if (authsvc_submit_as(h->app->lcore, job, scheme) < 0) {
 		char ra[64];
 
+		explicit_bzero(job->token, job->token_len);
 		free(job);
 		h->app->stats.ring_full++;
 		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", auth_conf->retry_after_s);
 		answer(h, req, 503, ra, false, consumed);
 		return true;
 	}
+	if (scheme != AUTHSVC_SCHEME_BASIC)
+		h->ntlm_started = true; /* NTLMSSP may ride inside Negotiate too */
+	h->site_auth = schemes;
 	h->app->stats.validations++;
 	h->auth_hash = hash_view(authz);
 	h->parked = true;
@@ -359,43 +411,64 @@ gate(struct ha_flow *h, const struct h1_request *req, size_t consumed, const cha
 	return true;
 }
 
+static const char *const scheme_words[] = {"Negotiate", "NTLM", "Basic"};
+
+/* "WWW-Authenticate: <scheme> <b64 token>\r\n" into buf; 0 when there is no token. */
+static int
+reply_header(const struct authsvc_verdict *v, char *buf, size_t size)
+{
+	int len;
+	long w;
+
+	if (v->reply_len == 0 || v->scheme >= RTE_DIM(scheme_words))
+		return 0;
+	len = snprintf(buf, size, "WWW-Authenticate: %s ", scheme_words[v->scheme]);
+	w = b64_encode(v->reply, v->reply_len, buf + len, size - len);
+	if (w < 0 || (size_t)(len + w + 2) >= size)
+		return 0;
+	len += (int)w;
+	return len + snprintf(buf + len, size - len, "\r\n");
+}
+
 /* A verdict for a parked request: serve it, challenge again, or say 503. */
 static void
 apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 {
-	char extra[128 + KW_REPLY_MAX * 4 / 3 + 8];
+	char extra[160 + KW_REPLY_MAX * 4 / 3 + 8];
 	size_t consumed = h->parked_consumed;
 	int len;
 
 	h->parked = false;
 	tcp_recv_resume(h->flow);
 	if (v->status == 200) {
-		bool persist = auth_conf->persist_non_ntlm && !auth_conf->persist_single_request;
-		int64_t limit = h->app->now_s + auth_conf->max_session_age_s;
+		/*
+		 * Kerberos persists per persist_non_ntlm (IIS authPersistNonNTLM); NTLM is
+		 * connection-based by design; Basic is never bound to the connection.
+		 */
+		bool persist = !auth_conf->persist_single_request &&
+			       (v->mech == TRUST_MECH_NTLM ||
+				(v->mech == TRUST_MECH_KRB5 && auth_conf->persist_non_ntlm));
 
 		h->app->stats.auth_ok++;
 		snprintf(h->principal, sizeof(h->principal), "%s", v->principal);
 		h->auth_time = h->app->now_s;
-		h->auth_expires = v->expires_at > 0 && v->expires_at < limit ? v->expires_at : limit;
+		h->auth_expires = h->app->now_s + auth_conf->max_session_age_s;
+		if (v->expires_at > 0 && v->expires_at < h->auth_expires)
+			h->auth_expires = v->expires_at;
 		h->revoke_epoch = authsvc_revoke_epoch();
 		h->failures = 0;
-		len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n", persist ? "true" : "false");
-		if (v->reply_len > 0) {
-			len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: Negotiate ");
-			long w = b64_encode(v->reply, v->reply_len, extra + len, sizeof(extra) - len);
-			if (w > 0) {
-				len += (int)w;
-				len += snprintf(extra + len, sizeof(extra) - len, "\r\n");
-			} else {
-				len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n",
-					       persist ? "true" : "false");
-			}
-		}
+		len = 0;
+		if (v->scheme != AUTHSVC_SCHEME_BASIC)
+			len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n",
+				       persist ? "true" : "false");
+		reply_header(v, extra + len, sizeof(extra) - len);
 		if (persist) {
 			h->authed = true;
 			h->app->stats.persisted_flows++;
 		}
 		serve(h, &h->parked_req, consumed, extra);
+		if (!persist)
+			h->principal[0] = '\0';
 		return;
 	}
 	if (v->status == 503) {
@@ -404,11 +477,20 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 		answer(h, &h->parked_req, 503, extra, false, consumed);
 		return;
 	}
+	if (v->cont) {
+		/* NTLM's Type 2: the client's Type 3 must come on this same connection */
+		h->app->stats.ntlm_challenges++;
+		if (reply_header(v, extra, sizeof(extra)) > 0) {
+			answer(h, &h->parked_req, 401, extra, false, consumed);
+			return;
+		}
+	}
 	h->app->stats.auth_failed++;
 	h->failures++;
 	if (h->failures >= auth_conf->max_auth_failures)
 		h->app->stats.failure_closes++;
-	challenge(h, &h->parked_req, consumed, h->failures >= auth_conf->max_auth_failures);
+	challenge(h, &h->parked_req, h->site_auth, consumed,
+		  h->failures >= auth_conf->max_auth_failures);
 }
 
 void
@@ -572,7 +654,9 @@ process(struct ha_flow *h)
 		{
 			const char *extra = NULL;
 
-			if (site_auth(&req) == AG_AUTH_NEGOTIATE && gate(h, &req, consumed, &extra))
+			uint32_t schemes = site_auth(&req);
+
+			if (schemes != AG_AUTH_NONE && gate(h, &req, schemes, consumed, &extra))
 				return; /* answered, or parked until its verdict */
 			serve(h, &req, consumed, extra);
 			if (auth_conf->persist_single_request)
@@ -669,12 +753,13 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 {
 	struct ha_flow *h = ctx;
 
-	RTE_SET_USED(f);
 	RTE_SET_USED(reason);
 	if (h == NULL)
 		return;
 	if (h->resp != NULL)
 		h->app->stats.aborted_responses++;
+	if (h->ntlm_started)
+		authsvc_flow_closed(h->app->lcore, tcp_flow_id(f), tcp_flow_gen(f));
 	response_done(h);
 	forget_auth(h);
 	flow_unlink(h);

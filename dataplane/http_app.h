@@ -40,6 +40,8 @@ struct ha_stats {
 	uint64_t parked_timeouts;
 	uint64_t failure_closes;   /* max_auth_failures reached */
 	uint64_t log_dropped;      /* access log ring full */
+	uint64_t ntlm_challenges;  /* 401 carrying an NTLM Type 2 */
+	uint64_t basic_refused;    /* Basic over plain HTTP while allow_basic_over_http = no */
 };
 
 struct ha_lcore {

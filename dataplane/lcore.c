@@ -31,6 +31,25 @@ dp_lcores_init(struct dp *dp, const struct ag_config *cfg)
 		lc->burst = cfg->dp.burst;
 		lc->idle_sleep_us = cfg->dp.idle_sleep_us;
 		lc->garp_left = GARP_COUNT;
+		{
+			const struct dp_impair_conf ic = {
+				.loss_permille = cfg->impair.loss_permille,
+				.duplicate_permille = cfg->impair.duplicate_permille,
+				.reorder_permille = cfg->impair.reorder_permille,
+				.delay_us = cfg->impair.delay_us,
+			};
+			unsigned int socket = rte_lcore_to_socket_id(lc->lcore_id);
+
+			lc->impaired = dp_impair_enabled(&ic);
+			if (dp_impair_init(&lc->rx_imp, &ic, socket) < 0 ||
+			    dp_impair_init(&lc->tx_imp, &ic, socket) < 0)
+				return -ENOMEM;
+			if (lc->impaired && i == 0)
+				DP_LOG(WARNING, "fault injection on: loss %u‰ duplicate %u‰ reorder %u‰ "
+						"delay %u us, both directions",
+				       ic.loss_permille, ic.duplicate_permille, ic.reorder_permille,
+				       ic.delay_us);
+		}
 		snprintf(name, sizeof(name), "steer_%u", lc->lcore_id);
 		/* many producers (the other lcores), one consumer (the owner) */
 		lc->steer = rte_ring_create(name, STEER_RING_SIZE, rte_lcore_to_socket_id(lc->lcore_id),
@@ -62,6 +81,43 @@ slow_path(struct dp_lcore *lc, uint64_t now)
 	}
 }
 
+static struct dp_port *
+port_of(uint16_t port_id)
+{
+	for (uint16_t p = 0; p < dp_main.nb_ports; p++)
+		if (dp_main.ports[p].port_id == port_id)
+			return &dp_main.ports[p];
+	return &dp_main.ports[0];
+}
+
+/* Received packets through the fault injector, and the delayed ones of both directions. */
+static void
+impaired_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf **pkts, uint16_t n,
+	       uint64_t now_us)
+{
+	struct rte_mbuf *out[2];
+
+	for (uint16_t i = 0; i < n; i++) {
+		unsigned int k = dp_impair_apply(&lc->rx_imp, pkts[i], now_us, out);
+		for (unsigned int j = 0; j < k; j++)
+			dp_net_input(lc, port, out[j]);
+	}
+}
+
+static void
+impaired_release(struct dp_lcore *lc, uint64_t now_us)
+{
+	struct rte_mbuf *due[64];
+	unsigned int n;
+
+	while ((n = dp_impair_due(&lc->rx_imp, now_us, due, RTE_DIM(due))) > 0)
+		for (unsigned int i = 0; i < n; i++)
+			dp_net_input(lc, port_of(due[i]->port), due[i]);
+	while ((n = dp_impair_due(&lc->tx_imp, now_us, due, RTE_DIM(due))) > 0)
+		for (unsigned int i = 0; i < n; i++)
+			dp_tx_buffer(lc, port_of(due[i]->port), due[i]);
+}
+
 static unsigned int
 drain_steer_ring(struct dp_lcore *lc)
 {
@@ -70,12 +126,8 @@ drain_steer_ring(struct dp_lcore *lc)
 
 	for (unsigned int i = 0; i < n; i++) {
 		/* the port travels in the mbuf's port field */
-		struct dp_port *port = &dp_main.ports[0];
-		for (uint16_t p = 0; p < dp_main.nb_ports; p++)
-			if (dp_main.ports[p].port_id == pkts[i]->port)
-				port = &dp_main.ports[p];
 		lc->stats.steered_in++;
-		dp_l4_tcp_input(lc, port, pkts[i]);
+		dp_l4_tcp_input(lc, port_of(pkts[i]->port), pkts[i]);
 	}
 	return n;
 }
@@ -99,6 +151,11 @@ dp_lcore_main(void *arg)
 			struct dp_port *port = &dp_main.ports[p];
 			uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
 
+			if (unlikely(lc->impaired)) {
+				impaired_input(lc, port, pkts, n, dp_now_us());
+				got += n;
+				continue;
+			}
 			for (uint16_t i = 0; i < n; i++) {
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -107,6 +164,10 @@ dp_lcore_main(void *arg)
 			got += n;
 		}
 		got += drain_steer_ring(lc);
+		if (unlikely(lc->impaired)) {
+			impaired_release(lc, dp_now_us());
+			got += lc->rx_imp.tail - lc->rx_imp.head + lc->tx_imp.tail - lc->tx_imp.head;
+		}
 		now = rte_get_tsc_cycles();
 		dp_l4_process(lc, now);
 		if ((++iter % SLOW_EVERY) == 0)
@@ -130,6 +191,8 @@ dp_lcore_main(void *arg)
 	/* the engine resets what is still open; those RSTs go out with the last flush */
 	dp_l4_lcore_fini(lc);
 	dp_tx_flush(lc);
+	dp_impair_fini(&lc->rx_imp);
+	dp_impair_fini(&lc->tx_imp);
 	rcu_unregister_thread();
 	DP_LOG(INFO, "lcore %u stops", lc->lcore_id);
 	return 0;

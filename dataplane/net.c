@@ -11,6 +11,7 @@
 
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
+#include "dataplane/impair.h"
 
 static const char *const drop_names[DP_DROP_MAX] = {
 #define DP_DROP_NAME(e, s) [DP_DROP_##e] = s,
@@ -31,13 +32,27 @@ on_link(const struct dp_port *port, uint32_t ip)
 }
 
 void
-dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
+dp_tx_buffer(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
 	struct dp_txbuf *tb = &lc->tx[port - dp_main.ports];
 
 	if (tb->n == DP_TX_BUF)
 		dp_tx_flush(lc);
 	tb->pkts[tb->n++] = m;
+}
+
+void
+dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
+{
+	struct rte_mbuf *out[2];
+	unsigned int n;
+
+	if (likely(!lc->impaired))
+		return dp_tx_buffer(lc, port, m);
+	m->port = port->port_id; /* a delayed packet must find its port again */
+	n = dp_impair_apply(&lc->tx_imp, m, dp_now_us(), out);
+	for (unsigned int i = 0; i < n; i++)
+		dp_tx_buffer(lc, port, out[i]);
 }
 
 void

@@ -431,6 +431,7 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	A(challenges) A(validations) A(auth_ok) A(auth_failed) A(auth_busy) A(bad_tokens)
 	A(ring_full) A(persisted_hits) A(persisted_flows) A(identity_changes) A(expired_sessions)
 	A(revoked_sessions) A(stale_verdicts) A(parked_timeouts) A(failure_closes)
+	A(ntlm_challenges) A(basic_refused)
 #undef A
 	rte_tel_data_add_dict_u64(d, "jobs", as.jobs);
 	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
@@ -512,6 +513,27 @@ tel_revoke(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+static int
+tel_impair(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct dp_impair_stats rx = {0}, tx = {0};
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		for (size_t k = 0; k < sizeof(rx) / sizeof(uint64_t); k++) {
+			((uint64_t *)&rx)[k] += ((const uint64_t *)&dp_main.lcores[i].rx_imp.stats)[k];
+			((uint64_t *)&tx)[k] += ((const uint64_t *)&dp_main.lcores[i].tx_imp.stats)[k];
+		}
+	}
+	rte_tel_data_start_dict(d);
+#define I(dir, f) rte_tel_data_add_dict_u64(d, #dir "_" #f, dir.f);
+	I(rx, lost) I(rx, duplicated) I(rx, delayed) I(rx, reordered) I(rx, overflow)
+	I(tx, lost) I(tx, duplicated) I(tx, delayed) I(tx, reordered) I(tx, overflow)
+#undef I
+	return 0;
+}
+
 int
 dp_telemetry_init(struct dp *dp)
 {
@@ -526,6 +548,8 @@ dp_telemetry_init(struct dp *dp)
 	rte_telemetry_register_cmd("/authgate/lcores", tel_lcores, "Per-lcore packet counters");
 	rte_telemetry_register_cmd("/authgate/neighbours", tel_neighbours,
 				   "Neighbour (ARP) table: IPv4 → MAC, age");
+	rte_telemetry_register_cmd("/authgate/impair", tel_impair,
+				   "Lab fault injection: packets lost, duplicated, delayed, reordered");
 	rte_telemetry_register_cmd("/authgate/auth/stats", tel_auth_stats,
 				   "Auth: challenges, validations, verdicts by reason, persisted hits and flows");
 	rte_telemetry_register_cmd("/authgate/trusts", tel_trusts,

@@ -214,7 +214,11 @@ static const struct bad_case bad_cases[] = {
 	 "F:6: [diag] chargen_port: port 7 is also echo_port\n"},
 	{PORT "[diag]\necho_port = 70000\n", "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
 	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate\n",
-	 "F:6: [site /pkg] auth: negotiate needs at least one [trust REALM] section\n"},
+	 "F:6: [site /pkg] auth: authentication needs at least one [trust REALM] section\n"},
+	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate kerberos\n",
+	 "F:6: [site /pkg] auth: 'kerberos' is not one of: none, negotiate, ntlm, basic\n"},
+	{PORT "[trust CORP]\nkind = ntlm\n",
+	 "F:5: [trust CORP] netbios_name: an ntlm trust needs its NetBIOS domain name\n"},
 	{PORT "[trust EXAMPLE.COM]\nkeytab = /nonexistent/http.keytab\n",
 	 "F:5: [trust EXAMPLE.COM] keytab: cannot read '/nonexistent/http.keytab': No such file or "
 	 "directory\n"},

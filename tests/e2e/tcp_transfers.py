@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""TCP e2e: 200 concurrent 4 MiB echo transfers through the gateway, clean and under loss, duplication,
+reordering and delay; the flow table drains to zero and no mbuf leaks; a SYN flood while clients connect."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agtest as t  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONNS = int(os.environ.get("AG_TCP_CONNS", "200"))
+SIZE = int(os.environ.get("AG_TCP_SIZE", str(4 << 20)))
+# Under the fault mix a 4 MiB echo per flow takes many minutes on two shared cores: the suite
+# runs 1 MiB per flow there; AG_TCP_IMPAIRED_SIZE=4194304 runs the full size (see the TCP README).
+IMPAIRED_SIZE = int(os.environ.get("AG_TCP_IMPAIRED_SIZE", str(1 << 20)))
+IMPAIR = "[impair]\nloss_permille = 50\nduplicate_permille = 10\nreorder_permille = 250\ndelay_us = 5000\n"
+
+
+def drained(check, what):
+    try:
+        t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows"] == 0, 60, "flows to drain")
+    except AssertionError:
+        pass
+    st = t.telemetry("/authgate/tcp/stats")
+    check(st["flows"] == 0, f"{what}: the flow table drained to {st['flows']}")
+    port = t.telemetry("/authgate/ports")["lab"]
+    # the pool holds the RX rings' and caches' mbufs; nothing else may stay in use
+    return st, port
+
+
+def run_clients(check, what, deadline, size=SIZE):
+    p = t.in_ns("/usr/bin/python3", os.path.join(HERE, "tcp_echo_client.py"), str(CONNS), str(size), str(deadline),
+                check=False)
+    try:
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        check(False, f"{what}: client output {p.stdout!r} {p.stderr!r}")
+        return None
+    check(r["ok"] == CONNS and r["bad"] == 0,
+          f"{what}: {r['ok']}/{CONNS} transfers of {size >> 20} MiB echoed byte-exact in {r['seconds']} s "
+          f"({r['goodput_MBps']} MB/s both ways), errors {r['errors']}")
+    return r
+
+
+def main():
+    t.require_root()
+    check = t.Check()
+    tmp = tempfile.mkdtemp(prefix="ag-tcp-")
+    base = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
+    try:
+        # clean link
+        t.lab("down", check=False)
+        t.lab("up")
+        in_use0 = t.telemetry("/authgate/ports")["lab"]["mbufs_in_use"]
+        run_clients(check, "clean link", 300)
+        st, port = drained(check, "clean link")
+        check(port["mbufs_in_use"] <= in_use0 + 64, f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0})")
+        # the kernel side of the tap drops when 200 initial windows arrive at once: informational
+        print(f"info clean link: {st['retransmits']} retransmits, {st['fast_retransmits']} fast recoveries")
+        check(st["closed"]["timeout"] == 0, f"clean link: no connection timed out ({st['closed']['timeout']})")
+
+        # impaired link, both directions: loss 5%, duplicate 1%, reorder 25%, delay 5 ms
+        path = os.path.join(tmp, "impair.ini")
+        open(path, "w").write(base + "\n" + IMPAIR)
+        t.lab("down")
+        t.lab("up", path)
+        in_use0 = t.telemetry("/authgate/ports")["lab"]["mbufs_in_use"]
+        run_clients(check, "loss 5% dup 1% reorder 25% delay 5 ms", 1800, IMPAIRED_SIZE)
+        st, port = drained(check, "impaired link")
+        imp = t.telemetry("/authgate/impair")
+        check(imp["rx_lost"] > 0 and imp["tx_lost"] > 0 and imp["rx_reordered"] > 0 and imp["tx_duplicated"] > 0,
+              f"faults were injected: lost {imp['rx_lost']}+{imp['tx_lost']}, reordered {imp['rx_reordered']}+{imp['tx_reordered']}, "
+              f"duplicated {imp['rx_duplicated']}+{imp['tx_duplicated']}")
+        check(st["retransmits"] > 0 and st["fast_retransmits"] > 0 and st["ooo_segments"] > 0,
+              f"the engine recovered: {st['retransmits']} retransmits, {st['fast_retransmits']} fast recoveries, "
+              f"{st['ooo_segments']} out-of-order segments")
+        check(port["mbufs_in_use"] <= in_use0 + 64, f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0})")
+        check(st["closed"]["timeout"] == 0, f"no connection timed out ({st['closed']['timeout']})")
+        t.lab("down")
+
+        # SYN flood from spoofed lab addresses while real clients connect and download
+        t.lab("up")
+        fl = subprocess.Popen(["ip", "netns", "exec", t.NS, "/usr/bin/python3", os.path.join(HERE, "syn_flood.py"),
+                               "30000", "90"], stdout=subprocess.PIPE, text=True)
+        time.sleep(2)
+        ok = 0
+        for i in range(20):
+            r = t.in_ns("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                        "--interface", f"198.18.0.{10 + i}", "http://198.18.0.2/pkg/1m.bin", check=False)
+            ok += r.stdout == "200"
+        sent = fl.communicate(timeout=120)[0].strip()
+        st = t.telemetry("/authgate/tcp/stats")
+        check(ok == 20, f"during a SYN flood ({sent} spoofed SYNs) 20/20 curl downloads completed: {ok}")
+        check(st["cookies_sent"] > 0 or st["flows_by_state"]["SYN_RECEIVED"] < 5000,
+              f"SYN cookies sent: {st['cookies_sent']}, half-open bounded")
+        t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows"] == 0, 60, "flows to drain")
+        check(True, "after the flood the flow table drained to zero")
+    finally:
+        t.lab("down", check=False)
+        for f in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, f))
+        os.rmdir(tmp)
+    return check.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
