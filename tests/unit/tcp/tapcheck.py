@@ -56,7 +56,8 @@ def client(conns, size, chargen_conns, timeout):
         s.setblocking(False)
         kind = "echo" if i < conns else "chargen"
         s.connect_ex((GW, 7 if kind == "echo" else 19))
-        st = {"s": s, "i": i, "kind": kind, "sent": 0, "rcvd": 0, "done": False, "err": None}
+        st = {"s": s, "i": i, "kind": kind, "sent": 0, "rcvd": 0, "done": False, "err": None,
+              "port": 0}
         states.append(st)
         sel.register(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if kind == "echo" else 0),
                      st)
@@ -67,6 +68,8 @@ def client(conns, size, chargen_conns, timeout):
             st = key.data
             s = st["s"]
             try:
+                if not st["port"]:
+                    st["port"] = s.getsockname()[1]
                 if ev & selectors.EVENT_WRITE and st["sent"] < size:
                     n = s.send(expected_echo(block2, st["i"], st["sent"],
                                              min(65536, size - st["sent"])))
@@ -115,7 +118,8 @@ def client(conns, size, chargen_conns, timeout):
     print(f"client: {len(states)} connections, {total / 1e6:.1f} MB received in {elapsed:.1f} s "
           f"({total * 8 / elapsed / 1e6:.0f} Mbit/s), {len(bad)} failed")
     for st in bad[:10]:
-        print(f"  conn {st['i']} {st['kind']}: {st['err'] or 'timeout'} sent={st['sent']} "
+        print(f"  conn {st['i']} port {st['port']} {st['kind']}: {st['err'] or 'timeout'} "
+              f"sent={st['sent']} "
               f"rcvd={st['rcvd']}")
     return 1 if bad else 0
 
@@ -129,6 +133,7 @@ def main():
     ap.add_argument("--impair", default="5 1 25 5000", help="loss% dup% reorder% delay_us")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--client", action="store_true")
+    ap.add_argument("--pcap", help="capture headers on the tap to this file")
     a = ap.parse_args()
     if a.client:
         return client(a.conns, a.size, a.chargen, a.timeout)
@@ -147,10 +152,18 @@ def main():
         for cmd in (["link", "set", "lo", "up"], ["addr", "add", CLIENT, "dev", IF],
                     ["link", "set", IF, "up"]):
             subprocess.run(["ip", "-n", ns, *cmd], check=True)
+        dump = None
+        if a.pcap:
+            dump = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "-q", "-i", IF, "-s",
+                                     "128", "-w", a.pcap], stderr=subprocess.DEVNULL)
+            time.sleep(1)
         c = subprocess.run(["ip", "netns", "exec", ns, sys.executable, __file__, "--client",
                             "--conns", str(a.conns), "--chargen", str(a.chargen), "--size",
                             str(a.size), "--timeout", str(a.timeout)])
         rc = c.returncode
+        if dump is not None:
+            dump.send_signal(signal.SIGTERM)
+            dump.wait(timeout=30)
         # the flow table must drain
         deadline = time.time() + 30
         drained = False
