@@ -58,7 +58,7 @@ def table(runs):
         ("body MiB/s", lambda r: fmt(num(r, "mib_per_s"), "{:.1f}")),
         ("401s / 503s", lambda r: f"{r.get('status_401', '-')} / {r.get('status_503', '-')}"),
         ("reconnects (idle-close retries)", lambda r: f"{r.get('reconnects', '-')} ({r.get('retried_closed', '-')})"),
-        ("tokens sent", lambda r: r.get("tokens_sent", "-")),
+        ("tokens sent (closed unanswered)", lambda r: f"{r.get('tokens_sent', '-')} ({r.get('tokens_unanswered', '-')})"),
         ("validations", lambda r: r.get("validations", "-")),
         ("requests per validation", lambda r: fmt(rpv(r), "{:.2f}")),
         ("peak sem. waiters / holders", lambda r: "-" if r["peak_waiters"] is None else f"{r['peak_waiters']} / {r['peak_holders']}"),
@@ -140,7 +140,7 @@ def plots(out, runs):
         # requests/s over time
         f.write(f'set output "{out}/requests-per-second.png"\n')
         f.write('set title "Requests answered per second (0.5 s samples, from the client)"\n')
-        f.write('set xlabel "seconds since the burst started"\nset ylabel "requests/s"\n')
+        f.write('set xlabel "seconds since the burst started"\nset ylabel "requests/s"\nset key right top\n')
         f.write("plot " + ", ".join(f'"{out}/{r["run"]}.series" using 1:2 with lines lw 2 title "{r["run"]}"' for r in good) + "\n")
         # semaphore waiters and holders, validations/s
         if ag:

@@ -468,6 +468,8 @@ retry_on_new_connection(struct bworker *w, struct bconn *c)
 		return false;
 	c->tries_closed++;
 	STAT_ADD(w, retried_closed, 1);
+	if (c->with_token)
+		STAT_ADD(w, tokens_unanswered, 1);
 	close_fd(c);
 	next_attempt(w, c);
 	return true;
@@ -770,6 +772,7 @@ sum_counters(struct bstats *sum, const struct bstats *s)
 	SUM(conns_active);
 	SUM(reconnects);
 	SUM(retried_closed);
+	SUM(tokens_unanswered);
 	SUM(requests_ok);
 	SUM(requests_failed);
 	SUM(requests_not_run);

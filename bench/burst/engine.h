@@ -77,6 +77,7 @@ struct bstats {
 	uint64_t status_401;
 	uint64_t status_503;
 	uint64_t tokens_sent;
+	uint64_t tokens_unanswered; /* sent on an attempt the server closed without answering */
 	uint64_t fail[BFAIL_MAX];
 	struct bhist latency;	   /* per exchange, send start to last byte, us */
 	struct bhist connect_time; /* connect() to writable, us */

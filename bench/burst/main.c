@@ -263,7 +263,8 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 		(double)s->body_bytes / 1073741824.0);
 	fprintf(out, "  %-34s %llu / %llu\n", "401s / 503s", (unsigned long long)s->status_401,
 		(unsigned long long)s->status_503);
-	fprintf(out, "  %-34s %llu\n", "tokens sent", (unsigned long long)s->tokens_sent);
+	fprintf(out, "  %-34s %llu (%llu on attempts closed unanswered)\n", "tokens sent",
+		(unsigned long long)s->tokens_sent, (unsigned long long)s->tokens_unanswered);
 	fprintf(out, "  %-34s %llu (%llu requests retried: closed while idle)\n", "reconnects",
 		(unsigned long long)s->reconnects, (unsigned long long)s->retried_closed);
 	fprintf(out, "  %-34s %.2f / %.2f / %.2f / %.2f\n", "latency ms p50 / p90 / p99 / max",
@@ -282,7 +283,8 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 		"requests_ok=%llu requests_failed=%llu requests_not_run=%llu exchanges=%llu "
 		"rps=%.1f exchanges_per_s=%.1f mib_per_s=%.2f body_bytes=%llu conns_ok=%llu "
 		"conns_failed=%llu status_401=%llu status_503=%llu tokens_sent=%llu "
-		"tokens_minted=%llu mint_s=%.3f tokens_late=%llu reconnects=%llu "
+		"tokens_unanswered=%llu tokens_minted=%llu mint_s=%.3f tokens_late=%llu "
+		"reconnects=%llu "
 		"retried_closed=%llu "
 		"p50_ms=%.3f "
 		"p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f start_epoch=%.3f",
@@ -292,11 +294,11 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 		mibs, (unsigned long long)s->body_bytes, (unsigned long long)s->conns_ok,
 		(unsigned long long)s->conns_failed, (unsigned long long)s->status_401,
 		(unsigned long long)s->status_503, (unsigned long long)s->tokens_sent,
-		(unsigned long long)minted, mint_s, (unsigned long long)late,
-		(unsigned long long)s->reconnects, (unsigned long long)s->retried_closed,
-		ms(bhist_percentile(&s->latency, 50)), ms(bhist_percentile(&s->latency, 90)),
-		ms(bhist_percentile(&s->latency, 99)), ms(s->latency.max),
-		ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
+		(unsigned long long)s->tokens_unanswered, (unsigned long long)minted, mint_s,
+		(unsigned long long)late, (unsigned long long)s->reconnects,
+		(unsigned long long)s->retried_closed, ms(bhist_percentile(&s->latency, 50)),
+		ms(bhist_percentile(&s->latency, 90)), ms(bhist_percentile(&s->latency, 99)),
+		ms(s->latency.max), ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
 	for (f = 0; f < BFAIL_MAX; f++)
 		fprintf(out, " fail_%s=%llu", bfail_str(f), (unsigned long long)s->fail[f]);
 	fprintf(out, "\n");
