@@ -149,7 +149,16 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 
 	if (tcp_cookie_check(e, s, &mss, &ws, &sack) != 0) {
 		e->stats.cookies_rejected++;
-		tcp_send_rst_reply(e, s);
+		/*
+		 * The cookie is checked against seq - 1 as the peer's ISN, which only holds for the
+		 * first segment after the handshake. A later data segment that overtook it (the
+		 * bare ACK lost, reordering) must not reset a connection the peer believes open:
+		 * drop it quietly and let the retransmission of the first one complete the
+		 * handshake. A segment without data that fails is answered with a RST as RFC 9293
+		 * says.
+		 */
+		if (s->len == 0)
+			tcp_send_rst_reply(e, s);
 		tcp_drop(e, m, TCP_DROP_COOKIE);
 		return;
 	}

@@ -344,6 +344,8 @@ main(int argc, char **argv)
 	p.max_flows = 16384;
 	p.seed = (uint64_t)clock_us() * 2654435761u;
 	p.time_wait_us = 2 * 1000 * 1000;
+	if (getenv("TAPCHECK_COOKIES") != NULL && strcmp(getenv("TAPCHECK_COOKIES"), "always") == 0)
+		p.syncookies = TCP_SYNCOOKIE_ALWAYS;
 	e = eng = tcp_engine_create(&p);
 	if (e == NULL || tcp_diag_listen(e, 7, 9, 19) != 0) {
 		fprintf(stderr, "engine: %s\n", rte_strerror(rte_errno));

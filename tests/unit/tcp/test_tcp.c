@@ -34,6 +34,37 @@ expect_none(struct h *h)
 	}
 }
 
+struct srtt_arg {
+	uint16_t cport;
+	uint32_t srtt;
+	uint32_t cwnd;
+	uint32_t snd_wnd;
+	uint32_t unacked;
+};
+
+static int
+find_srtt(const struct tcp_flow_info *i, void *arg)
+{
+	struct srtt_arg *a = arg;
+
+	if (i->tuple.rport == a->cport) {
+		a->srtt = i->srtt_us;
+		a->cwnd = i->cwnd;
+		a->snd_wnd = i->snd_wnd;
+		a->unacked = i->unacked;
+	}
+	return 0;
+}
+
+static struct srtt_arg
+info_of(struct h *h)
+{
+	struct srtt_arg a = {.cport = h->cport};
+
+	tcp_flow_table_walk(h_table, h->now, find_srtt, &a);
+	return a;
+}
+
 /* ---------------------------------------------------------------- handshake and options */
 
 static void
@@ -175,6 +206,50 @@ static void
 half_open_2(struct tcp_engine_params *p)
 {
 	p->max_half_open = 2;
+}
+
+static void
+test_cookie_flow_carries_data(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1460, .ws = 7, .sackp = true, .ts = true, .tsval = 100};
+	uint32_t got = 0;
+
+	(void)state;
+	h_init(&h, cookies_always);
+	h.cport = 40045;
+	h.lport = H_ECHO_PORT;
+	h.ts = true;
+	h_send(&h, F_SYN, 7000, 0, 65535, &o, NULL, 0);
+	h_pop(&h, &p);
+	h.s_isn = p.seq;
+	h.sseq = p.seq + 1;
+	h.cseq = 7001;
+	/* the pure ACK is lost and the second data segment overtakes the first: dropped
+	 * quietly (no RST), the first one completes the handshake */
+	h.cseq = 8001;
+	h_data(&h, h_pattern + 1000, 1000);
+	expect_none(&h);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	assert_int_equal(stats(&h)->cookies_rejected, 1);
+	h.cseq = 7001;
+	h_data(&h, h_pattern, 1000);
+	h_data(&h, h_pattern + 1000, 1000);
+	assert_int_equal(stats(&h)->cookies_accepted, 1);
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		assert_int_equal(p.seq, h.sseq + got);
+		assert_memory_equal(p.data, h_pattern + got, p.len);
+		got += p.len;
+	}
+	assert_int_equal(got, 2000);
+	assert_int_equal(p.ack, h.cseq);
+	h_ack(&h, h.sseq + got, 1000);
+	assert_int_equal(info_of(&h).unacked, 0);
+	h_advance(&h, 5000 * MS);
+	expect_none(&h);
+	h_fini(&h);
 }
 
 static void
@@ -555,35 +630,6 @@ test_paws(void **state)
 }
 
 /* ---------------------------------------------------------------- retransmission */
-
-struct srtt_arg {
-	uint16_t cport;
-	uint32_t srtt;
-	uint32_t cwnd;
-	uint32_t snd_wnd;
-};
-
-static int
-find_srtt(const struct tcp_flow_info *i, void *arg)
-{
-	struct srtt_arg *a = arg;
-
-	if (i->tuple.rport == a->cport) {
-		a->srtt = i->srtt_us;
-		a->cwnd = i->cwnd;
-		a->snd_wnd = i->snd_wnd;
-	}
-	return 0;
-}
-
-static struct srtt_arg
-info_of(struct h *h)
-{
-	struct srtt_arg a = {.cport = h->cport};
-
-	tcp_flow_table_walk(h_table, h->now, find_srtt, &a);
-	return a;
-}
 
 static void
 test_rto_backoff_karn(void **state)
@@ -1574,6 +1620,7 @@ main(void)
 		cmocka_unit_test(test_handshake_options),
 		cmocka_unit_test(test_handshake_no_options),
 		cmocka_unit_test(test_syn_cookies),
+		cmocka_unit_test(test_cookie_flow_carries_data),
 		cmocka_unit_test(test_cookies_over_half_open_bound),
 		cmocka_unit_test(test_malformed_options),
 		cmocka_unit_test(test_bad_checksum),
