@@ -75,7 +75,28 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 		for (uint16_t k = 1; k < dp->nb_ports; k++)
 			if (dp->ports[k].conf->mtu < p.mtu)
 				p.mtu = dp->ports[k].conf->mtu;
-		p.pool = dp->ports[0].pool;
+		/*
+		 * Send queues and output headers come from a pool of the engine's own: when they
+		 * fill it, the RX rings still have mbufs, so the ACKs that free the queues arrive.
+		 * Sharing the port's pool deadlocked 200 busy flows (no mbuf for the ACKs).
+		 */
+		{
+			char name[RTE_MEMPOOL_NAMESIZE];
+			const struct ag_port_conf *pc = dp->ports[0].conf;
+
+			snprintf(name, sizeof(name), "tcp_tx_%u", lc->lcore_id);
+			lc->tx_pool = rte_pktmbuf_pool_create(name, pc->mbufs, pc->mbuf_cache, 0,
+							      dp->ports[0].pool->elt_size -
+								      sizeof(struct rte_mbuf) -
+								      rte_pktmbuf_priv_size(dp->ports[0].pool),
+							      rte_lcore_to_socket_id(lc->lcore_id));
+			if (lc->tx_pool == NULL) {
+				DP_LOG(ERR, "lcore %u: TCP output pool of %u: %s (raise [eal] memory_mb?)",
+				       lc->lcore_id, pc->mbufs, rte_strerror(rte_errno));
+				return -rte_errno;
+			}
+		}
+		p.pool = lc->tx_pool;
 		p.tx = l4_tx;
 		p.tx_arg = lc;
 		p.csum_offload = offload;

@@ -90,6 +90,17 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(p, "tx_errors", st.oerrors);
 		rte_tel_data_add_dict_u64(p, "mbufs_free", rte_mempool_avail_count(port->pool));
 		rte_tel_data_add_dict_u64(p, "mbufs_in_use", rte_mempool_in_use_count(port->pool));
+		{
+			uint64_t tx_free = 0, tx_used = 0;
+			for (uint16_t l = 0; l < dp_main.nb_lcores; l++) {
+				if (dp_main.lcores[l].tx_pool == NULL)
+					continue;
+				tx_free += rte_mempool_avail_count(dp_main.lcores[l].tx_pool);
+				tx_used += rte_mempool_in_use_count(dp_main.lcores[l].tx_pool);
+			}
+			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_free", tx_free);
+			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_in_use", tx_used);
+		}
 		rte_tel_data_add_dict_container(d, port->conf->name, p, 0);
 	}
 	return 0;
@@ -434,6 +445,11 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	A(ntlm_challenges) A(basic_refused)
 #undef A
 	rte_tel_data_add_dict_u64(d, "jobs", as.jobs);
+	rte_tel_data_add_dict_u64(d, "ntlm_contexts_live", as.ntlm.live);
+	rte_tel_data_add_dict_u64(d, "ntlm_contexts_created", as.ntlm.created);
+	rte_tel_data_add_dict_u64(d, "ntlm_contexts_completed", as.ntlm.completed);
+	rte_tel_data_add_dict_u64(d, "ntlm_contexts_closed", as.ntlm.closed);
+	rte_tel_data_add_dict_u64(d, "ntlm_contexts_timed_out", as.ntlm.timed_out);
 	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
 		done += as.by_reason[r];

@@ -11,6 +11,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import auth_client as ac  # noqa: E402
+import gssapi  # noqa: E402
 
 CTL = [os.path.join(os.environ["AUTHGATE_BUILD"], "app", "authgate-ctl"), "-p",
        os.environ.get("AUTHGATE_LAB", "authgate-lab")]
@@ -215,8 +216,77 @@ def phase_semaphore():
           f"acquires {t['semaphore_acquires']} + timeouts {t['semaphore_timeouts']} + rejections {t['rejections']} cover {n}")
 
 
+def ntlm_creds(user):
+    ntlm = gssapi.raw.OID.from_int_seq("1.3.6.1.4.1.311.2.2.10")
+    name = gssapi.Name(f"AUTHGATE\\{user}", gssapi.NameType.user)
+    return ntlm, gssapi.raw.acquire_cred_with_password(name, f"Passw0rd-{user}".encode(), mechs=[ntlm]).creds
+
+
+def phase_ntlm_basic():
+    # Basic: validated against the KDC on every request, never bound to the connection
+    b = lambda up: b"Basic " + base64.b64encode(up.encode())
+    a0 = tel("auth")
+    c = ac.Conn()
+    r = c.request("/basic/hello.txt", authz=b("user11:Passw0rd-user11"))
+    check(r[0] == 200 and ac.hdr(r, "Persistent-Auth") is None, f"Basic user11: {r[0]}, no Persistent-Auth")
+    r = c.request("/basic/hello.txt")
+    check(r[0] == 401 and "Basic" in " ".join(r[1].get("www-authenticate", [])), "Basic is not bound to the connection: the next request is challenged")
+    r = c.request("/basic/hello.txt", authz=b("AUTHGATE\\user12:Passw0rd-user12"))
+    check(r[0] == 200, f"Basic DOMAIN\\user: {r[0]}")
+    r = c.request("/basic/hello.txt", authz=b("user13@AUTHGATE.TEST:Passw0rd-user13"))
+    check(r[0] == 200, f"Basic user@REALM: {r[0]}")
+    r = c.request("/basic/hello.txt", authz=b("user11:wrong"))
+    check(r[0] == 401, f"Basic wrong password: {r[0]}")
+    c.close()
+    a1 = tel("auth")
+    check(a1["auth_ok"] - a0["auth_ok"] == 3 and a1["auth_failed"] - a0["auth_failed"] == 1, "Basic: 3 accepted, 1 refused")
+    c = ac.Conn()
+    r = c.request("/basic/hello.txt", authz=b("user1@NOWHERE.TEST:x"))
+    c.close()
+    check(r[0] == 401 and tel("auth")["verdicts"]["unknown_trust"] > a1["verdicts"]["unknown_trust"],
+          "Basic for an unknown realm: 401 without a worker")
+
+    # NTLM: Type 1 → 401 with the Type 2 → Type 3 → 200, the connection stays authenticated
+    for wrap in ("NTLM", "Negotiate"):
+        mech, cred = ntlm_creds("user14")
+        ctx = gssapi.SecurityContext(name=ac.SPN, creds=cred, usage="initiate",
+                                     mech=mech if wrap == "NTLM" else ac.SPNEGO)
+        c = ac.Conn()
+        r = c.request("/ntlm/hello.txt", authz=wrap.encode() + b" " + base64.b64encode(ctx.step()))
+        www = ac.hdr(r, "WWW-Authenticate") or ""
+        check(r[0] == 401 and www.startswith(wrap + " ") and len(www.split()) == 2,
+              f"{wrap}: Type 1 answered 401 with the challenge on the same connection")
+        r = c.request("/ntlm/hello.txt", authz=wrap.encode() + b" " + base64.b64encode(ctx.step(base64.b64decode(www.split()[1]))))
+        check(r[0] == 200 and ac.hdr(r, "Persistent-Auth") == "true", f"{wrap}: Type 3 → {r[0]}, Persistent-Auth {ac.hdr(r, 'Persistent-Auth')}")
+        r = c.request("/ntlm/1k.bin")
+        check(r[0] == 200 and len(r[2]) == 1024, f"{wrap}: the next request needs no new exchange")
+        c.close()
+    # wrong password
+    ntlm = gssapi.raw.OID.from_int_seq("1.3.6.1.4.1.311.2.2.10")
+    bad = gssapi.raw.acquire_cred_with_password(gssapi.Name("AUTHGATE\\user15", gssapi.NameType.user), b"nope",
+                                                mechs=[ntlm]).creds
+    ctx = gssapi.SecurityContext(name=ac.SPN, creds=bad, usage="initiate", mech=ntlm)
+    c = ac.Conn()
+    r = c.request("/ntlm/hello.txt", authz=b"NTLM " + base64.b64encode(ctx.step()))
+    www = ac.hdr(r, "WWW-Authenticate")
+    r = c.request("/ntlm/hello.txt", authz=b"NTLM " + base64.b64encode(ctx.step(base64.b64decode(www.split()[1]))))
+    check(r[0] == 401, f"NTLM wrong password: {r[0]}")
+    c.close()
+    # a half-open exchange is freed when its connection closes
+    n0 = tel("auth")
+    mech, cred = ntlm_creds("user16")
+    ctx = gssapi.SecurityContext(name=ac.SPN, creds=cred, usage="initiate", mech=mech)
+    c = ac.Conn()
+    r = c.request("/ntlm/hello.txt", authz=b"NTLM " + base64.b64encode(ctx.step()))
+    c.close()
+    time.sleep(1.0)
+    n1 = tel("auth")
+    check(r[0] == 401 and n1["ntlm_contexts_closed"] - n0["ntlm_contexts_closed"] == 1 and n1["ntlm_contexts_live"] == 0,
+          f"a half-open NTLM context is freed when its flow closes (live {n1['ntlm_contexts_live']})")
+
+
 if __name__ == "__main__":
     {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
-     "semaphore": phase_semaphore}[sys.argv[1]]()
+     "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic}[sys.argv[1]]()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -12,6 +12,7 @@ PHASES = [
     ("no-persist", {"persist_non_ntlm = yes": "persist_non_ntlm = no"}),
     ("session-age", {"persist_single_request = no": "persist_single_request = no\nmax_session_age_s = 2"}),
     ("semaphore", {"max_concurrent_api = 10": "max_concurrent_api = 1", "workers = 2": "workers = 4"}),
+    ("ntlm-basic", {}),
 ]
 
 
@@ -32,7 +33,7 @@ def main():
             t.lab("down", check=False)
             t.lab("up", path)
             p = t.in_ns("bash", "-c", f'eval "$({t.TOP}/scripts/realm env)"; '
-                        f'AUTHGATE_BUILD={t.BUILD} AUTHGATE_LAB={t.NS} /usr/bin/python3 {here}/auth_checks.py {name}', check=False)
+                        f'NTLM_USER_FILE=$AUTHGATE_NTLM_USER_FILE AUTHGATE_BUILD={t.BUILD} AUTHGATE_LAB={t.NS} /usr/bin/python3 {here}/auth_checks.py {name}', check=False)
             print(f"== phase {name}")
             print(p.stdout, end="")
             print(p.stderr, end="", file=sys.stderr)

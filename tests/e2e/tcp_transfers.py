@@ -14,10 +14,17 @@ import agtest as t  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONNS = int(os.environ.get("AG_TCP_CONNS", "200"))
 SIZE = int(os.environ.get("AG_TCP_SIZE", str(4 << 20)))
-# Under the fault mix a 4 MiB echo per flow takes many minutes on two shared cores: the suite
-# runs 1 MiB per flow there; AG_TCP_IMPAIRED_SIZE=4194304 runs the full size (see the TCP README).
-IMPAIRED_SIZE = int(os.environ.get("AG_TCP_IMPAIRED_SIZE", str(1 << 20)))
+IMPAIRED_SIZE = int(os.environ.get("AG_TCP_IMPAIRED_SIZE", str(SIZE)))
 IMPAIR = "[impair]\nloss_permille = 50\nduplicate_permille = 10\nreorder_permille = 250\ndelay_us = 5000\n"
+
+
+def impaired_config(base):
+    """200 flows' send buffers plus 5 ms of delayed packets both ways must fit in the pool:
+    64 KiB per flow, 64k mbufs (and the memory for them)."""
+    conf = base.replace("memory_mb = 512", "memory_mb = 1024").replace("mbufs = 16383", "mbufs = 65535")
+    conf = conf.replace("[tcp]\n", "[tcp]\nsndbuf = 65536\n")
+    assert "mbufs = 65535" in conf and "sndbuf = 65536" in conf
+    return conf + "\n" + IMPAIR
 
 
 def drained(check, what):
@@ -58,14 +65,15 @@ def main():
         in_use0 = t.telemetry("/authgate/ports")["lab"]["mbufs_in_use"]
         run_clients(check, "clean link", 300)
         st, port = drained(check, "clean link")
-        check(port["mbufs_in_use"] <= in_use0 + 64, f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0})")
+        check(port["mbufs_in_use"] <= in_use0 + 64 and port["tcp_tx_mbufs_in_use"] <= 64,
+              f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0}), TCP output pool {port['tcp_tx_mbufs_in_use']}")
         # the kernel side of the tap drops when 200 initial windows arrive at once: informational
         print(f"info clean link: {st['retransmits']} retransmits, {st['fast_retransmits']} fast recoveries")
         check(st["closed"]["timeout"] == 0, f"clean link: no connection timed out ({st['closed']['timeout']})")
 
         # impaired link, both directions: loss 5%, duplicate 1%, reorder 25%, delay 5 ms
         path = os.path.join(tmp, "impair.ini")
-        open(path, "w").write(base + "\n" + IMPAIR)
+        open(path, "w").write(impaired_config(base))
         t.lab("down")
         t.lab("up", path)
         in_use0 = t.telemetry("/authgate/ports")["lab"]["mbufs_in_use"]
@@ -78,8 +86,10 @@ def main():
         check(st["retransmits"] > 0 and st["fast_retransmits"] > 0 and st["ooo_segments"] > 0,
               f"the engine recovered: {st['retransmits']} retransmits, {st['fast_retransmits']} fast recoveries, "
               f"{st['ooo_segments']} out-of-order segments")
-        check(port["mbufs_in_use"] <= in_use0 + 64, f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0})")
-        check(st["closed"]["timeout"] == 0, f"no connection timed out ({st['closed']['timeout']})")
+        check(port["mbufs_in_use"] <= in_use0 + 64 and port["tcp_tx_mbufs_in_use"] <= 64,
+              f"mbufs in use back to {port['mbufs_in_use']} (idle: {in_use0}), TCP output pool {port['tcp_tx_mbufs_in_use']}")
+        check(st["closed"]["timeout"] == 0 and st["no_mbuf"] == 0,
+              f"no connection timed out ({st['closed']['timeout']}), the pool never ran dry ({st['no_mbuf']})")
         t.lab("down")
 
         # SYN flood from spoofed lab addresses while real clients connect and download
