@@ -229,21 +229,34 @@ forget_auth(struct ha_flow *h)
 	h->principal[0] = '\0';
 }
 
+/*
+ * A response to fill, with opts set for it; NULL (connection aborted, counted) when there is no
+ * memory for one.
+ */
+static struct http_response *
+resp_new(struct ha_flow *h, const char *extra, struct http_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->now = h->app->now_s;
+	opts->extra_headers = extra;
+	opts->extra_len = extra ? strlen(extra) : 0;
+	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
+	if (h->resp == NULL) {
+		h->app->stats.no_memory++;
+		tcp_abort(h->flow);
+	}
+	return h->resp;
+}
+
 /* Answer now with status and the given extra header lines (401 challenge, 503 Retry-After). */
 static void
 answer(struct ha_flow *h, const struct h1_request *req, int status, const char *extra, bool close,
        size_t consumed)
 {
-	struct http_opts opts = {.now = h->app->now_s};
+	struct http_opts opts;
 
-	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
-	if (h->resp == NULL) {
-		h->app->stats.no_memory++;
-		tcp_abort(h->flow);
+	if (resp_new(h, extra, &opts) == NULL)
 		return;
-	}
-	opts.extra_headers = extra;
-	opts.extra_len = extra ? strlen(extra) : 0;
 	http_error(status, !close, false, &opts, h->resp);
 	h->resp->close = close;
 	h->app->hstats.status_class[status / 100]++;
@@ -301,16 +314,10 @@ authz_scheme(const struct h1_view *authz, uint32_t schemes, size_t *skip_out)
 static void
 serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
 {
-	struct http_opts opts = {.now = h->app->now_s};
+	struct http_opts opts;
 
-	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
-	if (h->resp == NULL) {
-		h->app->stats.no_memory++;
-		tcp_abort(h->flow);
+	if (resp_new(h, extra, &opts) == NULL)
 		return;
-	}
-	opts.extra_headers = extra;
-	opts.extra_len = extra ? strlen(extra) : 0;
 	opts.force_close = http_conf->max_requests != 0 && h->requests >= http_conf->max_requests;
 	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
 		h->app->stats.respond_errors++;
@@ -614,7 +621,7 @@ process(struct ha_flow *h)
 {
 	while (h->resp == NULL && !h->closing && !h->parked) {
 		struct h1_request req;
-		struct http_opts opts = {.now = h->app->now_s};
+		struct http_opts opts;
 		size_t consumed = 0;
 		int status = 0;
 		enum http_conn_rc rc;
@@ -634,12 +641,8 @@ process(struct ha_flow *h)
 			return;
 		}
 		if (rc == HTTP_CONN_ERROR) {
-			h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
-			if (h->resp == NULL) {
-				h->app->stats.no_memory++;
-				tcp_abort(h->flow);
+			if (resp_new(h, NULL, &opts) == NULL)
 				return;
-			}
 			http_conn_error(&h->conn, status, &opts, h->resp);
 			log_request(h, NULL, status, 0);
 			h->rx_len = 0;
@@ -863,15 +866,12 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 		if (h->resp != NULL || h->closing || h->parked)
 			continue;
 		if (h->head_since_us != 0 && now_us - h->head_since_us > head_to) {
-			struct http_opts opts = {.now = app->now_s};
+			struct http_opts opts;
 
 			/* a head that never finishes: 408, then close */
 			app->stats.header_timeouts++;
-			h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
-			if (h->resp == NULL) {
-				tcp_abort(h->flow);
+			if (resp_new(h, NULL, &opts) == NULL)
 				continue;
-			}
 			http_conn_error(&h->conn, 408, &opts, h->resp);
 			h->rx_len = 0;
 			h->head_since_us = 0;

@@ -45,6 +45,19 @@ def lab(*args, check=True, env=None):
     return run([LAB, *args], check=check, env=e)
 
 
+def lab_up_config(text):
+    """scripts/lab up with a configuration given as text (the gateway reads it once, at start)."""
+    import tempfile
+    fd, path = tempfile.mkstemp(prefix="ag-e2e-", suffix=".ini")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        lab("down", check=False)
+        return lab("up", path)
+    finally:
+        os.unlink(path)
+
+
 def in_ns(*cmd, check=True, **kw):
     return run(["ip", "netns", "exec", NS, *cmd], check=check, **kw)
 

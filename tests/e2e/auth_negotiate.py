@@ -2,7 +2,6 @@
 """Negotiate e2e: a real KDC in the lab, curl and python-gssapi clients, four gateway configurations."""
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest as t  # noqa: E402
@@ -19,7 +18,6 @@ PHASES = [
 def main():
     t.require_root()
     check = t.Check()
-    tmp = tempfile.mkdtemp(prefix="ag-auth-")
     base = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
     here = os.path.dirname(os.path.abspath(__file__))
     try:
@@ -28,10 +26,7 @@ def main():
             for a, b in edits.items():
                 assert a in conf, a
                 conf = conf.replace(a, b)
-            path = os.path.join(tmp, f"{name}.ini")
-            open(path, "w").write(conf)
-            t.lab("down", check=False)
-            t.lab("up", path)
+            t.lab_up_config(conf)
             p = t.in_ns("bash", "-c", f'eval "$({t.TOP}/scripts/realm env)"; '
                         f'NTLM_USER_FILE=$AUTHGATE_NTLM_USER_FILE AUTHGATE_BUILD={t.BUILD} AUTHGATE_LAB={t.NS} /usr/bin/python3 {here}/auth_checks.py {name}', check=False)
             print(f"== phase {name}")
@@ -40,9 +35,6 @@ def main():
             check(p.returncode == 0, f"phase {name}: every client-side check passed")
     finally:
         t.lab("down", check=False)
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
     return check.done()
 
 

@@ -2,7 +2,6 @@
 """HTTP e2e: the lab with short timeouts; client checks inside the namespace; the gateway's counters."""
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest as t  # noqa: E402
@@ -11,16 +10,12 @@ import agtest as t  # noqa: E402
 def main():
     t.require_root()
     check = t.Check()
-    tmp = tempfile.mkdtemp(prefix="ag-http-")
     conf = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
     conf = conf.replace("[http]\nport = 80\n",
                         "[http]\nport = 80\nheader_timeout_s = 2\nkeepalive_timeout_s = 3\nmax_requests = 1000\n"
                         f"access_log = /run/{t.NS}/access.log\n")
-    path = os.path.join(tmp, "http.ini")
-    open(path, "w").write(conf)
-    t.lab("down", check=False)
     try:
-        t.lab("up", path)
+        t.lab_up_config(conf)
         inner = t.in_ns("/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)), "http_checks.py"),
                         check=False)
         print(inner.stdout, end="")
@@ -47,8 +42,6 @@ def main():
         check(True, "no TCP flow left established")
     finally:
         t.lab("down", check=False)
-        os.unlink(path)
-        os.rmdir(tmp)
     return check.done()
 
 

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +55,6 @@ def run_clients(check, what, deadline, size=SIZE):
 def main():
     t.require_root()
     check = t.Check()
-    tmp = tempfile.mkdtemp(prefix="ag-tcp-")
     base = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
     try:
         # clean link
@@ -72,10 +70,7 @@ def main():
         check(st["closed"]["timeout"] == 0, f"clean link: no connection timed out ({st['closed']['timeout']})")
 
         # impaired link, both directions: loss 5%, duplicate 1%, reorder 25%, delay 5 ms
-        path = os.path.join(tmp, "impair.ini")
-        open(path, "w").write(impaired_config(base))
-        t.lab("down")
-        t.lab("up", path)
+        t.lab_up_config(impaired_config(base))
         in_use0 = t.telemetry("/authgate/ports")["lab"]["mbufs_in_use"]
         run_clients(check, "loss 5% dup 1% reorder 25% delay 5 ms", 1800, IMPAIRED_SIZE)
         st, port = drained(check, "impaired link")
@@ -117,9 +112,6 @@ def main():
               f"({ {k: v for k, v in st['flows_by_state'].items() if v} })")
     finally:
         t.lab("down", check=False)
-        for f in os.listdir(tmp):
-            os.unlink(os.path.join(tmp, f))
-        os.rmdir(tmp)
     return check.done()
 
 
