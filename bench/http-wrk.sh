@@ -16,8 +16,10 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB="$TOP/scripts/lab"
-NS=authgate-lab
-NG_NS=authgate-bench-nginx
+# its own lab instance by default, so it never touches a lab someone else is using
+export AUTHGATE_LAB=${AUTHGATE_LAB:-authgate-wrk}
+NS=$AUTHGATE_LAB
+NG_NS=$AUTHGATE_LAB-nginx
 WWW=/var/lib/authgate-lab/www
 GW=198.18.0.2
 NG_ADDR=198.18.1.2
@@ -129,10 +131,11 @@ for f in 1k.bin 64m.bin; do
 done
 
 # wrk's summary -> "rps MiB/s non2xx sockerr"
-run_wrk() { # CONNS URL
-	local out
+run_wrk() { # CONNS URL [wrk options...]
+	local out c=$1 u=$2
+	shift 2
 	out=$(ip netns exec "$NS" timeout $((DURATION + 40)) \
-		wrk -t1 -c"$1" -d"${DURATION}s" --timeout 30s "$2")
+		wrk -t1 -c"$c" -d"${DURATION}s" --timeout 30s "$@" "$u")
 	echo "$out" >>"$TMP/wrk.log"
 	echo "$out" | awk '
 		/^Requests\/sec:/ { rps = $2 }
@@ -151,16 +154,21 @@ read -r ag_rps _ ag_e1 ag_s1 < <(run_wrk 32 "$AG_URL/1k.bin")
 read -r ng_rps _ ng_e1 ng_s1 < <(run_wrk 32 "$NG_URL/1k.bin")
 read -r _ ag_mib ag_e2 ag_s2 < <(run_wrk 4 "$AG_URL/64m.bin")
 read -r _ ng_mib ng_e2 ng_s2 < <(run_wrk 4 "$NG_URL/64m.bin")
+# one request per connection: connection set-up and teardown rate (TCP handshake, FIN, TIME_WAIT)
+read -r ag_cps _ ag_e3 ag_s3 < <(run_wrk 16 "$AG_URL/1k.bin" -H "Connection: close")
+read -r ng_cps _ ng_e3 ng_s3 < <(run_wrk 16 "$NG_URL/1k.bin" -H "Connection: close")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'; }
 r1=$(ratio "$ag_rps" "$ng_rps")
 r2=$(ratio "$ag_mib" "$ng_mib")
+r3=$(ratio "$ag_cps" "$ng_cps")
 
 printf '\n%-34s %14s %14s %8s\n' "measure" "authgate" "nginx" "ratio"
 printf '%-34s %14s %14s %8s\n' "1 KiB GET, keep-alive, c=32 req/s" "$ag_rps" "$ng_rps" "$r1"
 printf '%-34s %14s %14s %8s\n' "64 MiB GET, c=4 goodput MiB/s" "$ag_mib" "$ng_mib" "$r2"
-printf '%-34s %14s %14s\n' "non-2xx / socket errors" "$((ag_e1 + ag_e2))/$((ag_s1 + ag_s2))" \
-	"$((ng_e1 + ng_e2))/$((ng_s1 + ng_s2))"
+printf '%-34s %14s %14s %8s\n' "new connection per request, c=16/s" "$ag_cps" "$ng_cps" "$r3"
+printf '%-34s %14s %14s\n' "non-2xx / socket errors" "$((ag_e1 + ag_e2 + ag_e3))/$((ag_s1 + ag_s2 + ag_s3))" \
+	"$((ng_e1 + ng_e2 + ng_e3))/$((ng_s1 + ng_s2 + ng_s3))"
 echo
 echo "RESULT authgate_1k_rps=$ag_rps"
 echo "RESULT nginx_1k_rps=$ng_rps"
@@ -168,6 +176,9 @@ echo "RESULT ratio_1k_rps=$r1"
 echo "RESULT authgate_64m_mibps=$ag_mib"
 echo "RESULT nginx_64m_mibps=$ng_mib"
 echo "RESULT ratio_64m_goodput=$r2"
-echo "RESULT authgate_errors=$((ag_e1 + ag_e2 + ag_s1 + ag_s2))"
-echo "RESULT nginx_errors=$((ng_e1 + ng_e2 + ng_s1 + ng_s2))"
+echo "RESULT authgate_conn_per_s=$ag_cps"
+echo "RESULT nginx_conn_per_s=$ng_cps"
+echo "RESULT ratio_conn_per_s=$r3"
+echo "RESULT authgate_errors=$((ag_e1 + ag_e2 + ag_e3 + ag_s1 + ag_s2 + ag_s3))"
+echo "RESULT nginx_errors=$((ng_e1 + ng_e2 + ng_e3 + ng_s1 + ng_s2 + ng_s3))"
 echo "RESULT nginx_link=veth-mtu1500"
