@@ -257,7 +257,8 @@ answer(struct ha_flow *h, const struct h1_request *req, int status, const char *
 
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
-	http_error(status, !close, false, &opts, h->resp);
+	/* RFC 9110: a response to HEAD has no body, challenges included */
+	http_error(status, !close, req != NULL && req->method == H1_M_HEAD, &opts, h->resp);
 	h->resp->close = close;
 	h->app->hstats.status_class[status / 100]++;
 	log_request(h, req, status, 0);
@@ -838,6 +839,17 @@ ha_lcore_fini(struct ha_lcore *app)
 	app->store = NULL;
 }
 
+/*
+ * Time since a stamp. The tick's clock is read before this iteration's verdicts and
+ * responses stamp flows, so a stamp may be a little newer than now: that is no time at all,
+ * not an unsigned wrap into "idle for ever".
+ */
+static inline uint64_t
+since(uint64_t now_us, uint64_t stamp_us)
+{
+	return now_us > stamp_us ? now_us - stamp_us : 0;
+}
+
 /* Once a second or so: Date, slowloris and idle keep-alive timeouts. */
 void
 ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
@@ -851,7 +863,7 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 	app->now_s = wall_seconds();
 	for (h = app->flows; h != NULL; h = next) {
 		next = h->next; /* the flow may close under us */
-		if (h->parked && now_us - h->parked_since_us > park_timeout_us) {
+		if (h->parked && since(now_us, h->parked_since_us) > park_timeout_us) {
 			/* the verdict was lost (ring full): a late one finds seq moved on */
 			char ra[64];
 
@@ -865,7 +877,7 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 		}
 		if (h->resp != NULL || h->closing || h->parked)
 			continue;
-		if (h->head_since_us != 0 && now_us - h->head_since_us > head_to) {
+		if (h->head_since_us != 0 && since(now_us, h->head_since_us) > head_to) {
 			struct http_opts opts;
 
 			/* a head that never finishes: 408, then close */
@@ -877,7 +889,7 @@ ha_lcore_tick(struct ha_lcore *app, uint64_t now_us)
 			h->head_since_us = 0;
 			start_response(h);
 		} else if (h->head_since_us == 0 && h->rx_len == 0 &&
-			   now_us - h->idle_since_us > idle_to) {
+			   since(now_us, h->idle_since_us) > idle_to) {
 			app->stats.idle_closes++;
 			h->closing = true;
 			tcp_shutdown(h->flow);

@@ -195,6 +195,10 @@ def main():
     resp = raw(b"POST /pkg/hello.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /pkg/hello.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
     statuses = [int(x) for x in re.findall(rb"HTTP/1\.1 (\d{3}) ", resp)]
     check(statuses == [405, 200], f"a small body is read and dropped, the next request is served: {statuses}")
+    resp = raw(b"HEAD /secure/hello.txt HTTP/1.1\r\nHost: a\r\n\r\nGET /pkg/hello.txt HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    first, _, rest = resp.partition(b"\r\n\r\n")
+    check(status_of(resp) == 401 and rest.startswith(b"HTTP/1.1 200 ") and rest.endswith(data("hello.txt")),
+          "a 401 to HEAD has no body: the pipelined GET behind it is answered cleanly")
     resp = raw(b"GET /pkg/hello.txt HTTP/1.0\r\n\r\n")
     check(status_of(resp) == 200 and resp.endswith(data("hello.txt")), "HTTP/1.0 without Host: 200, then close")
 
