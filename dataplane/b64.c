@@ -78,3 +78,23 @@ b64_decode(const char *in, size_t n, uint8_t *out, size_t out_size)
 	}
 	return (long)o;
 }
+
+size_t
+b64_decode_prefix(const char *in, uint8_t *out, size_t out_size)
+{
+	uint32_t acc = 0;
+	size_t o = 0;
+	int bits = 0, v;
+
+	for (; *in != '\0' && (v = sextet(*in)) >= 0; in++) {
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == out_size)
+				return 0;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return o;
+}

@@ -19,5 +19,12 @@ long b64_encode(const uint8_t *in, size_t n, char *out, size_t out_size);
  * byte. Returns the decoded length, -EINVAL for bad input, -ENOSPC when out is too small.
  */
 long b64_decode(const char *in, size_t n, uint8_t *out, size_t out_size);
+/*
+ * Lenient, for tools reading tokens a line at a time: decodes the leading run of alphabet
+ * characters of the NUL-terminated in, stopping at '=', a newline or anything else (so
+ * truncated, unpadded input decodes as far as it goes). Returns the decoded length, or 0 when
+ * it does not fit in out_size.
+ */
+size_t b64_decode_prefix(const char *in, uint8_t *out, size_t out_size);
 
 #endif

@@ -11,11 +11,11 @@
 
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
+#include "dataplane/b64.h"
 
 #define LCORE 0
 
 static uint32_t seq;
-static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static uint64_t
 now_us(void)
@@ -26,43 +26,14 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
 }
 
-static size_t
-b64_decode(const char *in, uint8_t *out, size_t cap)
-{
-	uint32_t acc = 0;
-	size_t n = 0;
-	int bits = 0;
-	const char *p;
-
-	for (; *in != '\0' && (p = strchr(alpha, *in)) != NULL && *in != '\0'; in++) {
-		acc = (acc << 6) | (uint32_t)(p - alpha);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == cap)
-				return 0;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n;
-}
-
+/* A reply token as base64, for the test to hand back to its client. */
 static void
 b64_print(const uint8_t *p, size_t n)
 {
-	size_t i;
+	static char out[KW_REPLY_MAX * 2];
 
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		printf("%c%c%c%c", alpha[w >> 18], alpha[(w >> 12) & 63], alpha[(w >> 6) & 63],
-		       alpha[w & 63]);
-	}
-	if (n - i == 1)
-		printf("%c%c==", alpha[p[i] >> 2], alpha[(p[i] & 3) << 4]);
-	else if (n - i == 2)
-		printf("%c%c%c=", alpha[p[i] >> 2], alpha[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
-		       alpha[(p[i + 1] & 15) << 2]);
+	if (b64_encode(p, n, out, sizeof(out)) >= 0)
+		fputs(out, stdout);
 }
 
 static int
@@ -293,7 +264,7 @@ main(int argc, char **argv)
 					      : cmd[0] == 'n' && cmd[1] == 't' ? AUTHSVC_SCHEME_NTLM
 									    : AUTHSVC_SCHEME_NEGOTIATE;
 			/* Basic arrives as base64 too, as the header carries it */
-			size_t len = b64_decode(arg, tok, sizeof(tok));
+			size_t len = b64_decode_prefix(arg, tok, sizeof(tok));
 			struct authsvc_verdict *v;
 
 			t0 = now_us();
@@ -312,7 +283,7 @@ main(int argc, char **argv)
 			usleep(flow * 1000u);
 			printf("slept\n");
 		} else if (strcmp(cmd, "burst") == 0) {
-			size_t len = b64_decode(arg, tok, sizeof(tok) - 1);
+			size_t len = b64_decode_prefix(arg, tok, sizeof(tok) - 1);
 
 			tok[len] = '\0';
 			burst(flow, (const char *)tok, (uint64_t)timeout_s * 1000000ull);

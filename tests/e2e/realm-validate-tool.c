@@ -8,62 +8,16 @@
 #include <time.h>
 
 #include "control/krb5_worker.h"
+#include "dataplane/b64.h"
 
-static int
-b64_val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Decodes until the first character outside the alphabet ('=' or newline ends it). */
-static size_t
-b64_decode(const char *in, uint8_t *out, size_t cap)
-{
-	uint32_t acc = 0;
-	size_t n = 0;
-	int bits = 0, v;
-
-	for (; *in != '\0' && (v = b64_val((unsigned char)*in)) >= 0; in++) {
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (n == cap)
-				return 0;
-			out[n++] = (uint8_t)(acc >> bits);
-		}
-	}
-	return n;
-}
-
+/* The token as base64, for the test to hand back to its client. */
 static void
 b64_print(const uint8_t *p, size_t n)
 {
-	static const char alpha[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i;
+	static char out[KW_REPLY_MAX * 2];
 
-	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-		printf("%c%c%c%c", alpha[w >> 18], alpha[(w >> 12) & 63], alpha[(w >> 6) & 63],
-		       alpha[w & 63]);
-	}
-	if (n - i == 1)
-		printf("%c%c==", alpha[p[i] >> 2], alpha[(p[i] & 3) << 4]);
-	else if (n - i == 2)
-		printf("%c%c%c=", alpha[p[i] >> 2], alpha[((p[i] & 3) << 4) | (p[i + 1] >> 4)],
-		       alpha[(p[i + 1] & 15) << 2]);
+	if (b64_encode(p, n, out, sizeof(out)) >= 0)
+		fputs(out, stdout);
 }
 
 static int print_reply;
@@ -152,7 +106,7 @@ main(int argc, char **argv)
 		if (buf == NULL || toks == NULL || lens == NULL)
 			return 1;
 		toks[ntok] = buf;
-		lens[ntok] = b64_decode(line, buf, KW_TOKEN_MAX);
+		lens[ntok] = b64_decode_prefix(line, buf, KW_TOKEN_MAX);
 		ntok++;
 	}
 
