@@ -21,17 +21,34 @@
 #include "dataplane/sigbus.h"
 #include "dataplane/tcp/tcp.h"
 
+/*
+ * Adds one lcore's counters into a sum. Every counter struct here is 64-bit fields only,
+ * written by its owner lcore; a relaxed load per field is all a reader needs.
+ */
+static void
+add_counters(void *sum, const void *lcore_copy, size_t size)
+{
+	uint64_t *dst = sum;
+	const uint64_t *src = lcore_copy;
+
+	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
+		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+}
+
 static void
 sum_stats(struct dp_lcore_stats *sum)
 {
 	memset(sum, 0, sizeof(*sum));
-	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		const uint64_t *src = (const uint64_t *)&dp_main.lcores[i].stats;
-		uint64_t *dst = (uint64_t *)sum;
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
+		add_counters(sum, &dp_main.lcores[i].stats, sizeof(*sum));
+}
 
-		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
-			dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
-	}
+static void
+sum_http(struct ha_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
+		add_counters(sum, &dp_main.lcores[i].http.stats, sizeof(*sum));
 }
 
 /* Telemetry names take letters, digits and '_': other characters become '_'. */
@@ -253,10 +270,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (dp_main.lcores[i].tcp == NULL)
 			continue;
 		st = tcp_engine_stats(dp_main.lcores[i].tcp);
-		/* every field is a 64-bit counter or gauge */
-		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
-			((uint64_t *)&sum)[k] +=
-				__atomic_load_n(&((const uint64_t *)st)[k], __ATOMIC_RELAXED);
+		add_counters(&sum, st, sizeof(sum));
 	}
 	drops = rte_tel_data_alloc();
 	states = rte_tel_data_alloc();
@@ -365,17 +379,10 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	memset(&sum, 0, sizeof(sum));
+	sum_http(&sum);
 	memset(&hs, 0, sizeof(hs));
-	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		const struct ha_lcore *app = &dp_main.lcores[i].http;
-		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
-			((uint64_t *)&sum)[k] += __atomic_load_n(
-				&((const uint64_t *)&app->stats)[k], __ATOMIC_RELAXED);
-		for (size_t k = 0; k < sizeof(hs) / sizeof(uint64_t); k++)
-			((uint64_t *)&hs)[k] += __atomic_load_n(
-				&((const uint64_t *)&app->hstats)[k], __ATOMIC_RELAXED);
-	}
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
+		add_counters(&hs, &dp_main.lcores[i].http.hstats, sizeof(hs));
 	errs = rte_tel_data_alloc();
 	classes = rte_tel_data_alloc();
 	if (errs == NULL || classes == NULL) {
@@ -408,18 +415,6 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
 	return 0;
-}
-
-static void
-sum_http(struct ha_stats *sum)
-{
-	memset(sum, 0, sizeof(*sum));
-	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		const struct ha_lcore *app = &dp_main.lcores[i].http;
-		for (size_t k = 0; k < sizeof(*sum) / sizeof(uint64_t); k++)
-			((uint64_t *)sum)[k] += __atomic_load_n(&((const uint64_t *)&app->stats)[k],
-								__ATOMIC_RELAXED);
-	}
 }
 
 static int
@@ -537,10 +532,8 @@ tel_impair(const char *cmd, const char *params, struct rte_tel_data *d)
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		for (size_t k = 0; k < sizeof(rx) / sizeof(uint64_t); k++) {
-			((uint64_t *)&rx)[k] += ((const uint64_t *)&dp_main.lcores[i].rx_imp.stats)[k];
-			((uint64_t *)&tx)[k] += ((const uint64_t *)&dp_main.lcores[i].tx_imp.stats)[k];
-		}
+		add_counters(&rx, &dp_main.lcores[i].rx_imp.stats, sizeof(rx));
+		add_counters(&tx, &dp_main.lcores[i].tx_imp.stats, sizeof(tx));
 	}
 	rte_tel_data_start_dict(d);
 #define I(dir, f) rte_tel_data_add_dict_u64(d, #dir "_" #f, dir.f);
