@@ -55,6 +55,7 @@ enum cfg_kind {
 	CK_LCORES,
 	CK_NAME,  /* [A-Za-z0-9_.-]+ */
 	CK_FLAGS, /* words from choices, blank or comma separated: bit i-1 for choice i; choice 0 = none */
+	CK_MAC,   /* unicast Ethernet address xx:xx:xx:xx:xx:xx, stored in that form; "" = unset */
 };
 
 struct cfg_key {
@@ -125,6 +126,7 @@ static const struct cfg_key port_keys[] = {
 	U(ag_port_conf, mbufs, 1023, 4194303, "16383"),
 	U(ag_port_conf, mbuf_cache, 0, 512, "256"),
 	B(ag_port_conf, garp, "yes"),
+	S(ag_port_conf, mac, CK_MAC, ""),
 	{NULL},
 };
 
@@ -582,6 +584,36 @@ parse_value(struct cfg_ctx *ctx, const char *section, const struct cfg_key *k, c
 				bits |= 1u << (i - 1);
 		}
 		*(uint32_t *)dst = bits;
+		return;
+	}
+	case CK_MAC: {
+		unsigned int b[6] = {0};
+		bool ok = strlen(v) == 17;
+
+		if (*v == '\0') {
+			*(char *)dst = '\0';
+			return;
+		}
+		/* exactly six two-digit hex octets joined by ':' (sscanf alone takes " 1" or "+1") */
+		for (unsigned int i = 0; ok && i < 17; i++)
+			ok = i % 3 == 2 ? v[i] == ':' : isxdigit((unsigned char)v[i]) != 0;
+		if (!ok || sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
+				  &b[5]) != 6) {
+			cfg_error(ctx, line, section, k->name,
+				  "'%s' is not a MAC address like 02:00:00:00:00:01", v);
+			return;
+		}
+		if (b[0] & 1) {
+			cfg_error(ctx, line, section, k->name,
+				  "%s is a multicast address: a port needs a unicast one", v);
+			return;
+		}
+		if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0) {
+			cfg_error(ctx, line, section, k->name, "the all-zero address is not valid");
+			return;
+		}
+		snprintf(dst, k->size, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
+			 b[5]);
 		return;
 	}
 	case CK_IPV4:

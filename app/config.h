@@ -54,6 +54,7 @@ struct ag_port_conf {
 	uint32_t mbufs;
 	uint32_t mbuf_cache;
 	bool garp;               /* gratuitous ARP when the link comes up */
+	char mac[18];            /* xx:xx:xx:xx:xx:xx to set on the port, "" = the device's own */
 };
 
 enum ag_syncookies {

@@ -41,6 +41,48 @@ port_find(const char *device, uint16_t *port_id_out)
 	return 0;
 }
 
+/*
+ * The configured MAC, or the device's own. A load generator that starts sending at once
+ * (net_pcap replays its file as soon as the port starts) must know the address in advance.
+ * Drivers that cannot take an address (net_pcap has no mac_addr_set) still get it: the port
+ * runs promiscuous and dp_net_input() drops frames for other MACs, counted as eth_not_ours.
+ */
+static int
+port_set_mac(struct dp_port *port, const struct ag_port_conf *pc)
+{
+	struct rte_ether_addr want;
+	int rc;
+
+	if (pc->mac[0] != '\0') {
+		if (rte_ether_unformat_addr(pc->mac, &want) != 0)
+			return -EINVAL; /* the config loader validated it */
+		rc = rte_eth_dev_default_mac_addr_set(port->port_id, &want);
+		if (rc == 0)
+			goto own_filter;
+		if (rc != -ENOTSUP) {
+			DP_LOG(ERR, "port %s: mac %s: %s", pc->name, pc->mac, rte_strerror(-rc));
+			return rc;
+		}
+		rc = rte_eth_promiscuous_enable(port->port_id);
+		if (rc != 0 && rte_eth_promiscuous_get(port->port_id) != 1) {
+			DP_LOG(ERR, "port %s: %s cannot set mac %s nor run promiscuous: %s",
+			       pc->name, port->driver, pc->mac, rte_strerror(-rc));
+			return rc;
+		}
+		DP_LOG(INFO, "port %s: %s cannot set its MAC; %s is applied in software",
+		       pc->name, port->driver, pc->mac);
+		port->mac = want;
+		return 0;
+	}
+own_filter:
+	rc = rte_eth_macaddr_get(port->port_id, &port->mac);
+	if (rc != 0)
+		return rc;
+	/* Unicast to our MAC and broadcast is all we serve; promiscuous would only add drops. */
+	rte_eth_promiscuous_disable(port->port_id);
+	return 0;
+}
+
 static int
 port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, uint16_t nb_queues)
 {
@@ -151,11 +193,9 @@ port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, ui
 		DP_LOG(ERR, "port %s: start: %s", pc->name, rte_strerror(-rc));
 		return rc;
 	}
-	rc = rte_eth_macaddr_get(port->port_id, &port->mac);
-	if (rc != 0)
+	rc = port_set_mac(port, pc);
+	if (rc < 0)
 		return rc;
-	/* Unicast to our MAC and broadcast is all we serve; promiscuous would only add drops. */
-	rte_eth_promiscuous_disable(port->port_id);
 	rc = dp_neigh_init(port);
 	if (rc < 0)
 		return rc;

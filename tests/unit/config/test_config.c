@@ -121,6 +121,7 @@ test_full_file(void **state)
 				   "address = 10.1.0.2/16\n"
 				   "gateway = 10.1.0.1\n"
 				   "mtu = 9000\n"
+				   "mac = 02:AB:cd:00:00:01\n"
 				   "[port b]\n"
 				   "device = net_memif0,role=server\n"
 				   "address = 198.19.0.2/24\n",
@@ -137,6 +138,8 @@ test_full_file(void **state)
 	assert_string_equal(cfg.ports[1].name, "b");
 	assert_int_equal(cfg.ports[0].gateway, (10u << 24) | (1u << 16) | 1u);
 	assert_int_equal(cfg.ports[0].mtu, 9000);
+	assert_string_equal(cfg.ports[0].mac, "02:ab:cd:00:00:01");
+	assert_string_equal(cfg.ports[1].mac, "");
 	free(errs);
 }
 
@@ -171,6 +174,16 @@ static const struct bad_case bad_cases[] = {
 	{"[port lab]\ndevice = net_tap0\naddress = 198.18.0.2/33\n",
 	 "F:3: [port lab] address: prefix length '33' is not 1..32\n"},
 	{PORT "gateway = nowhere\n", "F:4: [port lab] gateway: 'nowhere' is not an IPv4 address\n"},
+	{PORT "mac = 02:00:00:00:00\n",
+	 "F:4: [port lab] mac: '02:00:00:00:00' is not a MAC address like 02:00:00:00:00:01\n"},
+	{PORT "mac = 02-00-00-00-00-01\n",
+	 "F:4: [port lab] mac: '02-00-00-00-00-01' is not a MAC address like 02:00:00:00:00:01\n"},
+	{PORT "mac = 02:00:00:00:00:+1\n",
+	 "F:4: [port lab] mac: '02:00:00:00:00:+1' is not a MAC address like 02:00:00:00:00:01\n"},
+	{PORT "mac = 01:00:5e:00:00:01\n",
+	 "F:4: [port lab] mac: 01:00:5e:00:00:01 is a multicast address: a port needs a unicast "
+	 "one\n"},
+	{PORT "mac = 00:00:00:00:00:00\n", "F:4: [port lab] mac: the all-zero address is not valid\n"},
 	{"lcores = 1\n" PORT, "F:1: lcores: key outside any section\n"},
 	{"[eal\n" PORT, "F:1: malformed section header (expected [name])\n"},
 	{PORT "just words\n", "F:4: [port lab] expected 'key = value' or '[section]'\n"},
