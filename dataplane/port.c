@@ -69,8 +69,8 @@ port_set_mac(struct dp_port *port, const struct ag_port_conf *pc)
 			       pc->name, port->driver, pc->mac, rte_strerror(-rc));
 			return rc;
 		}
-		DP_LOG(INFO, "port %s: %s cannot set its MAC; %s is applied in software",
-		       pc->name, port->driver, pc->mac);
+		DP_LOG(INFO, "port %s: %s cannot set its MAC; %s is applied in software", pc->name,
+		       port->driver, pc->mac);
 		port->mac = want;
 		return 0;
 	}
