@@ -303,17 +303,20 @@ dispatch(struct authsvc_job *job)
 		return;
 	}
 	if (job->scheme == AUTHSVC_SCHEME_NTLM) {
-		static const uint8_t type1[12] = "NTLMSSP\0\1\0\0\0";
+		unsigned int fixups;
 
 		/*
-		 * curl sends a 32-byte NEGOTIATE_MESSAGE without the optional Version field;
-		 * gss-ntlmssp 1.2 refuses anything shorter than 40 bytes. A zero Version is what
-		 * "not sent" means, and the lcore allocates tokens with max_token_bytes of room.
+		 * Raw NTLMSSP from clients that are not gss-ntlmssp (curl): a 32-byte Type 1, a
+		 * Type 3 whose flags claim a Version it does not carry. ntlm_normalise says why.
+		 * The lcore allocates every token with at least 1024 bytes of room.
 		 */
-		if (job->token_len == 32 && memcmp(job->token, type1, sizeof(type1)) == 0) {
-			memset(job->token + 32, 0, 8);
-			job->token_len = 40;
-		}
+		job->token_len = (uint32_t)ntlm_normalise(job->token, job->token_len,
+							  RTE_MAX(job->token_len, 1024u), &fixups);
+		if (fixups & NTLM_FIXUP_TYPE1_PADDED)
+			__atomic_add_fetch(&svc.stats.ntlm_type1_padded, 1, __ATOMIC_RELAXED);
+		if (fixups & NTLM_FIXUP_TYPE3_NO_VERSION)
+			__atomic_add_fetch(&svc.stats.ntlm_type3_version_cleared, 1,
+					   __ATOMIC_RELAXED);
 		memset(&info, 0, sizeof(info));
 		info.mech_token = job->token;
 		info.mech_token_len = job->token_len;

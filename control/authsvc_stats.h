@@ -17,6 +17,8 @@ struct authsvc_stats {
 	uint64_t accept_ns_total;                 /* gss_accept_sec_context time, summed */
 	uint32_t revoke_epoch;
 	uint64_t flow_closes;                     /* flow-closed messages taken */
+	uint64_t ntlm_type1_padded;               /* short raw NEGOTIATEs given their Version */
+	uint64_t ntlm_type3_version_cleared;      /* raw AUTHENTICATEs without the Version they claim */
 	struct ntlm_table_stats ntlm;             /* half-open NTLM contexts */
 };
 

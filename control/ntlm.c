@@ -90,6 +90,46 @@ ntlm_parse_msg(const uint8_t *msg, size_t len, struct ntlm_msg_info *info_out)
 	return 0;
 }
 
+size_t
+ntlm_normalise(uint8_t *msg, size_t len, size_t cap, unsigned int *fixups_out)
+{
+	size_t first = SIZE_MAX;
+	uint32_t type, flags;
+
+	*fixups_out = 0;
+	if (msg == NULL || len < 16 || memcmp(msg, ntlm_sig, sizeof(ntlm_sig)) != 0)
+		return len;
+	type = ntlm_le32(msg + 8);
+	if (type == 1 && len < NTLM_TYPE1_FIXED_VERSION && cap >= NTLM_TYPE1_FIXED_VERSION) {
+		memset(msg + len, 0, NTLM_TYPE1_FIXED_VERSION - len);
+		*fixups_out = NTLM_FIXUP_TYPE1_PADDED;
+		return NTLM_TYPE1_FIXED_VERSION;
+	}
+	if (type != 3 || len < NTLM_TYPE3_FIXED)
+		return len;
+	flags = ntlm_le32(msg + 60);
+	if (!(flags & NTLMSSP_NEGOTIATE_VERSION))
+		return len;
+	/* where the payload starts: the lowest offset of a non-empty security buffer */
+	for (size_t off = 12; off < 60; off += 8) {
+		size_t flen = (size_t)msg[off] | (size_t)msg[off + 1] << 8;
+		size_t foff = ntlm_le32(msg + off + 4);
+
+		if (flen != 0 && foff < first)
+			first = foff;
+	}
+	/* below 64 the message is broken, not merely short of a Version: leave it to be refused */
+	if (first < NTLM_TYPE3_FIXED || first >= NTLM_TYPE3_FIXED_VERSION)
+		return len;
+	flags &= ~NTLMSSP_NEGOTIATE_VERSION;
+	msg[60] = (uint8_t)flags;
+	msg[61] = (uint8_t)(flags >> 8);
+	msg[62] = (uint8_t)(flags >> 16);
+	msg[63] = (uint8_t)(flags >> 24);
+	*fixups_out = NTLM_FIXUP_TYPE3_NO_VERSION;
+	return len;
+}
+
 int
 ntlm_route_type3(const struct trust_table *tt, const char *default_trust,
 		 const struct ntlm_msg_info *m, uint32_t *index_out)

@@ -14,6 +14,19 @@
 #define NTLM_CTX_MAX_DEFAULT	 65536
 
 #define NTLMSSP_NEGOTIATE_UNICODE 0x00000001u
+#define NTLMSSP_NEGOTIATE_VERSION 0x02000000u
+
+/* MS-NLMP fixed parts: without and with the 8-byte Version field */
+#define NTLM_TYPE1_FIXED	  32
+#define NTLM_TYPE1_FIXED_VERSION 40
+#define NTLM_TYPE3_FIXED	  64
+#define NTLM_TYPE3_FIXED_VERSION 72
+
+/* What ntlm_normalise did to a message (a bit set; 0 = passed as is). */
+enum ntlm_fixup {
+	NTLM_FIXUP_TYPE1_PADDED = 1,	 /* a short NEGOTIATE got its zero Version appended */
+	NTLM_FIXUP_TYPE3_NO_VERSION = 2, /* an AUTHENTICATE's false VERSION flag was cleared */
+};
 
 /* What a raw NTLMSSP message (MS-NLMP 2.2.1) says about itself; names are ASCII-folded. */
 struct ntlm_msg_info {
@@ -29,6 +42,23 @@ struct ntlm_msg_info {
  * outside ASCII become '?', so they match no trust. -EBADMSG for anything malformed.
  */
 int ntlm_parse_msg(const uint8_t *msg, size_t len, struct ntlm_msg_info *info_out);
+
+/*
+ * Rewrites, in place, what a real client sends in the shape gss-ntlmssp 1.2 decodes, without
+ * changing what it means. msg holds len bytes and has room for cap; returns the new length
+ * (or len when nothing changed, or for anything not NTLMSSP) and sets *fixups_out.
+ *
+ * - NEGOTIATE shorter than 40 bytes (curl: 32, no Version): gss-ntlmssp refuses anything
+ *   shorter than its 40-byte struct. Zeros are appended; a zero Version means "not sent".
+ * - AUTHENTICATE whose flags say NTLMSSP_NEGOTIATE_VERSION but whose payload starts before
+ *   byte 72, where there is no room for a Version: gss-ntlmssp >= 1.2 forces the VERSION flag
+ *   into its CHALLENGE when the client asked to sign (curl asks for ALWAYS_SIGN), curl echoes
+ *   the CHALLENGE's flags in its AUTHENTICATE but never writes a Version, and gss-ntlmssp then
+ *   takes the payload to start at 72 and refuses curl's LM response at 64 as out of bounds
+ *   ("Failed to decode data"). The flag is cleared. Neither the NTLMv2 response nor the
+ *   session key covers the flags, and a message without a Version carries no MIC either.
+ */
+size_t ntlm_normalise(uint8_t *msg, size_t len, size_t cap, unsigned int *fixups_out);
 
 /*
  * The trust for a Type 3: its domain by netbios_name (case ignored) or realm, an empty

@@ -131,6 +131,87 @@ test_parse_oem_and_bad(void **state)
 	assert_int_equal(ntlm_parse_msg(buf, n, &m), -EBADMSG);
 }
 
+/* curl 7.88's messages, captured from `curl --ntlm` against gss-ntlmssp 1.2 */
+static void
+test_normalise_curl(void **state)
+{
+	struct vec t1 = load("curl-ntlm-type1.bin"), t3 = load("curl-ntlm-type3.bin");
+	struct vec g1 = load("ntlm.bin"), g3 = load("ntlm-type3.bin");
+	uint8_t buf[1024], orig[1024];
+	struct ntlm_msg_info m;
+	unsigned int fx;
+	size_t n;
+
+	(void)state;
+	/* Type 1: 32 bytes, no Version; gss-ntlmssp wants its 40-byte struct */
+	assert_int_equal(t1.len, NTLM_TYPE1_FIXED);
+	memset(buf, 0xee, sizeof(buf));
+	memcpy(buf, t1.p, t1.len);
+	n = ntlm_normalise(buf, t1.len, sizeof(buf), &fx);
+	assert_int_equal(n, NTLM_TYPE1_FIXED_VERSION);
+	assert_int_equal(fx, NTLM_FIXUP_TYPE1_PADDED);
+	assert_memory_equal(buf, t1.p, t1.len);
+	for (size_t i = t1.len; i < n; i++)
+		assert_int_equal(buf[i], 0);
+	/* no room: left alone */
+	assert_int_equal(ntlm_normalise(buf, t1.len, t1.len, &fx), t1.len);
+	assert_int_equal(fx, 0);
+
+	/* Type 3: flags echo the Type 2's VERSION, the LM response sits at 64 */
+	assert_int_equal(ntlm_parse_msg(t3.p, t3.len, &m), 0);
+	assert_true(m.flags & NTLMSSP_NEGOTIATE_VERSION);
+	assert_false(m.flags & NTLMSSP_NEGOTIATE_UNICODE);
+	assert_string_equal(m.domain, "AUTHGATE");
+	assert_string_equal(m.user, "user1");
+	memcpy(buf, t3.p, t3.len);
+	n = ntlm_normalise(buf, t3.len, sizeof(buf), &fx);
+	assert_int_equal(n, t3.len);
+	assert_int_equal(fx, NTLM_FIXUP_TYPE3_NO_VERSION);
+	assert_int_equal(ntlm_parse_msg(buf, n, &m), 0);
+	assert_false(m.flags & NTLMSSP_NEGOTIATE_VERSION);
+	/* only that one bit changed */
+	buf[63] |= NTLMSSP_NEGOTIATE_VERSION >> 24;
+	assert_memory_equal(buf, t3.p, t3.len);
+	/* twice is once */
+	memcpy(buf, t3.p, t3.len);
+	ntlm_normalise(buf, t3.len, sizeof(buf), &fx);
+	memcpy(orig, buf, t3.len);
+	assert_int_equal(ntlm_normalise(buf, t3.len, sizeof(buf), &fx), t3.len);
+	assert_int_equal(fx, 0);
+	assert_memory_equal(buf, orig, t3.len);
+
+	/* gss-ntlmssp's own messages carry their Version: untouched */
+	memcpy(buf, g1.p, g1.len);
+	assert_int_equal(ntlm_normalise(buf, g1.len, sizeof(buf), &fx), g1.len);
+	assert_int_equal(fx, 0);
+	memcpy(buf, g3.p, g3.len);
+	assert_int_equal(ntlm_normalise(buf, g3.len, sizeof(buf), &fx), g3.len);
+	assert_int_equal(fx, 0);
+	assert_memory_equal(buf, g3.p, g3.len);
+
+	/* a field below 64 is a broken message, not a missing Version: left to be refused */
+	memcpy(buf, t3.p, t3.len);
+	buf[16] = 40;
+	memcpy(orig, buf, t3.len);
+	ntlm_normalise(buf, t3.len, sizeof(buf), &fx);
+	assert_int_equal(fx, 0);
+	assert_memory_equal(buf, orig, t3.len);
+
+	/* every truncation stays in bounds (ASan) and never grows a Type 3 */
+	for (size_t k = 0; k < t3.len; k++) {
+		memcpy(buf, t3.p, k);
+		assert_int_equal(ntlm_normalise(buf, k, k, &fx), k);
+	}
+	/* not NTLMSSP */
+	memcpy(buf, "NTLMSSX\0\1\0\0\0", 12);
+	assert_int_equal(ntlm_normalise(buf, 12, sizeof(buf), &fx), 12);
+	assert_int_equal(fx, 0);
+	free(t1.p);
+	free(t3.p);
+	free(g1.p);
+	free(g3.p);
+}
+
 static void
 test_route_type3(void **state)
 {
@@ -309,6 +390,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_vectors),
 		cmocka_unit_test(test_parse_oem_and_bad),
+		cmocka_unit_test(test_normalise_curl),
 		cmocka_unit_test(test_route_type3),
 		cmocka_unit_test(test_table_exchange),
 		cmocka_unit_test(test_table_timeout),
