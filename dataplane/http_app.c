@@ -421,19 +421,25 @@ gate(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
 
 static const char *const scheme_words[] = {"Negotiate", "NTLM", "Basic"};
 
-/* "WWW-Authenticate: <scheme> <b64 token>\r\n" into buf; 0 when there is no token. */
+/*
+ * "WWW-Authenticate: <scheme> <b64 token>\r\n" into buf; 0 and an empty string when there is no
+ * token (the caller's buffer may hold an earlier verdict's headers: never leave them there).
+ */
 static int
 reply_header(const struct authsvc_verdict *v, char *buf, size_t size)
 {
 	int len;
 	long w;
 
+	buf[0] = '\0';
 	if (v->reply_len == 0 || v->scheme >= RTE_DIM(scheme_words))
 		return 0;
 	len = snprintf(buf, size, "WWW-Authenticate: %s ", scheme_words[v->scheme]);
 	w = b64_encode(v->reply, v->reply_len, buf + len, size - len);
-	if (w < 0 || (size_t)(len + w + 2) >= size)
+	if (w < 0 || (size_t)(len + w + 2) >= size) {
+		buf[0] = '\0';
 		return 0;
+	}
 	len += (int)w;
 	return len + snprintf(buf + len, size - len, "\r\n");
 }
