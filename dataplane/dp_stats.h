@@ -12,6 +12,7 @@
  */
 #define DP_DROP_REASONS(X)                                                                        \
 	X(ETH_RUNT, "eth_runt")               /* frame shorter than an Ethernet header */         \
+	X(ETH_OVERSIZE, "eth_oversize")       /* longer than the port's MTU allows */             \
 	X(ETH_NOT_OURS, "eth_not_ours")       /* unicast to another MAC */                        \
 	X(ETH_VLAN, "eth_vlan")               /* 802.1Q tagged: not configured */                 \
 	X(ETH_IPV6, "eth_ipv6")               /* IPv6 is not served */                            \

@@ -268,6 +268,12 @@ dp_net_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	/* headers are parsed from the first segment only; PMDs put them there */
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth))
 		return dp_drop(lc, m, DP_DROP_ETH_RUNT);
+	/*
+	 * A NIC drops what exceeds its MTU; net_pcap (and a misconfigured peer on a tap) hand it
+	 * over, chained. A tag's worth of slack keeps a full-size 802.1Q frame counted as eth_vlan.
+	 */
+	if (rte_pktmbuf_pkt_len(m) > port->conf->mtu + RTE_ETHER_HDR_LEN + RTE_VLAN_HLEN)
+		return dp_drop(lc, m, DP_DROP_ETH_OVERSIZE);
 	eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	if (!rte_is_same_ether_addr(&eth->dst_addr, &port->mac) &&
 	    !rte_is_broadcast_ether_addr(&eth->dst_addr))
