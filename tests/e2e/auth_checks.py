@@ -284,9 +284,113 @@ def phase_ntlm_basic():
     check(r[0] == 401 and n1["ntlm_contexts_closed"] - n0["ntlm_contexts_closed"] == 1 and n1["ntlm_contexts_live"] == 0,
           f"a half-open NTLM context is freed when its flow closes (live {n1['ntlm_contexts_live']})")
 
+    curl_ntlm_checks()
+
+
+NTLM_URL = "http://gw.authgate.test/ntlm/"
+# curl 7.88's NEGOTIATE_MESSAGE (32 bytes, OEM, no Version), what `curl --ntlm` sends first
+CURL_TYPE1 = "TlRMTVNTUAABAAAABoIIAAAAAAAAAAAAAAAAAAAAAAA="
+
+
+def curl_run(args, env=None):
+    """curl -sv ARGS; returns (statuses, Persistent-Auth values, connections made, stderr)."""
+    p = subprocess.run(["curl", "-sv", "--max-time", "20", *args], capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})))
+    statuses = [int(x) for x in re.findall(r"^< HTTP/1.1 (\d+)", p.stderr, re.M)]
+    persistent = re.findall(r"^< Persistent-Auth: (\w+)", p.stderr, re.M)
+    connections = len(re.findall(r"^\* Connected to", p.stderr, re.M))
+    return statuses, persistent, connections, p.stderr
+
+
+def delta(a1, a0, key):
+    return a1[key] - a0[key]
+
+
+def curl_ntlm_checks():
+    """The real client: curl --ntlm (raw NTLM, OEM strings, no Version, no MIC) and curl --negotiate
+    falling back to NTLMSSP inside SPNEGO when it has no Kerberos ticket."""
+    out = ["-o", "/dev/null", "-o", "/dev/null"]
+    a0 = tel("auth")
+    st, pa, conns, _ = curl_run(["--ntlm", "-u", "AUTHGATE\\user17:Passw0rd-user17",
+                                 NTLM_URL + "hello.txt", NTLM_URL + "1k.bin", *out])
+    a1 = tel("auth")
+    check(st == [401, 200, 200] and conns == 1,
+          f"curl --ntlm: Type 1 → 401 + Type 2, Type 3 → 200, then 200 on one connection: {st}, {conns} connection(s)")
+    check(delta(a1, a0, "validations") == 2 and delta(a1, a0, "persisted_hits") == 1 and "true" in pa,
+          f"curl --ntlm: two legs validated, the second URL served on the persisted flow "
+          f"(validations +{delta(a1, a0, 'validations')}, persisted hits +{delta(a1, a0, 'persisted_hits')}, "
+          f"Persistent-Auth {pa})")
+    check(delta(a1, a0, "auth_ok") == 1 and a1["ntlm_contexts_live"] == 0,
+          f"curl --ntlm: one success, no context left behind (live {a1['ntlm_contexts_live']})")
+
+    a0 = tel("auth")
+    st, _, _, _ = curl_run(["--ntlm", "-u", "AUTHGATE\\user17:wrong", NTLM_URL + "hello.txt", "-o", "/dev/null"])
+    a1 = tel("auth")
+    bad = a1["verdicts"]["bad_password"] - a0["verdicts"]["bad_password"]
+    check(st and st[-1] == 401 and 200 not in st, f"curl --ntlm with a wrong password: {st}")
+    check(delta(a1, a0, "auth_failed") == 1 and bad == 1 and delta(a1, a0, "auth_ok") == 0,
+          f"the refusal is counted: auth_failed +{delta(a1, a0, 'auth_failed')}, bad_password +{bad}")
+
+    # curl's own Type 1, then curl exits: the Type 2 is never answered and the flow closes
+    a0 = tel("auth")
+    st, _, _, _ = curl_run(["-H", "Authorization: NTLM " + CURL_TYPE1, NTLM_URL + "hello.txt", "-o", "/dev/null"])
+
+    def freed():
+        a = tel("auth")
+        return a if delta(a, a0, "ntlm_contexts_closed") >= 1 else None
+    a1 = wait_for(freed, 5.0) or tel("auth")
+    check(st == [401] and delta(a1, a0, "ntlm_contexts_created") == 1 and
+          delta(a1, a0, "ntlm_contexts_closed") == 1 and a1["ntlm_contexts_live"] == 0,
+          f"curl's Type 1 left half-finished: its context is freed when the flow closes "
+          f"(created +{delta(a1, a0, 'ntlm_contexts_created')}, closed +{delta(a1, a0, 'ntlm_contexts_closed')}, "
+          f"live {a1['ntlm_contexts_live']})")
+
+    # curl --negotiate with no ticket: the mechglue's SPNEGO offers NTLMSSP (gss-ntlmssp, its
+    # user from NTLM_USER_FILE); the Type 2 names HTTP/gw.authgate.test, so the URL must too
+    users = "/tmp/ag-e2e-ntlm-client"
+    with open(users, "w") as f:
+        f.write("AUTHGATE:user18:Passw0rd-user18\n")
+    try:
+        a0 = tel("auth")
+        st, pa, conns, err = curl_run(["--negotiate", "-u", ":", NTLM_URL + "hello.txt", NTLM_URL + "1k.bin", *out],
+                                      env={"NTLM_USER_FILE": users, "KRB5CCNAME": "FILE:/tmp/ag-e2e-no-such-cc"})
+        a1 = tel("auth")
+    finally:
+        os.unlink(users)
+    spnego_ntlm = "Negotiate TlRMTVNT" not in err and re.search(r"^> Authorization: Negotiate YE", err, re.M)
+    check(st == [401, 200, 200] and conns == 1 and "true" in pa and bool(spnego_ntlm),
+          f"curl --negotiate falls back to NTLMSSP in SPNEGO: {st}, {conns} connection(s), Persistent-Auth {pa}")
+    check(delta(a1, a0, "validations") == 2 and delta(a1, a0, "ntlm_challenges") == 1 and delta(a1, a0, "auth_ok") == 1,
+          f"curl --negotiate/NTLMSSP: one challenge, one success, the second URL persisted "
+          f"(validations +{delta(a1, a0, 'validations')})")
+
+
+def wait_for(pred, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    return None
+
+
+def phase_ntlm_single():
+    """persist_single_request = yes: NTLM too is forgotten after every request."""
+    a0 = tel("auth")
+    st, pa, conns, _ = curl_run(["--ntlm", "-u", "AUTHGATE\\user19:Passw0rd-user19",
+                                 NTLM_URL + "hello.txt", NTLM_URL + "1k.bin", "-o", "/dev/null", "-o", "/dev/null"])
+    a1 = tel("auth")
+    check(st.count(200) == 2 and st[-1] == 200 and delta(a1, a0, "auth_ok") == 2 and conns == 1,
+          f"persist_single_request: curl --ntlm authenticates each URL afresh on one connection: {st}, "
+          f"{delta(a1, a0, 'auth_ok')} successes, Persistent-Auth {pa}")
+    check(delta(a1, a0, "persisted_hits") == 0 and pa and all(v == "false" for v in pa),
+          f"persist_single_request: nothing served on a persisted flow, Persistent-Auth {pa}")
+
 
 if __name__ == "__main__":
     {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
-     "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic}[sys.argv[1]]()
+     "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic,
+     "ntlm-single": phase_ntlm_single}[sys.argv[1]]()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

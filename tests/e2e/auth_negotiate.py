@@ -12,6 +12,7 @@ PHASES = [
     ("session-age", {"persist_single_request = no": "persist_single_request = no\nmax_session_age_s = 2"}),
     ("semaphore", {"max_concurrent_api = 10": "max_concurrent_api = 1", "workers = 2": "workers = 4"}),
     ("ntlm-basic", {}),
+    ("ntlm-single", {"persist_single_request = no": "persist_single_request = yes"}),
 ]
 
 
