@@ -454,7 +454,11 @@ authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 	return rc;
 }
 
-/* The NTLM acceptor's user file: the default trust's when it is NTLM, else the first one's. */
+/*
+ * The user file of the pool's file-backed NTLM acceptor: the default trust's when it is NTLM
+ * and has one, else the first NTLM trust's that has one. Trusts without a user_file are
+ * validated through winbind (the workers keep a second acceptor for them).
+ */
 static const char *
 ntlm_user_file(void)
 {
@@ -462,10 +466,12 @@ ntlm_user_file(void)
 
 	if (svc.default_trust[0] != '\0' &&
 	    trust_lookup_for(&svc.trusts, TRUST_MECH_NTLM, svc.default_trust,
-			     strlen(svc.default_trust), NULL, 0, &idx) == 0)
+			     strlen(svc.default_trust), NULL, 0, &idx) == 0 &&
+	    svc.trusts.trusts[idx].cfg.user_file[0] != '\0')
 		return svc.trusts.trusts[idx].cfg.user_file;
 	for (uint32_t t = 0; t < svc.trusts.count; t++)
-		if (svc.trusts.trusts[t].cfg.kind == TRUST_KIND_NTLM)
+		if (svc.trusts.trusts[t].cfg.kind == TRUST_KIND_NTLM &&
+		    svc.trusts.trusts[t].cfg.user_file[0] != '\0')
 			return svc.trusts.trusts[t].cfg.user_file;
 	return NULL;
 }

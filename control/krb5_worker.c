@@ -460,7 +460,8 @@ struct kw_pool {
 struct kw_thread {
 	struct kw *kws[TRUST_MAX];
 	krb5_context basic_ctx;
-	struct ntlm_acceptor *ntlm;
+	struct ntlm_acceptor *ntlm;    /* the pool's user file (or none: as ntlm_wb) */
+	struct ntlm_acceptor *ntlm_wb; /* no user file: NTLM_USER_FILE, else winbind to the DC */
 };
 
 static void
@@ -544,6 +545,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 {
 	const struct kw_job *job = &it->job;
 	const struct trust *t = it->sema_trust;
+	struct ntlm_acceptor **acc;
 	uint64_t t0;
 
 	kw_verdict_reset(v, job);
@@ -588,16 +590,23 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 			snprintf(v->detail, sizeof(v->detail), "NTLM job without a context slot");
 			return;
 		}
-		if (th->ntlm == NULL) {
-			th->ntlm = ntlm_acceptor_create(p->cfg.ntlm_user_file, p->cfg.ntlm_service);
-			if (th->ntlm == NULL) {
+		/*
+		 * gss-ntlmssp reads the user file from the credential of the call that takes
+		 * the Type 3, so the trust the Type 3 names picks it: a trust with no user_file
+		 * (a real domain) is validated through winbind whatever the other trusts use.
+		 */
+		acc = t != NULL && t->cfg.user_file[0] == '\0' ? &th->ntlm_wb : &th->ntlm;
+		if (*acc == NULL) {
+			*acc = ntlm_acceptor_create(acc == &th->ntlm ? p->cfg.ntlm_user_file : NULL,
+						    p->cfg.ntlm_service);
+			if (*acc == NULL) {
 				v->reason = KW_ERR_INTERNAL;
 				snprintf(v->detail, sizeof(v->detail), "no NTLM acceptor credential: %s",
 					 strerror(errno));
 				return;
 			}
 		}
-		ntlm_accept_leg(th->ntlm, job->ntlm_ctx, job->spnego != 0, job->token,
+		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token,
 				job->token_len, v);
 		v->accept_ns = kw_now_ns() - t0;
 		return;
@@ -683,6 +692,7 @@ kw_pool_thread(void *arg)
 	if (th.basic_ctx != NULL)
 		krb5_free_context(th.basic_ctx);
 	ntlm_acceptor_destroy(th.ntlm);
+	ntlm_acceptor_destroy(th.ntlm_wb);
 	free(v);
 	return NULL;
 }
