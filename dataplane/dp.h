@@ -52,7 +52,8 @@ struct dp_lcore {
 	struct dp_txbuf tx[AG_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
 	struct tcp_engine *tcp;
-	struct rte_mempool *tx_pool; /* the engine's own: its send queues cannot starve RX */
+	struct rte_mempool *tx_pool;  /* the engine's own: its send queues cannot starve RX */
+	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */
 	struct ha_lcore http;
 	bool impaired;               /* [impair] set: both directions go through the injector */
 	struct dp_impair rx_imp, tx_imp;

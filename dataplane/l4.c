@@ -76,13 +76,27 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 			if (dp->ports[k].conf->mtu < p.mtu)
 				p.mtu = dp->ports[k].conf->mtu;
 		/*
-		 * Send queues and output headers come from a pool of the engine's own: when they
-		 * fill it, the RX rings still have mbufs, so the ACKs that free the queues arrive.
-		 * Sharing the port's pool deadlocked 200 busy flows (no mbuf for the ACKs).
+		 * Send queues come from a pool of the engine's own: when they fill it, the RX
+		 * rings still have mbufs, so the ACKs that free the queues arrive (sharing the
+		 * port's pool deadlocked 200 busy flows). Output headers and the indirect mbufs
+		 * that carry queued data come from a third, small pool: with headers drawn from
+		 * the send-queue pool, 200 flows whose queues had taken every mbuf could send
+		 * nothing, so nothing was acked and nothing freed.
 		 */
 		{
 			char name[RTE_MEMPOOL_NAMESIZE];
 			const struct ag_port_conf *pc = dp->ports[0].conf;
+			unsigned int nb_hdr = RTE_MAX(pc->mbufs / 2, 1023u);
+
+			snprintf(name, sizeof(name), "tcp_hdr_%u", lc->lcore_id);
+			lc->hdr_pool = rte_pktmbuf_pool_create(name, nb_hdr, pc->mbuf_cache, 0,
+							       RTE_PKTMBUF_HEADROOM + 128,
+							       rte_lcore_to_socket_id(lc->lcore_id));
+			if (lc->hdr_pool == NULL) {
+				DP_LOG(ERR, "lcore %u: TCP header pool of %u: %s (raise [eal] memory_mb?)",
+				       lc->lcore_id, nb_hdr, rte_strerror(rte_errno));
+				return -rte_errno;
+			}
 
 			snprintf(name, sizeof(name), "tcp_tx_%u", lc->lcore_id);
 			lc->tx_pool = rte_pktmbuf_pool_create(name, pc->mbufs, pc->mbuf_cache, 0,
@@ -97,6 +111,7 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 			}
 		}
 		p.pool = lc->tx_pool;
+		p.hdr_pool = lc->hdr_pool;
 		p.tx = l4_tx;
 		p.tx_arg = lc;
 		p.csum_offload = offload;

@@ -108,15 +108,23 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(p, "mbufs_free", rte_mempool_avail_count(port->pool));
 		rte_tel_data_add_dict_u64(p, "mbufs_in_use", rte_mempool_in_use_count(port->pool));
 		{
-			uint64_t tx_free = 0, tx_used = 0;
+			uint64_t tx_free = 0, tx_used = 0, hdr_free = 0, hdr_used = 0;
 			for (uint16_t l = 0; l < dp_main.nb_lcores; l++) {
-				if (dp_main.lcores[l].tx_pool == NULL)
-					continue;
-				tx_free += rte_mempool_avail_count(dp_main.lcores[l].tx_pool);
-				tx_used += rte_mempool_in_use_count(dp_main.lcores[l].tx_pool);
+				const struct dp_lcore *lc = &dp_main.lcores[l];
+
+				if (lc->tx_pool != NULL) {
+					tx_free += rte_mempool_avail_count(lc->tx_pool);
+					tx_used += rte_mempool_in_use_count(lc->tx_pool);
+				}
+				if (lc->hdr_pool != NULL) {
+					hdr_free += rte_mempool_avail_count(lc->hdr_pool);
+					hdr_used += rte_mempool_in_use_count(lc->hdr_pool);
+				}
 			}
 			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_free", tx_free);
 			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_in_use", tx_used);
+			rte_tel_data_add_dict_u64(p, "tcp_hdr_mbufs_free", hdr_free);
+			rte_tel_data_add_dict_u64(p, "tcp_hdr_mbufs_in_use", hdr_used);
 		}
 		rte_tel_data_add_dict_container(d, port->conf->name, p, 0);
 	}
@@ -286,7 +294,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(seg_in) T(seg_out) T(bytes_in) T(bytes_out) T(retransmits) T(rto_expired)
 	T(fast_retransmits) T(dup_acks_in) T(dup_acks_out) T(ooo_segments) T(cookies_sent)
 	T(cookies_accepted) T(cookies_rejected) T(rst_in) T(rst_out) T(challenge_acks)
-	T(persist_probes) T(keepalive_probes) T(accepted) T(refused) T(no_mbuf)
+	T(persist_probes) T(keepalive_probes) T(accepted) T(refused) T(no_mbuf) T(send_nobufs)
 #undef T
 	rte_tel_data_add_dict_u64(d, "flows", tcp_flow_table_count(dp_flow_table()));
 	rte_tel_data_start_dict(states);
@@ -336,6 +344,13 @@ flow_add(const struct tcp_flow_info *fi, void *arg)
 	rte_tel_data_add_dict_u64(e, "cwnd", fi->cwnd);
 	rte_tel_data_add_dict_u64(e, "srtt_us", fi->srtt_us);
 	rte_tel_data_add_dict_u64(e, "unacked", fi->unacked);
+	rte_tel_data_add_dict_u64(e, "snd_wnd", fi->snd_wnd);
+	rte_tel_data_add_dict_u64(e, "sndq", fi->sndq);
+	rte_tel_data_add_dict_u64(e, "rcvq", fi->rcvq);
+	rte_tel_data_add_dict_u64(e, "ooo", fi->ooo);
+	rte_tel_data_add_dict_u64(e, "rto_us", fi->rto_us);
+	rte_tel_data_add_dict_u64(e, "retries", fi->retries);
+	rte_tel_data_add_dict_u64(e, "recv_paused", fi->recv_paused);
 	snprintf(buf, sizeof(buf), "f%u_%u", fi->id, fi->gen);
 	if (rte_tel_data_add_dict_container(w->d, buf, e, 0) != 0) {
 		rte_tel_data_free(e);

@@ -125,7 +125,8 @@ struct tcp_stats {
 	uint64_t accepted;
 	uint64_t refused; /* app refused or flow creation failed */
 	uint64_t closed[TCP_CLOSE_REASON_MAX];
-	uint64_t no_mbuf; /* output segment lost: pool empty */
+	uint64_t no_mbuf;     /* output segment lost: pool empty */
+	uint64_t send_nobufs; /* app sends cut short by an empty pool (retried by timer) */
 	uint64_t drops[TCP_DROP_REASON_MAX];
 	int64_t flows_by_state[TCP_STATE_MAX]; /* gauge of flows this engine owns */
 } __rte_cache_aligned;
@@ -167,7 +168,13 @@ struct tcp_engine_params {
 	uint32_t local_addrs[8]; /* host order; segments to other addresses are dropped */
 	unsigned int nb_local_addrs;
 	uint16_t mtu;		  /* IPv4 MTU of the port, 576..9000 */
-	struct rte_mempool *pool; /* output headers and copied send data come from here */
+	struct rte_mempool *pool; /* copied send data (send queues) come from here */
+	/*
+	 * Output headers and the indirect mbufs that carry send-queue data (NULL: pool). Give
+	 * it a pool of its own: when send queues may take every mbuf of `pool`, the engine
+	 * still has mbufs to send what is queued, and the ACKs that free it come back.
+	 */
+	struct rte_mempool *hdr_pool;
 	/*
 	 * Takes ownership of m: data at the IPv4 header, RTE_PKTMBUF_HEADROOM in front for the
 	 * Ethernet header, l2_len 0, l3_len/l4_len set. m is a chain (header mbuf + indirect

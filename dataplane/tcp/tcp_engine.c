@@ -211,7 +211,7 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	 uint8_t flags, uint16_t win, const uint8_t *opts, uint8_t optlen, struct tcp_flow *src,
 	 uint32_t off, uint32_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(e->p.pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(e->p.hdr_pool);
 	struct rte_mbuf *last;
 	struct rte_ipv4_hdr *ip;
 	struct rte_tcp_hdr *th;
@@ -238,7 +238,7 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 				memcpy(rte_pktmbuf_append(m, n),
 				       rte_pktmbuf_mtod_offset(c, void *, off), n);
 			} else {
-				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.pool);
+				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.hdr_pool);
 
 				if (mi == NULL) {
 					e->stats.no_mbuf++;
@@ -703,9 +703,9 @@ void
 tcp_timer_sched(struct tcp_flow *f)
 {
 	uint64_t at = 0;
-	uint64_t t[3] = {f->rexmt_at, f->delack_at, f->linger_at};
+	uint64_t t[4] = {f->rexmt_at, f->delack_at, f->linger_at, f->mem_at};
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (t[i] != 0 && (at == 0 || t[i] < at))
 			at = t[i];
 	if (at == f->wheel_at)
@@ -886,6 +886,8 @@ linger_expired(struct tcp_flow *f)
 	}
 }
 
+static bool can_send(const struct tcp_flow *f);
+
 static void
 flow_timer(struct tcp_flow *f)
 {
@@ -906,6 +908,15 @@ flow_timer(struct tcp_flow *f)
 		rexmt_expired(f);
 		if (f->state == TCP_CLOSED)
 			return;
+	}
+	if (f->mem_at != 0 && f->mem_at <= e->now) {
+		/* The app stopped on an empty pool: let it try again, as if data were acked. */
+		f->mem_at = 0;
+		if (f->l->cb.acked != NULL && (f->flags & TF_APP) && can_send(f)) {
+			f->l->cb.acked(f, f->ctx, 0);
+			if (f->state == TCP_CLOSED)
+				return;
+		}
 	}
 	if (f->flags & TF_ACKNOW)
 		tcp_output(f);
@@ -1208,6 +1219,8 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		return NULL;
 	}
 	e->p = *p;
+	if (e->p.hdr_pool == NULL)
+		e->p.hdr_pool = e->p.pool;
 	e->t = p->table;
 	e->free_ids = rte_malloc("tcp_ids", sizeof(uint32_t) * p->max_flows, 0);
 	if (e->free_ids == NULL) {
@@ -1332,6 +1345,24 @@ tcp_send_space(const struct tcp_flow *f)
 	return f->e->p.sndbuf - f->sndq_bytes;
 }
 
+/*
+ * The pool ran dry under an app send. ACKs for what is queued call acked() again; with
+ * nothing queued none will come, so a timer does: without it an app that stops when a
+ * send comes up short (echo, a response pump) waits forever on a flow that is otherwise
+ * healthy, and the peer sees a live connection that never moves.
+ */
+#define TCP_MEM_RETRY_US 2000
+
+static void
+send_nobufs(struct tcp_flow *f)
+{
+	f->e->stats.send_nobufs++;
+	if (f->mem_at == 0) {
+		f->mem_at = f->e->now + TCP_MEM_RETRY_US;
+		tcp_timer_sched(f);
+	}
+}
+
 static void
 sndq_append(struct tcp_flow *f, struct rte_mbuf *c)
 {
@@ -1375,6 +1406,8 @@ tcp_send(struct tcp_flow *f, const void *buf, size_t len)
 		f->sndq_bytes += room;
 		done += room;
 	}
+	if (done < n)
+		send_nobufs(f);
 	if (done == 0 && n > 0)
 		return -ENOBUFS;
 	if (done > 0)
@@ -1410,6 +1443,8 @@ tcp_send_ext(struct tcp_flow *f, void *buf, rte_iova_t buf_iova, size_t len,
 		sndq_append(f, c);
 		done += clen;
 	}
+	if (done < n)
+		send_nobufs(f);
 	if (done == 0 && n > 0)
 		return -ENOBUFS;
 	if (done > 0)

@@ -136,6 +136,7 @@ struct tcp_flow {
 	void *ctx;
 	uint64_t created_us;
 	uint64_t last_rx_us;
+	uint64_t mem_at; /* an app send found the pool empty: call acked() again then */
 
 	/* send side */
 	uint32_t iss;
