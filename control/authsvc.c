@@ -690,6 +690,12 @@ authsvc_get_stats(struct authsvc_stats *out)
 	memcpy(out, &svc.stats, sizeof(*out));
 	if (svc.running && svc.ntlm != NULL)
 		ntlm_table_get_stats(svc.ntlm, &out->ntlm);
+	if (svc.running && svc.pool != NULL) {
+		struct kw_pool_stats ps;
+
+		kw_pool_get_stats(svc.pool, &ps);
+		out->ntlm_dc_pings = ps.ntlm_dc_pings;
+	}
 }
 
 const struct trust_table *

@@ -19,6 +19,7 @@ struct authsvc_stats {
 	uint64_t flow_closes;                     /* flow-closed messages taken */
 	uint64_t ntlm_type1_padded;               /* short raw NEGOTIATEs given their Version */
 	uint64_t ntlm_type3_version_cleared;      /* raw AUTHENTICATEs without the Version they claim */
+	uint64_t ntlm_dc_pings;                   /* winbind asked about its DC after a refusal */
 	struct ntlm_table_stats ntlm;             /* half-open NTLM contexts */
 };
 

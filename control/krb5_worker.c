@@ -81,6 +81,8 @@ kw_reason_str(enum kw_reason r)
 		return "kdc_unreachable";
 	case KW_ERR_KDC_NOT_VERIFIED:
 		return "kdc_not_verified";
+	case KW_ERR_DC_UNAVAILABLE:
+		return "dc_unavailable";
 	case KW_REASON_COUNT:
 		break;
 	}
@@ -96,6 +98,7 @@ kw_reason_http_status(enum kw_reason r)
 	case KW_ERR_BUSY_TIMEOUT:
 	case KW_ERR_BUSY_REJECTED:
 	case KW_ERR_KDC_UNREACHABLE:
+	case KW_ERR_DC_UNAVAILABLE:
 		/* 401 would make the client prompt and retry at once, feeding the storm */
 		return 503;
 	case KW_ERR_INTERNAL:
@@ -462,6 +465,7 @@ struct kw_thread {
 	krb5_context basic_ctx;
 	struct ntlm_acceptor *ntlm;    /* the pool's user file (or none: as ntlm_wb) */
 	struct ntlm_acceptor *ntlm_wb; /* no user file: NTLM_USER_FILE, else winbind to the DC */
+	void *wb;		       /* this thread's wbcContext for ntlm_dc_ping */
 };
 
 static void
@@ -539,6 +543,30 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
 	kw_accept(th->kws[t->index], job->token, job->token_len, v);
 }
 
+/*
+ * A Type 3 that winbind refused: gss-ntlmssp says EACCES for a wrong password and for a DC
+ * that is down alike, and only the second is a 503. Asked only here, after a refusal, so a
+ * valid logon costs the DC nothing more; the semaphore slot is still held, so the ping counts
+ * against the trust's MaxConcurrentApi like the logon it follows.
+ */
+static void
+kw_pool_ntlm_dc_check(struct kw_pool *p, struct kw_thread *th, struct kw_verdict *v)
+{
+	char why[KW_DETAIL_MAX];
+	size_t used;
+
+	pthread_mutex_lock(&p->lock);
+	p->stats.ntlm_dc_pings++;
+	pthread_mutex_unlock(&p->lock);
+	if (ntlm_dc_ping(&th->wb, why, sizeof(why)) != NTLM_DC_DOWN)
+		return;
+	v->reason = KW_ERR_DC_UNAVAILABLE;
+	used = strlen(v->detail);
+	if (used + 3 < sizeof(v->detail))
+		snprintf(v->detail + used, sizeof(v->detail) - used, "%s%.*s", used ? "; " : "",
+			 (int)strlen(why), why);
+}
+
 static void
 kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it,
 		struct kw_verdict *v)
@@ -608,6 +636,8 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		}
 		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token,
 				job->token_len, v);
+		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
+			kw_pool_ntlm_dc_check(p, th, v);
 		v->accept_ns = kw_now_ns() - t0;
 		return;
 	default:
@@ -693,6 +723,7 @@ kw_pool_thread(void *arg)
 		krb5_free_context(th.basic_ctx);
 	ntlm_acceptor_destroy(th.ntlm);
 	ntlm_acceptor_destroy(th.ntlm_wb);
+	ntlm_dc_ctx_free(th.wb);
 	free(v);
 	return NULL;
 }

@@ -38,6 +38,7 @@ enum kw_reason {
 	KW_ERR_ACCOUNT_DISABLED, /* Basic: the KDC says the account is locked or disabled */
 	KW_ERR_KDC_UNREACHABLE,	 /* Basic: no KDC answered; the DC's trouble, not the user's: 503 */
 	KW_ERR_KDC_NOT_VERIFIED, /* Basic: the TGT did not verify against our keytab (spoofed KDC?) */
+	KW_ERR_DC_UNAVAILABLE,	 /* NTLM via winbind: refused, and winbind's DC does not answer: 503 */
 	KW_REASON_COUNT,
 };
 
@@ -127,6 +128,7 @@ struct kw_pool_stats {
 	uint64_t submitted;
 	uint64_t rejected_full;
 	uint64_t completed;
+	uint64_t ntlm_dc_pings; /* winbind asked about its DC after a winbind-validated refusal */
 	uint64_t by_reason[KW_REASON_COUNT];
 };
 

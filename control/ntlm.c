@@ -1,6 +1,7 @@
 /* NTLM: NTLMSSP parsing, the half-open context table keyed by lcore + flow + generation, GSS legs. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h> /* wbclient.h uses bool without including it */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
+#include <wbclient.h>
 
 #include "control/ntlm.h"
 
@@ -598,4 +600,56 @@ cleanup:
 	if (src != GSS_C_NO_NAME)
 		gss_release_name(&minor, &src);
 	return v->reason == KW_OK || v->reason == KW_NTLM_CHALLENGE ? 0 : -EACCES;
+}
+
+/* ---- the domain controller behind winbind ---- */
+
+enum ntlm_dc_state
+ntlm_dc_ping(void **wb_slot, char *detail, size_t size)
+{
+	struct wbcAuthErrorInfo *error = NULL;
+	struct wbcContext *wb = *wb_slot;
+	enum ntlm_dc_state state;
+	char *dcname = NULL;
+	wbcErr rc;
+
+	if (wb == NULL) {
+		wb = wbcCtxCreate();
+		if (wb == NULL) {
+			if (detail != NULL)
+				snprintf(detail, size, "wbcCtxCreate: no memory");
+			return NTLM_DC_UNKNOWN;
+		}
+		*wb_slot = wb;
+	}
+	/* NULL: winbind's own domain; libwbclient 0.15 refuses any other name */
+	rc = wbcCtxPingDc2(wb, NULL, &error, &dcname);
+	switch (rc) {
+	case WBC_ERR_SUCCESS:
+		state = NTLM_DC_UP;
+		break;
+	case WBC_ERR_NOT_IMPLEMENTED:
+	case WBC_ERR_NO_MEMORY:
+	case WBC_ERR_INVALID_PARAM:
+		state = NTLM_DC_UNKNOWN;
+		break;
+	default:
+		/* AUTH_ERROR (NT_STATUS_*: no logon servers, trust failure), no winbindd, ... */
+		state = NTLM_DC_DOWN;
+		break;
+	}
+	if (detail != NULL)
+		snprintf(detail, size, "winbind ping of DC %s: %s%s%s", dcname ? dcname : "?",
+			 wbcErrorString(rc), error && error->nt_string ? " " : "",
+			 error && error->nt_string ? error->nt_string : "");
+	wbcFreeMemory(error);
+	wbcFreeMemory(dcname);
+	return state;
+}
+
+void
+ntlm_dc_ctx_free(void *wb)
+{
+	if (wb != NULL)
+		wbcCtxFree(wb);
 }

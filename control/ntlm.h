@@ -148,4 +148,25 @@ int ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const
 /* ntlm_ctx_free_fn for GSS contexts. */
 void ntlm_ctx_free(void *ctx);
 
+/* ---- the domain controller behind winbind ---- */
+
+/* What winbind says of its DC (the other end of the machine's Netlogon secure channel). */
+enum ntlm_dc_state {
+	NTLM_DC_UP,	 /* the DC answered a Netlogon no-op: a refusal was the password's */
+	NTLM_DC_DOWN,	 /* no DC, no secure channel, or no winbindd: nobody could validate */
+	NTLM_DC_UNKNOWN, /* winbind could not ask (no memory, an unsupported call): keep the verdict */
+};
+
+/*
+ * Asks winbind whether its domain's DC answers (wbcCtxPingDc2: a Netlogon no-op over the
+ * secure channel, the path pass-through authentication takes). Blocking, as long as winbind
+ * takes to reach the DC: call it from a worker, only after gss-ntlmssp refused a Type 3 that
+ * went to winbind, because gss-ntlmssp reports every winbind failure (the DC's too) as
+ * EACCES. libwbclient pings only winbind's own domain (its DC also carries pass-through for
+ * trusted domains). *wb_slot is the calling thread's wbcContext, made on first use (free it
+ * with ntlm_dc_ctx_free). detail (may be NULL) gets winbind's answer for logs.
+ */
+enum ntlm_dc_state ntlm_dc_ping(void **wb_slot, char *detail, size_t size);
+void ntlm_dc_ctx_free(void *wb);
+
 #endif

@@ -460,6 +460,11 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "ntlm_contexts_completed", as.ntlm.completed);
 	rte_tel_data_add_dict_u64(d, "ntlm_contexts_closed", as.ntlm.closed);
 	rte_tel_data_add_dict_u64(d, "ntlm_contexts_timed_out", as.ntlm.timed_out);
+	/* what ntlm_normalise rewrote for clients that are not gss-ntlmssp (curl) */
+	rte_tel_data_add_dict_u64(d, "ntlm_type1_padded", as.ntlm_type1_padded);
+	rte_tel_data_add_dict_u64(d, "ntlm_type3_version_cleared", as.ntlm_type3_version_cleared);
+	/* winbind-validated refusals that asked about the DC; DC down: verdicts.dc_unavailable */
+	rte_tel_data_add_dict_u64(d, "ntlm_dc_pings", as.ntlm_dc_pings);
 	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
 		done += as.by_reason[r];

@@ -43,6 +43,9 @@ test_http_answers(void **state)
 	assert_int_equal(kw_reason_http_status(KW_ERR_NO_TRUST), 401);
 	/* a KDC that does not answer is the DC's slowness, not the user's fault */
 	assert_int_equal(kw_reason_http_status(KW_ERR_KDC_UNREACHABLE), 503);
+	/* the same for NTLM through winbind when the DC does not answer its ping */
+	assert_int_equal(kw_reason_http_status(KW_ERR_DC_UNAVAILABLE), 503);
+	assert_string_equal(kw_reason_str(KW_ERR_DC_UNAVAILABLE), "dc_unavailable");
 	assert_int_equal(kw_reason_http_status(KW_ERR_BAD_PASSWORD), 401);
 	assert_int_equal(kw_reason_http_status(KW_ERR_CLIENT_UNKNOWN), 401);
 	assert_int_equal(kw_reason_http_status(KW_NTLM_CHALLENGE), 401);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "control/ntlm.h"
@@ -384,6 +385,30 @@ test_table_full(void **state)
 	assert_int_equal(frees, 3);
 }
 
+/*
+ * With no winbindd at all nobody can validate a winbind trust: that is the DC's side being
+ * down (503), not a wrong password. Only checked where no winbindd answers (the e2e test
+ * ntlm-winbind covers a live one, and a stopped DC behind it).
+ */
+static void
+test_dc_ping_no_winbindd(void **state)
+{
+	void *wb = NULL;
+	char why[160] = "";
+
+	(void)state;
+	if (access("/run/samba/winbindd/pipe", F_OK) == 0) {
+		print_message("a winbindd socket exists here; not asserting the no-winbindd case\n");
+		return;
+	}
+	assert_int_equal(ntlm_dc_ping(&wb, why, sizeof(why)), NTLM_DC_DOWN);
+	assert_non_null(wb); /* the thread's context is kept for the next ping */
+	assert_non_null(strstr(why, "winbind"));
+	/* a second ping on the same context answers the same */
+	assert_int_equal(ntlm_dc_ping(&wb, NULL, 0), NTLM_DC_DOWN);
+	ntlm_dc_ctx_free(wb);
+}
+
 int
 main(void)
 {
@@ -396,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_table_timeout),
 		cmocka_unit_test(test_table_close_and_generation),
 		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_dc_ping_no_winbindd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
