@@ -68,6 +68,53 @@ print(r[0], r2[0], r3[0])
     return [int(x) for x in p.stdout.split()] if p.returncode == 0 else p.stderr
 
 
+def dc_outage(env, check):
+    """The DC stops: winbind cannot validate, and the gateway says 503 + Retry-After, not 401."""
+    good = ("--ntlm", "-u", "SAMDOM\\ntuser1:Passw0rd-ntuser1", URL + "hello.txt", "-o", "/dev/null")
+    p = subprocess.run([SAMBA_DC, "stop-dc"], env=env, capture_output=True, text=True)
+    check(p.returncode == 0, f"the DC's samba stopped by its pid file: {p.stdout.strip()}{p.stderr.strip()}")
+    a0 = tel("auth")
+    t0 = time.time()
+    st, err = curl(*good)
+    a1 = tel("auth")
+    ra = re.search(r"^< Retry-After: (\d+)", err, re.M)
+    dcu = a1["verdicts"]["dc_unavailable"] - a0["verdicts"]["dc_unavailable"]
+    busy = a1["auth_busy"] - a0["auth_busy"]
+    check(st == [401, 503] and ra is not None and dcu == 1 and busy == 1 and
+          a1["verdicts"]["bad_password"] == a0["verdicts"]["bad_password"],
+          f"DC down: curl --ntlm with the right password gets {st} in {time.time() - t0:.2f} s, "
+          f"Retry-After {ra.group(1) if ra else None}, dc_unavailable +{dcu}, auth_busy +{busy}, no bad_password")
+
+    # the file-backed domain never asks winbind: its refusals stay 401 and ping nothing
+    a0 = tel("auth")
+    st, _ = curl("--ntlm", "-u", "AUTHGATE\\user1:wrong", URL + "hello.txt", "-o", "/dev/null")
+    a1 = tel("auth")
+    check(st and st[-1] == 401 and a1["ntlm_dc_pings"] == a0["ntlm_dc_pings"],
+          f"DC down, AUTHGATE (user file) wrong password: {st}, no DC ping")
+    st, _ = curl("--ntlm", "-u", "AUTHGATE\\user1:Passw0rd-user1", URL + "hello.txt", "-o", "/dev/null")
+    check(st == [401, 200], f"DC down, AUTHGATE\\user1 still logs in: {st}")
+
+    p = subprocess.run([SAMBA_DC, "start-dc"], env=env, capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, f"the DC started again: {p.stdout.strip()}{p.stderr.strip()}")
+    # winbindd went offline; it retries the DC after its reconnect delay (5 s in scripts/samba-dc)
+    t0, seen = time.time(), []
+    while time.time() - t0 < 40:
+        st, _ = curl(*good)
+        seen.append(st[-1] if st else 0)
+        if seen[-1] == 200:
+            break
+        time.sleep(0.5)
+    check(seen and seen[-1] == 200 and set(seen[:-1]) <= {503},
+          f"DC back: 200 after {time.time() - t0:.1f} s ({len(seen) - 1} x 503 while winbind was offline, no 401)")
+    a0 = tel("auth")
+    st, _ = curl("--ntlm", "-u", "SAMDOM\\ntuser1:wrong", URL + "hello.txt", "-o", "/dev/null")
+    a1 = tel("auth")
+    bad = a1["verdicts"]["bad_password"] - a0["verdicts"]["bad_password"]
+    dcu = a1["verdicts"]["dc_unavailable"] - a0["verdicts"]["dc_unavailable"]
+    check(st and st[-1] == 401 and bad == 1 and dcu == 0,
+          f"DC back: a wrong password is 401 again: {st}, bad_password +{bad}, dc_unavailable +{dcu}")
+
+
 def main():
     t.require_root()
     for b in ("samba", "samba-tool", "winbindd", "wbinfo", "net"):
@@ -110,12 +157,19 @@ def main():
               f"the Type 3 held a SAMDOM semaphore slot (acquires +{s1['semaphore_acquires'] - s0['semaphore_acquires']}), "
               "the second URL rode the persisted flow")
 
+        check(a1["ntlm_dc_pings"] == a0["ntlm_dc_pings"], "a valid logon does not ping the DC")
+        check(a1["ntlm_type1_padded"] > a0["ntlm_type1_padded"] and
+              a1["ntlm_type3_version_cleared"] > a0["ntlm_type3_version_cleared"],
+              "curl's Type 1 and Type 3 were normalised (ntlm_type1_padded, ntlm_type3_version_cleared)")
+
         a0 = tel("auth")
         st, _ = curl("--ntlm", "-u", "SAMDOM\\ntuser1:wrong", URL + "hello.txt", "-o", "/dev/null")
         a1 = tel("auth")
         bad = a1["verdicts"]["bad_password"] - a0["verdicts"]["bad_password"]
-        check(st and st[-1] == 401 and 200 not in st and bad == 1,
-              f"a wrong password is refused by the DC: {st}, bad_password +{bad}")
+        pings = a1["ntlm_dc_pings"] - a0["ntlm_dc_pings"]
+        check(st and st[-1] == 401 and 200 not in st and bad == 1 and pings == 1,
+              f"a wrong password is refused by the DC: {st}, bad_password +{bad}; the DC answered "
+              f"winbind's ping (+{pings})")
 
         r = gss_ntlm("SAMDOM\\ntuser2", "Passw0rd-ntuser2")
         check(r == [401, 200, 200], f"python-gssapi raw NTLM (Unicode, MIC) through winbind: {r}")
@@ -137,6 +191,8 @@ def main():
         check(st == [401, 200], f"AUTHGATE\\user1 (the lab's user_file) on the same gateway: {st}")
         a = tel("auth")
         check(a["ntlm_contexts_live"] == 0, f"no NTLM context left behind (live {a['ntlm_contexts_live']})")
+
+        dc_outage(env, check)
     finally:
         t.lab("down", check=False)
         subprocess.run([SAMBA_DC, "down"], env=env, capture_output=True)
