@@ -1,6 +1,7 @@
 /* Ticket validation (one GSS acceptor per thread) and the pool that runs krb5, NTLM and Basic jobs. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,15 +551,28 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
  * against the trust's MaxConcurrentApi like the logon it follows.
  */
 static void
-kw_pool_ntlm_dc_check(struct kw_pool *p, struct kw_thread *th, struct kw_verdict *v)
+kw_pool_ntlm_dc_check(struct kw_pool *p, struct kw_thread *th, const struct kw_job *job,
+		      struct kw_verdict *v)
 {
+	/* read per call, as gss-ntlmssp does */
+	const char *env_file = getenv("NTLM_USER_FILE");
+	bool have_file = env_file != NULL && env_file[0] != '\0';
+	enum ntlm_dc_state dc;
 	char why[KW_DETAIL_MAX];
 	size_t used;
 
+	/* a user NTLM_USER_FILE holds was checked against that file; winbind never saw it */
+	if (have_file && ntlm_user_file_holds(env_file, job->token, job->token_len))
+		return;
 	pthread_mutex_lock(&p->lock);
 	p->stats.ntlm_dc_pings++;
 	pthread_mutex_unlock(&p->lock);
-	if (ntlm_dc_ping(&th->wb, why, sizeof(why)) != NTLM_DC_DOWN)
+	dc = ntlm_dc_ping(&th->wb, why, sizeof(why));
+	/*
+	 * No winbindd: with NTLM_USER_FILE the file is the validator and a user it lacks is
+	 * unknown (401); without one winbind was the only validator, and it is gone (503).
+	 */
+	if (dc != NTLM_DC_DOWN && (dc != NTLM_DC_NO_WINBIND || have_file))
 		return;
 	v->reason = KW_ERR_DC_UNAVAILABLE;
 	used = strlen(v->detail);
@@ -637,7 +651,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token,
 				job->token_len, v);
 		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
-			kw_pool_ntlm_dc_check(p, th, v);
+			kw_pool_ntlm_dc_check(p, th, job, v);
 		v->accept_ns = kw_now_ns() - t0;
 		return;
 	default:

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -628,13 +629,16 @@ ntlm_dc_ping(void **wb_slot, char *detail, size_t size)
 	case WBC_ERR_SUCCESS:
 		state = NTLM_DC_UP;
 		break;
+	case WBC_ERR_WINBIND_NOT_AVAILABLE:
+		state = NTLM_DC_NO_WINBIND;
+		break;
 	case WBC_ERR_NOT_IMPLEMENTED:
 	case WBC_ERR_NO_MEMORY:
 	case WBC_ERR_INVALID_PARAM:
 		state = NTLM_DC_UNKNOWN;
 		break;
 	default:
-		/* AUTH_ERROR (NT_STATUS_*: no logon servers, trust failure), no winbindd, ... */
+		/* DOMAIN_NOT_FOUND (winbindd offline: the DC stopped), AUTH_ERROR (NT_STATUS_*) */
 		state = NTLM_DC_DOWN;
 		break;
 	}
@@ -652,4 +656,41 @@ ntlm_dc_ctx_free(void *wb)
 {
 	if (wb != NULL)
 		wbcCtxFree(wb);
+}
+
+bool
+ntlm_user_file_holds(const char *path, const uint8_t *tok, size_t len)
+{
+	struct trust_token_info info;
+	struct ntlm_msg_info m;
+	bool found = false;
+	char line[1024];
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0' || trust_parse_token(tok, len, &info) != 0 ||
+	    info.mech != TRUST_MECH_NTLM ||
+	    ntlm_parse_msg(info.mech_token, info.mech_token_len, &m) != 0 || m.type != 3)
+		return false;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		char *dom = line, *usr, *end;
+
+		if (line[0] == '#')
+			continue;
+		usr = strchr(dom, ':');
+		if (usr == NULL)
+			continue;
+		*usr++ = '\0';
+		end = strchr(usr, ':');
+		if (end == NULL)
+			continue;
+		*end = '\0';
+		found = (m.domain[0] == '\0' || strcasecmp(dom, m.domain) == 0) &&
+			strcasecmp(usr, m.user) == 0;
+	}
+	explicit_bzero(line, sizeof(line)); /* the last line read holds a password */
+	fclose(f);
+	return found;
 }

@@ -152,9 +152,10 @@ void ntlm_ctx_free(void *ctx);
 
 /* What winbind says of its DC (the other end of the machine's Netlogon secure channel). */
 enum ntlm_dc_state {
-	NTLM_DC_UP,	 /* the DC answered a Netlogon no-op: a refusal was the password's */
-	NTLM_DC_DOWN,	 /* no DC, no secure channel, or no winbindd: nobody could validate */
-	NTLM_DC_UNKNOWN, /* winbind could not ask (no memory, an unsupported call): keep the verdict */
+	NTLM_DC_UP,	    /* the DC answered a Netlogon no-op: a refusal was the password's */
+	NTLM_DC_DOWN,	    /* no DC reachable (winbindd offline) or no secure channel */
+	NTLM_DC_UNKNOWN,    /* winbind could not ask (no memory, unsupported): keep the verdict */
+	NTLM_DC_NO_WINBIND, /* no winbindd answers on its socket */
 };
 
 /*
@@ -168,5 +169,15 @@ enum ntlm_dc_state {
  */
 enum ntlm_dc_state ntlm_dc_ping(void **wb_slot, char *detail, size_t size);
 void ntlm_dc_ctx_free(void *wb);
+
+/*
+ * Whether the user file at path (gss-ntlmssp's DOMAIN:user:password lines, '#' comments)
+ * holds the user a Type 3 names (raw or in SPNEGO), as gss-ntlmssp looks it up: user and
+ * domain with case ignored, a message without a domain matching any. An acceptor without a
+ * user file reads NTLM_USER_FILE first and asks winbind only for users that file lacks, so
+ * a refusal of a user found there was the file's, not the DC's. False when path is NULL or
+ * unreadable, or the token is not a Type 3.
+ */
+bool ntlm_user_file_holds(const char *path, const uint8_t *tok, size_t len);
 
 #endif

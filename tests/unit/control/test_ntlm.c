@@ -385,6 +385,42 @@ test_table_full(void **state)
 	assert_int_equal(frees, 3);
 }
 
+/* A user file line for the Type 3's DOMAIN\\user (raw or in SPNEGO), as gss-ntlmssp finds it. */
+static void
+test_user_file_holds(void **state)
+{
+	struct vec t1 = load("ntlm.bin"), t3 = load("ntlm-type3.bin");
+	struct vec sp3 = load("spnego-ntlm-type3.bin"), c3 = load("curl-ntlm-type3.bin");
+	char path[] = "/tmp/test_ntlm_users_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs("# DOMAIN:user:password\nSAMDOM:ntuser1:x\nauthgate:USER1:Passw0rd-user1\n", f);
+	fclose(f);
+	/* case ignored on both names, as gss-ntlmssp's lookup */
+	assert_true(ntlm_user_file_holds(path, t3.p, t3.len));
+	assert_true(ntlm_user_file_holds(path, sp3.p, sp3.len));
+	assert_true(ntlm_user_file_holds(path, c3.p, c3.len));
+	/* not a Type 3, no file, a file without that user */
+	assert_false(ntlm_user_file_holds(path, t1.p, t1.len));
+	assert_false(ntlm_user_file_holds(NULL, t3.p, t3.len));
+	assert_false(ntlm_user_file_holds("/nonexistent/ntlm_users", t3.p, t3.len));
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("SAMDOM:user1:x\nAUTHGATE:user2:x\n#AUTHGATE:user1:x\n", f);
+	fclose(f);
+	assert_false(ntlm_user_file_holds(path, t3.p, t3.len));
+	unlink(path);
+	free(t1.p);
+	free(t3.p);
+	free(sp3.p);
+	free(c3.p);
+}
+
 /*
  * With no winbindd at all nobody can validate a winbind trust: that is the DC's side being
  * down (503), not a wrong password. Only checked where no winbindd answers (the e2e test
@@ -401,11 +437,11 @@ test_dc_ping_no_winbindd(void **state)
 		print_message("a winbindd socket exists here; not asserting the no-winbindd case\n");
 		return;
 	}
-	assert_int_equal(ntlm_dc_ping(&wb, why, sizeof(why)), NTLM_DC_DOWN);
+	assert_int_equal(ntlm_dc_ping(&wb, why, sizeof(why)), NTLM_DC_NO_WINBIND);
 	assert_non_null(wb); /* the thread's context is kept for the next ping */
-	assert_non_null(strstr(why, "winbind"));
+	assert_non_null(strstr(why, "WBC_ERR_WINBIND_NOT_AVAILABLE"));
 	/* a second ping on the same context answers the same */
-	assert_int_equal(ntlm_dc_ping(&wb, NULL, 0), NTLM_DC_DOWN);
+	assert_int_equal(ntlm_dc_ping(&wb, NULL, 0), NTLM_DC_NO_WINBIND);
 	ntlm_dc_ctx_free(wb);
 }
 
@@ -421,6 +457,7 @@ main(void)
 		cmocka_unit_test(test_table_timeout),
 		cmocka_unit_test(test_table_close_and_generation),
 		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_user_file_holds),
 		cmocka_unit_test(test_dc_ping_no_winbindd),
 	};
 
