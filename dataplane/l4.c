@@ -124,6 +124,8 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 									     : TCP_SYNCOOKIE_AUTO;
 		/* shed new connections while an eighth of the pool is all that is left */
 		p.pool_low_watermark = dp->ports[0].conf->mbufs / 8;
+		/* and keep an eighth of the receive pool for segments that free memory (ACKs) */
+		p.rx_low_watermark = dp->ports[0].conf->mbufs / 8;
 		p.rto_min_us = cfg->tcp.rto_min_ms * 1000;
 		p.time_wait_us = (uint64_t)cfg->tcp.time_wait_ms * 1000;
 		p.idle_timeout_us = (uint64_t)cfg->tcp.idle_timeout_s * 1000000;

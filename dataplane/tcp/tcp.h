@@ -93,6 +93,7 @@ enum tcp_drop_reason {
 	TCP_DROP_CHALLENGE,	/* in-window SYN/RST answered with a challenge ACK (RFC 5961) */
 	TCP_DROP_OOO_FULL,	/* out-of-order queue full */
 	TCP_DROP_STATE,		/* data after the peer's FIN, or segment in a closing state */
+	TCP_DROP_RX_POOL_LOW,	/* payload for a flow not reading, receive pool low (ACK kept) */
 	TCP_DROP_REASON_MAX
 };
 
@@ -195,6 +196,12 @@ struct tcp_engine_params {
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
 	enum tcp_syncookie_mode syncookies;
 	uint32_t pool_low_watermark; /* free mbufs under which new connections are shed */
+	/*
+	 * Free mbufs in a received segment's own pool under which its payload is dropped
+	 * (its ACK still processed) when it would be held: the flow's app is not reading, or
+	 * the data is out of order. 0: never.
+	 */
+	uint32_t rx_low_watermark;
 	uint32_t rto_init_us;	     /* RFC 6298: 1 s */
 	uint32_t rto_min_us;	     /* RFC 6298 says 1 s; Linux uses 200 ms */
 	uint32_t rto_max_us;

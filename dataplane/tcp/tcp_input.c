@@ -773,6 +773,21 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 		return;
 	}
 
+	/*
+	 * Received data waits in the receive pool's mbufs while the app does not read it or a
+	 * hole is open. Flows that stopped reading because their send queues are full could
+	 * then take the whole pool, and the ACKs that would let them read again could not be
+	 * received at all: 200 echo flows on a 4k-mbuf pool froze that way. Near the bottom of
+	 * the pool such payload is dropped, the ACK it carried is kept; the peer sends it again.
+	 */
+	if (s->len > 0 && m != NULL && e->p.rx_low_watermark != 0 &&
+	    ((f->flags & TF_PAUSED) || s->seq != f->rcv_nxt) &&
+	    rte_mempool_avail_count(m->pool) < e->p.rx_low_watermark) {
+		tcp_drop(e, m, TCP_DROP_RX_POOL_LOW);
+		m = NULL;
+		s->len = 0;
+		s->flags &= ~TCP_FL_FIN;
+	}
 	if (s->len > 0) {
 		bool data_ok = (f->state == TCP_ESTABLISHED || f->state == TCP_FIN_WAIT_1 ||
 				f->state == TCP_FIN_WAIT_2) &&

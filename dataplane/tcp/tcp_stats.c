@@ -30,6 +30,7 @@ static const char *const drop_names[TCP_DROP_REASON_MAX] = {
 	[TCP_DROP_CHALLENGE] = "challenge_ack",
 	[TCP_DROP_OOO_FULL] = "ooo_full",
 	[TCP_DROP_STATE] = "state",
+	[TCP_DROP_RX_POOL_LOW] = "rx_pool_low",
 };
 
 static const char *const close_names[TCP_CLOSE_REASON_MAX] = {

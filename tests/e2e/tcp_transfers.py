@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""TCP e2e: 200 concurrent 4 MiB echo transfers through the gateway, clean and under loss, duplication,
-reordering and delay; the flow table drains to zero and no mbuf leaks; a SYN flood while clients connect."""
+"""TCP e2e: 200 concurrent 4 MiB echo transfers through the gateway, clean, with pools far too small for
+them, and under loss, duplication, reordering and delay; the flow table drains to zero and no mbuf leaks;
+a SYN flood while clients connect."""
 import json
 import os
 import subprocess
@@ -71,6 +72,19 @@ def main():
         print(f"info clean link: {st['retransmits']} retransmits, {st['fast_retransmits']} fast recoveries, "
               f"{st['send_nobufs']} sends cut short by a dry pool")
         check(st["closed"]["timeout"] == 0, f"clean link: no connection timed out ({st['closed']['timeout']})")
+
+        # memory pressure: an eighth of the lab's mbufs. 200 send buffers of 256 KiB want 25k of
+        # them; queues and paused receivers must run dry and recover, not freeze
+        t.lab_up_config(base.replace("mbufs = 16383", "mbufs = 2047"))
+        run_clients(check, "2047 mbufs per pool", 300)
+        st, port = drained(check, "2047 mbufs")
+        check(port["tcp_tx_mbufs_in_use"] <= 64 and port["tcp_hdr_mbufs_in_use"] <= 64,
+              f"2047 mbufs: send queues back to {port['tcp_tx_mbufs_in_use']} mbufs in use, "
+              f"output headers {port['tcp_hdr_mbufs_in_use']}")
+        check(st["send_nobufs"] > 0 and st["closed"]["timeout"] == 0,
+              f"2047 mbufs: the send-queue pool ran dry ({st['send_nobufs']} short sends, "
+              f"{st['drops']['rx_pool_low']} payloads dropped to keep receive mbufs for ACKs) "
+              f"and no connection timed out ({st['closed']['timeout']})")
 
         # impaired link, both directions: loss 5%, duplicate 1%, reorder 25%, delay 5 ms
         t.lab_up_config(impaired_config(base))

@@ -1055,6 +1055,53 @@ test_send_pool_dry(void **state)
 }
 
 static void
+rx_pool_always_low(struct tcp_engine_params *p)
+{
+	p->rx_low_watermark = UINT32_MAX;
+}
+
+/*
+ * Receive pool low: payload for a flow whose app is not reading is dropped, the ACK it
+ * carries is still taken (it is what frees memory), and the peer's resend is accepted once
+ * the app reads again.
+ */
+static void
+test_rx_pool_low_keeps_acks(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t first;
+
+	(void)state;
+	h_init(&h, rx_pool_always_low);
+	h.app.send_on_accept = 1000;
+	assert_int_equal(h_connect(&h, 40042, H_APP_PORT, NULL, 1), 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.len, 1000);
+	h.app.consume_max = 0; /* the app stops reading */
+	h_data(&h, h_pattern, 1000);
+	assert_int_equal(h.app.rxlen, 0);
+	h_drain(&h);
+	/* held, since the flow was reading when it came; the next one is not */
+	first = h.cseq;
+	h.sseq += 1000; /* the client acks the server's 1000 bytes with its next data */
+	h_data(&h, h_pattern + 1000, 1000);
+	assert_int_equal(h_drops(&h, TCP_DROP_RX_POOL_LOW), 1);
+	assert_int_equal(h.app.acked, 1000);
+	h_drain(&h);
+	h.app.consume_max = UINT32_MAX;
+	tcp_recv_resume(h.app.flow);
+	assert_int_equal(h.app.rxlen, 1000);
+	h_drain(&h);
+	/* the resend, in order to a reading app, is taken */
+	h.cseq = first;
+	h_data(&h, h_pattern + 1000, 1000);
+	assert_int_equal(h.app.rxlen, 2000);
+	assert_memory_equal(h.app.rx, h_pattern, 2000);
+	h_fini(&h);
+}
+
+static void
 idle_1s(struct tcp_engine_params *p)
 {
 	p->idle_timeout_us = 1000 * MS;
@@ -1721,6 +1768,7 @@ main(void)
 		cmocka_unit_test(test_receive_pause_closes_window),
 		cmocka_unit_test(test_tinygrams_do_not_pin_mbufs),
 		cmocka_unit_test(test_send_pool_dry),
+		cmocka_unit_test(test_rx_pool_low_keeps_acks),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pool_low_sheds_to_cookies),
