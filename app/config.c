@@ -186,6 +186,8 @@ static const struct cfg_key auth_keys[] = {
 	S(ag_auth_conf, default_trust, CK_STRING, ""),
 	S(ag_auth_conf, ntlm_service, CK_STRING, ""),
 	U(ag_auth_conf, ntlm_ctx_timeout_s, 1, 3600, "30"),
+	U(ag_auth_conf, basic_cache_ttl_s, 0, 3600, "0"),
+	U(ag_auth_conf, basic_cache_entries, 16, 65536, "4096"),
 	{NULL},
 };
 

@@ -118,6 +118,8 @@ struct ag_auth_conf {
 	char default_trust[64];      /* bare Basic user names and NTLM without a domain */
 	char ntlm_service[128];      /* NTLM acceptor name, HTTP@host; empty: HTTP@<hostname> */
 	uint32_t ntlm_ctx_timeout_s; /* a half-finished NTLM exchange is dropped after this */
+	uint32_t basic_cache_ttl_s;  /* a KDC-verified Basic login answers for itself; 0 = off */
+	uint32_t basic_cache_entries; /* capacity of that cache (least recently used goes) */
 };
 
 struct ag_trust_conf {

@@ -13,6 +13,7 @@
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
 #include "control/basic.h"
+#include "control/basic_cache.h"
 #include "control/ntlm.h"
 #include "control/trust.h"
 
@@ -32,6 +33,17 @@ struct ntlm_job {
 	struct ntlm_entry *entry;
 };
 
+/*
+ * A Basic job in the pool: with the cache on, the key its credentials hashed to and when it
+ * was looked up, so that a KDC-verified success can be stored.
+ */
+struct basic_job {
+	struct authsvc_job *job;
+	bool cache;
+	uint64_t started;
+	uint8_t key[BASIC_CACHE_KEY_LEN];
+};
+
 struct revocation {
 	char principal[KW_PRINCIPAL_MAX];
 	int64_t at;
@@ -46,6 +58,7 @@ static struct {
 	struct trust_table trusts;
 	struct kw_pool *pool;
 	struct ntlm_table *ntlm;
+	struct basic_cache *basic_cache; /* NULL: off */
 	char default_trust[TRUST_NAME_MAX];
 	/* the pool's workers build their NTLM acceptors lazily from these: they must outlive start */
 	char ntlm_service[TRUST_NAME_MAX];
@@ -148,6 +161,15 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 		/* only a challenge keeps the context: Type 3 comes next on this flow */
 		ntlm_table_end(svc.ntlm, nj->entry, kv->reason == KW_NTLM_CHALLENGE, mono_ns());
 		free(nj);
+	} else if (kv->mech == TRUST_MECH_BASIC) {
+		struct basic_job *bj = kv->user;
+
+		job = bj->job;
+		/* stored only after krb5_verify_init_creds said yes (record checks the reason) */
+		if (bj->cache)
+			basic_cache_record(svc.basic_cache, bj->key, bj->started, kv);
+		explicit_bzero(bj, sizeof(*bj));
+		free(bj);
 	}
 	if (v != NULL) {
 		int http = kw_reason_http_status(kv->reason);
@@ -180,10 +202,34 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 	job_free(job);
 }
 
+/* A Basic login the KDC verified within the cache's TTL: 200 with no worker and no slot. */
+static void
+answer_cached(const struct authsvc_job *job, const struct basic_cache_hit *hit)
+{
+	struct authsvc_verdict *v = calloc(1, sizeof(*v));
+
+	if (v == NULL) {
+		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	v->flow_id = job->flow_id;
+	v->flow_gen = job->flow_gen;
+	v->seq = job->seq;
+	v->status = 200;
+	v->reason = KW_OK;
+	v->scheme = job->scheme;
+	v->mech = TRUST_MECH_BASIC;
+	v->expires_at = hit->expires_at;
+	memcpy(v->principal, hit->principal, sizeof(v->principal));
+	post_verdict(job->lcore, v);
+}
+
 static void
 dispatch_basic(struct authsvc_job *job)
 {
+	struct basic_cache_hit hit;
 	struct basic_view bv;
+	struct basic_job *bj;
 	struct kw_job kj;
 	uint32_t idx;
 	int rc;
@@ -195,6 +241,25 @@ dispatch_basic(struct authsvc_job *job)
 		job_free(job);
 		return;
 	}
+	bj = calloc(1, sizeof(*bj));
+	if (bj == NULL) {
+		answer_now(job, 503, AUTHSVC_QUEUE_FULL);
+		job_free(job);
+		return;
+	}
+	bj->job = job;
+	if (svc.basic_cache != NULL) {
+		bj->cache = true;
+		basic_cache_key(svc.basic_cache, svc.trusts.trusts[idx].cfg.realm, &bv, bj->key);
+		if (basic_cache_lookup(svc.basic_cache, bj->key, wall_now(), &hit, &bj->started) ==
+		    0) {
+			answer_cached(job, &hit);
+			explicit_bzero(bj, sizeof(*bj));
+			free(bj);
+			job_free(job);
+			return;
+		}
+	}
 	memset(&kj, 0, sizeof(kj));
 	kj.flow_id = job->flow_id;
 	kj.flow_gen = job->flow_gen;
@@ -202,9 +267,11 @@ dispatch_basic(struct authsvc_job *job)
 	kj.mech = TRUST_MECH_BASIC;
 	kj.token = job->token;
 	kj.token_len = job->token_len;
-	kj.user = job;
+	kj.user = bj;
 	if (kw_pool_submit(svc.pool, &kj) == 0)
 		return;
+	explicit_bzero(bj, sizeof(*bj));
+	free(bj);
 	answer_now(job, 503, AUTHSVC_QUEUE_FULL);
 	job_free(job);
 }
@@ -449,6 +516,8 @@ authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
 	snprintf(ac->default_trust, sizeof(ac->default_trust), "%s", cfg->auth.default_trust);
 	snprintf(ac->ntlm_service, sizeof(ac->ntlm_service), "%s", cfg->auth.ntlm_service);
 	ac->ntlm_ctx_timeout_s = cfg->auth.ntlm_ctx_timeout_s;
+	ac->basic_cache_ttl_s = cfg->auth.basic_cache_ttl_s;
+	ac->basic_cache_entries = cfg->auth.basic_cache_entries;
 	rc = authsvc_start_with(ac, nb_lcores);
 	free(ac);
 	return rc;
@@ -511,6 +580,20 @@ authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
 	svc.ntlm = ntlm_table_create(&ntc);
 	if (svc.ntlm == NULL)
 		return -ENOMEM;
+	if (cfg->basic_cache_ttl_s > 0) {
+		struct basic_cache_config bcc = {
+			.ttl_s = cfg->basic_cache_ttl_s,
+			.entries = cfg->basic_cache_entries ? cfg->basic_cache_entries : 4096,
+		};
+
+		svc.basic_cache = basic_cache_create(&bcc);
+		if (svc.basic_cache == NULL) {
+			AUTH_LOG(ERR, "basic cache: %s", strerror(errno));
+			return -errno;
+		}
+		AUTH_LOG(INFO, "Basic credential cache: ttl %u s, %u entries", bcc.ttl_s,
+			 bcc.entries);
+	}
 	svc.nb_lcores = nb_lcores;
 	for (uint16_t i = 0; i < nb_lcores; i++) {
 		char name[RTE_RING_NAMESIZE];
@@ -570,6 +653,8 @@ authsvc_stop(void)
 	}
 	ntlm_table_destroy(svc.ntlm); /* the pool is gone: no context is lent */
 	svc.ntlm = NULL;
+	basic_cache_destroy(svc.basic_cache); /* the pool is gone: nobody records into it */
+	svc.basic_cache = NULL;
 	trust_table_fini(&svc.trusts);
 	svc.running = false;
 }
@@ -696,6 +781,8 @@ authsvc_get_stats(struct authsvc_stats *out)
 		kw_pool_get_stats(svc.pool, &ps);
 		out->ntlm_dc_pings = ps.ntlm_dc_pings;
 	}
+	if (svc.running && svc.basic_cache != NULL)
+		basic_cache_get_stats(svc.basic_cache, &out->basic_cache);
 }
 
 const struct trust_table *

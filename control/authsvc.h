@@ -84,6 +84,9 @@ struct authsvc_config {
 	/* NTLM acceptor name, "HTTP@gw.example.com": gss-ntlmssp puts it in the Type 2 and
 	 * its clients check it against the name they target. "" = HTTP@<hostname>. */
 	char ntlm_service[TRUST_NAME_MAX];
+	/* Basic verified-credential cache (control/basic_cache.h): 0 = off; entries 0 = 4096 */
+	uint32_t basic_cache_ttl_s;
+	uint32_t basic_cache_entries;
 };
 
 /* Starts the workers and the dispatcher; one job and one verdict ring per lcore. */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "control/authsvc.h"
+#include "control/basic_cache.h"
 #include "control/ntlm.h"
 
 struct trust_table;
@@ -21,6 +22,7 @@ struct authsvc_stats {
 	uint64_t ntlm_type3_version_cleared;      /* raw AUTHENTICATEs without the Version they claim */
 	uint64_t ntlm_dc_pings;                   /* winbind asked about its DC after a refusal */
 	struct ntlm_table_stats ntlm;             /* half-open NTLM contexts */
+	struct basic_cache_stats basic_cache;     /* all zero while the cache is off */
 };
 
 void authsvc_get_stats(struct authsvc_stats *out);

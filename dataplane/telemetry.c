@@ -465,6 +465,12 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "ntlm_type3_version_cleared", as.ntlm_type3_version_cleared);
 	/* winbind-validated refusals that asked about the DC; DC down: verdicts.dc_unavailable */
 	rte_tel_data_add_dict_u64(d, "ntlm_dc_pings", as.ntlm_dc_pings);
+	/* Basic answered from the verified-credential cache: no KDC call, no semaphore slot */
+	rte_tel_data_add_dict_u64(d, "basic_cache_hits", as.basic_cache.hits);
+	rte_tel_data_add_dict_u64(d, "basic_cache_misses", as.basic_cache.misses);
+	rte_tel_data_add_dict_u64(d, "basic_cache_evictions", as.basic_cache.evictions);
+	rte_tel_data_add_dict_u64(d, "basic_cache_expired", as.basic_cache.expired);
+	rte_tel_data_add_dict_u64(d, "basic_cache_entries", as.basic_cache.live);
 	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
 		done += as.by_reason[r];

@@ -94,6 +94,11 @@ print_stats(void)
 	       (unsigned long long)as.ntlm.created, (unsigned long long)as.ntlm.completed,
 	       (unsigned long long)as.ntlm.closed, (unsigned long long)as.ntlm.timed_out,
 	       as.ntlm.live, (unsigned long long)as.ntlm.no_context);
+	printf(" basic_cache_hits=%llu basic_cache_misses=%llu basic_cache_evictions=%llu "
+	       "basic_cache_expired=%llu basic_cache_entries=%u",
+	       (unsigned long long)as.basic_cache.hits, (unsigned long long)as.basic_cache.misses,
+	       (unsigned long long)as.basic_cache.evictions,
+	       (unsigned long long)as.basic_cache.expired, as.basic_cache.live);
 	for (uint32_t i = 0; tt != NULL && i < tt->count; i++) {
 		struct sema_stats st;
 
@@ -190,6 +195,7 @@ main(int argc, char **argv)
 		{"keytab", required_argument, NULL, 'k'},   {"user-file", required_argument, NULL, 'u'},
 		{"mcapi", required_argument, NULL, 'm'},    {"timeout", required_argument, NULL, 't'},
 		{"workers", required_argument, NULL, 'w'},  {"ntlm-timeout", required_argument, NULL, 'n'},
+		{"basic-cache-ttl", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	char *eal_argv[] = {"ntlm_basic_tool", "--no-huge", "--no-pci", "--no-shconf",
@@ -232,6 +238,9 @@ main(int argc, char **argv)
 			break;
 		case 'n':
 			ac.ntlm_ctx_timeout_s = (uint32_t)atoi(optarg);
+			break;
+		case 'c':
+			ac.basic_cache_ttl_s = (uint32_t)atoi(optarg);
 			break;
 		default:
 			fprintf(stderr, "usage: %s --keytab K --user-file F [--mcapi N] [--timeout S] "

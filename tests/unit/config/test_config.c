@@ -77,6 +77,26 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg.tcp.max_flows, 65536);
 	assert_int_equal(cfg.tcp.time_wait_ms, 10000);
 	assert_int_equal(cfg.diag.echo_port, 0);
+	/* the Basic credential cache is off unless asked for */
+	assert_int_equal(cfg.auth.basic_cache_ttl_s, 0);
+	assert_int_equal(cfg.auth.basic_cache_entries, 4096);
+	free(errs);
+}
+
+static void
+test_basic_cache_keys(void **state)
+{
+	struct ag_config cfg;
+	char *errs = NULL;
+
+	(void)state;
+	assert_int_equal(load_text(PORT "[auth]\nbasic_cache_ttl_s = 3600\n"
+					"basic_cache_entries = 16\n",
+				   &cfg, &errs),
+			 0);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg.auth.basic_cache_ttl_s, 3600);
+	assert_int_equal(cfg.auth.basic_cache_entries, 16);
 	free(errs);
 }
 
@@ -239,6 +259,14 @@ static const struct bad_case bad_cases[] = {
 	 "F:5: [trust EXAMPLE.COM] max_concurrent_api: 151 is out of range 1..150\n"},
 	{PORT "[auth]\npersist_non_ntlm = perhaps\n",
 	 "F:5: [auth] persist_non_ntlm: 'perhaps' is not yes or no\n"},
+	{PORT "[auth]\nbasic_cache_ttl_s = 3601\n",
+	 "F:5: [auth] basic_cache_ttl_s: 3601 is out of range 0..3600\n"},
+	{PORT "[auth]\nbasic_cache_ttl_s = 5m\n",
+	 "F:5: [auth] basic_cache_ttl_s: '5m' is not a non-negative integer\n"},
+	{PORT "[auth]\nbasic_cache_entries = 8\n",
+	 "F:5: [auth] basic_cache_entries: 8 is out of range 16..65536\n"},
+	{PORT "[auth]\nbasic_cache_entries = 100000\n",
+	 "F:5: [auth] basic_cache_entries: 100000 is out of range 16..65536\n"},
 	{PORT "[http]\naccess_log = relative.log\n",
 	 "F:5: [http] access_log: 'relative.log' is not an absolute path\n"},
 	{PORT "[http]\naccess_log = /nonexistent/dir/access.log\n",
@@ -356,6 +384,7 @@ main(void)
 		cmocka_unit_test(test_full_file),        cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_missing_file),     cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_eal_args),
+		cmocka_unit_test(test_basic_cache_keys),
 	};
 	int rc;
 
