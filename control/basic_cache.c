@@ -273,7 +273,7 @@ basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 
 	/* only what krb5_verify_init_creds accepted: a refusal must be asked again */
 	if (v->reason != KW_OK || v->principal[0] == '\0' ||
-	    strlen(v->principal) >= KW_PRINCIPAL_MAX)
+	    strnlen(v->principal, KW_PRINCIPAL_MAX) == KW_PRINCIPAL_MAX)
 		return false;
 	phash = bc_principal_hash(v->principal);
 	pthread_mutex_lock(&c->lock);

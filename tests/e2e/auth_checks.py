@@ -240,6 +240,9 @@ def phase_ntlm_basic():
     c.close()
     a1 = tel("auth")
     check(a1["auth_ok"] - a0["auth_ok"] == 3 and a1["auth_failed"] - a0["auth_failed"] == 1, "Basic: 3 accepted, 1 refused")
+    # the credential cache is off unless basic_cache_ttl_s is set: every login went to the KDC
+    check(a1.get("basic_cache_hits") == 0 and a1.get("basic_cache_misses") == 0,
+          f"Basic cache off by default: hits {a1.get('basic_cache_hits')}, misses {a1.get('basic_cache_misses')}")
     c = ac.Conn()
     r = c.request("/basic/hello.txt", authz=b("user1@NOWHERE.TEST:x"))
     c.close()
