@@ -391,9 +391,43 @@ def phase_ntlm_single():
           f"persist_single_request: nothing served on a persisted flow, Persistent-Auth {pa}")
 
 
+def phase_basic_cache():
+    """[auth] basic_cache_ttl_s = 60, through the gateway with curl: a repeat login skips the KDC;
+    after a password change the new password evicts the old one, which is then refused."""
+    url = "http://198.18.0.2/basic/hello.txt"
+
+    def basic(cred):
+        p = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+                            "-u", cred, url], capture_output=True, text=True)
+        return int(p.stdout or 0)
+
+    def sem():
+        return sum(tr.get("semaphore_acquires", 0) for tr in tel("trusts").values() if isinstance(tr, dict))
+
+    a0, s0 = tel("auth"), sem()
+    st = [basic("user20:Passw0rd-user20"), basic("user20:Passw0rd-user20"), basic("AUTHGATE\\user20:Passw0rd-user20")]
+    a1, s1 = tel("auth"), sem()
+    check(st == [200, 200, 200] and delta(a1, a0, "basic_cache_misses") == 1 and delta(a1, a0, "basic_cache_hits") == 2
+          and s1 - s0 == 1,
+          f"curl -u user20 three times: {st}; one KDC validation ({s1 - s0} semaphore acquires), "
+          f"{delta(a1, a0, 'basic_cache_hits')} cache hits")
+    check(basic("user20:wrong") == 401 and basic("user20:wrong") == 401 and delta(tel("auth"), a1, "basic_cache_hits") == 0,
+          "a wrong password is asked of the KDC every time (401, no hit)")
+    r = subprocess.run(["kadmin.local", "-r", "AUTHGATE.TEST", "-q", "cpw -pw Changed-user20 user20"],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, f"kadmin.local cpw user20: {r.returncode} {r.stderr.strip()[:200]}")
+    a2 = tel("auth")
+    new = basic("user20:Changed-user20")
+    old = basic("user20:Passw0rd-user20")
+    a3 = tel("auth")
+    check(new == 200 and old == 401 and delta(a3, a2, "basic_cache_evictions") >= 1,
+          f"after the password change: new password {new} (evicts {delta(a3, a2, 'basic_cache_evictions')}), "
+          f"old password {old}")
+
+
 if __name__ == "__main__":
     {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
      "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic,
-     "ntlm-single": phase_ntlm_single}[sys.argv[1]]()
+     "ntlm-single": phase_ntlm_single, "basic-cache": phase_basic_cache}[sys.argv[1]]()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -13,6 +13,7 @@ PHASES = [
     ("semaphore", {"max_concurrent_api = 10": "max_concurrent_api = 1", "workers = 2": "workers = 4"}),
     ("ntlm-basic", {}),
     ("ntlm-single", {"persist_single_request = no": "persist_single_request = yes"}),
+    ("basic-cache", {"persist_non_ntlm = yes": "persist_non_ntlm = yes\nbasic_cache_ttl_s = 60"}),
 ]
 
 
