@@ -536,7 +536,8 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
 		th->kws[t->index] = kw_create(&kc);
 		if (th->kws[t->index] == NULL) {
 			v->reason = KW_ERR_INTERNAL;
-			snprintf(v->detail, sizeof(v->detail), "no acceptor credential for %s: %s",
+			/* detail is a short log field: a long realm name is cut, on purpose */
+			snprintf(v->detail, sizeof(v->detail), "no acceptor credential for %.64s: %.64s",
 				 t->cfg.realm, strerror(errno));
 			return;
 		}
