@@ -128,14 +128,15 @@ post_verdict(uint16_t lcore, struct authsvc_verdict *v)
 	}
 }
 
-static void
-answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
+/* A verdict for job decided here, without a worker; the caller fills in the rest and posts it. */
+static struct authsvc_verdict *
+verdict_for(const struct authsvc_job *job, uint16_t status, unsigned int reason)
 {
 	struct authsvc_verdict *v = calloc(1, sizeof(*v));
 
 	if (v == NULL) {
 		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
-		return;
+		return NULL;
 	}
 	v->flow_id = job->flow_id;
 	v->flow_gen = job->flow_gen;
@@ -143,7 +144,16 @@ answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
 	v->status = status;
 	v->reason = (uint16_t)reason;
 	v->scheme = job->scheme;
-	post_verdict(job->lcore, v);
+	return v;
+}
+
+static void
+answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
+{
+	struct authsvc_verdict *v = verdict_for(job, status, reason);
+
+	if (v != NULL)
+		post_verdict(job->lcore, v);
 }
 
 /* Called on a pool worker once the trust's semaphore was passed (or timed out). */
@@ -206,18 +216,10 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 static void
 answer_cached(const struct authsvc_job *job, const struct basic_cache_hit *hit)
 {
-	struct authsvc_verdict *v = calloc(1, sizeof(*v));
+	struct authsvc_verdict *v = verdict_for(job, 200, KW_OK);
 
-	if (v == NULL) {
-		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+	if (v == NULL)
 		return;
-	}
-	v->flow_id = job->flow_id;
-	v->flow_gen = job->flow_gen;
-	v->seq = job->seq;
-	v->status = 200;
-	v->reason = KW_OK;
-	v->scheme = job->scheme;
 	v->mech = TRUST_MECH_BASIC;
 	v->expires_at = hit->expires_at;
 	memcpy(v->principal, hit->principal, sizeof(v->principal));
