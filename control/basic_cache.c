@@ -293,14 +293,13 @@ basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 		next = e->pnext;
 		if (e->phash != phash || strcmp(e->principal, v->principal) != 0)
 			continue;
-		if (bc_key_equal(e->key, key)) {
-			/* verified again (two misses raced): the TTL starts afresh */
-			bc_remove(c, e);
-		} else {
-			/* a new password was verified: the old one is gone at the KDC */
-			bc_remove(c, e);
+		/*
+		 * The same key verified again (two misses raced) is replaced: its TTL starts afresh.
+		 * Another key means a new password was verified: the old one is gone at the KDC.
+		 */
+		if (!bc_key_equal(e->key, key))
 			c->stats.evictions++;
-		}
+		bc_remove(c, e);
 	}
 	if (c->free_list == NULL) {
 		bc_remove(c, c->oldest);

@@ -70,6 +70,16 @@ ip_str(uint32_t ip, char *buf, size_t len)
 		 ip & 0xff);
 }
 
+/* Adds a per-lcore pool's free and in-use mbufs (an lcore without that pool adds nothing). */
+static void
+pool_count(const struct rte_mempool *mp, uint64_t *free_out, uint64_t *used_out)
+{
+	if (mp == NULL)
+		return;
+	*free_out += rte_mempool_avail_count(mp);
+	*used_out += rte_mempool_in_use_count(mp);
+}
+
 static int
 tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -110,16 +120,8 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		{
 			uint64_t tx_free = 0, tx_used = 0, hdr_free = 0, hdr_used = 0;
 			for (uint16_t l = 0; l < dp_main.nb_lcores; l++) {
-				const struct dp_lcore *lc = &dp_main.lcores[l];
-
-				if (lc->tx_pool != NULL) {
-					tx_free += rte_mempool_avail_count(lc->tx_pool);
-					tx_used += rte_mempool_in_use_count(lc->tx_pool);
-				}
-				if (lc->hdr_pool != NULL) {
-					hdr_free += rte_mempool_avail_count(lc->hdr_pool);
-					hdr_used += rte_mempool_in_use_count(lc->hdr_pool);
-				}
+				pool_count(dp_main.lcores[l].tx_pool, &tx_free, &tx_used);
+				pool_count(dp_main.lcores[l].hdr_pool, &hdr_free, &hdr_used);
 			}
 			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_free", tx_free);
 			rte_tel_data_add_dict_u64(p, "tcp_tx_mbufs_in_use", tx_used);
