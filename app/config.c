@@ -14,7 +14,7 @@
 
 #include "app/config.h"
 
-#define CFG_COMMENT '#'
+#define CFG_COMMENT  '#'
 #define CFG_MAX_LINE 1024
 
 /*
@@ -54,8 +54,9 @@ enum cfg_kind {
 	CK_IPV4_PREFIX,
 	CK_LCORES,
 	CK_NAME,  /* [A-Za-z0-9_.-]+ */
-	CK_FLAGS, /* words from choices, blank or comma separated: bit i-1 for choice i; choice 0 = none */
-	CK_MAC,   /* unicast Ethernet address xx:xx:xx:xx:xx:xx, stored in that form; "" = unset */
+	CK_FLAGS, /* words from choices, blank or comma separated: bit i-1 for choice i; choice 0 =
+		     none */
+	CK_MAC,	  /* unicast Ethernet address xx:xx:xx:xx:xx:xx, stored in that form; "" = unset */
 };
 
 struct cfg_key {
@@ -82,15 +83,26 @@ struct cfg_section {
 	bool name_is_path; /* NAME is a URL path prefix, not an identifier */
 };
 
-#define U(s, f, lo, hi, d)                                                                        \
-	{ #f, CK_UINT, offsetof(struct s, f), sizeof(((struct s *)0)->f), lo, hi, d, NULL }
-#define B(s, f, d) { #f, CK_BOOL, offsetof(struct s, f), sizeof(bool), 0, 0, d, NULL }
-#define S(s, f, kind, d) { #f, kind, offsetof(struct s, f), sizeof(((struct s *)0)->f), 0, 0, d, NULL }
-#define E(s, f, ch, d) { #f, CK_ENUM, offsetof(struct s, f), sizeof(uint32_t), 0, 0, d, ch }
+#define U(s, f, lo, hi, d)                                                                         \
+	{                                                                                          \
+#f, CK_UINT, offsetof(struct s, f), sizeof(((struct s *)0)->f), lo, hi, d, NULL    \
+	}
+#define B(s, f, d)                                                                                 \
+	{                                                                                          \
+#f, CK_BOOL, offsetof(struct s, f), sizeof(bool), 0, 0, d, NULL                    \
+	}
+#define S(s, f, kind, d)                                                                           \
+	{                                                                                          \
+#f, kind, offsetof(struct s, f), sizeof(((struct s *)0)->f), 0, 0, d, NULL         \
+	}
+#define E(s, f, ch, d)                                                                             \
+	{                                                                                          \
+#f, CK_ENUM, offsetof(struct s, f), sizeof(uint32_t), 0, 0, d, ch                  \
+	}
 
 static const char *const hugepage_choices[] = {"auto", "yes", "no", NULL};
 static const char *const level_choices[] = {"emergency", "alert", "critical", "error", "warning",
-					    "notice", "info", "debug", NULL};
+					    "notice",	 "info",  "debug",    NULL};
 
 static const struct cfg_key eal_keys[] = {
 	S(ag_eal_conf, lcores, CK_LCORES, "0-1"),
@@ -227,8 +239,9 @@ static const struct cfg_section sections[] = {
 	 sizeof(((struct ag_site_conf *)0)->prefix), site_keys, false, true},
 	{"auth", false, offsetof(struct ag_config, auth), 0, 1, 0, 0, 0, auth_keys, false},
 	{"trust", true, offsetof(struct ag_config, trusts), sizeof(struct ag_trust_conf),
-	 AG_MAX_TRUSTS, offsetof(struct ag_config, nb_trusts), offsetof(struct ag_trust_conf, realm),
-	 sizeof(((struct ag_trust_conf *)0)->realm), trust_keys, false},
+	 AG_MAX_TRUSTS, offsetof(struct ag_config, nb_trusts),
+	 offsetof(struct ag_trust_conf, realm), sizeof(((struct ag_trust_conf *)0)->realm),
+	 trust_keys, false},
 	{"impair", false, offsetof(struct ag_config, impair), 0, 1, 0, 0, 0, impair_keys, false},
 };
 
@@ -276,8 +289,8 @@ index_add_key(struct cfg_ctx *ctx, struct idx_section *sec, const char *name, un
 
 	for (unsigned int i = 0; i < sec->nb_keys; i++) {
 		if (strcmp(sec->keys[i].name, name) == 0) {
-			cfg_error(ctx, line, sec->name, name, "duplicate key (first set on line %u)",
-				  sec->keys[i].line);
+			cfg_error(ctx, line, sec->name, name,
+				  "duplicate key (first set on line %u)", sec->keys[i].line);
 			return 0;
 		}
 	}
@@ -365,7 +378,8 @@ index_file(struct cfg_ctx *ctx, FILE *f)
 		*eq = '\0';
 		s = trim(s);
 		if (*s == '\0') {
-			cfg_error(ctx, line, cur ? cur->name : NULL, NULL, "missing key before '='");
+			cfg_error(ctx, line, cur ? cur->name : NULL, NULL,
+				  "missing key before '='");
 			continue;
 		}
 		if (strlen(s) >= CFG_NAME_LEN) {
@@ -571,7 +585,8 @@ parse_value(struct cfg_ctx *ctx, const char *section, const struct cfg_key *k, c
 		uint32_t bits = 0;
 
 		snprintf(copy, sizeof(copy), "%s", v);
-		for (w = strtok_r(copy, " \t,", &save); w != NULL; w = strtok_r(NULL, " \t,", &save)) {
+		for (w = strtok_r(copy, " \t,", &save); w != NULL;
+		     w = strtok_r(NULL, " \t,", &save)) {
 			unsigned int i;
 
 			for (i = 0; k->choices[i] != NULL; i++)
@@ -596,7 +611,8 @@ parse_value(struct cfg_ctx *ctx, const char *section, const struct cfg_key *k, c
 			*(char *)dst = '\0';
 			return;
 		}
-		/* exactly six two-digit hex octets joined by ':' (sscanf alone takes " 1" or "+1") */
+		/* exactly six two-digit hex octets joined by ':' (sscanf alone takes " 1" or "+1")
+		 */
 		for (unsigned int i = 0; ok && i < 17; i++)
 			ok = i % 3 == 2 ? v[i] == ':' : isxdigit((unsigned char)v[i]) != 0;
 		if (!ok || sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3], &b[4],
@@ -614,8 +630,8 @@ parse_value(struct cfg_ctx *ctx, const char *section, const struct cfg_key *k, c
 			cfg_error(ctx, line, section, k->name, "the all-zero address is not valid");
 			return;
 		}
-		snprintf(dst, k->size, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-			 b[5]);
+		snprintf(dst, k->size, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3],
+			 b[4], b[5]);
 		return;
 	}
 	case CK_IPV4:
@@ -738,8 +754,8 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 		main_found |= eal_ids[j] == cfg->eal.main_lcore;
 	if (!main_found)
 		cfg_error(ctx, line_of(ctx, "eal", "main_lcore"), "eal", "main_lcore",
-			  "lcore %u is not in eal lcores '%s'",
-			  cfg->eal.main_lcore, cfg->eal.lcores);
+			  "lcore %u is not in eal lcores '%s'", cfg->eal.main_lcore,
+			  cfg->eal.lcores);
 	for (uint16_t i = 0; i < cfg->dp.nb_lcores; i++) {
 		bool found = false;
 		for (uint16_t j = 0; j < nb_eal; j++)
@@ -765,8 +781,8 @@ check_config(struct cfg_ctx *ctx, struct ag_config *cfg)
 			for (int j = 0; j < i; j++)
 				if (dports[i] != 0 && dports[i] == dports[j])
 					cfg_error(ctx, line_of(ctx, "diag", dnames[i]), "diag",
-						  dnames[i], "port %u is also %s",
-						  dports[i], dnames[j]);
+						  dnames[i], "port %u is also %s", dports[i],
+						  dnames[j]);
 	}
 	if (cfg->http.access_log[0] != '\0') {
 		char dir[AG_CFG_STR];
@@ -859,10 +875,13 @@ load_all(struct cfg_ctx *ctx, struct ag_config *cfg)
 			inst = idx->name[nl] == ' ' ? idx->name + nl + 1 : "";
 			if (desc->name_is_path) {
 				if (inst[0] != '/' || strlen(inst) >= desc->name_size ||
-				    strstr(inst, "..") != NULL || strpbrk(inst, " \t%?#\\") != NULL) {
+				    strstr(inst, "..") != NULL ||
+				    strpbrk(inst, " \t%?#\\") != NULL) {
 					cfg_error(ctx, idx->line, idx->name, NULL,
-						  "expected [%s /PREFIX]: a URL path starting with '/', "
-						  "without '..', blanks, '%%', '?', '#' or '\\', at most "
+						  "expected [%s /PREFIX]: a URL path starting with "
+						  "'/', "
+						  "without '..', blanks, '%%', '?', '#' or '\\', "
+						  "at most "
 						  "%zu characters",
 						  desc->name, desc->name_size - 1);
 					for (unsigned int k = 0; k < idx->nb_keys; k++)
@@ -893,8 +912,8 @@ load_all(struct cfg_ctx *ctx, struct ag_config *cfg)
 		}
 		*(unsigned int *)((char *)cfg + desc->count_off) = count;
 		if (count == 0 && desc->required)
-			cfg_error(ctx, 0, NULL, NULL, "no [%s NAME] section: at least one is required",
-				  desc->name);
+			cfg_error(ctx, 0, NULL, NULL,
+				  "no [%s NAME] section: at least one is required", desc->name);
 	}
 	/* sections that no table claims */
 	for (unsigned int i = 0; i < ctx->nb_sections; i++) {

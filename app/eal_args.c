@@ -8,7 +8,7 @@
 
 #include "app/eal_args.h"
 
-static const char *const level_names[] = {"emergency", "alert", "critical", "error",
+static const char *const level_names[] = {"emergency", "alert",	 "critical", "error",
 					  "warning",   "notice", "info",     "debug"};
 
 static int
@@ -26,8 +26,7 @@ push(struct ag_eal_argv *a, const char *s)
 	return 0;
 }
 
-static int
-pushf(struct ag_eal_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int pushf(struct ag_eal_argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 pushf(struct ag_eal_argv *a, const char *fmt, ...)
@@ -76,7 +75,8 @@ push_words(struct ag_eal_argv *a, const char *s)
 
 	if (copy == NULL)
 		return -ENOMEM;
-	for (w = strtok_r(copy, " \t", &save); w != NULL && rc == 0; w = strtok_r(NULL, " \t", &save))
+	for (w = strtok_r(copy, " \t", &save); w != NULL && rc == 0;
+	     w = strtok_r(NULL, " \t", &save))
 		rc = push(a, w);
 	free(copy);
 	return rc;

@@ -1,4 +1,5 @@
-/* Auth service: a dispatcher drains the lcores' job rings, routes by realm, and the pool answers. */
+/* Auth service: a dispatcher drains the lcores' job rings, routes by realm, and the pool answers.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,13 +19,13 @@
 #include "control/trust.h"
 
 RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
-#define AUTH_LOG(level, fmt, ...)                                                                 \
+#define AUTH_LOG(level, fmt, ...)                                                                  \
 	rte_log(RTE_LOG_##level, ag_logtype_auth, "auth: " fmt "\n", ##__VA_ARGS__)
 
-#define JOB_RING_SIZE     4096
-#define VERDICT_RING_SIZE 4096
-#define REVOKE_MAX        256
-#define IDLE_SLEEP_US     200
+#define JOB_RING_SIZE	   4096
+#define VERDICT_RING_SIZE  4096
+#define REVOKE_MAX	   256
+#define IDLE_SLEEP_US	   200
 #define SCHEME_FLOW_CLOSED 0xff /* a job that only says "this flow closed" */
 
 /* An NTLM job in the pool: the lcore's job and the context slot it borrowed. */
@@ -60,7 +61,8 @@ static struct {
 	struct ntlm_table *ntlm;
 	struct basic_cache *basic_cache; /* NULL: off */
 	char default_trust[TRUST_NAME_MAX];
-	/* the pool's workers build their NTLM acceptors lazily from these: they must outlive start */
+	/* the pool's workers build their NTLM acceptors lazily from these: they must outlive start
+	 */
 	char ntlm_service[TRUST_NAME_MAX];
 	pthread_t dispatcher;
 	struct authsvc_stats stats;
@@ -70,13 +72,8 @@ static struct {
 } svc = {.revoke_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const char *const reason_names[AUTHSVC_REASON_MAX - KW_REASON_COUNT] = {
-	"unknown_trust",
-	"bad_token",
-	"unsupported_mech",
-	"queue_full",
-	"ntlm_no_context",
-	"ntlm_busy",
-	"ntlm_table_full",
+	"unknown_trust",   "bad_token", "unsupported_mech", "queue_full",
+	"ntlm_no_context", "ntlm_busy", "ntlm_table_full",
 };
 
 const char *
@@ -202,7 +199,8 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 		if (kv->reason != KW_OK && kv->reason != KW_ERR_BUSY_TIMEOUT &&
 		    kv->reason != KW_ERR_BUSY_REJECTED && kv->reason != KW_NTLM_CHALLENGE)
 			AUTH_LOG(INFO, "validation failed: %s (gss major %#x minor %#x: %s)",
-				 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor, kv->detail);
+				 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor,
+				 kv->detail);
 		__atomic_add_fetch(&svc.stats.queue_ns_total, kv->queue_ns, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&svc.stats.accept_ns_total, kv->accept_ns, __ATOMIC_RELAXED);
 		post_verdict(job->lcore, v);
@@ -316,8 +314,9 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 		}
 	}
 	if (rc != 0) {
-		reason = rc == -ENOENT ? AUTHSVC_NTLM_NO_CONTEXT
-			 : rc == -EBUSY ? AUTHSVC_NTLM_BUSY : AUTHSVC_NTLM_TABLE_FULL;
+		reason = rc == -ENOENT	? AUTHSVC_NTLM_NO_CONTEXT
+			 : rc == -EBUSY ? AUTHSVC_NTLM_BUSY
+					: AUTHSVC_NTLM_TABLE_FULL;
 		status = reason == AUTHSVC_NTLM_TABLE_FULL ? 503 : 401;
 		goto refuse;
 	}
@@ -469,12 +468,14 @@ on_sema_event(const struct sema_event *ev, void *arg)
 	RTE_SET_USED(arg);
 	switch (ev->type) {
 	case SEMA_EV_FIRST_TIMEOUT:
-		AUTH_LOG(WARNING, "event %u: trust %s: a validation timed out waiting for a "
-				  "MaxConcurrentApi slot after %.1f s", ev->netlogon_id, ev->trust,
-			 ev->wait_ns / 1e9);
+		AUTH_LOG(WARNING,
+			 "event %u: trust %s: a validation timed out waiting for a "
+			 "MaxConcurrentApi slot after %.1f s",
+			 ev->netlogon_id, ev->trust, ev->wait_ns / 1e9);
 		break;
 	case SEMA_EV_TIMEOUT_SUMMARY:
-		AUTH_LOG(WARNING, "event %u: trust %s: %lu more semaphore timeouts in the last window",
+		AUTH_LOG(WARNING,
+			 "event %u: trust %s: %lu more semaphore timeouts in the last window",
 			 ev->netlogon_id, ev->trust, (unsigned long)ev->count);
 		break;
 	case SEMA_EV_SLOW_WAIT:
@@ -482,7 +483,8 @@ on_sema_event(const struct sema_event *ev, void *arg)
 			 ev->netlogon_id, ev->trust, ev->wait_ns / 1e9);
 		break;
 	case SEMA_EV_SLOW_SUMMARY:
-		AUTH_LOG(WARNING, "event %u: trust %s: %lu more slow semaphore waits in the last window",
+		AUTH_LOG(WARNING,
+			 "event %u: trust %s: %lu more slow semaphore waits in the last window",
 			 ev->netlogon_id, ev->trust, (unsigned long)ev->count);
 		break;
 	}
@@ -605,7 +607,8 @@ authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "auth_verdicts_%u", i);
 		/* many workers answer, one lcore reads */
-		svc.verdicts[i] = rte_ring_create(name, VERDICT_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
+		svc.verdicts[i] =
+			rte_ring_create(name, VERDICT_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
 		if (svc.jobs[i] == NULL || svc.verdicts[i] == NULL)
 			return -rte_errno;
 	}

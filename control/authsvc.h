@@ -1,4 +1,5 @@
-/* The auth service: validation jobs from the lcores in, verdicts back, per-trust semaphores between. */
+/* The auth service: validation jobs from the lcores in, verdicts back, per-trust semaphores
+ * between. */
 #ifndef AG_AUTHSVC_H
 #define AG_AUTHSVC_H
 
@@ -11,20 +12,20 @@
 /* Why a validation ended as it did: the kw reasons, then the service's own. */
 enum authsvc_reason {
 	AUTHSVC_UNKNOWN_TRUST = KW_REASON_COUNT, /* realm/domain has no [trust]: 401 at once */
-	AUTHSVC_BAD_TOKEN,                       /* not a token the router can read */
-	AUTHSVC_UNSUPPORTED_MECH,                /* a mechanism no trust validates */
-	AUTHSVC_QUEUE_FULL,                      /* the worker queue is full: 503 */
-	AUTHSVC_NTLM_NO_CONTEXT,                 /* Type 3 with no Type 1 on this flow (or expired) */
-	AUTHSVC_NTLM_BUSY,                       /* a leg while the flow's previous one runs */
-	AUTHSVC_NTLM_TABLE_FULL,                 /* too many half-open NTLM exchanges: 503 */
+	AUTHSVC_BAD_TOKEN,			 /* not a token the router can read */
+	AUTHSVC_UNSUPPORTED_MECH,		 /* a mechanism no trust validates */
+	AUTHSVC_QUEUE_FULL,			 /* the worker queue is full: 503 */
+	AUTHSVC_NTLM_NO_CONTEXT, /* Type 3 with no Type 1 on this flow (or expired) */
+	AUTHSVC_NTLM_BUSY,	 /* a leg while the flow's previous one runs */
+	AUTHSVC_NTLM_TABLE_FULL, /* too many half-open NTLM exchanges: 503 */
 	AUTHSVC_REASON_MAX
 };
 
 /* The Authorization scheme a job came with; verdicts answer in the same one. */
 enum authsvc_scheme {
 	AUTHSVC_SCHEME_NEGOTIATE, /* Kerberos, or NTLMSSP inside SPNEGO */
-	AUTHSVC_SCHEME_NTLM,      /* raw NTLMSSP: Authorization: NTLM <b64> */
-	AUTHSVC_SCHEME_BASIC,     /* decoded "user:password" */
+	AUTHSVC_SCHEME_NTLM,	  /* raw NTLMSSP: Authorization: NTLM <b64> */
+	AUTHSVC_SCHEME_BASIC,	  /* decoded "user:password" */
 };
 
 const char *authsvc_reason_str(unsigned int reason);
@@ -33,7 +34,7 @@ const char *authsvc_reason_str(unsigned int reason);
 struct authsvc_job {
 	uint32_t flow_id;
 	uint32_t flow_gen;
-	uint32_t seq;   /* the flow's request, so a late verdict for an older one is ignored */
+	uint32_t seq;	/* the flow's request, so a late verdict for an older one is ignored */
 	uint16_t lcore; /* whose verdict ring gets the answer */
 	uint8_t scheme; /* enum authsvc_scheme; set by authsvc_submit / authsvc_submit_as */
 	uint32_t token_len;
@@ -60,14 +61,14 @@ struct authsvc_verdict {
 	uint32_t flow_id;
 	uint32_t flow_gen;
 	uint32_t seq;
-	uint16_t status;    /* 200 (authenticated), 401 or 503 */
-	uint16_t reason;    /* enum kw_reason or enum authsvc_reason */
-	int64_t expires_at; /* Unix time the ticket ends */
-	uint16_t reply_len; /* token for WWW-Authenticate */
-	uint8_t scheme;     /* enum authsvc_scheme of the job: the word the reply goes with */
-	uint8_t cont;       /* 1: NTLM challenge; 401 with reply, keep the flow and its context */
-	uint8_t mech;       /* enum trust_mech that decided: KRB5, NTLM, BASIC (UNKNOWN: none) */
-	uint32_t queue_us;  /* waited for the trust's semaphore */
+	uint16_t status;      /* 200 (authenticated), 401 or 503 */
+	uint16_t reason;      /* enum kw_reason or enum authsvc_reason */
+	int64_t expires_at;   /* Unix time the ticket ends */
+	uint16_t reply_len;   /* token for WWW-Authenticate */
+	uint8_t scheme;	      /* enum authsvc_scheme of the job: the word the reply goes with */
+	uint8_t cont;	      /* 1: NTLM challenge; 401 with reply, keep the flow and its context */
+	uint8_t mech;	      /* enum trust_mech that decided: KRB5, NTLM, BASIC (UNKNOWN: none) */
+	uint32_t queue_us;    /* waited for the trust's semaphore */
 	uint32_t validate_us; /* GSS accept or AS exchange */
 	char principal[KW_PRINCIPAL_MAX];
 	uint8_t reply[KW_REPLY_MAX];
@@ -78,9 +79,9 @@ struct authsvc_config {
 	struct trust_config trusts[TRUST_MAX];
 	unsigned int nb_trusts;
 	char default_trust[TRUST_NAME_MAX]; /* bare Basic user names, NTLM with no domain */
-	uint32_t ntlm_ctx_timeout_s;        /* half-open NTLM exchange lifetime; 0 = 30 */
-	uint32_t ntlm_ctx_max;              /* half-open NTLM exchanges; 0 = 65536 */
-	uint32_t queue_size;                /* jobs in flight in the pool; 0 = 8192 */
+	uint32_t ntlm_ctx_timeout_s;	    /* half-open NTLM exchange lifetime; 0 = 30 */
+	uint32_t ntlm_ctx_max;		    /* half-open NTLM exchanges; 0 = 65536 */
+	uint32_t queue_size;		    /* jobs in flight in the pool; 0 = 8192 */
 	/* NTLM acceptor name, "HTTP@gw.example.com": gss-ntlmssp puts it in the Type 2 and
 	 * its clients check it against the name they target. "" = HTTP@<hostname>. */
 	char ntlm_service[TRUST_NAME_MAX];

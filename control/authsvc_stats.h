@@ -11,18 +11,18 @@
 struct trust_table;
 
 struct authsvc_stats {
-	uint64_t jobs;                            /* taken from the lcores' rings */
-	uint64_t by_reason[AUTHSVC_REASON_MAX];   /* verdicts by reason (KW_OK = success) */
-	uint64_t verdicts_dropped;                /* verdict ring full or no memory */
-	uint64_t queue_ns_total;                  /* semaphore waits, summed */
-	uint64_t accept_ns_total;                 /* gss_accept_sec_context time, summed */
+	uint64_t jobs;				/* taken from the lcores' rings */
+	uint64_t by_reason[AUTHSVC_REASON_MAX]; /* verdicts by reason (KW_OK = success) */
+	uint64_t verdicts_dropped;		/* verdict ring full or no memory */
+	uint64_t queue_ns_total;		/* semaphore waits, summed */
+	uint64_t accept_ns_total;		/* gss_accept_sec_context time, summed */
 	uint32_t revoke_epoch;
-	uint64_t flow_closes;                     /* flow-closed messages taken */
-	uint64_t ntlm_type1_padded;               /* short raw NEGOTIATEs given their Version */
-	uint64_t ntlm_type3_version_cleared;      /* raw AUTHENTICATEs without the Version they claim */
-	uint64_t ntlm_dc_pings;                   /* winbind asked about its DC after a refusal */
-	struct ntlm_table_stats ntlm;             /* half-open NTLM contexts */
-	struct basic_cache_stats basic_cache;     /* all zero while the cache is off */
+	uint64_t flow_closes;		      /* flow-closed messages taken */
+	uint64_t ntlm_type1_padded;	      /* short raw NEGOTIATEs given their Version */
+	uint64_t ntlm_type3_version_cleared;  /* raw AUTHENTICATEs without the Version they claim */
+	uint64_t ntlm_dc_pings;		      /* winbind asked about its DC after a refusal */
+	struct ntlm_table_stats ntlm;	      /* half-open NTLM contexts */
+	struct basic_cache_stats basic_cache; /* all zero while the cache is off */
 };
 
 void authsvc_get_stats(struct authsvc_stats *out);

@@ -1,4 +1,5 @@
-/* Basic credentials: the "user:password" parser, the trust router, and the AS-exchange validator. */
+/* Basic credentials: the "user:password" parser, the trust router, and the AS-exchange validator.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -67,8 +68,8 @@ basic_parse(const uint8_t *tok, size_t len, struct basic_view *view_out)
 }
 
 int
-basic_route(const struct trust_table *tt, const char *default_trust, const uint8_t *tok,
-	    size_t len, struct basic_view *view_out, uint32_t *index_out)
+basic_route(const struct trust_table *tt, const char *default_trust, const uint8_t *tok, size_t len,
+	    struct basic_view *view_out, uint32_t *index_out)
 {
 	char upper[TRUST_NAME_MAX];
 	struct basic_view bv;
@@ -81,9 +82,11 @@ basic_route(const struct trust_table *tt, const char *default_trust, const uint8
 		return ret;
 	switch (bv.form) {
 	case BASIC_FORM_REALM:
-		ret = trust_lookup_for(tt, TRUST_MECH_BASIC, bv.where, bv.where_len, NULL, 0, &index);
+		ret = trust_lookup_for(tt, TRUST_MECH_BASIC, bv.where, bv.where_len, NULL, 0,
+				       &index);
 		if (ret == -ENOENT) {
-			/* people type UPN suffixes in lower case; AD realms are the upper-case form */
+			/* people type UPN suffixes in lower case; AD realms are the upper-case form
+			 */
 			for (i = 0; i < bv.where_len; i++)
 				upper[i] = (char)toupper((unsigned char)bv.where[i]);
 			ret = trust_lookup_for(tt, TRUST_MECH_BASIC, upper, bv.where_len, NULL, 0,
@@ -91,7 +94,8 @@ basic_route(const struct trust_table *tt, const char *default_trust, const uint8
 		}
 		break;
 	case BASIC_FORM_DOMAIN:
-		ret = trust_lookup_for(tt, TRUST_MECH_BASIC, NULL, 0, bv.where, bv.where_len, &index);
+		ret = trust_lookup_for(tt, TRUST_MECH_BASIC, NULL, 0, bv.where, bv.where_len,
+				       &index);
 		break;
 	case BASIC_FORM_BARE:
 	default:
@@ -237,8 +241,9 @@ basic_validate(krb5_context ctx, const struct trust_config *tc, const uint8_t *t
 	krb5_verify_init_creds_opt_set_ap_req_nofail(&vopt, 1);
 	kerr = krb5_verify_init_creds(ctx, &creds, server, kt, NULL, &vopt);
 	if (kerr != 0) {
-		v->reason = basic_map_error(kerr) == KW_ERR_KDC_UNREACHABLE ? KW_ERR_KDC_UNREACHABLE
-									    : KW_ERR_KDC_NOT_VERIFIED;
+		v->reason = basic_map_error(kerr) == KW_ERR_KDC_UNREACHABLE
+				    ? KW_ERR_KDC_UNREACHABLE
+				    : KW_ERR_KDC_NOT_VERIFIED;
 		basic_detail(ctx, kerr, "verify against keytab", v);
 		goto cleanup;
 	}

@@ -294,8 +294,9 @@ basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 		if (e->phash != phash || strcmp(e->principal, v->principal) != 0)
 			continue;
 		/*
-		 * The same key verified again (two misses raced) is replaced: its TTL starts afresh.
-		 * Another key means a new password was verified: the old one is gone at the KDC.
+		 * The same key verified again (two misses raced) is replaced: its TTL starts
+		 * afresh. Another key means a new password was verified: the old one is gone at the
+		 * KDC.
 		 */
 		if (!bc_key_equal(e->key, key))
 			c->stats.evictions++;

@@ -1,4 +1,5 @@
-/* Ticket validation (one GSS acceptor per thread) and the pool that runs krb5, NTLM and Basic jobs. */
+/* Ticket validation (one GSS acceptor per thread) and the pool that runs krb5, NTLM and Basic jobs.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -537,8 +538,9 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
 		if (th->kws[t->index] == NULL) {
 			v->reason = KW_ERR_INTERNAL;
 			/* detail is a short log field: a long realm name is cut, on purpose */
-			snprintf(v->detail, sizeof(v->detail), "no acceptor credential for %.64s: %.64s",
-				 t->cfg.realm, strerror(errno));
+			snprintf(v->detail, sizeof(v->detail),
+				 "no acceptor credential for %.64s: %.64s", t->cfg.realm,
+				 strerror(errno));
 			return;
 		}
 	}
@@ -644,13 +646,13 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 						    p->cfg.ntlm_service);
 			if (*acc == NULL) {
 				v->reason = KW_ERR_INTERNAL;
-				snprintf(v->detail, sizeof(v->detail), "no NTLM acceptor credential: %s",
-					 strerror(errno));
+				snprintf(v->detail, sizeof(v->detail),
+					 "no NTLM acceptor credential: %s", strerror(errno));
 				return;
 			}
 		}
-		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token,
-				job->token_len, v);
+		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token, job->token_len,
+				v);
 		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
 			kw_pool_ntlm_dc_check(p, th, job, v);
 		v->accept_ns = kw_now_ns() - t0;

@@ -1,4 +1,5 @@
-/* Validation: a per-thread GSS acceptor (kw) and the worker pool (kw_pool) for krb5, NTLM, Basic. */
+/* Validation: a per-thread GSS acceptor (kw) and the worker pool (kw_pool) for krb5, NTLM, Basic.
+ */
 #ifndef AUTHGATE_CONTROL_KRB5_WORKER_H
 #define AUTHGATE_CONTROL_KRB5_WORKER_H
 
@@ -31,14 +32,16 @@ enum kw_reason {
 	KW_ERR_BUSY_REJECTED,	/* admission control predicted a timeout: 503 */
 	KW_ERR_INTERNAL,	/* anything else GSS said; see gss_major/minor and detail */
 	/* Values below have telemetry-ready names (letters, digits, '_'). */
-	KW_NTLM_CHALLENGE,	 /* not a failure: reply holds the Type 2; answer 401, keep the flow */
-	KW_ERR_BAD_PASSWORD,	 /* Basic/NTLM: the KDC or the domain refused the password */
+	KW_NTLM_CHALLENGE,   /* not a failure: reply holds the Type 2; answer 401, keep the flow */
+	KW_ERR_BAD_PASSWORD, /* Basic/NTLM: the KDC or the domain refused the password */
 	KW_ERR_CLIENT_UNKNOWN,	 /* Basic: no such user in the realm */
 	KW_ERR_PASSWORD_EXPIRED, /* Basic: the password must be changed first */
 	KW_ERR_ACCOUNT_DISABLED, /* Basic: the KDC says the account is locked or disabled */
 	KW_ERR_KDC_UNREACHABLE,	 /* Basic: no KDC answered; the DC's trouble, not the user's: 503 */
-	KW_ERR_KDC_NOT_VERIFIED, /* Basic: the TGT did not verify against our keytab (spoofed KDC?) */
-	KW_ERR_DC_UNAVAILABLE,	 /* NTLM via winbind: refused, and winbind's DC does not answer: 503 */
+	KW_ERR_KDC_NOT_VERIFIED, /* Basic: the TGT did not verify against our keytab (spoofed KDC?)
+				  */
+	KW_ERR_DC_UNAVAILABLE,	 /* NTLM via winbind: refused, and winbind's DC does not answer: 503
+				  */
 	KW_REASON_COUNT,
 };
 
@@ -48,7 +51,7 @@ enum kw_reason {
  */
 struct kw_job {
 	uint64_t flow_id;
-	uint32_t flow_gen; /* the verdict echoes it so a reused flow slot drops stale ones */
+	uint32_t flow_gen;    /* the verdict echoes it so a reused flow slot drops stale ones */
 	uint32_t trust_index; /* whose semaphore; NTLM Type 1 (local challenge): TRUST_INDEX_NONE */
 	uint32_t mech;	      /* enum trust_mech; BASIC tokens are the decoded "user:password" */
 	uint32_t token_len;
@@ -118,9 +121,10 @@ struct kw_pool_config {
 	const struct trust_table *trusts; /* read-only while the pool runs */
 	unsigned int workers;		  /* threads; 1..TRUST_WORKERS_MAX */
 	unsigned int queue_size;	  /* jobs in flight before kw_pool_submit says -ENOBUFS */
-	const char *ntlm_user_file;	  /* NTLM acceptor: DOMAIN:user:password file; NULL/"" = winbind */
-	const char *ntlm_service;	  /* NTLM acceptor name, "HTTP@host"; NULL: HTTP@<hostname> */
-	kw_verdict_fn on_verdict;	  /* called from a worker thread */
+	const char
+		*ntlm_user_file;  /* NTLM acceptor: DOMAIN:user:password file; NULL/"" = winbind */
+	const char *ntlm_service; /* NTLM acceptor name, "HTTP@host"; NULL: HTTP@<hostname> */
+	kw_verdict_fn on_verdict; /* called from a worker thread */
 	void *arg;
 };
 

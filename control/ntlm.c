@@ -1,4 +1,5 @@
-/* NTLM: NTLMSSP parsing, the half-open context table keyed by lcore + flow + generation, GSS legs. */
+/* NTLM: NTLMSSP parsing, the half-open context table keyed by lcore + flow + generation, GSS legs.
+ */
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h> /* wbclient.h uses bool without including it */
@@ -429,7 +430,8 @@ ntlm_acquire(gss_name_t name, gss_OID mech, const char *user_file)
 	if (user_file != NULL && user_file[0] != '\0')
 		store.count = 1;
 	major = gss_acquire_cred_from(&minor, name, GSS_C_INDEFINITE, &mechs, GSS_C_ACCEPT,
-				      store.count ? &store : GSS_C_NO_CRED_STORE, &cred, NULL, NULL);
+				      store.count ? &store : GSS_C_NO_CRED_STORE, &cred, NULL,
+				      NULL);
 	if (GSS_ERROR(major))
 		return GSS_C_NO_CREDENTIAL;
 	return cred;
@@ -537,7 +539,8 @@ ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uin
 		size_t len, struct kw_verdict *v)
 {
 	gss_ctx_id_t gctx = *ctx_slot;
-	gss_buffer_desc in = {len, (void *)tok}, out = GSS_C_EMPTY_BUFFER, name = GSS_C_EMPTY_BUFFER;
+	gss_buffer_desc in = {len, (void *)tok}, out = GSS_C_EMPTY_BUFFER,
+			name = GSS_C_EMPTY_BUFFER;
 	gss_name_t src = GSS_C_NO_NAME;
 	OM_uint32 major, minor = 0, time_rec = 0;
 	bool continuing = gctx != GSS_C_NO_CONTEXT;

@@ -9,17 +9,17 @@
 #include "control/krb5_worker.h"
 #include "control/trust.h"
 
-#define NTLM_NAME_MAX		 256
+#define NTLM_NAME_MAX		    256
 #define NTLM_CTX_TIMEOUT_DEFAULT_NS (30ULL * 1000000000ULL)
-#define NTLM_CTX_MAX_DEFAULT	 65536
+#define NTLM_CTX_MAX_DEFAULT	    65536
 
 #define NTLMSSP_NEGOTIATE_UNICODE 0x00000001u
 #define NTLMSSP_NEGOTIATE_VERSION 0x02000000u
 
 /* MS-NLMP fixed parts: without and with the 8-byte Version field */
-#define NTLM_TYPE1_FIXED	  32
+#define NTLM_TYPE1_FIXED	 32
 #define NTLM_TYPE1_FIXED_VERSION 40
-#define NTLM_TYPE3_FIXED	  64
+#define NTLM_TYPE3_FIXED	 64
 #define NTLM_TYPE3_FIXED_VERSION 72
 
 /* What ntlm_normalise did to a message (a bit set; 0 = passed as is). */
@@ -30,8 +30,8 @@ enum ntlm_fixup {
 
 /* What a raw NTLMSSP message (MS-NLMP 2.2.1) says about itself; names are ASCII-folded. */
 struct ntlm_msg_info {
-	uint32_t type;	/* 1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE */
-	uint32_t flags; /* Type 1 and 3: NegotiateFlags */
+	uint32_t type;		    /* 1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE */
+	uint32_t flags;		    /* Type 1 and 3: NegotiateFlags */
 	char domain[NTLM_NAME_MAX]; /* Type 3: DomainName as sent, "" when empty */
 	char user[NTLM_NAME_MAX];   /* Type 3: UserName */
 };

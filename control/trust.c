@@ -332,7 +332,8 @@ trust_lookup_for(const struct trust_table *tt, enum trust_mech mech, const char 
 		    memcmp(t->cfg.realm, realm, realm_len) == 0)
 			goto found;
 		/* NetBIOS names are case-insensitive; clients send them as the user typed */
-		if (netbios != NULL && netbios_len > 0 && strlen(t->cfg.netbios_name) == netbios_len &&
+		if (netbios != NULL && netbios_len > 0 &&
+		    strlen(t->cfg.netbios_name) == netbios_len &&
 		    strncasecmp(t->cfg.netbios_name, netbios, netbios_len) == 0)
 			goto found;
 	}

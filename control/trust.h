@@ -50,8 +50,8 @@ struct trust_table {
 
 enum trust_mech {
 	TRUST_MECH_UNKNOWN,
-	TRUST_MECH_KRB5, /* AP-REQ, raw GSS krb5 or inside SPNEGO */
-	TRUST_MECH_NTLM, /* NTLMSSP message, raw or inside SPNEGO */
+	TRUST_MECH_KRB5,  /* AP-REQ, raw GSS krb5 or inside SPNEGO */
+	TRUST_MECH_NTLM,  /* NTLMSSP message, raw or inside SPNEGO */
 	TRUST_MECH_BASIC, /* "user:password" from Authorization: Basic, routed by basic_route */
 };
 
@@ -90,7 +90,8 @@ int trust_lookup_realm(const struct trust_table *tt, const uint8_t *realm, size_
  * -ENOENT. Kerberos and Basic trusts take Basic; only NTLM trusts take NTLM.
  */
 int trust_lookup_for(const struct trust_table *tt, enum trust_mech mech, const char *realm,
-		     size_t realm_len, const char *netbios, size_t netbios_len, uint32_t *index_out);
+		     size_t realm_len, const char *netbios, size_t netbios_len,
+		     uint32_t *index_out);
 /* Does a trust of kind K validate MECH? */
 int trust_kind_takes(enum trust_kind k, enum trust_mech mech);
 

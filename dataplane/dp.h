@@ -33,7 +33,7 @@ struct dp_port {
 	uint16_t nb_queues;
 	bool tx_ip_cksum;  /* port computes IPv4 header checksums */
 	bool tx_tcp_cksum; /* port computes TCP checksums */
-	bool rx_cksum;     /* port reports checksum status in ol_flags */
+	bool rx_cksum;	   /* port reports checksum status in ol_flags */
 	volatile bool link_up;
 	struct dp_neigh_entry *neigh; /* DP_NEIGH_SIZE entries */
 };
@@ -55,7 +55,7 @@ struct dp_lcore {
 	struct rte_mempool *tx_pool;  /* the engine's own: its send queues cannot starve RX */
 	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */
 	struct ha_lcore http;
-	bool impaired;               /* [impair] set: both directions go through the injector */
+	bool impaired; /* [impair] set: both directions go through the injector */
 	struct dp_impair rx_imp, tx_imp;
 	uint64_t garp_next_tsc;
 	unsigned int garp_left;
@@ -75,7 +75,8 @@ extern struct dp dp_main;
 extern volatile bool dp_force_quit;
 extern int ag_logtype_dp;
 
-#define DP_LOG(level, fmt, ...) rte_log(RTE_LOG_##level, ag_logtype_dp, "dp: " fmt "\n", ##__VA_ARGS__)
+#define DP_LOG(level, fmt, ...)                                                                    \
+	rte_log(RTE_LOG_##level, ag_logtype_dp, "dp: " fmt "\n", ##__VA_ARGS__)
 
 /* port.c: bring every configured port up in the skeleton's order. Returns 0 or -errno. */
 int dp_ports_init(struct dp *dp, const struct ag_config *cfg);
@@ -91,7 +92,8 @@ int dp_lcore_main(void *arg);
 void dp_net_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
 /* Send an IPv4 packet whose data starts at the IP header: resolves the next hop, adds Ethernet. */
 void dp_ipv4_output(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
-void dp_arp_send_request(struct dp_lcore *lc, struct dp_port *port, uint32_t target, bool gratuitous);
+void dp_arp_send_request(struct dp_lcore *lc, struct dp_port *port, uint32_t target,
+			 bool gratuitous);
 void dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
 void dp_tx_flush(struct dp_lcore *lc);
 /* Past the fault injector: straight into the TX buffer. */
@@ -101,9 +103,11 @@ void dp_tx_buffer(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 int dp_neigh_init(struct dp_port *port);
 void dp_neigh_free(struct dp_port *port);
 /* Returns true when the MAC is new or changed. */
-bool dp_neigh_learn(struct dp_port *port, uint32_t ip, const struct rte_ether_addr *mac, uint64_t now);
+bool dp_neigh_learn(struct dp_port *port, uint32_t ip, const struct rte_ether_addr *mac,
+		    uint64_t now);
 int dp_neigh_lookup(struct dp_port *port, uint32_t ip, struct rte_ether_addr *mac_out);
-typedef void (*dp_neigh_walk_cb)(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms, void *arg);
+typedef void (*dp_neigh_walk_cb)(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms,
+				 void *arg);
 void dp_neigh_walk(struct dp_port *port, dp_neigh_walk_cb cb, void *arg);
 
 /* telemetry.c */

@@ -1,4 +1,5 @@
-/* HTTP/1.1 on the TCP engine: per-flow receive buffer, pipelined requests in order, zero-copy file bodies. */
+/* HTTP/1.1 on the TCP engine: per-flow receive buffer, pipelined requests in order, zero-copy file
+ * bodies. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,21 +41,21 @@ struct ha_flow {
 	size_t slice_off;
 	struct ha_ext *ext;
 	uint32_t requests;
-	uint64_t idle_since_us;   /* last response finished (keep-alive timeout) */
-	uint64_t head_since_us;   /* first byte of the pending request head (header timeout) */
+	uint64_t idle_since_us; /* last response finished (keep-alive timeout) */
+	uint64_t head_since_us; /* first byte of the pending request head (header timeout) */
 	bool peer_fin;
-	bool closing;             /* FIN queued: nothing more is parsed */
+	bool closing; /* FIN queued: nothing more is parsed */
 	/* auth: written by this lcore only */
-	bool authed;              /* persisted: later requests need no token */
-	bool parked;              /* a request waits for a verdict; rx must not move */
-	uint32_t seq;             /* the parked request's number, echoed by its verdict */
-	uint32_t auth_hash;       /* hash of the Authorization value that authenticated */
-	uint32_t revoke_epoch;    /* revocations already checked against */
-	uint32_t failures;        /* failed validations on this connection */
-	uint32_t site_auth;       /* schemes the parked request's site offers */
-	bool ntlm_started;        /* the control plane may hold an NTLM context for this flow */
-	int64_t auth_time;        /* Unix seconds */
-	int64_t auth_expires;     /* ticket end or max_session_age, whichever first */
+	bool authed;	       /* persisted: later requests need no token */
+	bool parked;	       /* a request waits for a verdict; rx must not move */
+	uint32_t seq;	       /* the parked request's number, echoed by its verdict */
+	uint32_t auth_hash;    /* hash of the Authorization value that authenticated */
+	uint32_t revoke_epoch; /* revocations already checked against */
+	uint32_t failures;     /* failed validations on this connection */
+	uint32_t site_auth;    /* schemes the parked request's site offers */
+	bool ntlm_started;     /* the control plane may hold an NTLM context for this flow */
+	int64_t auth_time;     /* Unix seconds */
+	int64_t auth_expires;  /* ticket end or max_session_age, whichever first */
 	uint64_t parked_since_us;
 	size_t parked_consumed;
 	struct h1_request parked_req;
@@ -275,12 +276,14 @@ challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, siz
 	int len = 0;
 
 	if (schemes & AG_AUTH_NEGOTIATE)
-		len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: Negotiate\r\n");
+		len += snprintf(extra + len, sizeof(extra) - len,
+				"WWW-Authenticate: Negotiate\r\n");
 	if (schemes & AG_AUTH_NTLM)
 		len += snprintf(extra + len, sizeof(extra) - len, "WWW-Authenticate: NTLM\r\n");
 	if ((schemes & AG_AUTH_BASIC) && auth_conf->allow_basic_over_http)
-		len += snprintf(extra + len, sizeof(extra) - len,
-				"WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
+		len += snprintf(
+			extra + len, sizeof(extra) - len,
+			"WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
 	h->app->stats.challenges++;
 	answer(h, req, 401, extra, close, consumed);
 }
@@ -515,7 +518,8 @@ ha_lcore_verdicts(struct ha_lcore *app)
 
 	for (unsigned int i = 0; i < n; i++) {
 		/* the lcore is an online RCU reader: the flow cannot be freed under us */
-		struct tcp_flow *f = tcp_flow_lookup_id(dp_flow_table(), v[i]->flow_id, v[i]->flow_gen);
+		struct tcp_flow *f =
+			tcp_flow_lookup_id(dp_flow_table(), v[i]->flow_id, v[i]->flow_gen);
 		struct ha_flow *h = f ? tcp_flow_ctx(f) : NULL;
 
 		if (h == NULL || h->app != app || !h->parked || h->seq != v[i]->seq)
@@ -555,7 +559,8 @@ pump(struct ha_flow *h)
 			if (s->kind == HTTP_SLICE_INLINE || h->ext == NULL) {
 				n = tcp_send(h->flow, base, left);
 			} else {
-				/* the last bytes of a file: refuse to finish a body that changed under us */
+				/* the last bytes of a file: refuse to finish a body that changed
+				 * under us */
 				if (h->slice + 1 == r->nslices && store_file_check(r->file) != 0) {
 					h->app->stats.torn_files++;
 					tcp_abort(h->flow);
@@ -703,7 +708,8 @@ static uint32_t
 on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 {
 	struct ha_flow *h = ctx;
-	uint32_t limit = conn_conf.limits.max_request_line + conn_conf.limits.max_header_bytes + 1024;
+	uint32_t limit =
+		conn_conf.limits.max_request_line + conn_conf.limits.max_header_bytes + 1024;
 	uint32_t want, off = 0;
 
 	RTE_SET_USED(f);

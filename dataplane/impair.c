@@ -1,4 +1,5 @@
-/* Lab fault injection on the gateway's own link: loss, duplication, delay and reordering, netem-style. */
+/* Lab fault injection on the gateway's own link: loss, duplication, delay and reordering,
+ * netem-style. */
 #include <errno.h>
 #include <string.h>
 
@@ -92,7 +93,8 @@ dp_impair_due(struct dp_impair *im, uint64_t now_us, struct rte_mbuf **out, unsi
 {
 	unsigned int n = 0;
 
-	while (n < max && im->head != im->tail && im->q[im->head % DP_IMPAIR_QUEUE].due_us <= now_us) {
+	while (n < max && im->head != im->tail &&
+	       im->q[im->head % DP_IMPAIR_QUEUE].due_us <= now_us) {
 		out[n++] = im->q[im->head % DP_IMPAIR_QUEUE].m;
 		im->head++;
 	}

@@ -29,7 +29,7 @@ struct dp_impair {
 	struct {
 		struct rte_mbuf *m;
 		uint64_t due_us;
-	} *q;
+	} * q;
 	uint32_t head, tail;
 	struct dp_impair_stats stats;
 };

@@ -1,4 +1,5 @@
-/* Transport glue: one TCP engine per lcore, steering to the flow's owner, engine output to ports. */
+/* Transport glue: one TCP engine per lcore, steering to the flow's owner, engine output to ports.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -89,23 +90,27 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 			unsigned int nb_hdr = RTE_MAX(pc->mbufs / 2, 1023u);
 
 			snprintf(name, sizeof(name), "tcp_hdr_%u", lc->lcore_id);
-			lc->hdr_pool = rte_pktmbuf_pool_create(name, nb_hdr, pc->mbuf_cache, 0,
-							       RTE_PKTMBUF_HEADROOM + 128,
-							       rte_lcore_to_socket_id(lc->lcore_id));
+			lc->hdr_pool = rte_pktmbuf_pool_create(
+				name, nb_hdr, pc->mbuf_cache, 0, RTE_PKTMBUF_HEADROOM + 128,
+				rte_lcore_to_socket_id(lc->lcore_id));
 			if (lc->hdr_pool == NULL) {
-				DP_LOG(ERR, "lcore %u: TCP header pool of %u: %s (raise [eal] memory_mb?)",
+				DP_LOG(ERR,
+				       "lcore %u: TCP header pool of %u: %s (raise [eal] "
+				       "memory_mb?)",
 				       lc->lcore_id, nb_hdr, rte_strerror(rte_errno));
 				return -rte_errno;
 			}
 
 			snprintf(name, sizeof(name), "tcp_tx_%u", lc->lcore_id);
-			lc->tx_pool = rte_pktmbuf_pool_create(name, pc->mbufs, pc->mbuf_cache, 0,
-							      dp->ports[0].pool->elt_size -
-								      sizeof(struct rte_mbuf) -
-								      rte_pktmbuf_priv_size(dp->ports[0].pool),
-							      rte_lcore_to_socket_id(lc->lcore_id));
+			lc->tx_pool = rte_pktmbuf_pool_create(
+				name, pc->mbufs, pc->mbuf_cache, 0,
+				dp->ports[0].pool->elt_size - sizeof(struct rte_mbuf) -
+					rte_pktmbuf_priv_size(dp->ports[0].pool),
+				rte_lcore_to_socket_id(lc->lcore_id));
 			if (lc->tx_pool == NULL) {
-				DP_LOG(ERR, "lcore %u: TCP output pool of %u: %s (raise [eal] memory_mb?)",
+				DP_LOG(ERR,
+				       "lcore %u: TCP output pool of %u: %s (raise [eal] "
+				       "memory_mb?)",
 				       lc->lcore_id, pc->mbufs, rte_strerror(rte_errno));
 				return -rte_errno;
 			}
@@ -121,7 +126,7 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 		p.max_half_open = cfg->tcp.max_half_open;
 		p.syncookies = cfg->tcp.syncookies == AG_SYNCOOKIES_ALWAYS  ? TCP_SYNCOOKIE_ALWAYS
 			       : cfg->tcp.syncookies == AG_SYNCOOKIES_NEVER ? TCP_SYNCOOKIE_NEVER
-									     : TCP_SYNCOOKIE_AUTO;
+									    : TCP_SYNCOOKIE_AUTO;
 		/* shed new connections while an eighth of the pool is all that is left */
 		p.pool_low_watermark = dp->ports[0].conf->mbufs / 8;
 		/* and keep an eighth of the receive pool for segments that free memory (ACKs) */
@@ -133,7 +138,8 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 		p.seed = rte_rand();
 		e = tcp_engine_create(&p);
 		if (e == NULL) {
-			DP_LOG(ERR, "lcore %u: TCP engine: %s", lc->lcore_id, rte_strerror(rte_errno));
+			DP_LOG(ERR, "lcore %u: TCP engine: %s", lc->lcore_id,
+			       rte_strerror(rte_errno));
 			return -rte_errno;
 		}
 		lc->tcp = e;
@@ -189,8 +195,7 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	RTE_SET_USED(port);
 	if (lc->tcp == NULL)
 		return dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
-	if (dp_main.nb_lcores > 1 &&
-	    rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
+	if (dp_main.nb_lcores > 1 && rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
 		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
 		th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
 		tuple.raddr = rte_be_to_cpu_32(ip->src_addr);

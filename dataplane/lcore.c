@@ -11,10 +11,10 @@
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
 
-#define SLOW_EVERY        64   /* iterations between timer/ARP housekeeping */
+#define SLOW_EVERY	  64   /* iterations between timer/ARP housekeeping */
 #define IDLE_POLLS_BEFORE 1024 /* empty polls in a row before an idle sleep */
-#define GARP_COUNT        3    /* gratuitous ARPs after start, a second apart */
-#define STEER_RING_SIZE   4096
+#define GARP_COUNT	  3    /* gratuitous ARPs after start, a second apart */
+#define STEER_RING_SIZE	  4096
 
 struct dp dp_main;
 volatile bool dp_force_quit;
@@ -45,17 +45,19 @@ dp_lcores_init(struct dp *dp, const struct ag_config *cfg)
 			    dp_impair_init(&lc->tx_imp, &ic, socket) < 0)
 				return -ENOMEM;
 			if (lc->impaired && i == 0)
-				DP_LOG(WARNING, "fault injection on: loss %u‰ duplicate %u‰ reorder %u‰ "
-						"delay %u us, both directions",
+				DP_LOG(WARNING,
+				       "fault injection on: loss %u‰ duplicate %u‰ reorder %u‰ "
+				       "delay %u us, both directions",
 				       ic.loss_permille, ic.duplicate_permille, ic.reorder_permille,
 				       ic.delay_us);
 		}
 		snprintf(name, sizeof(name), "steer_%u", lc->lcore_id);
 		/* many producers (the other lcores), one consumer (the owner) */
-		lc->steer = rte_ring_create(name, STEER_RING_SIZE, rte_lcore_to_socket_id(lc->lcore_id),
-					    RING_F_SC_DEQ);
+		lc->steer = rte_ring_create(name, STEER_RING_SIZE,
+					    rte_lcore_to_socket_id(lc->lcore_id), RING_F_SC_DEQ);
 		if (lc->steer == NULL) {
-			DP_LOG(ERR, "lcore %u: steering ring: %s", lc->lcore_id, rte_strerror(rte_errno));
+			DP_LOG(ERR, "lcore %u: steering ring: %s", lc->lcore_id,
+			       rte_strerror(rte_errno));
 			return -rte_errno;
 		}
 		if (!rte_lcore_is_enabled(lc->lcore_id)) {
@@ -166,7 +168,8 @@ dp_lcore_main(void *arg)
 		got += drain_steer_ring(lc);
 		if (unlikely(lc->impaired)) {
 			impaired_release(lc, dp_now_us());
-			got += lc->rx_imp.tail - lc->rx_imp.head + lc->tx_imp.tail - lc->tx_imp.head;
+			got += lc->rx_imp.tail - lc->rx_imp.head + lc->tx_imp.tail -
+			       lc->tx_imp.head;
 		}
 		now = rte_get_tsc_cycles();
 		dp_l4_process(lc, now);

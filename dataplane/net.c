@@ -218,8 +218,7 @@ ipv4_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	    ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
 	     rte_raw_cksum(ip, ihl) != 0xffff))
 		return dp_drop(lc, m, DP_DROP_IP_CKSUM);
-	if (ip->fragment_offset &
-	    rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return dp_drop(lc, m, DP_DROP_IP_FRAGMENT);
 	dst = rte_be_to_cpu_32(ip->dst_addr);
 	src = rte_be_to_cpu_32(ip->src_addr);

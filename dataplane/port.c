@@ -125,7 +125,8 @@ port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, ui
 
 	snprintf(pool_name, sizeof(pool_name), "mb_%.20s", pc->name);
 	port->pool = rte_pktmbuf_pool_create(pool_name, pc->mbufs, pc->mbuf_cache, 0,
-					     mbuf_data_room(pc->mtu), rte_eth_dev_socket_id(port->port_id));
+					     mbuf_data_room(pc->mtu),
+					     rte_eth_dev_socket_id(port->port_id));
 	if (port->pool == NULL) {
 		DP_LOG(ERR, "port %s: mbuf pool of %u: %s (raise [eal] memory_mb?)", pc->name,
 		       pc->mbufs, rte_strerror(rte_errno));
@@ -200,11 +201,11 @@ port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, ui
 	if (rc < 0)
 		return rc;
 
-	DP_LOG(INFO, "port %s: %s (%s) " RTE_ETHER_ADDR_PRT_FMT " %u.%u.%u.%u/%u mtu %u, %u queue(s)%s",
-	       pc->name, pc->device, port->driver, RTE_ETHER_ADDR_BYTES(&port->mac),
-	       pc->addr >> 24, (pc->addr >> 16) & 0xff, (pc->addr >> 8) & 0xff, pc->addr & 0xff,
-	       pc->prefix_len, pc->mtu, nb_queues,
-	       port->tx_tcp_cksum ? ", tx checksum offload" : "");
+	DP_LOG(INFO,
+	       "port %s: %s (%s) " RTE_ETHER_ADDR_PRT_FMT " %u.%u.%u.%u/%u mtu %u, %u queue(s)%s",
+	       pc->name, pc->device, port->driver, RTE_ETHER_ADDR_BYTES(&port->mac), pc->addr >> 24,
+	       (pc->addr >> 16) & 0xff, (pc->addr >> 8) & 0xff, pc->addr & 0xff, pc->prefix_len,
+	       pc->mtu, nb_queues, port->tx_tcp_cksum ? ", tx checksum offload" : "");
 	RTE_SET_USED(dp);
 	return 0;
 }
@@ -251,8 +252,9 @@ dp_ports_close(struct dp *dp)
 		struct rte_eth_stats st;
 
 		if (rte_eth_stats_get(port->port_id, &st) == 0)
-			DP_LOG(INFO, "port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
-				     " rx errors %" PRIu64 " tx errors %" PRIu64,
+			DP_LOG(INFO,
+			       "port %s: rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
+			       " rx errors %" PRIu64 " tx errors %" PRIu64,
 			       port->conf->name, st.ipackets, st.opackets, st.imissed, st.ierrors,
 			       st.oerrors);
 		rte_eth_dev_stop(port->port_id);

@@ -66,8 +66,7 @@ tel_name(const char *in, char *out, size_t size)
 static void
 ip_str(uint32_t ip, char *buf, size_t len)
 {
-	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-		 ip & 0xff);
+	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff);
 }
 
 /* Adds a per-lcore pool's free and in-use mbufs (an lcore without that pool adds nothing). */
@@ -99,10 +98,12 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_start_dict(p);
 		rte_tel_data_add_dict_int(p, "port_id", port->port_id);
 		rte_tel_data_add_dict_string(p, "driver", port->driver);
-		snprintf(buf, sizeof(buf), RTE_ETHER_ADDR_PRT_FMT, RTE_ETHER_ADDR_BYTES(&port->mac));
+		snprintf(buf, sizeof(buf), RTE_ETHER_ADDR_PRT_FMT,
+			 RTE_ETHER_ADDR_BYTES(&port->mac));
 		rte_tel_data_add_dict_string(p, "mac", buf);
 		ip_str(port->addr, buf, sizeof(buf));
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%u", port->conf->prefix_len);
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "/%u",
+			 port->conf->prefix_len);
 		rte_tel_data_add_dict_string(p, "address", buf);
 		rte_tel_data_add_dict_int(p, "mtu", port->conf->mtu);
 		rte_tel_data_add_dict_string(p, "link", port->link_up ? "up" : "down");
@@ -151,10 +152,12 @@ tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* clang-format off */
 #define STAT_FIELDS(X)                                                                            \
 	X(rx_pkts) X(rx_bytes) X(tx_pkts) X(tx_bytes) X(polls) X(busy_polls) X(sleeps)            \
 	X(arp_requests_in) X(arp_replies_in) X(arp_replies_out) X(arp_requests_out) X(garp_out)   \
 	X(neigh_learned) X(icmp_echo_in) X(icmp_echo_out) X(tcp_in) X(steered_out) X(steered_in)
+/* clang-format on */
 
 static void
 add_stats(struct rte_tel_data *d, const struct dp_lcore_stats *s)
@@ -292,11 +295,29 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 		return -ENOMEM;
 	}
 	rte_tel_data_start_dict(d);
-#define T(f) rte_tel_data_add_dict_u64(d, #f, sum.f);
-	T(seg_in) T(seg_out) T(bytes_in) T(bytes_out) T(retransmits) T(rto_expired)
-	T(fast_retransmits) T(dup_acks_in) T(dup_acks_out) T(ooo_segments) T(cookies_sent)
-	T(cookies_accepted) T(cookies_rejected) T(rst_in) T(rst_out) T(challenge_acks)
-	T(persist_probes) T(keepalive_probes) T(accepted) T(refused) T(no_mbuf) T(send_nobufs)
+#define T(f) rte_tel_data_add_dict_u64(d, #f, sum.f)
+	T(seg_in);
+	T(seg_out);
+	T(bytes_in);
+	T(bytes_out);
+	T(retransmits);
+	T(rto_expired);
+	T(fast_retransmits);
+	T(dup_acks_in);
+	T(dup_acks_out);
+	T(ooo_segments);
+	T(cookies_sent);
+	T(cookies_accepted);
+	T(cookies_rejected);
+	T(rst_in);
+	T(rst_out);
+	T(challenge_acks);
+	T(persist_probes);
+	T(keepalive_probes);
+	T(accepted);
+	T(refused);
+	T(no_mbuf);
+	T(send_nobufs);
 #undef T
 	rte_tel_data_add_dict_u64(d, "flows", tcp_flow_table_count(dp_flow_table()));
 	rte_tel_data_start_dict(states);
@@ -362,7 +383,6 @@ flow_add(const struct tcp_flow_info *fi, void *arg)
 	return 0;
 }
 
-
 static int
 tel_flows(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -409,10 +429,19 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	}
 	rte_tel_data_start_dict(d);
 	rte_tel_data_add_dict_u64(d, "requests", hs.requests);
-#define H(f) rte_tel_data_add_dict_u64(d, #f, sum.f);
-	H(connections) H(active) H(responses) H(bytes_in) H(bytes_out) H(header_timeouts)
-	H(idle_closes) H(aborted_responses) H(torn_files) H(no_memory) H(respond_errors)
-	H(log_dropped)
+#define H(f) rte_tel_data_add_dict_u64(d, #f, sum.f)
+	H(connections);
+	H(active);
+	H(responses);
+	H(bytes_in);
+	H(bytes_out);
+	H(header_timeouts);
+	H(idle_closes);
+	H(aborted_responses);
+	H(torn_files);
+	H(no_memory);
+	H(respond_errors);
+	H(log_dropped);
 #undef H
 	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
 	/* pages of files truncated while mapped, replaced by zeros instead of a crash */
@@ -450,11 +479,24 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	if (reasons == NULL)
 		return -ENOMEM;
 	rte_tel_data_start_dict(d);
-#define A(f) rte_tel_data_add_dict_u64(d, #f, hs.f);
-	A(challenges) A(validations) A(auth_ok) A(auth_failed) A(auth_busy) A(bad_tokens)
-	A(ring_full) A(persisted_hits) A(persisted_flows) A(identity_changes) A(expired_sessions)
-	A(revoked_sessions) A(stale_verdicts) A(parked_timeouts) A(failure_closes)
-	A(ntlm_challenges) A(basic_refused)
+#define A(f) rte_tel_data_add_dict_u64(d, #f, hs.f)
+	A(challenges);
+	A(validations);
+	A(auth_ok);
+	A(auth_failed);
+	A(auth_busy);
+	A(bad_tokens);
+	A(ring_full);
+	A(persisted_hits);
+	A(persisted_flows);
+	A(identity_changes);
+	A(expired_sessions);
+	A(revoked_sessions);
+	A(stale_verdicts);
+	A(parked_timeouts);
+	A(failure_closes);
+	A(ntlm_challenges);
+	A(basic_refused);
 #undef A
 	rte_tel_data_add_dict_u64(d, "jobs", as.jobs);
 	rte_tel_data_add_dict_u64(d, "ntlm_contexts_live", as.ntlm.live);
@@ -476,13 +518,15 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "verdicts_dropped", as.verdicts_dropped);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
 		done += as.by_reason[r];
-	rte_tel_data_add_dict_u64(d, "avg_accept_us", as.by_reason[KW_OK] ?
-				  as.accept_ns_total / 1000 / as.by_reason[KW_OK] : 0);
+	rte_tel_data_add_dict_u64(
+		d, "avg_accept_us",
+		as.by_reason[KW_OK] ? as.accept_ns_total / 1000 / as.by_reason[KW_OK] : 0);
 	rte_tel_data_add_dict_u64(d, "avg_queue_us", done ? as.queue_ns_total / 1000 / done : 0);
 	rte_tel_data_start_dict(reasons);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++) {
 		char name[64];
-		rte_tel_data_add_dict_u64(reasons, tel_name(authsvc_reason_str(r), name, sizeof(name)),
+		rte_tel_data_add_dict_u64(reasons,
+					  tel_name(authsvc_reason_str(r), name, sizeof(name)),
 					  as.by_reason[r]);
 	}
 	rte_tel_data_add_dict_container(d, "verdicts", reasons, 0);
@@ -520,9 +564,12 @@ tel_trusts(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(t, "avg_semaphore_hold_time_us",
 					  (uint64_t)(st.avg_hold_s * 1e6));
 		rte_tel_data_add_dict_u64(t, "rejections", st.rejections);
-		rte_tel_data_add_dict_u64(t, "wait_p50_us", sema_wait_percentile_ns(&st, 0.50) / 1000);
-		rte_tel_data_add_dict_u64(t, "wait_p90_us", sema_wait_percentile_ns(&st, 0.90) / 1000);
-		rte_tel_data_add_dict_u64(t, "wait_p99_us", sema_wait_percentile_ns(&st, 0.99) / 1000);
+		rte_tel_data_add_dict_u64(t, "wait_p50_us",
+					  sema_wait_percentile_ns(&st, 0.50) / 1000);
+		rte_tel_data_add_dict_u64(t, "wait_p90_us",
+					  sema_wait_percentile_ns(&st, 0.90) / 1000);
+		rte_tel_data_add_dict_u64(t, "wait_p99_us",
+					  sema_wait_percentile_ns(&st, 0.99) / 1000);
 		/* between this call and the previous one: the operator's sampling interval */
 		if (have_prev[i])
 			rte_tel_data_add_dict_u64(t, "recommended_max_concurrent_api_x100",
@@ -564,9 +611,17 @@ tel_impair(const char *cmd, const char *params, struct rte_tel_data *d)
 		add_counters(&tx, &dp_main.lcores[i].tx_imp.stats, sizeof(tx));
 	}
 	rte_tel_data_start_dict(d);
-#define I(dir, f) rte_tel_data_add_dict_u64(d, #dir "_" #f, dir.f);
-	I(rx, lost) I(rx, duplicated) I(rx, delayed) I(rx, reordered) I(rx, overflow)
-	I(tx, lost) I(tx, duplicated) I(tx, delayed) I(tx, reordered) I(tx, overflow)
+#define I(dir, f) rte_tel_data_add_dict_u64(d, #dir "_" #f, dir.f)
+	I(rx, lost);
+	I(rx, duplicated);
+	I(rx, delayed);
+	I(rx, reordered);
+	I(rx, overflow);
+	I(tx, lost);
+	I(tx, duplicated);
+	I(tx, delayed);
+	I(tx, reordered);
+	I(tx, overflow);
 #undef I
 	return 0;
 }
@@ -585,19 +640,26 @@ dp_telemetry_init(struct dp *dp)
 	rte_telemetry_register_cmd("/authgate/lcores", tel_lcores, "Per-lcore packet counters");
 	rte_telemetry_register_cmd("/authgate/neighbours", tel_neighbours,
 				   "Neighbour (ARP) table: IPv4 → MAC, age");
-	rte_telemetry_register_cmd("/authgate/impair", tel_impair,
-				   "Lab fault injection: packets lost, duplicated, delayed, reordered");
-	rte_telemetry_register_cmd("/authgate/auth/stats", tel_auth_stats,
-				   "Auth: challenges, validations, verdicts by reason, persisted hits and flows");
-	rte_telemetry_register_cmd("/authgate/trusts", tel_trusts,
-				   "Per trust: Semaphore Waiters/Holders/Acquires/Timeouts, hold time, waits");
-	rte_telemetry_register_cmd("/authgate/auth/revoke", tel_revoke,
-				   "End persisted sessions of a principal: /authgate/auth/revoke,user@REALM");
-	rte_telemetry_register_cmd("/authgate/http/stats", tel_http_stats,
-				   "HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
-	rte_telemetry_register_cmd("/authgate/tcp/stats", tel_tcp_stats,
-				   "TCP: segments, retransmits, cookies, resets, drops by reason, flows by state");
-	rte_telemetry_register_cmd("/authgate/flows", tel_flows,
-				   "Flow count and up to N (param, max 40) flows: 4-tuple, state, age, cwnd, srtt");
+	rte_telemetry_register_cmd(
+		"/authgate/impair", tel_impair,
+		"Lab fault injection: packets lost, duplicated, delayed, reordered");
+	rte_telemetry_register_cmd(
+		"/authgate/auth/stats", tel_auth_stats,
+		"Auth: challenges, validations, verdicts by reason, persisted hits and flows");
+	rte_telemetry_register_cmd(
+		"/authgate/trusts", tel_trusts,
+		"Per trust: Semaphore Waiters/Holders/Acquires/Timeouts, hold time, waits");
+	rte_telemetry_register_cmd(
+		"/authgate/auth/revoke", tel_revoke,
+		"End persisted sessions of a principal: /authgate/auth/revoke,user@REALM");
+	rte_telemetry_register_cmd(
+		"/authgate/http/stats", tel_http_stats,
+		"HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
+	rte_telemetry_register_cmd(
+		"/authgate/tcp/stats", tel_tcp_stats,
+		"TCP: segments, retransmits, cookies, resets, drops by reason, flows by state");
+	rte_telemetry_register_cmd(
+		"/authgate/flows", tel_flows,
+		"Flow count and up to N (param, max 40) flows: 4-tuple, state, age, cwnd, srtt");
 	return 0;
 }

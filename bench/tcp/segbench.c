@@ -21,8 +21,8 @@
  * tcp_process via the harness); callgrind_annotate --inclusive gives tcp_input and
  * tcp_process, which bench/tcp/callgrind.sh divides by the segments processed.
  */
-static const struct h_opts linux_opts = {.mss = 1448, .ws = 7, .sackp = true, .ts = true,
-					 .tsval = 1000};
+static const struct h_opts linux_opts = {
+	.mss = 1448, .ws = 7, .sackp = true, .ts = true, .tsval = 1000};
 
 static uint64_t
 segments(const struct h *h)
@@ -99,8 +99,8 @@ run_send(unsigned int n)
 int
 main(int argc, char **argv)
 {
-	char *eal[] = {"segbench", "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
-		       "--log-level=error", "-l", "0", NULL};
+	char *eal[] = {"segbench", "--no-huge",		"--no-pci", "--no-shconf", "-m",
+		       "256",	   "--log-level=error", "-l",	    "0",	   NULL};
 	unsigned int n = argc > 1 ? (unsigned int)atoi(argv[1]) : 20000;
 
 	if (rte_eal_init((int)RTE_DIM(eal) - 1, eal) < 0) {

@@ -202,8 +202,8 @@ struct tcp_engine_params {
 	 * the data is out of order. 0: never.
 	 */
 	uint32_t rx_low_watermark;
-	uint32_t rto_init_us;	     /* RFC 6298: 1 s */
-	uint32_t rto_min_us;	     /* RFC 6298 says 1 s; Linux uses 200 ms */
+	uint32_t rto_init_us; /* RFC 6298: 1 s */
+	uint32_t rto_min_us;  /* RFC 6298 says 1 s; Linux uses 200 ms */
 	uint32_t rto_max_us;
 	uint32_t delack_us;	  /* delayed ACK timer */
 	uint8_t max_retries;	  /* RTO expirations in a row before the flow is dropped */

@@ -1,4 +1,5 @@
-/* Drives the auth service (authsvc) by its lcore API from stdin commands: Basic, NTLM, closes, bursts. */
+/* Drives the auth service (authsvc) by its lcore API from stdin commands: Basic, NTLM, closes,
+ * bursts. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -175,10 +176,9 @@ burst(unsigned int n, const char *cred, uint64_t timeout_us)
 	       (unsigned long long)(st.acquires - before.acquires),
 	       (unsigned long long)(st.timeouts - before.timeouts),
 	       (unsigned long long)(st.rejections - before.rejections),
-	       st.releases > before.releases
-		       ? (double)(st.total_hold_ns - before.total_hold_ns) /
-				 (double)(st.releases - before.releases) / 1e6
-		       : 0.0,
+	       st.releases > before.releases ? (double)(st.total_hold_ns - before.total_hold_ns) /
+						       (double)(st.releases - before.releases) / 1e6
+					     : 0.0,
 	       st.slots, (unsigned long long)max_queue_us, late,
 	       (unsigned long long)max_busy_took_us, (unsigned long long)max_ok_took_us);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++)
@@ -192,15 +192,18 @@ int
 main(int argc, char **argv)
 {
 	static struct option opts[] = {
-		{"keytab", required_argument, NULL, 'k'},   {"user-file", required_argument, NULL, 'u'},
-		{"mcapi", required_argument, NULL, 'm'},    {"timeout", required_argument, NULL, 't'},
-		{"workers", required_argument, NULL, 'w'},  {"ntlm-timeout", required_argument, NULL, 'n'},
+		{"keytab", required_argument, NULL, 'k'},
+		{"user-file", required_argument, NULL, 'u'},
+		{"mcapi", required_argument, NULL, 'm'},
+		{"timeout", required_argument, NULL, 't'},
+		{"workers", required_argument, NULL, 'w'},
+		{"ntlm-timeout", required_argument, NULL, 'n'},
 		{"basic-cache-ttl", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	char *eal_argv[] = {"ntlm_basic_tool", "--no-huge", "--no-pci", "--no-shconf",
-			    "--no-telemetry", "-l", "0", "--log-level", "*:warning",
-			    NULL};
+			    "--no-telemetry",  "-l",	    "0",	"--log-level",
+			    "*:warning",       NULL};
 	static struct authsvc_config ac;
 	struct trust_config *k = &ac.trusts[0], *n = &ac.trusts[1];
 	static char line[128 * 1024];
@@ -243,8 +246,10 @@ main(int argc, char **argv)
 			ac.basic_cache_ttl_s = (uint32_t)atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: %s --keytab K --user-file F [--mcapi N] [--timeout S] "
-					"[--workers N] [--ntlm-timeout S] < commands\n", argv[0]);
+			fprintf(stderr,
+				"usage: %s --keytab K --user-file F [--mcapi N] [--timeout S] "
+				"[--workers N] [--ntlm-timeout S] < commands\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -269,9 +274,10 @@ main(int argc, char **argv)
 			continue;
 		if (strcmp(cmd, "basic") == 0 || strcmp(cmd, "ntlm") == 0 ||
 		    strcmp(cmd, "negotiate") == 0) {
-			unsigned int scheme = cmd[0] == 'b'   ? AUTHSVC_SCHEME_BASIC
-					      : cmd[0] == 'n' && cmd[1] == 't' ? AUTHSVC_SCHEME_NTLM
-									    : AUTHSVC_SCHEME_NEGOTIATE;
+			unsigned int scheme = cmd[0] == 'b' ? AUTHSVC_SCHEME_BASIC
+					      : cmd[0] == 'n' && cmd[1] == 't'
+						      ? AUTHSVC_SCHEME_NTLM
+						      : AUTHSVC_SCHEME_NEGOTIATE;
 			/* Basic arrives as base64 too, as the header carries it */
 			size_t len = b64_decode_prefix(arg, tok, sizeof(tok));
 			struct authsvc_verdict *v;

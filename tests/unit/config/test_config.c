@@ -1,4 +1,5 @@
-/* Config loader tests: good files with their defaults, and each kind of bad input with its exact error. */
+/* Config loader tests: good files with their defaults, and each kind of bad input with its exact
+ * error. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -171,9 +172,11 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
 	{PORT "[bogus]\n", "F:4: [bogus] unknown section\n"},
 	{PORT "colour = blue\n", "F:4: [port lab] colour: unknown key\n"},
-	{PORT "mtu = 1500\nmtu = 1400\n", "F:5: [port lab] mtu: duplicate key (first set on line 4)\n"},
+	{PORT "mtu = 1500\nmtu = 1400\n",
+	 "F:5: [port lab] mtu: duplicate key (first set on line 4)\n"},
 	{PORT "[eal]\n[eal]\n", "F:5: [eal] duplicate section (first on line 4)\n"},
-	{"[port lab]\naddress = 198.18.0.2/24\n", "F:1: [port lab] device: required key is missing\n"},
+	{"[port lab]\naddress = 198.18.0.2/24\n",
+	 "F:1: [port lab] device: required key is missing\n"},
 	{"[eal]\nlcores = 0-1\n", "F: no [port NAME] section: at least one is required\n"},
 	{PORT "mtu = big\n", "F:4: [port lab] mtu: 'big' is not a non-negative integer\n"},
 	{PORT "mtu = -5\n", "F:4: [port lab] mtu: '-5' is not a non-negative integer\n"},
@@ -203,7 +206,8 @@ static const struct bad_case bad_cases[] = {
 	{PORT "mac = 01:00:5e:00:00:01\n",
 	 "F:4: [port lab] mac: 01:00:5e:00:00:01 is a multicast address: a port needs a unicast "
 	 "one\n"},
-	{PORT "mac = 00:00:00:00:00:00\n", "F:4: [port lab] mac: the all-zero address is not valid\n"},
+	{PORT "mac = 00:00:00:00:00:00\n",
+	 "F:4: [port lab] mac: the all-zero address is not valid\n"},
 	{"lcores = 1\n" PORT, "F:1: lcores: key outside any section\n"},
 	{"[eal\n" PORT, "F:1: malformed section header (expected [name])\n"},
 	{PORT "just words\n", "F:4: [port lab] expected 'key = value' or '[section]'\n"},
@@ -215,10 +219,12 @@ static const struct bad_case bad_cases[] = {
 	{PORT "[eal]\nlcores = 0-200\n",
 	 "F:5: [eal] lcores: '0-200' is not an lcore list like 1 or 1-3 or 1,3 (lcore ids are "
 	 "0..127)\n"},
-	{PORT "[dataplane]\nlcores = 2\n", "F:5: [dataplane] lcores: lcore 2 is not in eal lcores '0-1'\n"},
+	{PORT "[dataplane]\nlcores = 2\n",
+	 "F:5: [dataplane] lcores: lcore 2 is not in eal lcores '0-1'\n"},
 	{PORT "[dataplane]\nlcores = 0-1\n",
 	 "F:5: [dataplane] lcores: lcore 0 is the main lcore, which runs the control plane\n"},
-	{PORT "[eal]\nmain_lcore = 5\n", "F:5: [eal] main_lcore: lcore 5 is not in eal lcores '0-1'\n"},
+	{PORT "[eal]\nmain_lcore = 5\n",
+	 "F:5: [eal] main_lcore: lcore 5 is not in eal lcores '0-1'\n"},
 	{PORT "gateway = 10.0.0.1\n", "F:4: [port lab] gateway: outside the port's subnet\n"},
 	{PORT "[port b]\ndevice = net_tap1\naddress = 198.18.0.2/24\n",
 	 "F:6: [port b] address: the same address as [port lab]\n"},
@@ -233,7 +239,8 @@ static const struct bad_case bad_cases[] = {
 	 "F:4: [site /a/../b] expected [site /PREFIX]: a URL path starting with '/', without '..', "
 	 "blanks, '%', '?', '#' or '\\', at most 127 characters\n"},
 	{PORT "[site /pkg]\n", "F:4: [site /pkg] root: required key is missing\n"},
-	{PORT "[diag]\necho_port = 80\n", "F:5: [diag] echo_port: port 80 is also the [http] port\n"},
+	{PORT "[diag]\necho_port = 80\n",
+	 "F:5: [diag] echo_port: port 80 is also the [http] port\n"},
 	{PORT "[port]\ndevice = x\naddress = 1.2.3.4/8\n",
 	 "F:4: [port] expected [port NAME] with a NAME of at most 31 letters, digits, '_', '.' or "
 	 "'-'\n"},
@@ -245,7 +252,8 @@ static const struct bad_case bad_cases[] = {
 	 "F:5: [tcp] syncookies: 'sometimes' is not one of: auto, always, never\n"},
 	{PORT "[diag]\necho_port = 7\nchargen_port = 7\n",
 	 "F:6: [diag] chargen_port: port 7 is also echo_port\n"},
-	{PORT "[diag]\necho_port = 70000\n", "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
+	{PORT "[diag]\necho_port = 70000\n",
+	 "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
 	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate\n",
 	 "F:6: [site /pkg] auth: authentication needs at least one [trust REALM] section\n"},
 	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate kerberos\n",
@@ -272,9 +280,8 @@ static const struct bad_case bad_cases[] = {
 	{PORT "[http]\naccess_log = /nonexistent/dir/access.log\n",
 	 "F:5: [http] access_log: directory '/nonexistent/dir' does not exist\n"},
 	/* several errors are all reported, in file order within their section */
-	{PORT "mtu = 1\nrx_desc = 1\n",
-	 "F:4: [port lab] mtu: 1 is out of range 68..9600\n"
-	 "F:5: [port lab] rx_desc: 1 is out of range 64..4096\n"},
+	{PORT "mtu = 1\nrx_desc = 1\n", "F:4: [port lab] mtu: 1 is out of range 68..9600\n"
+					"F:5: [port lab] rx_desc: 1 is out of range 64..4096\n"},
 };
 
 static void
@@ -320,7 +327,8 @@ test_missing_file(void **state)
 	(void)state;
 	assert_int_equal(ag_config_load("/nonexistent/authgate.ini", &cfg, err), -ENOENT);
 	fclose(err);
-	assert_string_equal(errs, "/nonexistent/authgate.ini: cannot open: No such file or directory\n");
+	assert_string_equal(errs,
+			    "/nonexistent/authgate.ini: cannot open: No such file or directory\n");
 	free(errs);
 }
 
@@ -351,11 +359,12 @@ test_eal_args(void **state)
 	char line[1024] = "";
 
 	(void)state;
-	assert_int_equal(load_text("[eal]\nfile_prefix = p1\npci = no\nhugepages = auto\n"
-				   "memory_mb = 256\nextra_args = --in-memory  --no-telemetry\n" PORT
-				   "[port nic]\ndevice = 0000:03:00.1\naddress = 10.0.0.2/24\n",
-				   &cfg, &errs),
-			 0);
+	assert_int_equal(
+		load_text("[eal]\nfile_prefix = p1\npci = no\nhugepages = auto\n"
+			  "memory_mb = 256\nextra_args = --in-memory  --no-telemetry\n" PORT
+			  "[port nic]\ndevice = 0000:03:00.1\naddress = 10.0.0.2/24\n",
+			  &cfg, &errs),
+		0);
 	/* auto with too few free hugepages falls back to --no-huge */
 	assert_int_equal(ag_eal_argv_build_ex(&cfg, "authgate", 1, extra, 100, &a), 0);
 	for (int i = 0; i < a.argc; i++)
@@ -381,10 +390,9 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_minimal_defaults), cmocka_unit_test(test_lab_config_is_valid),
-		cmocka_unit_test(test_full_file),        cmocka_unit_test(test_bad_inputs),
-		cmocka_unit_test(test_missing_file),     cmocka_unit_test(test_long_line),
-		cmocka_unit_test(test_eal_args),
-		cmocka_unit_test(test_basic_cache_keys),
+		cmocka_unit_test(test_full_file),	 cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_missing_file),	 cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_eal_args),	 cmocka_unit_test(test_basic_cache_keys),
 	};
 	int rc;
 

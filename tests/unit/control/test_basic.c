@@ -57,8 +57,8 @@ static void
 test_malformed(void **state)
 {
 	static const char *const bad[] = {
-		"nocolon", ":pw", "user:", "@R:pw", "user@:pw", "\\user:pw", "DOM\\:pw",
-		"D\\u\\v:pw", "D\\u@R:pw", "us\ter:pw", "user:p\x7fw",
+		"nocolon",  ":pw",	  "user:",     "@R:pw",	    "user@:pw",	   "\\user:pw",
+		"DOM\\:pw", "D\\u\\v:pw", "D\\u@R:pw", "us\ter:pw", "user:p\x7fw",
 	};
 	struct basic_view bv;
 	char big[BASIC_USER_MAX + 8];
@@ -106,8 +106,8 @@ test_route(void **state)
 	(void)state;
 	trust_table_init(&tt);
 	add(&tt, "AUTHGATE.TEST", "AUTHGATE", TRUST_KIND_KERBEROS); /* 0 */
-	add(&tt, "OTHER.TEST", "OTHER", TRUST_KIND_BASIC);	     /* 1 */
-	add(&tt, "NTDOM", "NTDOM", TRUST_KIND_NTLM);		     /* 2: no KDC, no Basic */
+	add(&tt, "OTHER.TEST", "OTHER", TRUST_KIND_BASIC);	    /* 1 */
+	add(&tt, "NTDOM", "NTDOM", TRUST_KIND_NTLM);		    /* 2: no KDC, no Basic */
 
 	assert_int_equal(route(&tt, NULL, "user1@AUTHGATE.TEST:pw", &idx), 0);
 	assert_int_equal(idx, 0);

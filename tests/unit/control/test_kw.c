@@ -27,7 +27,8 @@ test_reason_strings_distinct(void **state)
 	/* the NTLM/Basic reasons are telemetry names as they are */
 	for (i = KW_NTLM_CHALLENGE; i < KW_REASON_COUNT; i++)
 		for (const char *c = kw_reason_str((enum kw_reason)i); *c != '\0'; c++)
-			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_');
+			assert_true((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+				    *c == '_');
 }
 
 static void

@@ -1,4 +1,5 @@
-/* Unit tests for NTLM: message parsing (domain from Type 3), routing, the half-open context table. */
+/* Unit tests for NTLM: message parsing (domain from Type 3), routing, the half-open context table.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,7 +114,10 @@ test_parse_oem_and_bad(void **state)
 	assert_string_equal(m.domain, "Lab");
 	assert_string_equal(m.user, "bob");
 	/* non-ASCII folds to '?' so it can match no trust */
-	n = type3_oem(buf, "L\xe4" "b", "bob", 0);
+	n = type3_oem(buf,
+		      "L\xe4"
+		      "b",
+		      "bob", 0);
 	assert_int_equal(ntlm_parse_msg(buf, n, &m), 0);
 	assert_string_equal(m.domain, "L?b");
 	/* a field pointing past the end */
@@ -254,12 +258,13 @@ fake_free(void *ctx)
 	frees++;
 }
 
-#define S(n) ((uint64_t)(n) * 1000000000ULL)
+#define S(n) ((uint64_t)(n)*1000000000ULL)
 
 static struct ntlm_table *
 mk(unsigned int max)
 {
-	struct ntlm_table_config c = {.max_entries = max, .timeout_ns = S(30), .free_ctx = fake_free};
+	struct ntlm_table_config c = {
+		.max_entries = max, .timeout_ns = S(30), .free_ctx = fake_free};
 
 	frees = 0;
 	return ntlm_table_create(&c);
@@ -434,7 +439,8 @@ test_dc_ping_no_winbindd(void **state)
 
 	(void)state;
 	if (access("/run/samba/winbindd/pipe", F_OK) == 0) {
-		print_message("a winbindd socket exists here; not asserting the no-winbindd case\n");
+		print_message(
+			"a winbindd socket exists here; not asserting the no-winbindd case\n");
 		return;
 	}
 	assert_int_equal(ntlm_dc_ping(&wb, why, sizeof(why)), NTLM_DC_NO_WINBIND);

@@ -1,4 +1,5 @@
-/* Base64 used for Authorization tokens: round trips, what the strict decoder refuses, the lenient one. */
+/* Base64 used for Authorization tokens: round trips, what the strict decoder refuses, the lenient
+ * one. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,18 +15,21 @@ static void
 test_rfc4648_vectors(void **state)
 {
 	static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-	static const char *const enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+	static const char *const enc[] = {"",	      "Zg==",	  "Zm8=",    "Zm9v",
+					  "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
 	char out[16];
 	uint8_t back[16];
 
 	(void)state;
 	for (size_t i = 0; i < 7; i++) {
-		assert_int_equal(b64_encode((const uint8_t *)plain[i], strlen(plain[i]), out, sizeof(out)),
-				 strlen(enc[i]));
+		assert_int_equal(
+			b64_encode((const uint8_t *)plain[i], strlen(plain[i]), out, sizeof(out)),
+			strlen(enc[i]));
 		assert_string_equal(out, enc[i]);
 		if (i == 0)
 			continue; /* an empty Authorization token is refused, not decoded */
-		assert_int_equal(b64_decode(enc[i], strlen(enc[i]), back, sizeof(back)), strlen(plain[i]));
+		assert_int_equal(b64_decode(enc[i], strlen(enc[i]), back, sizeof(back)),
+				 strlen(plain[i]));
 		assert_memory_equal(back, plain[i], strlen(plain[i]));
 	}
 }
@@ -51,15 +55,15 @@ static void
 test_strict_refusals(void **state)
 {
 	static const char *const bad[] = {
-		"Zg=",      /* not a multiple of 4 */
+		"Zg=",	    /* not a multiple of 4 */
 		"Zg==Zg==", /* padding before the end */
-		"Z===",     /* too much padding */
+		"Z===",	    /* too much padding */
 		"Zm9v\n",   /* whitespace */
-		"Zm 9",     /* blank inside */
-		"Zh==",     /* bits after the last byte: two strings would decode alike */
-		"Zm9=",     /* same, one pad */
-		"Zm=v",     /* '=' then data */
-		"!!!!",     /* outside the alphabet */
+		"Zm 9",	    /* blank inside */
+		"Zh==",	    /* bits after the last byte: two strings would decode alike */
+		"Zm9=",	    /* same, one pad */
+		"Zm=v",	    /* '=' then data */
+		"!!!!",	    /* outside the alphabet */
 		"Zm9v-_==", /* URL-safe alphabet is another encoding */
 	};
 	uint8_t out[16];
