@@ -1,6 +1,6 @@
 /* authgate-ctl's side of the DPDK telemetry v2 socket: connect, greeting, one query at a time. */
-#ifndef AG_CTL_CONN_H
-#define AG_CTL_CONN_H
+#ifndef AG_APP_CTL_CONN_H
+#define AG_APP_CTL_CONN_H
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
 /* authgate-ctl's human output: telemetry values as aligned plain-text tables. */
-#ifndef AG_CTL_FMT_H
-#define AG_CTL_FMT_H
+#ifndef AG_APP_CTL_FMT_H
+#define AG_APP_CTL_FMT_H
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* authgate-ctl's JSON document: an order-keeping reader with bounded depth, and a writer. */
-#ifndef AG_CTL_JSON_H
-#define AG_CTL_JSON_H
+#ifndef AG_APP_CTL_JSON_H
+#define AG_APP_CTL_JSON_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -128,8 +128,8 @@ ag_eal_argv_build_ex(const struct ag_config *cfg, const char *prog, int extra_ar
 			rc |= pushf(&a, "--log-level=%s", w);
 		free(copy);
 	}
-	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
-		const char *dev = cfg->ports[i].device;
+	for (unsigned int i = 0; i < cfg->dp.nb_ports; i++) {
+		const char *dev = cfg->dp.ports[i].device;
 		/* virtual devices are created by name; anything else is a bus address to allow */
 		if (strncmp(dev, "net_", 4) == 0)
 			rc |= pushf(&a, "--vdev=%s", dev);

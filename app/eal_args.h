@@ -1,6 +1,6 @@
 /* EAL command line from a configuration: lcores, memory, hugepages, devices, log levels. */
-#ifndef AG_EAL_ARGS_H
-#define AG_EAL_ARGS_H
+#ifndef AG_APP_EAL_ARGS_H
+#define AG_APP_EAL_ARGS_H
 
 #include "app/config.h"
 

@@ -17,9 +17,12 @@
 #include "app/eal_args.h"
 #include "control/accesslog.h"
 #include "control/authsvc.h"
-#include "dataplane/sigbus.h"
+#include "dataplane/clock.h"
+#include "dataplane/diag_app.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
+#include "dataplane/http/sigbus.h"
+#include "dataplane/http_svc.h"
 
 static struct ag_config cfg;
 static volatile sig_atomic_t reopen_logs;
@@ -47,6 +50,114 @@ usage(FILE *out)
 		"      --print-eal-args     print the EAL arguments the config produces and exit\n"
 		"  -h, --help               this text\n"
 		"EAL arguments after -- are appended to those the config produces.\n");
+}
+
+/* Fails with a line on stderr that names the step, and unwinds what the earlier steps built. */
+#define FAIL(label, ...)                                                                           \
+	do {                                                                                       \
+		fprintf(stderr, "authgate: " __VA_ARGS__);                                         \
+		goto label;                                                                        \
+	} while (0)
+
+/* Brings the gateway up in the DPDK skeleton's order, runs it until a signal, takes it down. */
+static int
+run(struct ag_eal_argv *eal)
+{
+	struct accesslog *alog = NULL;
+	char **eal_view;
+	int rc, status = EXIT_FAILURE;
+
+	/* EAL permutes and overwrites argv entries: give it pointers we do not free through */
+	eal_view = calloc(eal->argc + 1, sizeof(char *));
+	if (eal_view == NULL)
+		FAIL(out, "out of memory\n");
+	memcpy(eal_view, eal->argv, eal->argc * sizeof(char *));
+	if (rte_eal_init(eal->argc, eal_view) < 0)
+		FAIL(out_view, "EAL init failed: %s\n", rte_strerror(rte_errno));
+	if (rte_lcore_id() != cfg.eal.main_lcore)
+		FAIL(out_eal, "main lcore is %u, config says %u\n", rte_lcore_id(),
+		     cfg.eal.main_lcore);
+	dp_clock_init();
+	dp_main.config_path = cfg.path;
+	rc = dp_lcores_init(&dp_main, &cfg.dp);
+	if (rc < 0)
+		FAIL(out_eal, "dataplane lcores: %s\n", strerror(-rc));
+	rc = dp_ports_init(&dp_main, &cfg.dp);
+	if (rc < 0)
+		FAIL(out_ports, "ports: %s\n", strerror(-rc));
+	/* a file truncated while it is served must not take the gateway down */
+	rc = sigbus_install();
+	if (rc < 0)
+		FAIL(out_ports, "SIGBUS guard: %s\n", strerror(-rc));
+	if (cfg.http.access_log[0] != '\0') {
+		alog = accesslog_create(cfg.http.access_log, dp_main.nb_lcores, 4096);
+		if (alog == NULL)
+			FAIL(out_log, "access log %s: %s\n", cfg.http.access_log, strerror(errno));
+	}
+	rc = authsvc_start(&cfg.auth, dp_main.nb_lcores);
+	if (rc < 0)
+		FAIL(out_l4, "auth service: %s\n", strerror(-rc));
+	rc = dp_l4_init(&dp_main, &cfg.tcp);
+	if (rc < 0)
+		FAIL(out_l4, "transport: %s\n", strerror(-rc));
+	/* the loop's applications, in the order they listen: HTTP, then diagnostics */
+	rc = http_svc_register(&cfg.http, &cfg.gate, alog, authsvc_verdict_deadline_s(&cfg.auth));
+	if (rc == 0)
+		rc = diag_app_register(&cfg.diag);
+	if (rc == 0)
+		rc = dp_apps_init(&dp_main);
+	if (rc < 0)
+		FAIL(out_apps, "applications: %s\n", strerror(-rc));
+	rc = dp_telemetry_init(&dp_main);
+	if (rc < 0)
+		FAIL(out_apps, "telemetry: %s\n", strerror(-rc));
+
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		rc = rte_eal_remote_launch(dp_lcore_main, &dp_main.lcores[i],
+					   dp_main.lcores[i].lcore_id);
+		if (rc != 0) {
+			fprintf(stderr, "authgate: launch on lcore %u: %s\n",
+				dp_main.lcores[i].lcore_id, strerror(-rc));
+			dp_force_quit = true;
+			goto out_lcores;
+		}
+	}
+	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, runtime dir %s)\n", getpid(),
+		rte_eal_get_runtime_dir());
+	/* signal the lab script: ready once this line is out */
+	fflush(stdout);
+
+	/* the main lcore is the control plane: slow, sleeping work only */
+	while (!dp_force_quit) {
+		dp_ports_check_link(&dp_main);
+		if (reopen_logs) {
+			reopen_logs = 0;
+			if (alog != NULL && accesslog_reopen(alog) < 0)
+				RTE_LOG(ERR, USER1, "access log %s: reopen failed\n",
+					cfg.http.access_log);
+		}
+		usleep(100 * 1000);
+	}
+	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
+	status = EXIT_SUCCESS;
+out_lcores:
+	rte_eal_mp_wait_lcore();
+out_apps:
+	dp_apps_fini();
+out_l4:
+	authsvc_stop(); /* before the flow table goes: no verdict is in flight after this */
+	dp_l4_fini();
+out_log:
+	if (alog != NULL)
+		accesslog_destroy(alog); /* after the lcores: nothing posts any more */
+out_ports:
+	dp_ports_close(&dp_main);
+out_eal:
+	rte_eal_cleanup();
+out_view:
+	free(eal_view);
+out:
+	return status;
 }
 
 int
@@ -127,80 +238,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-
-	/* EAL permutes and overwrites argv entries: give it pointers we do not free through */
-	char **eal_view = calloc(eal.argc + 1, sizeof(char *));
-	if (eal_view == NULL)
-		rte_exit(EXIT_FAILURE, "out of memory\n");
-	memcpy(eal_view, eal.argv, eal.argc * sizeof(char *));
-	rc = rte_eal_init(eal.argc, eal_view);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "EAL init failed: %s\n", rte_strerror(rte_errno));
-	if (rte_lcore_id() != cfg.eal.main_lcore)
-		rte_exit(EXIT_FAILURE, "main lcore is %u, config says %u\n", rte_lcore_id(),
-			 cfg.eal.main_lcore);
-
-	rc = dp_lcores_init(&dp_main, &cfg);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "dataplane lcores: %s\n", strerror(-rc));
-	rc = dp_ports_init(&dp_main, &cfg);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "ports: %s\n", strerror(-rc));
-	/* a file truncated while it is served must not take the gateway down */
-	rc = sigbus_install();
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "SIGBUS guard: %s\n", strerror(-rc));
-	struct accesslog *alog = NULL;
-	if (cfg.http.access_log[0] != '\0') {
-		alog = accesslog_create(cfg.http.access_log, dp_main.nb_lcores, 4096);
-		if (alog == NULL)
-			rte_exit(EXIT_FAILURE, "access log %s: %s\n", cfg.http.access_log,
-				 strerror(errno));
-		ha_set_accesslog(alog);
-	}
-	rc = authsvc_start(&cfg, dp_main.nb_lcores);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "auth service: %s\n", strerror(-rc));
-	rc = dp_l4_init(&dp_main, &cfg);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "transport: %s\n", strerror(-rc));
-	rc = dp_telemetry_init(&dp_main);
-	if (rc < 0)
-		rte_exit(EXIT_FAILURE, "telemetry: %s\n", strerror(-rc));
-
-	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		rc = rte_eal_remote_launch(dp_lcore_main, &dp_main.lcores[i],
-					   dp_main.lcores[i].lcore_id);
-		if (rc != 0)
-			rte_exit(EXIT_FAILURE, "launch on lcore %u: %s\n",
-				 dp_main.lcores[i].lcore_id, strerror(-rc));
-	}
-	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, runtime dir %s)\n", getpid(),
-		rte_eal_get_runtime_dir());
-	/* signal the lab script: ready once this line is out */
-	fflush(stdout);
-
-	/* the main lcore is the control plane: slow, sleeping work only */
-	while (!dp_force_quit) {
-		dp_ports_check_link(&dp_main);
-		if (reopen_logs) {
-			reopen_logs = 0;
-			if (alog != NULL && accesslog_reopen(alog) < 0)
-				RTE_LOG(ERR, USER1, "access log %s: reopen failed\n",
-					cfg.http.access_log);
-		}
-		usleep(100 * 1000);
-	}
-
-	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
-	rte_eal_mp_wait_lcore();
-	authsvc_stop();
-	dp_l4_fini();
-	if (alog != NULL)
-		accesslog_destroy(alog); /* after the lcores: nothing posts any more */
-	dp_ports_close(&dp_main);
-	rte_eal_cleanup();
+	rc = run(&eal);
 	ag_eal_argv_free(&eal);
-	free(eal_view);
-	return 0;
+	return rc;
 }

@@ -6,7 +6,7 @@ bare gss_accept_sec_context loop on the same tokens, replay cache on and off, in
 
 Brings up its own lab instance (AUTHGATE_LAB=authrate) twice (rcache on, off), mints fresh
 SPNEGO tokens before any clock starts, sends one token per request over C keep-alive
-connections, and reads the gateway's own counters. The bare loop is control/bench_accept
+connections, and reads the gateway's own counters. The bare loop is bench/bench_accept
 (same keytab, same kind of tokens). Prints a table and RESULT lines: compare the ratios.
 """
 import argparse
@@ -75,7 +75,7 @@ def through_gateway(n, conns, rcache, token_file):
                 m = re.match(r"export (\w+)=(.*)", line)
                 if m:
                     env[m.group(1)] = m.group(2).strip("'\"")
-            out = subprocess.run([os.path.join(t.BUILD, "control", "bench_accept"), "--keytab",
+            out = subprocess.run([os.path.join(t.BUILD, "bench", "bench_accept"), "--keytab",
                                   env["KRB5_KTNAME"].replace("FILE:", "")], stdin=open(token_file),
                                  capture_output=True, text=True, env=env)
             bare = out.stdout
@@ -105,7 +105,7 @@ def main():
     for rcache, ok, v, secs, rate, acc_us, mint, _ in rows:
         print(f"{'on' if rcache else 'off':<13}{ok:>6}{v:>13}{secs:>9.2f}{rate:>9.0f}{acc_us:>11}")
     for rcache, ok, v, secs, rate, acc_us, mint, bare in rows:
-        print(f"\nbare loop (control/bench_accept, replay cache {'on' if rcache else 'off'} run):\n{bare}")
+        print(f"\nbare loop (bench/bench_accept, replay cache {'on' if rcache else 'off'} run):\n{bare}")
         print(f"RESULT rcache={'on' if rcache else 'off'} gateway_validations_per_s={rate:.0f} "
               f"tokens_minted={a.tokens} mint_s={mint:.2f} worker_threads=1")
 

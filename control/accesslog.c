@@ -17,7 +17,6 @@
 #include <rte_ring_elem.h>
 
 #include "control/accesslog.h"
-#include "dataplane/http/h1.h"
 
 RTE_LOG_REGISTER(ag_logtype_accesslog, authgate.accesslog, NOTICE);
 #define AL_LOG(level, fmt, ...)                                                                    \
@@ -135,33 +134,11 @@ accesslog_escape(char *out, const char *s, size_t max, bool escape_space)
 	return out;
 }
 
+/* The record carries a known method's name or nothing; "-" cannot be mistaken for a method. */
 static const char *
-accesslog_method(uint8_t m)
+accesslog_method(const char *m)
 {
-	switch ((enum h1_method)m) {
-	case H1_M_GET:
-		return "GET";
-	case H1_M_HEAD:
-		return "HEAD";
-	case H1_M_OPTIONS:
-		return "OPTIONS";
-	case H1_M_POST:
-		return "POST";
-	case H1_M_PUT:
-		return "PUT";
-	case H1_M_DELETE:
-		return "DELETE";
-	case H1_M_PATCH:
-		return "PATCH";
-	case H1_M_TRACE:
-		return "TRACE";
-	case H1_M_CONNECT:
-		return "CONNECT";
-	case H1_M_OTHER:
-		break;
-	}
-	/* the record does not carry an unknown token; "-" cannot be mistaken for a method */
-	return "-";
+	return m[0] != '\0' ? m : "-";
 }
 
 /* [22/Nov/2026:04:36:22 +0000], formatted once per second of log time */

@@ -1,6 +1,6 @@
 /* Access log: records from the dataplane lcores, one writer thread, combined log format. */
-#ifndef AUTHGATE_CONTROL_ACCESSLOG_H
-#define AUTHGATE_CONTROL_ACCESSLOG_H
+#ifndef AG_CONTROL_ACCESSLOG_H
+#define AG_CONTROL_ACCESSLOG_H
 
 #include <stdint.h>
 
@@ -13,7 +13,7 @@ struct accesslog_rec {
 	uint32_t client_ip; /* host order */
 	uint16_t client_port;
 	uint16_t status;
-	uint8_t method; /* enum h1_method (dataplane/http/h1.h); H1_M_OTHER logs as "-" */
+	char method[8]; /* GET, HEAD, ...: a method the parser knows; "" logs as "-" */
 	uint8_t version_minor;
 	uint64_t bytes; /* body bytes sent */
 	int64_t time_s; /* wall clock, seconds since the epoch, when the request arrived */

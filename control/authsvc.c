@@ -1,6 +1,7 @@
 /* Auth service: a dispatcher drains the lcores' job rings, routes by realm, and the pool answers.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,8 @@ static struct {
 	bool running;
 	volatile bool stop;
 	uint16_t nb_lcores;
-	struct rte_ring *jobs[AG_MAX_DP_LCORES];
-	struct rte_ring *verdicts[AG_MAX_DP_LCORES];
+	struct rte_ring *jobs[AUTHSVC_MAX_LCORES];
+	struct rte_ring *verdicts[AUTHSVC_MAX_LCORES];
 	struct trust_table trusts;
 	struct kw_pool *pool;
 	struct ntlm_table *ntlm;
@@ -490,41 +491,69 @@ on_sema_event(const struct sema_event *ev, void *arg)
 	}
 }
 
-int
-authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores)
+static const struct ini_key auth_keys[] = {
+	INI_S(authsvc_config, default_trust, INI_STRING, ""),
+	INI_S(authsvc_config, ntlm_service, INI_STRING, ""),
+	INI_U(authsvc_config, ntlm_ctx_timeout_s, 1, 3600, "30"),
+	INI_U(authsvc_config, basic_cache_ttl_s, 0, 3600, "0"),
+	INI_U(authsvc_config, basic_cache_entries, 16, 65536, "4096"),
+	INI_END,
+};
+
+/* What a [trust] section names must be there: files readable, an NTLM domain named. */
+static void
+authsvc_check(struct ini_ctx *ctx, void *conf)
 {
-	struct authsvc_config *ac;
-	int rc;
+	const struct authsvc_config *ac = conf;
+	char sec[96];
 
-	if (cfg->nb_trusts == 0)
-		return 0;
-	ac = calloc(1, sizeof(*ac)); /* TRUST_MAX trust configs: too big for a stack */
-	if (ac == NULL)
-		return -ENOMEM;
-	for (unsigned int i = 0; i < cfg->nb_trusts && i < TRUST_MAX; i++) {
-		const struct ag_trust_conf *tc = &cfg->trusts[i];
-		struct trust_config *c = &ac->trusts[ac->nb_trusts++];
+	for (unsigned int i = 0; i < ac->nb_trusts; i++) {
+		const struct trust_config *t = &ac->trusts[i];
 
-		trust_config_defaults(c);
-		snprintf(c->realm, sizeof(c->realm), "%s", tc->realm);
-		c->kind = (enum trust_kind)tc->kind; /* 0 kerberos, 1 ntlm, 2 basic */
-		snprintf(c->keytab, sizeof(c->keytab), "%s", tc->keytab);
-		c->max_concurrent_api = tc->max_concurrent_api;
-		c->timeout_ns = (uint64_t)tc->timeout_s * 1000000000ull;
-		c->warning_threshold_ns = (uint64_t)tc->warning_threshold_s * 1000000000ull;
-		c->workers = tc->workers;
-		c->replay_cache = tc->replay_cache;
-		snprintf(c->netbios_name, sizeof(c->netbios_name), "%s", tc->netbios_name);
-		snprintf(c->user_file, sizeof(c->user_file), "%s", tc->user_file);
+		snprintf(sec, sizeof(sec), "trust %s", t->realm);
+		if (t->keytab[0] != '\0' && access(t->keytab, R_OK) != 0)
+			ini_error(ctx, ini_line(ctx, sec, "keytab"), sec, "keytab",
+				  "cannot read '%s': %s", t->keytab, strerror(errno));
+		if (t->user_file[0] != '\0' && access(t->user_file, R_OK) != 0)
+			ini_error(ctx, ini_line(ctx, sec, "user_file"), sec, "user_file",
+				  "cannot read '%s': %s", t->user_file, strerror(errno));
+		if (t->kind == TRUST_KIND_NTLM && t->netbios_name[0] == '\0')
+			ini_error(ctx, ini_line(ctx, sec, "kind"), sec, "netbios_name",
+				  "an ntlm trust needs its NetBIOS domain name");
+		if (strlen(t->netbios_name) > 15)
+			ini_error(ctx, ini_line(ctx, sec, "netbios_name"), sec, "netbios_name",
+				  "'%s' is longer than 15 characters", t->netbios_name);
 	}
-	snprintf(ac->default_trust, sizeof(ac->default_trust), "%s", cfg->auth.default_trust);
-	snprintf(ac->ntlm_service, sizeof(ac->ntlm_service), "%s", cfg->auth.ntlm_service);
-	ac->ntlm_ctx_timeout_s = cfg->auth.ntlm_ctx_timeout_s;
-	ac->basic_cache_ttl_s = cfg->auth.basic_cache_ttl_s;
-	ac->basic_cache_entries = cfg->auth.basic_cache_entries;
-	rc = authsvc_start_with(ac, nb_lcores);
-	free(ac);
-	return rc;
+}
+
+const struct ini_section authsvc_sections[2] = {
+	{
+		.name = "auth",
+		.keys = auth_keys,
+	},
+	{
+		.name = "trust",
+		.keys = trust_keys,
+		.off = offsetof(struct authsvc_config, trusts),
+		.named = true,
+		.stride = sizeof(struct trust_config),
+		.max = TRUST_MAX,
+		.count_off = offsetof(struct authsvc_config, nb_trusts),
+		.name_off = offsetof(struct trust_config, realm),
+		.name_size = 64, /* as long as rte_cfgfile's section names allow */
+		.check = authsvc_check,
+	},
+};
+
+uint32_t
+authsvc_verdict_deadline_s(const struct authsvc_config *cfg)
+{
+	uint64_t s = 5;
+
+	/* a verdict that a trust's deadline ends still has to travel back: 5 s of slack */
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++)
+		s = RTE_MAX(s, cfg->trusts[i].timeout_ns / 1000000000ull + 5);
+	return (uint32_t)s;
 }
 
 /*
@@ -550,7 +579,7 @@ ntlm_user_file(void)
 }
 
 int
-authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
+authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 {
 	struct ntlm_table_config ntc = {0};
 	struct kw_pool_config pc = {0};
@@ -559,6 +588,8 @@ authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores)
 
 	if (cfg->nb_trusts == 0)
 		return 0;
+	if (nb_lcores > AUTHSVC_MAX_LCORES)
+		return -EINVAL;
 	trust_table_init(&svc.trusts);
 	snprintf(svc.default_trust, sizeof(svc.default_trust), "%s", cfg->default_trust);
 	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {

@@ -1,13 +1,15 @@
 /* The auth service: validation jobs from the lcores in, verdicts back, per-trust semaphores
  * between. */
-#ifndef AG_AUTHSVC_H
-#define AG_AUTHSVC_H
+#ifndef AG_CONTROL_AUTHSVC_H
+#define AG_CONTROL_AUTHSVC_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "app/config.h"
+#include "common/ini.h"
 #include "control/krb5_worker.h"
+
+#define AUTHSVC_MAX_LCORES 16 /* job and verdict ring pairs */
 
 /* Why a validation ended as it did: the kw reasons, then the service's own. */
 enum authsvc_reason {
@@ -74,7 +76,10 @@ struct authsvc_verdict {
 	uint8_t reply[KW_REPLY_MAX];
 };
 
-/* What authsvc_start_with needs; authsvc_start fills it from the [trust]/[auth] config. */
+/*
+ * The control plane's configuration: its [trust REALM] sections and its keys of [auth], which
+ * authsvc_sections declare straight into this struct.
+ */
 struct authsvc_config {
 	struct trust_config trusts[TRUST_MAX];
 	unsigned int nb_trusts;
@@ -90,9 +95,14 @@ struct authsvc_config {
 	uint32_t basic_cache_entries;
 };
 
+/* [trust REALM] and the control plane's [auth] keys, relative to a struct authsvc_config. */
+extern const struct ini_section authsvc_sections[2];
+
+/* The longest a verdict may take, in seconds: the slowest trust's deadline and some slack. */
+uint32_t authsvc_verdict_deadline_s(const struct authsvc_config *cfg);
+
 /* Starts the workers and the dispatcher; one job and one verdict ring per lcore. */
-int authsvc_start(const struct ag_config *cfg, uint16_t nb_lcores);
-int authsvc_start_with(const struct authsvc_config *cfg, uint16_t nb_lcores);
+int authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores);
 /* Joins everything; verdicts not yet taken are freed. */
 void authsvc_stop(void);
 bool authsvc_running(void);

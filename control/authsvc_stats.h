@@ -1,6 +1,6 @@
 /* Counters of the auth service, for telemetry. */
-#ifndef AG_AUTHSVC_STATS_H
-#define AG_AUTHSVC_STATS_H
+#ifndef AG_CONTROL_AUTHSVC_STATS_H
+#define AG_CONTROL_AUTHSVC_STATS_H
 
 #include <stdint.h>
 
@@ -26,6 +26,12 @@ struct authsvc_stats {
 };
 
 void authsvc_get_stats(struct authsvc_stats *out);
+
+struct rte_tel_data;
+/* Adds the front end's own counters (the auth gate's) to /authgate/auth/stats. */
+typedef void (*authsvc_tel_front_fn)(struct rte_tel_data *d);
+/* Registers /authgate/auth/stats, /authgate/auth/revoke and /authgate/trusts. */
+void authsvc_telemetry_init(authsvc_tel_front_fn front);
 /* The running service's trusts (their semaphores hold the Netlogon counters), or NULL. */
 const struct trust_table *authsvc_trusts(void);
 

@@ -1,6 +1,6 @@
 /* Basic authentication: parse "user:password", pick the trust, validate by AS exchange + keytab. */
-#ifndef AUTHGATE_CONTROL_BASIC_H
-#define AUTHGATE_CONTROL_BASIC_H
+#ifndef AG_CONTROL_BASIC_H
+#define AG_CONTROL_BASIC_H
 
 #include <stddef.h>
 #include <stdint.h>

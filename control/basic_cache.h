@@ -1,6 +1,6 @@
 /* Basic verified-credential cache: salted SHA-256 keys, TTL, LRU, eviction on a new password. */
-#ifndef AUTHGATE_CONTROL_BASIC_CACHE_H
-#define AUTHGATE_CONTROL_BASIC_CACHE_H
+#ifndef AG_CONTROL_BASIC_CACHE_H
+#define AG_CONTROL_BASIC_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Validation: a per-thread GSS acceptor (kw) and the worker pool (kw_pool) for krb5, NTLM, Basic.
  */
-#ifndef AUTHGATE_CONTROL_KRB5_WORKER_H
-#define AUTHGATE_CONTROL_KRB5_WORKER_H
+#ifndef AG_CONTROL_KRB5_WORKER_H
+#define AG_CONTROL_KRB5_WORKER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* NTLM: NTLMSSP message parsing, the per-flow half-open context table, and the gss-ntlmssp legs. */
-#ifndef AUTHGATE_CONTROL_NTLM_H
-#define AUTHGATE_CONTROL_NTLM_H
+#ifndef AG_CONTROL_NTLM_H
+#define AG_CONTROL_NTLM_H
 
 #include <stdbool.h>
 #include <stddef.h>

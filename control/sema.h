@@ -1,13 +1,14 @@
 /* Per-trust MaxConcurrentApi semaphore: FIFO slots, deadlines, admission, Netlogon counters. */
-#ifndef AUTHGATE_CONTROL_SEMA_H
-#define AUTHGATE_CONTROL_SEMA_H
+#ifndef AG_CONTROL_SEMA_H
+#define AG_CONTROL_SEMA_H
 
 #include <stdint.h>
 
 #define SEMA_SLOTS_MIN		1
 #define SEMA_SLOTS_MAX		150
 #define SEMA_SLOTS_DEFAULT	10
-#define SEMA_TIMEOUT_DEFAULT_NS (45ULL * 1000000000ULL)
+#define SEMA_TIMEOUT_DEFAULT_S	45 /* Netlogon's fixed wait */
+#define SEMA_TIMEOUT_DEFAULT_NS (SEMA_TIMEOUT_DEFAULT_S * 1000000000ULL)
 /* Netlogon summarises suppressed timeout/warning events every 30 minutes. */
 #define SEMA_SUMMARY_DEFAULT_NS (30ULL * 60ULL * 1000000000ULL)
 #define SEMA_WAIT_BUCKETS	16

@@ -343,32 +343,43 @@ found:
 	return 0;
 }
 
+static const char *const trust_kind_choices[] = {"kerberos", "ntlm", "basic", NULL};
+
+#define STR(x)	 VALUE(x)
+#define VALUE(x) #x
+
+const struct ini_key trust_keys[] = {
+	INI_E(trust_config, kind, trust_kind_choices, "kerberos"),
+	INI_S(trust_config, keytab, INI_STRING, ""),
+	INI_U(trust_config, max_concurrent_api, SEMA_SLOTS_MIN, SEMA_SLOTS_MAX,
+	      STR(SEMA_SLOTS_DEFAULT)),
+	INI_SECONDS_NS(trust_config, timeout_ns, "timeout_s", 1, 3600, STR(SEMA_TIMEOUT_DEFAULT_S)),
+	INI_SECONDS_NS(trust_config, warning_threshold_ns, "warning_threshold_s", 0, 3600, "0"),
+	INI_U(trust_config, workers, 1, TRUST_WORKERS_MAX, "2"),
+	INI_B(trust_config, replay_cache, "yes"),
+	INI_S(trust_config, netbios_name, INI_STRING, ""),
+	INI_S(trust_config, user_file, INI_STRING, ""),
+	INI_END,
+};
+
 void
 trust_config_defaults(struct trust_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->kind = TRUST_KIND_KERBEROS;
-	cfg->max_concurrent_api = SEMA_SLOTS_DEFAULT;
-	cfg->timeout_ns = SEMA_TIMEOUT_DEFAULT_NS;
-	cfg->workers = TRUST_WORKERS_DEFAULT;
-	cfg->replay_cache = 1;
+	ini_defaults(trust_keys, cfg);
 }
 
 int
 trust_config_check(const struct trust_config *cfg, const char **why_out)
 {
+	static __thread char range[96];
 	const char *why = NULL;
 	size_t rlen = strnlen(cfg->realm, sizeof(cfg->realm));
 
 	if (rlen == 0 || rlen == sizeof(cfg->realm))
 		why = "realm must be 1..255 characters";
-	else if (cfg->max_concurrent_api < SEMA_SLOTS_MIN ||
-		 cfg->max_concurrent_api > SEMA_SLOTS_MAX)
-		why = "max_concurrent_api must be 1..150";
-	else if (cfg->timeout_ns == 0)
-		why = "timeout must be positive";
-	else if (cfg->workers < 1 || cfg->workers > TRUST_WORKERS_MAX)
-		why = "workers must be 1..64";
+	else if (ini_validate(trust_keys, cfg, range, sizeof(range)) < 0)
+		why = range;
 	else if (strnlen(cfg->keytab, sizeof(cfg->keytab)) == sizeof(cfg->keytab))
 		why = "keytab path too long";
 	else if (strnlen(cfg->netbios_name, sizeof(cfg->netbios_name)) == sizeof(cfg->netbios_name))
@@ -377,9 +388,6 @@ trust_config_check(const struct trust_config *cfg, const char **why_out)
 		why = "an ntlm trust needs netbios_name (the domain its Type 3 messages name)";
 	else if (strnlen(cfg->user_file, sizeof(cfg->user_file)) == sizeof(cfg->user_file))
 		why = "user_file path too long";
-	else if (cfg->kind != TRUST_KIND_KERBEROS && cfg->kind != TRUST_KIND_NTLM &&
-		 cfg->kind != TRUST_KIND_BASIC)
-		why = "unknown trust kind";
 	if (why == NULL)
 		return 0;
 	if (why_out != NULL)

@@ -1,19 +1,20 @@
 /* Trusts (realms/domains a gateway accepts) and the router that picks one from a client token. */
-#ifndef AUTHGATE_CONTROL_TRUST_H
-#define AUTHGATE_CONTROL_TRUST_H
+#ifndef AG_CONTROL_TRUST_H
+#define AG_CONTROL_TRUST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ini.h"
 #include "control/sema.h"
 
-#define TRUST_MAX	      64
-#define TRUST_NAME_MAX	      256 /* RFC 4120 realms are GeneralStrings; 255 is plenty */
-#define TRUST_PATH_MAX	      4096
-#define TRUST_NETBIOS_MAX     16 /* 15 characters + NUL */
-#define TRUST_WORKERS_DEFAULT 2
-#define TRUST_WORKERS_MAX     64
-#define TRUST_INDEX_NONE      UINT32_MAX
+#define TRUST_MAX	  64
+#define TRUST_NAME_MAX	  256 /* RFC 4120 realms are GeneralStrings; 255 is plenty */
+#define TRUST_PATH_MAX	  4096
+#define TRUST_NETBIOS_MAX 16 /* 15 characters + NUL */
+#define TRUST_WORKERS_MAX 64 /* validator threads a trust may ask for */
+#define TRUST_INDEX_NONE  UINT32_MAX
 
 enum trust_kind {
 	TRUST_KIND_KERBEROS, /* tickets validated with the keytab; Basic by AS-REQ to its KDC */
@@ -21,20 +22,27 @@ enum trust_kind {
 	TRUST_KIND_BASIC,    /* Basic only: AS-REQ to the trust's KDC, no tickets taken */
 };
 
+/*
+ * One [trust REALM] section, written by the INI engine straight from trust_keys: each key's
+ * range and default are stated there and nowhere else.
+ */
 struct trust_config {
 	char realm[TRUST_NAME_MAX]; /* case-sensitive, as in tickets (AUTHGATE.TEST) */
 	enum trust_kind kind;
 	char keytab[TRUST_PATH_MAX];	      /* "" means KRB5_KTNAME / the default keytab */
 	char netbios_name[TRUST_NETBIOS_MAX]; /* NTLM / DOMAIN\user name; compared ignoring case */
 	char user_file[TRUST_PATH_MAX];	      /* ntlm: DOMAIN:user:password file; "" = winbind */
-	unsigned int max_concurrent_api;      /* 1..150, default 10 */
-	uint64_t timeout_ns;		      /* semaphore deadline, default 45 s */
+	unsigned int max_concurrent_api;      /* MaxConcurrentApi slots */
+	uint64_t timeout_ns;		      /* semaphore deadline ([trust] timeout_s) */
 	uint64_t warning_threshold_ns;	      /* slow-wait events; 0 = off */
-	unsigned int workers;		      /* validator threads, 1..64 */
-	int replay_cache;		      /* 1 (default): keep the rcache on */
+	unsigned int workers;		      /* validator threads */
+	bool replay_cache;		      /* keep the rcache on */
 	sema_event_fn on_event;		      /* semaphore events (5816-5819 style); may be NULL */
 	void *event_arg;
 };
+
+/* The keys of [trust REALM] (the NAME is the realm), their ranges and defaults. */
+extern const struct ini_key trust_keys[];
 
 /* Read-only once built: the router and workers share it without locks. */
 struct trust {
@@ -74,8 +82,10 @@ struct trust_route {
 	int spnego;
 };
 
+/* Every field its [trust] default; realm empty. */
 void trust_config_defaults(struct trust_config *cfg);
-/* 0, or -EINVAL when a field is out of range (the message names it in *why_out). */
+/* 0, or -EINVAL when a field is out of range (the message names it in *why_out, valid until the
+ * thread's next call). */
 int trust_config_check(const struct trust_config *cfg, const char **why_out);
 
 void trust_table_init(struct trust_table *tt);

@@ -1,6 +1,6 @@
 /* Base64 (RFC 4648, standard alphabet, padded) for Authorization and WWW-Authenticate tokens. */
-#ifndef AG_B64_H
-#define AG_B64_H
+#ifndef AG_DATAPLANE_B64_H
+#define AG_DATAPLANE_B64_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* Dataplane shape: ports, per-lcore state and the entry points app/ calls. */
-#ifndef AG_DP_H
-#define AG_DP_H
+#ifndef AG_DATAPLANE_DP_H
+#define AG_DATAPLANE_DP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -9,9 +9,9 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#include "app/config.h"
+#include "dataplane/app.h"
+#include "dataplane/dp_conf.h"
 #include "dataplane/dp_stats.h"
-#include "dataplane/http_app.h"
 #include "dataplane/impair.h"
 
 #define DP_MAX_BURST  512
@@ -23,7 +23,7 @@ struct tcp_engine;
 
 struct dp_port {
 	uint16_t port_id;
-	const struct ag_port_conf *conf;
+	const struct dp_port_conf *conf;
 	char driver[32];
 	struct rte_ether_addr mac;
 	uint32_t addr; /* host byte order */
@@ -49,12 +49,13 @@ struct dp_lcore {
 	uint16_t index; /* 0..nb_dp_lcores-1: its RX and TX queue on every port */
 	uint32_t burst;
 	uint32_t idle_sleep_us;
-	struct dp_txbuf tx[AG_MAX_PORTS];
+	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
 	struct tcp_engine *tcp;
 	struct rte_mempool *tx_pool;  /* the engine's own: its send queues cannot starve RX */
 	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */
-	struct ha_lcore http;
+	void *app_state[DP_MAX_APPS]; /* what each registered application keeps on this lcore */
+	uint64_t app_next_tick_us[DP_MAX_APPS];
 	bool impaired; /* [impair] set: both directions go through the injector */
 	struct dp_impair rx_imp, tx_imp;
 	uint64_t garp_next_tsc;
@@ -63,10 +64,11 @@ struct dp_lcore {
 } __rte_cache_aligned;
 
 struct dp {
-	const struct ag_config *cfg;
-	struct dp_port ports[AG_MAX_PORTS];
+	const struct dp_conf *cfg;
+	const char *config_path; /* for /authgate/info */
+	struct dp_port ports[DP_MAX_PORTS];
 	uint16_t nb_ports;
-	struct dp_lcore lcores[AG_MAX_DP_LCORES];
+	struct dp_lcore lcores[DP_MAX_LCORES];
 	uint16_t nb_lcores;
 	uint64_t start_tsc;
 };
@@ -79,13 +81,13 @@ extern int ag_logtype_dp;
 	rte_log(RTE_LOG_##level, ag_logtype_dp, "dp: " fmt "\n", ##__VA_ARGS__)
 
 /* port.c: bring every configured port up in the skeleton's order. Returns 0 or -errno. */
-int dp_ports_init(struct dp *dp, const struct ag_config *cfg);
+int dp_ports_init(struct dp *dp, const struct dp_conf *cfg);
 void dp_ports_close(struct dp *dp);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 
 /* lcore.c */
-int dp_lcores_init(struct dp *dp, const struct ag_config *cfg);
+int dp_lcores_init(struct dp *dp, const struct dp_conf *cfg);
 int dp_lcore_main(void *arg);
 
 /* net.c: one received frame, any protocol; consumes m. */

@@ -1,6 +1,6 @@
 /* Dataplane drop reasons and per-lcore counters: every dropped packet has a reason and a count. */
-#ifndef AG_DP_STATS_H
-#define AG_DP_STATS_H
+#ifndef AG_DATAPLANE_DP_STATS_H
+#define AG_DATAPLANE_DP_STATS_H
 
 #include <stdint.h>
 

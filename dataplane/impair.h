@@ -1,6 +1,6 @@
 /* Lab fault injection: the state one direction of one lcore keeps. */
-#ifndef AG_DP_IMPAIR_H
-#define AG_DP_IMPAIR_H
+#ifndef AG_DATAPLANE_IMPAIR_H
+#define AG_DATAPLANE_IMPAIR_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -10,17 +10,13 @@
 #include <rte_tcp.h>
 #include <urcu-qsbr.h>
 
+#include "dataplane/clock.h"
 #include "dataplane/dp_l4.h"
 #include "dataplane/tcp/tcp.h"
+#include "dataplane/tcp/tcp_conf.h"
 
 static struct tcp_flow_table *flow_table;
-static uint64_t tsc_per_us;
-
-uint64_t
-dp_now_us(void)
-{
-	return rte_get_tsc_cycles() / tsc_per_us;
-}
+static struct tcp_engine *engines[DP_MAX_LCORES]; /* for telemetry: lcore i's engine */
 
 struct tcp_flow_table *
 dp_flow_table(void)
@@ -43,18 +39,79 @@ l4_tx(void *arg, struct rte_mbuf *m)
 	dp_ipv4_output(lc, port, m);
 }
 
+/*
+ * Send queues come from a pool of the engine's own: when they fill it, the RX rings still have
+ * mbufs, so the ACKs that free the queues arrive (sharing the port's pool deadlocked 200 busy
+ * flows). Output headers and the indirect mbufs that carry queued data come from a third, small
+ * pool: with headers drawn from the send-queue pool, 200 flows whose queues had taken every mbuf
+ * could send nothing, so nothing was acked and nothing freed.
+ */
+static int
+l4_lcore_pools(struct dp *dp, struct dp_lcore *lc)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	const struct dp_port_conf *pc = dp->ports[0].conf;
+	unsigned int nb_hdr = RTE_MAX(pc->mbufs / 2, 1023u);
+	unsigned int socket = rte_lcore_to_socket_id(lc->lcore_id);
+
+	snprintf(name, sizeof(name), "tcp_hdr_%u", lc->lcore_id);
+	lc->hdr_pool = rte_pktmbuf_pool_create(name, nb_hdr, pc->mbuf_cache, 0,
+					       RTE_PKTMBUF_HEADROOM + 128, socket);
+	if (lc->hdr_pool == NULL) {
+		DP_LOG(ERR, "lcore %u: TCP header pool of %u: %s (raise [eal] memory_mb?)",
+		       lc->lcore_id, nb_hdr, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	snprintf(name, sizeof(name), "tcp_tx_%u", lc->lcore_id);
+	lc->tx_pool =
+		rte_pktmbuf_pool_create(name, pc->mbufs, pc->mbuf_cache, 0,
+					dp->ports[0].pool->elt_size - sizeof(struct rte_mbuf) -
+						rte_pktmbuf_priv_size(dp->ports[0].pool),
+					socket);
+	if (lc->tx_pool == NULL) {
+		DP_LOG(ERR, "lcore %u: TCP output pool of %u: %s (raise [eal] memory_mb?)",
+		       lc->lcore_id, pc->mbufs, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+/* The parameters of lcore lc's engine: the ports' addresses and smallest MTU, [tcp], pools. */
+static void
+l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, bool offload,
+		 struct tcp_engine_params *p)
+{
+	tcp_engine_params_init(p);
+	p->table = flow_table;
+	p->lcore_idx = lc->index;
+	p->nb_lcores = dp->nb_lcores;
+	for (uint16_t k = 0; k < dp->nb_ports && k < RTE_DIM(p->local_addrs); k++)
+		p->local_addrs[p->nb_local_addrs++] = dp->ports[k].addr;
+	p->mtu = dp->ports[0].conf->mtu;
+	for (uint16_t k = 1; k < dp->nb_ports; k++)
+		if (dp->ports[k].conf->mtu < p->mtu)
+			p->mtu = dp->ports[k].conf->mtu;
+	p->pool = lc->tx_pool;
+	p->hdr_pool = lc->hdr_pool;
+	p->tx = l4_tx;
+	p->tx_arg = lc;
+	p->csum_offload = offload;
+	tcp_conf_apply(tc, dp->nb_lcores, p);
+	/* shed new connections while an eighth of the pool is all that is left */
+	p->pool_low_watermark = dp->ports[0].conf->mbufs / 8;
+	/* and keep an eighth of the receive pool for segments that free memory (ACKs) */
+	p->rx_low_watermark = dp->ports[0].conf->mbufs / 8;
+	p->seed = rte_rand();
+}
+
 int
-dp_l4_init(struct dp *dp, const struct ag_config *cfg)
+dp_l4_init(struct dp *dp, const struct tcp_conf *tc)
 {
 	bool offload = true;
 
-	tsc_per_us = rte_get_tsc_hz() / 1000000;
-	ha_init(cfg);
-	if (tsc_per_us == 0)
-		tsc_per_us = 1;
-	flow_table = tcp_flow_table_create(cfg->tcp.max_flows, rte_rand());
+	flow_table = tcp_flow_table_create(tc->max_flows, rte_rand());
 	if (flow_table == NULL) {
-		DP_LOG(ERR, "flow table of %u: %s", cfg->tcp.max_flows, strerror(errno));
+		DP_LOG(ERR, "flow table of %u: %s", tc->max_flows, strerror(errno));
 		return -errno;
 	}
 	for (uint16_t p = 0; p < dp->nb_ports; p++)
@@ -63,101 +120,21 @@ dp_l4_init(struct dp *dp, const struct ag_config *cfg)
 	for (uint16_t i = 0; i < dp->nb_lcores; i++) {
 		struct dp_lcore *lc = &dp->lcores[i];
 		struct tcp_engine_params p;
-		struct tcp_engine *e;
 		int rc;
 
-		tcp_engine_params_init(&p);
-		p.table = flow_table;
-		p.lcore_idx = i;
-		p.nb_lcores = dp->nb_lcores;
-		for (uint16_t k = 0; k < dp->nb_ports && k < RTE_DIM(p.local_addrs); k++)
-			p.local_addrs[p.nb_local_addrs++] = dp->ports[k].addr;
-		p.mtu = dp->ports[0].conf->mtu;
-		for (uint16_t k = 1; k < dp->nb_ports; k++)
-			if (dp->ports[k].conf->mtu < p.mtu)
-				p.mtu = dp->ports[k].conf->mtu;
-		/*
-		 * Send queues come from a pool of the engine's own: when they fill it, the RX
-		 * rings still have mbufs, so the ACKs that free the queues arrive (sharing the
-		 * port's pool deadlocked 200 busy flows). Output headers and the indirect mbufs
-		 * that carry queued data come from a third, small pool: with headers drawn from
-		 * the send-queue pool, 200 flows whose queues had taken every mbuf could send
-		 * nothing, so nothing was acked and nothing freed.
-		 */
-		{
-			char name[RTE_MEMPOOL_NAMESIZE];
-			const struct ag_port_conf *pc = dp->ports[0].conf;
-			unsigned int nb_hdr = RTE_MAX(pc->mbufs / 2, 1023u);
-
-			snprintf(name, sizeof(name), "tcp_hdr_%u", lc->lcore_id);
-			lc->hdr_pool = rte_pktmbuf_pool_create(
-				name, nb_hdr, pc->mbuf_cache, 0, RTE_PKTMBUF_HEADROOM + 128,
-				rte_lcore_to_socket_id(lc->lcore_id));
-			if (lc->hdr_pool == NULL) {
-				DP_LOG(ERR,
-				       "lcore %u: TCP header pool of %u: %s (raise [eal] "
-				       "memory_mb?)",
-				       lc->lcore_id, nb_hdr, rte_strerror(rte_errno));
-				return -rte_errno;
-			}
-
-			snprintf(name, sizeof(name), "tcp_tx_%u", lc->lcore_id);
-			lc->tx_pool = rte_pktmbuf_pool_create(
-				name, pc->mbufs, pc->mbuf_cache, 0,
-				dp->ports[0].pool->elt_size - sizeof(struct rte_mbuf) -
-					rte_pktmbuf_priv_size(dp->ports[0].pool),
-				rte_lcore_to_socket_id(lc->lcore_id));
-			if (lc->tx_pool == NULL) {
-				DP_LOG(ERR,
-				       "lcore %u: TCP output pool of %u: %s (raise [eal] "
-				       "memory_mb?)",
-				       lc->lcore_id, pc->mbufs, rte_strerror(rte_errno));
-				return -rte_errno;
-			}
-		}
-		p.pool = lc->tx_pool;
-		p.hdr_pool = lc->hdr_pool;
-		p.tx = l4_tx;
-		p.tx_arg = lc;
-		p.csum_offload = offload;
-		p.max_flows = cfg->tcp.max_flows / dp->nb_lcores;
-		p.sndbuf = cfg->tcp.sndbuf;
-		p.rcvbuf = cfg->tcp.rcvbuf;
-		p.max_half_open = cfg->tcp.max_half_open;
-		p.syncookies = cfg->tcp.syncookies == AG_SYNCOOKIES_ALWAYS  ? TCP_SYNCOOKIE_ALWAYS
-			       : cfg->tcp.syncookies == AG_SYNCOOKIES_NEVER ? TCP_SYNCOOKIE_NEVER
-									    : TCP_SYNCOOKIE_AUTO;
-		/* shed new connections while an eighth of the pool is all that is left */
-		p.pool_low_watermark = dp->ports[0].conf->mbufs / 8;
-		/* and keep an eighth of the receive pool for segments that free memory (ACKs) */
-		p.rx_low_watermark = dp->ports[0].conf->mbufs / 8;
-		p.rto_min_us = cfg->tcp.rto_min_ms * 1000;
-		p.time_wait_us = (uint64_t)cfg->tcp.time_wait_ms * 1000;
-		p.idle_timeout_us = (uint64_t)cfg->tcp.idle_timeout_s * 1000000;
-		p.keepalive_us = (uint64_t)cfg->tcp.keepalive_s * 1000000;
-		p.seed = rte_rand();
-		e = tcp_engine_create(&p);
-		if (e == NULL) {
+		rc = l4_lcore_pools(dp, lc);
+		if (rc < 0)
+			return rc;
+		l4_engine_params(dp, lc, tc, offload, &p);
+		lc->tcp = tcp_engine_create(&p);
+		if (lc->tcp == NULL) {
 			DP_LOG(ERR, "lcore %u: TCP engine: %s", lc->lcore_id,
 			       rte_strerror(rte_errno));
 			return -rte_errno;
 		}
-		lc->tcp = e;
-		rc = ha_lcore_init(&lc->http, e, i);
-		if (rc < 0) {
-			DP_LOG(ERR, "http on port %u: %s", cfg->http.port, strerror(-rc));
-			return rc;
-		}
-		rc = tcp_diag_listen(e, cfg->diag.echo_port, cfg->diag.discard_port,
-				     cfg->diag.chargen_port);
-		if (rc < 0) {
-			DP_LOG(ERR, "diagnostics service: %s", strerror(-rc));
-			return rc;
-		}
+		engines[i] = lc->tcp;
 	}
-	if (cfg->diag.echo_port || cfg->diag.discard_port || cfg->diag.chargen_port)
-		DP_LOG(INFO, "diagnostics: echo %u discard %u chargen %u (0 = off)",
-		       cfg->diag.echo_port, cfg->diag.discard_port, cfg->diag.chargen_port);
+	tcp_telemetry_init(flow_table, engines, dp->nb_lcores, dp_now_us);
 	return 0;
 }
 
@@ -166,11 +143,11 @@ void
 dp_l4_lcore_fini(struct dp_lcore *lc)
 {
 	if (lc->tcp != NULL) {
-		/* closed callbacks run here and still use the HTTP state */
+		/* closed callbacks run here and still use the applications' state */
+		engines[lc->index] = NULL;
 		tcp_engine_destroy(lc->tcp);
 		lc->tcp = NULL;
 	}
-	ha_lcore_fini(&lc->http);
 }
 
 void
@@ -216,16 +193,8 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 }
 
 void
-dp_l4_process(struct dp_lcore *lc, uint64_t now_tsc)
+dp_l4_process(struct dp_lcore *lc, uint64_t now_us)
 {
-	uint64_t now_us = now_tsc / tsc_per_us;
-
-	if (lc->tcp == NULL)
-		return;
-	tcp_process(lc->tcp, now_us);
-	ha_lcore_verdicts(&lc->http);
-	if (now_us >= lc->http.next_tick_us) {
-		ha_lcore_tick(&lc->http, now_us);
-		lc->http.next_tick_us = now_us + 500000;
-	}
+	if (lc->tcp != NULL)
+		tcp_process(lc->tcp, now_us);
 }

@@ -1,5 +1,6 @@
 /* The dataplane lcore loop: rx burst → process → tx, slow work every few iterations. */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -8,6 +9,7 @@
 #include <rte_ring.h>
 #include <urcu-qsbr.h>
 
+#include "dataplane/clock.h"
 #include "dataplane/dp.h"
 #include "dataplane/dp_l4.h"
 
@@ -19,25 +21,103 @@
 struct dp dp_main;
 volatile bool dp_force_quit;
 
+static const struct dp_app *apps[DP_MAX_APPS];
+static unsigned int nb_apps;
+
 int
-dp_lcores_init(struct dp *dp, const struct ag_config *cfg)
+dp_app_register(const struct dp_app *app)
 {
-	for (uint16_t i = 0; i < cfg->dp.nb_lcores; i++) {
+	if (nb_apps == DP_MAX_APPS)
+		return -ENOSPC;
+	apps[nb_apps++] = app;
+	return 0;
+}
+
+int
+dp_apps_init(struct dp *dp)
+{
+	for (unsigned int a = 0; a < nb_apps; a++) {
+		int rc = apps[a]->init ? apps[a]->init(dp->nb_lcores) : 0;
+
+		if (rc < 0) {
+			DP_LOG(ERR, "%s: %s", apps[a]->name, strerror(-rc));
+			return rc;
+		}
+	}
+	for (uint16_t i = 0; i < dp->nb_lcores; i++) {
+		struct dp_lcore *lc = &dp->lcores[i];
+		const struct dp_app_env env = {
+			.tcp = lc->tcp,
+			.flows = dp_flow_table(),
+			.lcore_index = i,
+			.nb_lcores = dp->nb_lcores,
+			.socket = rte_lcore_to_socket_id(lc->lcore_id),
+		};
+
+		for (unsigned int a = 0; a < nb_apps; a++) {
+			int rc = apps[a]->lcore_init ? apps[a]->lcore_init(&env, &lc->app_state[a])
+						     : 0;
+
+			if (rc < 0) {
+				DP_LOG(ERR, "%s on lcore %u: %s", apps[a]->name, lc->lcore_id,
+				       strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+void
+dp_apps_fini(void)
+{
+	for (unsigned int a = 0; a < nb_apps; a++)
+		if (apps[a]->fini != NULL)
+			apps[a]->fini();
+}
+
+/* Every iteration: each application's poll, and its tick when due. */
+static void
+apps_run(struct dp_lcore *lc, uint64_t now_us)
+{
+	for (unsigned int a = 0; a < nb_apps; a++) {
+		const struct dp_app *app = apps[a];
+
+		if (app->poll != NULL)
+			app->poll(lc->app_state[a], now_us);
+		if (app->tick != NULL && now_us >= lc->app_next_tick_us[a]) {
+			app->tick(lc->app_state[a], now_us);
+			lc->app_next_tick_us[a] = now_us + app->tick_us;
+		}
+	}
+}
+
+/* On the lcore as it stops: engines first (their closed callbacks still use the apps' state). */
+static void
+lcore_stop(struct dp_lcore *lc)
+{
+	dp_l4_lcore_fini(lc);
+	for (unsigned int a = 0; a < nb_apps; a++) {
+		if (apps[a]->lcore_fini != NULL)
+			apps[a]->lcore_fini(lc->app_state[a]);
+		lc->app_state[a] = NULL;
+	}
+}
+
+int
+dp_lcores_init(struct dp *dp, const struct dp_conf *cfg)
+{
+	for (uint16_t i = 0; i < cfg->nb_lcores; i++) {
 		struct dp_lcore *lc = &dp->lcores[i];
 		char name[RTE_RING_NAMESIZE];
 
-		lc->lcore_id = cfg->dp.lcore_ids[i];
+		lc->lcore_id = cfg->lcore_ids[i];
 		lc->index = i;
-		lc->burst = cfg->dp.burst;
-		lc->idle_sleep_us = cfg->dp.idle_sleep_us;
+		lc->burst = cfg->burst;
+		lc->idle_sleep_us = cfg->idle_sleep_us;
 		lc->garp_left = GARP_COUNT;
 		{
-			const struct dp_impair_conf ic = {
-				.loss_permille = cfg->impair.loss_permille,
-				.duplicate_permille = cfg->impair.duplicate_permille,
-				.reorder_permille = cfg->impair.reorder_permille,
-				.delay_us = cfg->impair.delay_us,
-			};
+			const struct dp_impair_conf ic = cfg->impair;
 			unsigned int socket = rte_lcore_to_socket_id(lc->lcore_id);
 
 			lc->impaired = dp_impair_enabled(&ic);
@@ -65,7 +145,7 @@ dp_lcores_init(struct dp *dp, const struct ag_config *cfg)
 			return -EINVAL;
 		}
 	}
-	dp->nb_lcores = cfg->dp.nb_lcores;
+	dp->nb_lcores = cfg->nb_lcores;
 	dp->start_tsc = rte_get_tsc_cycles();
 	return 0;
 }
@@ -172,7 +252,8 @@ dp_lcore_main(void *arg)
 			       lc->tx_imp.head;
 		}
 		now = rte_get_tsc_cycles();
-		dp_l4_process(lc, now);
+		dp_l4_process(lc, dp_tsc_to_us(now));
+		apps_run(lc, dp_tsc_to_us(now));
 		if ((++iter % SLOW_EVERY) == 0)
 			slow_path(lc, now);
 		dp_tx_flush(lc);
@@ -192,7 +273,7 @@ dp_lcore_main(void *arg)
 		rcu_thread_online();
 	}
 	/* the engine resets what is still open; those RSTs go out with the last flush */
-	dp_l4_lcore_fini(lc);
+	lcore_stop(lc);
 	dp_tx_flush(lc);
 	dp_impair_fini(&lc->rx_imp);
 	dp_impair_fini(&lc->tx_imp);

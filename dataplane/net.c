@@ -10,6 +10,7 @@
 #include <rte_ip.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/clock.h"
 #include "dataplane/dp_l4.h"
 #include "dataplane/impair.h"
 

@@ -48,7 +48,7 @@ port_find(const char *device, uint16_t *port_id_out)
  * runs promiscuous and dp_net_input() drops frames for other MACs, counted as eth_not_ours.
  */
 static int
-port_set_mac(struct dp_port *port, const struct ag_port_conf *pc)
+port_set_mac(struct dp_port *port, const struct dp_port_conf *pc)
 {
 	struct rte_ether_addr want;
 	int rc;
@@ -84,7 +84,7 @@ own_filter:
 }
 
 static int
-port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, uint16_t nb_queues)
+port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, uint16_t nb_queues)
 {
 	struct rte_eth_conf conf;
 	struct rte_eth_dev_info info;
@@ -211,13 +211,13 @@ port_init(struct dp *dp, struct dp_port *port, const struct ag_port_conf *pc, ui
 }
 
 int
-dp_ports_init(struct dp *dp, const struct ag_config *cfg)
+dp_ports_init(struct dp *dp, const struct dp_conf *cfg)
 {
 	int rc;
 
 	dp->cfg = cfg;
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
-		rc = port_init(dp, &dp->ports[i], &cfg->ports[i], cfg->dp.nb_lcores);
+		rc = port_init(dp, &dp->ports[i], &cfg->ports[i], cfg->nb_lcores);
 		if (rc < 0)
 			return rc;
 		dp->nb_ports++;

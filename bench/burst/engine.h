@@ -1,6 +1,6 @@
 /* bengine: the client side of a burst: connections, the BITS-like request walk, counters. */
-#ifndef BENCH_BURST_ENGINE_H
-#define BENCH_BURST_ENGINE_H
+#ifndef AG_BENCH_BURST_ENGINE_H
+#define AG_BENCH_BURST_ENGINE_H
 
 #include <netinet/in.h>
 #include <stdbool.h>

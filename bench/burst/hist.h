@@ -1,6 +1,6 @@
 /* bhist: a log-linear latency histogram (microseconds) with percentiles, mergeable per thread. */
-#ifndef BENCH_BURST_HIST_H
-#define BENCH_BURST_HIST_H
+#ifndef AG_BENCH_BURST_HIST_H
+#define AG_BENCH_BURST_HIST_H
 
 #include <stdint.h>
 

@@ -1,6 +1,6 @@
 /* brange: which byte ranges a BITS-like client asks for, and reading Content-Range back. */
-#ifndef BENCH_BURST_RANGE_H
-#define BENCH_BURST_RANGE_H
+#ifndef AG_BENCH_BURST_RANGE_H
+#define AG_BENCH_BURST_RANGE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* bresp: a resumable HTTP/1.1 response parser for the load generator (head, then body). */
-#ifndef BENCH_BURST_RESP_H
-#define BENCH_BURST_RESP_H
+#ifndef AG_BENCH_BURST_RESP_H
+#define AG_BENCH_BURST_RESP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* btok: Authorization header values for many client principals, minted ahead of the clock. */
-#ifndef BENCH_BURST_TOK_H
-#define BENCH_BURST_TOK_H
+#ifndef AG_BENCH_BURST_TOK_H
+#define AG_BENCH_BURST_TOK_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* HTTP-date (RFC 9110 5.6.7): IMF-fixdate output, the three historical forms on input. */
-#ifndef AUTHGATE_HTTP_DATE_H
-#define AUTHGATE_HTTP_DATE_H
+#ifndef AG_DATAPLANE_HTTP_DATE_H
+#define AG_DATAPLANE_HTTP_DATE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* HTTP/1.1 request-head parser: a resumable line-level state machine over zero-copy views. */
-#ifndef AUTHGATE_HTTP_H1_H
-#define AUTHGATE_HTTP_H1_H
+#ifndef AG_DATAPLANE_HTTP_H1_H
+#define AG_DATAPLANE_HTTP_H1_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* The glue the TCP layer calls: request in, response head plus zero-copy body slices out. */
-#ifndef AUTHGATE_HTTP_HTTP_H
-#define AUTHGATE_HTTP_HTTP_H
+#ifndef AG_DATAPLANE_HTTP_HTTP_H
+#define AG_DATAPLANE_HTTP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>

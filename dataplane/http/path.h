@@ -1,6 +1,6 @@
 /* Request-target to filesystem-safe path: percent-decoding, normalisation, traversal refusal. */
-#ifndef AUTHGATE_HTTP_PATH_H
-#define AUTHGATE_HTTP_PATH_H
+#ifndef AG_DATAPLANE_HTTP_PATH_H
+#define AG_DATAPLANE_HTTP_PATH_H
 
 #include <stddef.h>
 

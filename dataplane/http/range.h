@@ -1,6 +1,6 @@
 /* Range: bytes= arithmetic (RFC 9110 14) and If-Range evaluation against one representation. */
-#ifndef AUTHGATE_HTTP_RANGE_H
-#define AUTHGATE_HTTP_RANGE_H
+#ifndef AG_DATAPLANE_HTTP_RANGE_H
+#define AG_DATAPLANE_HTTP_RANGE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* Response head builder into a caller buffer, error responses and multipart/byteranges framing. */
-#ifndef AUTHGATE_HTTP_RESP_H
-#define AUTHGATE_HTTP_RESP_H
+#ifndef AG_DATAPLANE_HTTP_RESP_H
+#define AG_DATAPLANE_HTTP_RESP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,19 +13,18 @@
 
 #include "dataplane/http/path.h"
 #include "dataplane/http/store.h"
-#include "dataplane/sigbus.h"
+#include "dataplane/http/sigbus.h"
 
 #define STORE_BUCKETS 256
 
 struct store_site {
-	char *prefix;
-	size_t prefix_len;
 	char *root; /* realpath() of the configured root */
 	size_t root_len;
 };
 
 struct store {
-	struct store_site *sites;
+	const struct site_conf *conf_sites; /* the caller's: they outlive the store */
+	struct store_site *sites;	    /* index for index with conf_sites */
 	unsigned nsites;
 	unsigned max_files;
 	unsigned nfiles;
@@ -118,24 +117,21 @@ store_create(const struct store_conf *conf)
 		err = ENOMEM;
 		goto fail;
 	}
+	st->conf_sites = conf->sites;
 	for (i = 0; i < conf->nsites; i++) {
-		const struct store_site_conf *sc = &conf->sites[i];
+		const struct site_conf *sc = &conf->sites[i];
 		struct store_site *s = &st->sites[i];
 
-		if (sc->prefix == NULL || sc->prefix[0] != '/' || sc->root == NULL) {
+		if (sc->prefix[0] != '/' || sc->root[0] == '\0') {
 			err = EINVAL;
 			goto fail;
 		}
-		s->prefix = strdup(sc->prefix);
 		s->root = realpath(sc->root, NULL);
 		st->nsites++;
-		if (s->prefix == NULL || s->root == NULL) {
-			err = s->prefix == NULL ? ENOMEM : errno;
+		if (s->root == NULL) {
+			err = errno;
 			goto fail;
 		}
-		s->prefix_len = strlen(s->prefix);
-		while (s->prefix_len > 1 && s->prefix[s->prefix_len - 1] == '/')
-			s->prefix[--s->prefix_len] = '\0';
 		s->root_len = strlen(s->root);
 	}
 	return st;
@@ -193,7 +189,6 @@ store_destroy(struct store *st)
 		}
 	}
 	for (i = 0; i < st->nsites; i++) {
-		free(st->sites[i].prefix);
 		free(st->sites[i].root);
 	}
 	free(st->sites);
@@ -206,24 +201,12 @@ store_cached(const struct store *st)
 	return st->nfiles;
 }
 
-/* Longest prefix wins, so "/pkg/big" can be its own site inside "/pkg". */
 static const struct store_site *
 store_site_for(const struct store *st, const char *path, size_t len, long *rest_out)
 {
-	const struct store_site *best = NULL;
-	long best_rest = -1;
-	unsigned i;
+	int i = site_select(st->conf_sites, st->nsites, path, len, rest_out);
 
-	for (i = 0; i < st->nsites; i++) {
-		long r = path_strip_prefix(path, len, st->sites[i].prefix, st->sites[i].prefix_len);
-
-		if (r >= 0 && (best == NULL || r > best_rest)) {
-			best = &st->sites[i];
-			best_rest = r;
-		}
-	}
-	*rest_out = best_rest;
-	return best;
+	return i < 0 ? NULL : &st->sites[i];
 }
 
 /*

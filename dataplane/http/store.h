@@ -1,20 +1,16 @@
 /* Content store: URL-prefix sites mapped to directories, files cached as refcounted mmaps. */
-#ifndef AUTHGATE_HTTP_STORE_H
-#define AUTHGATE_HTTP_STORE_H
+#ifndef AG_DATAPLANE_HTTP_STORE_H
+#define AG_DATAPLANE_HTTP_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-/* One [site <prefix>] section. */
-struct store_site_conf {
-	const char *prefix; /* URL path prefix, e.g. "/pkg" or "/" */
-	const char *root;   /* directory served under it */
-};
+#include "dataplane/http/site.h"
 
 struct store_conf {
-	const struct store_site_conf *sites;
+	const struct site_conf *sites; /* kept by the store: they must outlive it */
 	unsigned nsites;
 	unsigned max_files; /* cached entries before eviction; 0 means 1024 */
 	/*

@@ -1,6 +1,6 @@
 /* TCP termination engine: the API between the dataplane, applications and the flow table. */
-#ifndef AG_TCP_H
-#define AG_TCP_H
+#ifndef AG_DATAPLANE_TCP_TCP_H
+#define AG_DATAPLANE_TCP_TCP_H
 
 /*
  * Model
@@ -231,6 +231,12 @@ void tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us);
 void tcp_process(struct tcp_engine *e, uint64_t now_us);
 /* Counters of this engine (owner writes, readers read). */
 const struct tcp_stats *tcp_engine_stats(const struct tcp_engine *e);
+/*
+ * Registers /authgate/tcp/stats and /authgate/flows over these engines (an array the caller
+ * keeps; NULL entries are skipped) and their flow table; now_us is the engines' clock.
+ */
+void tcp_telemetry_init(struct tcp_flow_table *table, struct tcp_engine *const *engines,
+			unsigned int nb_engines, uint64_t (*now_us)(void));
 /* Flows this engine owns right now. */
 uint32_t tcp_engine_nb_flows(const struct tcp_engine *e);
 
@@ -318,4 +324,4 @@ struct tcp_flow_info {
 int tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
 			int (*cb)(const struct tcp_flow_info *info, void *arg), void *arg);
 
-#endif /* AG_TCP_H */
+#endif

@@ -1,6 +1,6 @@
 /* IPv4 TCP checksum over an mbuf chain whose segments may have any length and alignment. */
-#ifndef AG_TCP_CKSUM_H
-#define AG_TCP_CKSUM_H
+#ifndef AG_DATAPLANE_TCP_TCP_CKSUM_H
+#define AG_DATAPLANE_TCP_TCP_CKSUM_H
 
 #include <rte_byteorder.h>
 #include <rte_ip.h>

@@ -1,6 +1,6 @@
 /* TCP engine internals shared by the engine's files: flow, engine and table layouts. */
-#ifndef AG_TCP_PRIV_H
-#define AG_TCP_PRIV_H
+#ifndef AG_DATAPLANE_TCP_TCP_PRIV_H
+#define AG_DATAPLANE_TCP_TCP_PRIV_H
 
 #include <sys/queue.h>
 
@@ -295,4 +295,4 @@ tcp_set_state(struct tcp_flow *f, enum tcp_state s)
 	CMM_STORE_SHARED(f->state, s);
 }
 
-#endif /* AG_TCP_PRIV_H */
+#endif

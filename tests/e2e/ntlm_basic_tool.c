@@ -257,8 +257,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "rte_eal_init failed\n");
 		return 1;
 	}
-	if (authsvc_start_with(&ac, 1) != 0) {
-		fprintf(stderr, "authsvc_start_with failed\n");
+	if (authsvc_start(&ac, 1) != 0) {
+		fprintf(stderr, "authsvc_start failed\n");
 		return 1;
 	}
 	printf("ready\n");

@@ -71,16 +71,16 @@ teardown(void **state)
 static struct store *
 make_store(void)
 {
-	char root[512];
-	static char root_s[512];
-	struct store_site_conf sites[2];
+	/* the store keeps the sites: they outlive it */
+	static struct site_conf sites[2];
 	struct store_conf conf = {0};
 	struct store *st;
 
-	snprintf(root, sizeof(root), "%s/pkg", tmpdir);
-	strcpy(root_s, root);
-	sites[0] = (struct store_site_conf){"/pkg", root_s};
-	sites[1] = (struct store_site_conf){"/other/", root_s};
+	snprintf(sites[0].root, sizeof(sites[0].root), "%.*s/pkg", (int)sizeof(sites[0].root) - 5,
+		 tmpdir);
+	strcpy(sites[0].prefix, "/pkg");
+	strcpy(sites[1].prefix, "/other/");
+	strcpy(sites[1].root, sites[0].root);
 	conf.sites = sites;
 	conf.nsites = 2;
 	conf.revalidate_ns = 0;

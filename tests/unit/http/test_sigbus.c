@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "dataplane/http/store.h"
-#include "dataplane/sigbus.h"
+#include "dataplane/http/sigbus.h"
 
 static char tmpdir[64];
 static long page;
@@ -57,7 +57,7 @@ peek(const uint8_t *p)
 static void
 test_store_file_truncated_while_mapped(void **state)
 {
-	struct store_site_conf site = {.prefix = "/pkg", .root = tmpdir};
+	struct site_conf site = {.prefix = "/pkg"};
 	struct store_conf conf = {.sites = &site, .nsites = 1};
 	struct store_file *f = NULL;
 	struct store *st;
@@ -66,6 +66,7 @@ test_store_file_truncated_while_mapped(void **state)
 	size_t i, nonzero = 0;
 
 	(void)state;
+	snprintf(site.root, sizeof(site.root), "%s", tmpdir);
 	guard();
 	snprintf(path, sizeof(path), "%s/big.bin", tmpdir);
 	make_file(path, 4);

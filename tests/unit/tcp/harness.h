@@ -1,6 +1,6 @@
 /* Packet-script harness for the TCP engine: builds client segments, captures engine output. */
-#ifndef AG_TCP_HARNESS_H
-#define AG_TCP_HARNESS_H
+#ifndef AG_TESTS_UNIT_TCP_HARNESS_H
+#define AG_TESTS_UNIT_TCP_HARNESS_H
 
 #include <stdarg.h>
 #include <stddef.h>

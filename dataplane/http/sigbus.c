@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dataplane/sigbus.h"
+#include "dataplane/http/sigbus.h"
 
 /*
  * Each slot is one 64-bit word, so the handler can never see half of an update: the mapping's

@@ -1,6 +1,6 @@
 /* SIGBUS guard: the content store's file mappings, and a handler that survives their truncation. */
-#ifndef AUTHGATE_DATAPLANE_SIGBUS_H
-#define AUTHGATE_DATAPLANE_SIGBUS_H
+#ifndef AG_DATAPLANE_HTTP_SIGBUS_H
+#define AG_DATAPLANE_HTTP_SIGBUS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,327 @@
+/* The auth gate's decisions, its [site]/[auth] keys and the headers it owes a client. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "dataplane/auth_gate.h"
+#include "dataplane/b64.h"
+#include "dataplane/http/path.h"
+
+static const char *const site_auth_choices[] = {"none", "negotiate", "ntlm", "basic", NULL};
+
+static const struct ini_key site_keys[] = {
+	INI_S(site_conf, root, INI_STRING, NULL),
+	{"auth", INI_FLAGS, offsetof(struct site_conf, auth), sizeof(uint32_t), 0, 0, "none",
+	 site_auth_choices, 0, 0},
+	INI_END,
+};
+
+static const struct ini_key auth_keys[] = {
+	INI_B(gate_conf, persist_non_ntlm, "yes"),
+	INI_B(gate_conf, persist_single_request, "no"),
+	INI_U(gate_conf, max_session_age_s, 1, 7 * 86400, "36000"),
+	INI_U(gate_conf, max_auth_failures, 1, 1000, "5"),
+	INI_U(gate_conf, retry_after_s, 1, 3600, "5"),
+	INI_U(gate_conf, max_token_bytes, 1024, 65536, "49152"),
+	INI_B(gate_conf, allow_basic_over_http, "no"),
+	INI_END,
+};
+
+/* A site's root must be a directory that exists now. */
+static void
+gate_check(struct ini_ctx *ctx, void *conf)
+{
+	const struct gate_conf *c = conf;
+	char sec[192];
+
+	for (unsigned int i = 0; i < c->nb_sites; i++) {
+		const struct site_conf *site = &c->sites[i];
+		struct stat st;
+
+		snprintf(sec, sizeof(sec), "site %s", site->prefix);
+		if (site->root[0] != '/')
+			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
+				  "'%s' is not an absolute path", site->root);
+		else if (stat(site->root, &st) != 0 || !S_ISDIR(st.st_mode))
+			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
+				  "'%s' is not a directory", site->root);
+	}
+}
+
+const struct ini_section gate_conf_sections[2] = {
+	{
+		.name = "site",
+		.keys = site_keys,
+		.off = offsetof(struct gate_conf, sites),
+		.named = true,
+		.name_is_path = true,
+		.stride = sizeof(struct site_conf),
+		.max = GATE_MAX_SITES,
+		.count_off = offsetof(struct gate_conf, nb_sites),
+		.name_off = offsetof(struct site_conf, prefix),
+		.name_size = SITE_PREFIX_MAX,
+		.check = gate_check,
+	},
+	{
+		.name = "auth",
+		.keys = auth_keys,
+	},
+};
+
+const char *
+gate_action_str(enum gate_action a)
+{
+	static const char *const names[] = {"serve", "challenge", "park", "refuse"};
+
+	return (unsigned int)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+int
+gate_site(const struct gate_conf *c, const char *target, size_t len)
+{
+	char path[4096];
+	size_t plen;
+
+	if (path_normalize(target, len, path, sizeof(path), &plen) < 0)
+		return -1;
+	return site_select(c->sites, c->nb_sites, path, plen, NULL);
+}
+
+uint32_t
+gate_site_auth(const struct gate_conf *c, const char *target, size_t len)
+{
+	int i = gate_site(c, target, len);
+
+	/* a target that does not normalise needs nothing: the content store refuses it */
+	return i < 0 ? SITE_AUTH_NONE : c->sites[i].auth;
+}
+
+bool
+gate_persists(const struct gate_conf *c, enum trust_mech mech)
+{
+	if (c->persist_single_request)
+		return false;
+	return mech == TRUST_MECH_NTLM || (mech == TRUST_MECH_KRB5 && c->persist_non_ntlm);
+}
+
+void
+gate_forget(struct gate_flow *f, struct gate_stats *st)
+{
+	if (f->authed)
+		st->persisted_flows--;
+	f->authed = false;
+	f->principal[0] = '\0';
+}
+
+/* FNV-1a: tells "the same Authorization header again" from "another one", nothing more. */
+static uint32_t
+hash_view(const struct h1_view *v)
+{
+	uint32_t x = 2166136261u;
+
+	for (size_t i = 0; i < v->len; i++)
+		x = (x ^ (uint8_t)v->p[i]) * 16777619u;
+	return x;
+}
+
+bool
+gate_still_valid(struct gate_flow *f, const struct gate_env *env, struct gate_stats *st)
+{
+	if (!f->authed)
+		return false;
+	if (env->revoke_epoch != f->revoke_epoch) {
+		f->revoke_epoch = env->revoke_epoch;
+		if (env->is_revoked != NULL && env->is_revoked(f->principal, f->auth_time)) {
+			st->revoked_sessions++;
+			gate_forget(f, st);
+			return false;
+		}
+	}
+	if (env->now_s >= f->auth_expires) {
+		st->expired_sessions++;
+		gate_forget(f, st);
+		return false;
+	}
+	return true;
+}
+
+/* The scheme word of an Authorization header, if the site offers it; -1 otherwise. */
+static int
+authz_scheme(const struct h1_view *authz, uint32_t schemes, size_t *skip_out)
+{
+	static const struct {
+		const char *word;
+		uint32_t site_bit;
+		int scheme;
+	} words[] = {
+		{"Negotiate ", SITE_AUTH_NEGOTIATE, AUTHSVC_SCHEME_NEGOTIATE},
+		{"NTLM ", SITE_AUTH_NTLM, AUTHSVC_SCHEME_NTLM},
+		{"Basic ", SITE_AUTH_BASIC, AUTHSVC_SCHEME_BASIC},
+	};
+
+	for (unsigned int i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		size_t n = strlen(words[i].word);
+
+		if (authz->len > n && strncasecmp(authz->p, words[i].word, n) == 0 &&
+		    (schemes & words[i].site_bit)) {
+			*skip_out = n;
+			return words[i].scheme;
+		}
+	}
+	return -1;
+}
+
+static void
+decide(struct gate_decision *d, enum gate_action a)
+{
+	memset(d, 0, sizeof(*d));
+	d->action = a;
+}
+
+static void
+challenge(struct gate_stats *st, struct gate_decision *d, bool close)
+{
+	decide(d, GATE_CHALLENGE);
+	d->close = close;
+	st->challenges++;
+}
+
+void
+gate_request(const struct gate_conf *c, struct gate_flow *f, uint32_t schemes,
+	     const struct h1_view *authz, const struct gate_env *env, struct gate_stats *st,
+	     struct gate_decision *d)
+{
+	size_t skip = 0;
+	int scheme;
+
+	if (gate_still_valid(f, env, st)) {
+		/* the same credentials again are no news; different ones start afresh */
+		if (authz == NULL || hash_view(authz) == f->auth_hash) {
+			st->persisted_hits++;
+			decide(d, GATE_SERVE);
+			d->persisted = true;
+			return;
+		}
+		st->identity_changes++;
+		gate_forget(f, st);
+	}
+	scheme = authz ? authz_scheme(authz, schemes, &skip) : -1;
+	if (scheme < 0) {
+		challenge(st, d, false);
+		return;
+	}
+	if (scheme == AUTHSVC_SCHEME_BASIC && !c->allow_basic_over_http) {
+		/* a password in the clear: refused, and not offered again */
+		st->basic_refused++;
+		challenge(st, d, false);
+		return;
+	}
+	decide(d, GATE_PARK);
+	d->scheme = scheme;
+	d->token_off = skip;
+	d->auth_hash = hash_view(authz);
+}
+
+void
+gate_bad_token(const struct gate_conf *c, struct gate_flow *f, struct gate_stats *st,
+	       struct gate_decision *d)
+{
+	st->bad_tokens++;
+	f->failures++;
+	challenge(st, d, f->failures >= c->max_auth_failures);
+}
+
+void
+gate_verdict(const struct gate_conf *c, struct gate_flow *f, const struct authsvc_verdict *v,
+	     const struct gate_env *env, struct gate_stats *st, struct gate_decision *d)
+{
+	if (v->status == 200) {
+		bool persist = gate_persists(c, (enum trust_mech)v->mech);
+
+		st->auth_ok++;
+		snprintf(f->principal, sizeof(f->principal), "%s", v->principal);
+		f->auth_time = env->now_s;
+		f->auth_expires = env->now_s + c->max_session_age_s;
+		if (v->expires_at > 0 && v->expires_at < f->auth_expires)
+			f->auth_expires = v->expires_at;
+		f->revoke_epoch = env->revoke_epoch;
+		f->failures = 0;
+		if (persist) {
+			f->authed = true;
+			st->persisted_flows++;
+		}
+		decide(d, GATE_SERVE);
+		d->persist = persist;
+		d->reply = v->reply_len > 0;
+		return;
+	}
+	if (v->status == 503) {
+		st->auth_busy++;
+		decide(d, GATE_REFUSE);
+		d->status = 503;
+		return;
+	}
+	if (v->cont && v->reply_len > 0 && v->scheme <= AUTHSVC_SCHEME_BASIC) {
+		/* NTLM's Type 2: the client's Type 3 must come on this same connection */
+		st->ntlm_challenges++;
+		decide(d, GATE_CHALLENGE);
+		d->reply = true;
+		return;
+	}
+	st->auth_failed++;
+	f->failures++;
+	if (f->failures >= c->max_auth_failures)
+		st->failure_closes++;
+	challenge(st, d, f->failures >= c->max_auth_failures);
+}
+
+void
+gate_request_done(const struct gate_conf *c, struct gate_flow *f, struct gate_stats *st)
+{
+	/* an identity that does not persist was the request's only: the log has seen it */
+	if (!f->authed)
+		f->principal[0] = '\0';
+	if (c->persist_single_request)
+		gate_forget(f, st);
+}
+
+int
+gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, char *buf, size_t size)
+{
+	int len = 0;
+
+	buf[0] = '\0';
+	if (schemes & SITE_AUTH_NEGOTIATE)
+		len += snprintf(buf + len, size - len, "WWW-Authenticate: Negotiate\r\n");
+	if (schemes & SITE_AUTH_NTLM)
+		len += snprintf(buf + len, size - len, "WWW-Authenticate: NTLM\r\n");
+	if ((schemes & SITE_AUTH_BASIC) && c->allow_basic_over_http)
+		len += snprintf(
+			buf + len, size - len,
+			"WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
+	return len;
+}
+
+static const char *const scheme_words[] = {"Negotiate", "NTLM", "Basic"};
+
+int
+gate_reply_header(const struct authsvc_verdict *v, char *buf, size_t size)
+{
+	int len;
+	long w;
+
+	/* the caller's buffer may hold an earlier verdict's headers: never leave them there */
+	buf[0] = '\0';
+	if (v->reply_len == 0 || v->scheme >= sizeof(scheme_words) / sizeof(scheme_words[0]))
+		return 0;
+	len = snprintf(buf, size, "WWW-Authenticate: %s ", scheme_words[v->scheme]);
+	w = b64_encode(v->reply, v->reply_len, buf + len, size - len);
+	if (w < 0 || (size_t)(len + w + 2) >= size) {
+		buf[0] = '\0';
+		return 0;
+	}
+	len += (int)w;
+	return len + snprintf(buf + len, size - len, "\r\n");
+}

@@ -1,0 +1,763 @@
+/* HTTP/1.1 on the TCP engine: per-flow receive, pipelined requests in order, the gate obeyed. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_eal.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include <sys/stat.h>
+
+#include "control/authsvc.h"
+#include "dataplane/app.h"
+#include "dataplane/b64.h"
+#include "dataplane/clock.h"
+#include "dataplane/http_svc_priv.h"
+#include "dataplane/tcp/tcp.h"
+
+#define RX_INITIAL 2048
+
+/* One external-buffer owner per response body: keeps the file mapped while mbufs point into it. */
+struct ha_ext {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct store_file *file;
+};
+
+static const struct ini_key http_keys[] = {
+	INI_U(http_svc_conf, port, 0, 65535, "80"),
+	INI_U(http_svc_conf, max_request_line, 256, 1 << 20, "8192"),
+	INI_U(http_svc_conf, max_header_bytes, 1024, 1 << 20, "65536"),
+	INI_U(http_svc_conf, max_headers, 8, 256, "100"),
+	INI_U(http_svc_conf, max_body, 0, 1 << 30, "1048576"),
+	INI_U(http_svc_conf, header_timeout_s, 1, 3600, "10"),
+	INI_U(http_svc_conf, keepalive_timeout_s, 1, 86400, "60"),
+	INI_U(http_svc_conf, max_requests, 0, 1 << 30, "10000"),
+	INI_S(http_svc_conf, access_log, INI_STRING, ""),
+	INI_END,
+};
+
+/* The access log's directory must exist: the file itself is created at start. */
+static void
+http_check(struct ini_ctx *ctx, void *conf)
+{
+	const struct http_svc_conf *c = conf;
+	char dir[INI_STR];
+	char *slash;
+	struct stat st;
+
+	if (c->access_log[0] == '\0')
+		return;
+	snprintf(dir, sizeof(dir), "%s", c->access_log);
+	slash = strrchr(dir, '/');
+	if (dir[0] != '/' || slash == NULL) {
+		ini_error(ctx, ini_line(ctx, "http", "access_log"), "http", "access_log",
+			  "'%s' is not an absolute path", c->access_log);
+		return;
+	}
+	*(slash == dir ? slash + 1 : slash) = '\0';
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		ini_error(ctx, ini_line(ctx, "http", "access_log"), "http", "access_log",
+			  "directory '%s' does not exist", dir);
+}
+
+const struct ini_section http_svc_conf_section = {
+	.name = "http",
+	.keys = http_keys,
+	.check = http_check,
+};
+
+static const struct http_svc_conf *http_conf;
+static const struct gate_conf *gate_conf;
+static uint64_t park_timeout_us; /* the longest trust deadline plus slack */
+static struct accesslog *access_log;
+static struct http_conn_conf conn_conf; /* template; each lcore copies it */
+
+static struct tcp_flow_table *ha_flow_table; /* verdicts name their flow by id */
+
+struct ha_lcore *ha_lcores[DP_MAX_LCORES];
+unsigned int ha_nb_lcores;
+
+static void
+ext_free(void *addr, void *opaque)
+{
+	struct ha_ext *ext = opaque;
+
+	RTE_SET_USED(addr);
+	store_file_put(ext->file);
+	free(ext);
+}
+
+/* Drops our own reference; mbufs still in flight keep the mapping until they are freed. */
+static void
+ext_release(struct ha_ext *ext)
+{
+	if (ext != NULL && rte_mbuf_ext_refcnt_update(&ext->shinfo, -1) == 0)
+		ext_free(NULL, ext);
+}
+
+static void
+flow_unlink(struct ha_flow *h)
+{
+	struct ha_lcore *app = h->app;
+
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		app->flows = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	h->prev = h->next = NULL;
+}
+
+static void
+response_done(struct ha_flow *h)
+{
+	ext_release(h->ext);
+	h->ext = NULL;
+	if (h->resp != NULL) {
+		http_response_release(h->resp);
+		rte_free(h->resp);
+		h->resp = NULL;
+	}
+}
+
+static int64_t
+wall_seconds(void)
+{
+	struct timespec ts;
+
+	/* vDSO: no syscall */
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static void process(struct ha_flow *h);
+static void start_response(struct ha_flow *h);
+static void drop_rx(struct ha_flow *h, size_t n);
+
+/*
+ * A response to fill, with opts set for it; NULL (connection aborted, counted) when there is no
+ * memory for one.
+ */
+static struct http_response *
+resp_new(struct ha_flow *h, const char *extra, struct http_opts *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->now = h->app->now_s;
+	opts->extra_headers = extra;
+	opts->extra_len = extra ? strlen(extra) : 0;
+	h->resp = rte_malloc("http_resp", sizeof(*h->resp), 0);
+	if (h->resp == NULL) {
+		h->app->stats.no_memory++;
+		tcp_abort(h->flow);
+	}
+	return h->resp;
+}
+
+/* Answer now with status and the given extra header lines (401 challenge, 503 Retry-After). */
+static void
+answer(struct ha_flow *h, const struct h1_request *req, int status, const char *extra, bool close,
+       size_t consumed)
+{
+	struct http_opts opts;
+
+	if (resp_new(h, extra, &opts) == NULL)
+		return;
+	/* RFC 9110: a response to HEAD has no body, challenges included */
+	http_error(status, !close, req != NULL && req->method == H1_M_HEAD, &opts, h->resp);
+	h->resp->close = close;
+	h->app->hstats.status_class[status / 100]++;
+	ha_log_request(access_log, h, req, status, 0);
+	drop_rx(h, consumed);
+	start_response(h);
+}
+
+/* 401 with one WWW-Authenticate line per scheme the site offers. */
+static void
+challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed,
+	  bool close)
+{
+	char extra[160];
+
+	gate_challenge_headers(gate_conf, schemes, extra, sizeof(extra));
+	answer(h, req, 401, extra, close, consumed);
+}
+
+static void
+retry_later(struct ha_flow *h, const struct h1_request *req, size_t consumed)
+{
+	char ra[64];
+
+	snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", gate_conf->retry_after_s);
+	answer(h, req, 503, ra, false, consumed);
+}
+
+static void
+gate_env_now(const struct ha_flow *h, struct gate_env *env)
+{
+	env->now_s = h->app->now_s;
+	env->revoke_epoch = authsvc_revoke_epoch();
+	env->is_revoked = authsvc_is_revoked;
+}
+
+/* Serve req with the auth headers this response owes the client. */
+static void
+serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
+{
+	struct http_opts opts;
+
+	if (resp_new(h, extra, &opts) == NULL)
+		return;
+	opts.force_close = http_conf->max_requests != 0 && h->requests >= http_conf->max_requests;
+	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
+		h->app->stats.respond_errors++;
+	ha_log_request(access_log, h, req, h->resp->status, h->resp->body_len);
+	/* views into rx were used: only now may the bytes go */
+	drop_rx(h, consumed);
+	start_response(h);
+}
+
+/* The token of a PARK decision to the control plane; the request waits for its verdict. */
+static void
+park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed,
+     const struct h1_view *authz, const struct gate_decision *d)
+{
+	struct gate_decision bad;
+	struct authsvc_job *job;
+	long n;
+
+	job = malloc(sizeof(*job) + gate_conf->max_token_bytes);
+	if (job == NULL) {
+		h->app->stats.no_memory++;
+		answer(h, req, 503, NULL, false, consumed);
+		return;
+	}
+	n = b64_decode(authz->p + d->token_off, authz->len - d->token_off, job->token,
+		       gate_conf->max_token_bytes);
+	if (n <= 0) {
+		free(job);
+		gate_bad_token(gate_conf, &h->auth, &h->app->gate, &bad);
+		challenge(h, req, schemes, consumed, bad.close);
+		return;
+	}
+	job->flow_id = tcp_flow_id(h->flow);
+	job->flow_gen = tcp_flow_gen(h->flow);
+	job->seq = ++h->seq;
+	job->lcore = h->app->lcore;
+	job->token_len = (uint32_t)n;
+	if (authsvc_submit_as(h->app->lcore, job, d->scheme) < 0) {
+		explicit_bzero(job->token, job->token_len);
+		free(job);
+		h->app->gate.ring_full++;
+		retry_later(h, req, consumed);
+		return;
+	}
+	if (d->scheme != AUTHSVC_SCHEME_BASIC)
+		h->ntlm_started = true; /* NTLMSSP may ride inside Negotiate too */
+	h->site_auth = schemes;
+	h->app->gate.validations++;
+	h->auth.auth_hash = d->auth_hash;
+	h->parked = true;
+	h->parked_since_us = dp_now_us();
+	h->parked_consumed = consumed;
+	h->parked_req = *req;
+}
+
+/*
+ * A request on a protected site: what the gate decides, carried out. True when it was served
+ * (the next pipelined request may follow), false when it was answered or parked.
+ */
+static bool
+gate_and_serve(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed)
+{
+	const struct h1_view *authz = h1_req_header(req, H1_H_AUTHORIZATION);
+	struct gate_decision d;
+	struct gate_env env;
+
+	gate_env_now(h, &env);
+	gate_request(gate_conf, &h->auth, schemes, authz, &env, &h->app->gate, &d);
+	switch (d.action) {
+	case GATE_SERVE:
+		serve(h, req, consumed, "Persistent-Auth: true\r\n");
+		gate_request_done(gate_conf, &h->auth, &h->app->gate);
+		return true;
+	case GATE_CHALLENGE:
+		challenge(h, req, schemes, consumed, d.close);
+		break;
+	case GATE_PARK:
+		park(h, req, schemes, consumed, authz, &d);
+		break;
+	case GATE_REFUSE:
+		retry_later(h, req, consumed);
+		break;
+	}
+	return false;
+}
+
+/* A verdict for a parked request: serve it, challenge again, or say 503. */
+static void
+apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
+{
+	char extra[160 + KW_REPLY_MAX * 4 / 3 + 8];
+	size_t consumed = h->parked_consumed;
+	struct gate_decision d;
+	struct gate_env env;
+	int len = 0;
+
+	h->parked = false;
+	tcp_recv_resume(h->flow);
+	gate_env_now(h, &env);
+	gate_verdict(gate_conf, &h->auth, v, &env, &h->app->gate, &d);
+	switch (d.action) {
+	case GATE_SERVE:
+		if (v->scheme != AUTHSVC_SCHEME_BASIC)
+			len = snprintf(extra, sizeof(extra), "Persistent-Auth: %s\r\n",
+				       d.persist ? "true" : "false");
+		gate_reply_header(v, extra + len, sizeof(extra) - len);
+		serve(h, &h->parked_req, consumed, extra);
+		gate_request_done(gate_conf, &h->auth, &h->app->gate);
+		return;
+	case GATE_REFUSE:
+		retry_later(h, &h->parked_req, consumed);
+		return;
+	case GATE_CHALLENGE:
+		if (d.reply) {
+			gate_reply_header(v, extra, sizeof(extra));
+			answer(h, &h->parked_req, 401, extra, false, consumed);
+		} else {
+			challenge(h, &h->parked_req, h->site_auth, consumed, d.close);
+		}
+		return;
+	case GATE_PARK:
+		break; /* a verdict never parks again */
+	}
+}
+
+/* Verdicts from the control plane for this lcore's parked requests. */
+static void
+ha_poll(void *state, uint64_t now_us)
+{
+	struct ha_lcore *app = state;
+	struct authsvc_verdict *v[32];
+	unsigned int n;
+
+	RTE_SET_USED(now_us);
+	if (app == NULL)
+		return;
+	n = authsvc_take_verdicts(app->lcore, v, RTE_DIM(v));
+	for (unsigned int i = 0; i < n; i++) {
+		/* the lcore is an online RCU reader: the flow cannot be freed under us */
+		struct tcp_flow *f =
+			tcp_flow_lookup_id(ha_flow_table, v[i]->flow_id, v[i]->flow_gen);
+		struct ha_flow *h = f ? tcp_flow_ctx(f) : NULL;
+
+		if (h == NULL || h->app != app || !h->parked || h->seq != v[i]->seq)
+			app->gate.stale_verdicts++;
+		else
+			apply_verdict(h, v[i]);
+		authsvc_verdict_free(v[i]);
+	}
+}
+/* Queues as much of the current response as the send buffer takes. */
+static void
+pump(struct ha_flow *h)
+{
+	struct http_response *r;
+	int n;
+
+	while ((r = h->resp) != NULL) {
+		if (h->head_off < r->head_len) {
+			n = tcp_send(h->flow, r->head + h->head_off, r->head_len - h->head_off);
+			if (n <= 0)
+				return;
+			h->head_off += n;
+			h->app->stats.bytes_out += n;
+			continue;
+		}
+		if (h->slice < r->nslices) {
+			const struct http_slice *s = &r->slices[h->slice];
+			const char *base = (const char *)s->base + h->slice_off;
+			size_t left = s->len - h->slice_off;
+
+			if (left == 0) {
+				h->slice++;
+				h->slice_off = 0;
+				continue;
+			}
+			if (s->kind == HTTP_SLICE_INLINE || h->ext == NULL) {
+				n = tcp_send(h->flow, base, left);
+			} else {
+				/* the last bytes of a file: refuse to finish a body that changed
+				 * under us */
+				if (h->slice + 1 == r->nslices && store_file_check(r->file) != 0) {
+					h->app->stats.torn_files++;
+					tcp_abort(h->flow);
+					return;
+				}
+				n = tcp_send_ext(h->flow, (void *)(uintptr_t)base,
+						 rte_eal_iova_mode() == RTE_IOVA_VA
+							 ? (rte_iova_t)(uintptr_t)base
+							 : RTE_BAD_IOVA,
+						 left, &h->ext->shinfo);
+			}
+			if (n <= 0)
+				return;
+			h->slice_off += n;
+			h->app->stats.bytes_out += n;
+			continue;
+		}
+		/* all of it is queued */
+		bool close = r->close;
+		response_done(h);
+		h->idle_since_us = dp_now_us();
+		if (close || h->peer_fin) {
+			h->closing = true;
+			tcp_shutdown(h->flow);
+			return;
+		}
+		process(h);
+	}
+}
+
+static void
+start_response(struct ha_flow *h)
+{
+	struct http_response *r = h->resp;
+
+	h->head_off = 0;
+	h->slice = 0;
+	h->slice_off = 0;
+	h->ext = NULL;
+	if (r->file != NULL && r->body_len > 0) {
+		struct ha_ext *ext = malloc(sizeof(*ext));
+
+		if (ext != NULL) {
+			memset(ext, 0, sizeof(*ext));
+			ext->file = r->file;
+			store_file_get(r->file);
+			ext->shinfo.free_cb = ext_free;
+			ext->shinfo.fcb_opaque = ext;
+			rte_mbuf_ext_refcnt_set(&ext->shinfo, 1);
+			h->ext = ext;
+		}
+		/* without an ext owner the body is copied: slower, still correct */
+	}
+	h->app->stats.responses++;
+	pump(h);
+}
+
+static void
+drop_rx(struct ha_flow *h, size_t n)
+{
+	if (n == 0)
+		return;
+	memmove(h->rx, h->rx + n, h->rx_len - n);
+	h->rx_len -= n;
+}
+
+/* Parses and answers requests while no response is in flight: pipelined ones stay in order. */
+static void
+process(struct ha_flow *h)
+{
+	while (h->resp == NULL && !h->closing && !h->parked) {
+		struct h1_request req;
+		struct http_opts opts;
+		uint32_t schemes;
+		size_t consumed = 0;
+		int status = 0;
+		enum http_conn_rc rc;
+
+		rc = http_conn_parse(&h->conn, h->rx, h->rx_len, &consumed, &req, &status);
+		if (rc == HTTP_CONN_AGAIN) {
+			drop_rx(h, consumed);
+			if (h->rx_len > 0 && h->head_since_us == 0)
+				h->head_since_us = dp_now_us();
+			if (h->rx_len == 0)
+				h->head_since_us = 0;
+			if (h->peer_fin && h->rx_len == 0) {
+				h->closing = true;
+				tcp_shutdown(h->flow);
+			}
+			tcp_recv_resume(h->flow);
+			return;
+		}
+		if (rc == HTTP_CONN_ERROR) {
+			if (resp_new(h, NULL, &opts) == NULL)
+				return;
+			http_conn_error(&h->conn, status, &opts, h->resp);
+			ha_log_request(access_log, h, NULL, status, 0);
+			h->rx_len = 0;
+			h->head_since_us = 0;
+			start_response(h);
+			continue;
+		}
+		rte_free(h->resp);
+		h->resp = NULL;
+		h->requests++;
+		h->head_since_us = 0;
+		schemes = gate_site_auth(gate_conf, req.target.p, req.target.len);
+		if (schemes == SITE_AUTH_NONE) {
+			serve(h, &req, consumed, NULL);
+			gate_request_done(gate_conf, &h->auth, &h->app->gate);
+		} else if (!gate_and_serve(h, &req, schemes, consumed)) {
+			return; /* answered, or parked until its verdict */
+		}
+	}
+}
+
+static int
+on_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
+{
+	struct ha_lcore *app = listen_arg;
+	struct ha_flow *h = calloc(1, sizeof(*h));
+
+	if (h == NULL) {
+		app->stats.no_memory++;
+		return -ENOMEM;
+	}
+	h->app = app;
+	h->flow = f;
+	http_conn_init(&h->conn, &app->conn_conf);
+	h->idle_since_us = dp_now_us();
+	h->next = app->flows;
+	if (app->flows != NULL)
+		app->flows->prev = h;
+	app->flows = h;
+	app->stats.connections++;
+	app->stats.active++;
+	*ctx_out = h;
+	return 0;
+}
+
+static uint32_t
+on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+{
+	struct ha_flow *h = ctx;
+	uint32_t limit =
+		conn_conf.limits.max_request_line + conn_conf.limits.max_header_bytes + 1024;
+	uint32_t want, off = 0;
+
+	RTE_SET_USED(f);
+	if (m == NULL) {
+		h->peer_fin = true;
+		if (h->resp == NULL && !h->closing && !h->parked)
+			process(h);
+		return 0;
+	}
+	if (h->closing)
+		return rte_pktmbuf_pkt_len(m); /* after an error or close: read and forget */
+	if (h->parked)
+		return 0; /* the parked request's views point into rx: it must not move */
+	want = rte_pktmbuf_pkt_len(m);
+	if (h->rx_len + want > h->rx_cap && h->rx_cap < limit) {
+		uint32_t cap = h->rx_cap ? h->rx_cap : RX_INITIAL;
+		char *nrx;
+
+		while (cap < h->rx_len + want && cap < limit)
+			cap *= 2;
+		cap = RTE_MIN(cap, limit);
+		nrx = realloc(h->rx, cap);
+		if (nrx == NULL) {
+			h->app->stats.no_memory++;
+			return 0;
+		}
+		h->rx = nrx;
+		h->rx_cap = cap;
+	}
+	/* a full buffer is backpressure: the rest waits in the engine, the window closes */
+	want = RTE_MIN(want, h->rx_cap - h->rx_len);
+	for (struct rte_mbuf *s = m; s != NULL && off < want; s = s->next) {
+		uint32_t n = RTE_MIN((uint32_t)s->data_len, want - off);
+		memcpy(h->rx + h->rx_len + off, rte_pktmbuf_mtod(s, char *), n);
+		off += n;
+	}
+	h->rx_len += want;
+	h->app->stats.bytes_in += want;
+	if (h->resp == NULL)
+		process(h);
+	return want;
+}
+
+static void
+on_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
+{
+	struct ha_flow *h = ctx;
+
+	RTE_SET_USED(f);
+	RTE_SET_USED(bytes);
+	if (h->resp != NULL)
+		pump(h);
+}
+
+static void
+on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
+{
+	struct ha_flow *h = ctx;
+
+	RTE_SET_USED(reason);
+	if (h == NULL)
+		return;
+	if (h->resp != NULL)
+		h->app->stats.aborted_responses++;
+	if (h->ntlm_started)
+		authsvc_flow_closed(h->app->lcore, tcp_flow_id(f), tcp_flow_gen(f));
+	response_done(h);
+	gate_forget(&h->auth, &h->app->gate);
+	flow_unlink(h);
+	h->app->stats.active--;
+	free(h->rx);
+	free(h);
+}
+
+static const struct tcp_callbacks http_callbacks = {
+	.accepted = on_accepted,
+	.data = on_data,
+	.acked = on_acked,
+	.closed = on_closed,
+};
+
+static int
+http_init(uint16_t nb_lcores)
+{
+	h1_limits_default(&conn_conf.limits);
+	conn_conf.limits.max_request_line = http_conf->max_request_line;
+	conn_conf.limits.max_header_bytes = http_conf->max_header_bytes;
+	conn_conf.limits.max_headers = http_conf->max_headers;
+	conn_conf.max_body = http_conf->max_body;
+	conn_conf.stats = NULL;
+	ha_nb_lcores = nb_lcores;
+	return 0;
+}
+
+/* Listens on [http] port on this lcore's engine (nothing when the port is 0). */
+static int
+http_lcore_init(const struct dp_app_env *env, void **state_out)
+{
+	struct store_conf sc = {
+		.sites = gate_conf->sites,
+		.nsites = gate_conf->nb_sites,
+		.revalidate_ns = 1000000000ull,
+	};
+	struct ha_lcore *app;
+	int rc;
+
+	*state_out = NULL;
+	if (http_conf->port == 0)
+		return 0;
+	ha_flow_table = env->flows;
+	app = rte_zmalloc_socket("http_lcore", sizeof(*app), RTE_CACHE_LINE_SIZE, env->socket);
+	if (app == NULL)
+		return -ENOMEM;
+	app->lcore = env->lcore_index;
+	app->conn_conf = conn_conf;
+	app->conn_conf.stats = &app->hstats;
+	app->store = store_create(&sc);
+	if (app->store == NULL) {
+		rc = -errno;
+		rte_free(app);
+		return rc;
+	}
+	app->now_s = wall_seconds();
+	rc = tcp_listen(env->tcp, http_conf->port, &http_callbacks, app);
+	if (rc < 0) {
+		store_destroy(app->store);
+		rte_free(app);
+		return rc;
+	}
+	ha_lcores[env->lcore_index] = app;
+	*state_out = app;
+	return 0;
+}
+
+/* On the lcore after its engine closed every flow (their closed callbacks used this state). */
+static void
+http_lcore_fini(void *state)
+{
+	struct ha_lcore *app = state;
+
+	if (app == NULL)
+		return;
+	ha_lcores[app->lcore] = NULL;
+	store_destroy(app->store);
+	rte_free(app);
+}
+
+/*
+ * Time since a stamp. The tick's clock is read before this iteration's verdicts and
+ * responses stamp flows, so a stamp may be a little newer than now: that is no time at all,
+ * not an unsigned wrap into "idle for ever".
+ */
+static inline uint64_t
+since(uint64_t now_us, uint64_t stamp_us)
+{
+	return now_us > stamp_us ? now_us - stamp_us : 0;
+}
+
+/* Twice a second: Date, verdicts that never came, slowloris and idle keep-alive timeouts. */
+static void
+http_tick(void *state, uint64_t now_us)
+{
+	struct ha_lcore *app = state;
+	uint64_t head_to = (uint64_t)http_conf->header_timeout_s * 1000000;
+	uint64_t idle_to = (uint64_t)http_conf->keepalive_timeout_s * 1000000;
+	struct ha_flow *h, *next;
+
+	if (app == NULL)
+		return;
+	app->now_s = wall_seconds();
+	for (h = app->flows; h != NULL; h = next) {
+		next = h->next; /* the flow may close under us */
+		if (h->parked && since(now_us, h->parked_since_us) > park_timeout_us) {
+			/* the verdict was lost (ring full): a late one finds seq moved on */
+			app->gate.parked_timeouts++;
+			h->parked = false;
+			h->seq++;
+			tcp_recv_resume(h->flow);
+			retry_later(h, &h->parked_req, h->parked_consumed);
+			continue;
+		}
+		if (h->resp != NULL || h->closing || h->parked)
+			continue;
+		if (h->head_since_us != 0 && since(now_us, h->head_since_us) > head_to) {
+			struct http_opts opts;
+
+			/* a head that never finishes: 408, then close */
+			app->stats.header_timeouts++;
+			if (resp_new(h, NULL, &opts) == NULL)
+				continue;
+			http_conn_error(&h->conn, 408, &opts, h->resp);
+			h->rx_len = 0;
+			h->head_since_us = 0;
+			start_response(h);
+		} else if (h->head_since_us == 0 && h->rx_len == 0 &&
+			   since(now_us, h->idle_since_us) > idle_to) {
+			app->stats.idle_closes++;
+			h->closing = true;
+			tcp_shutdown(h->flow);
+		}
+	}
+}
+
+static const struct dp_app http_app = {
+	.name = "http",
+	.init = http_init,
+	.lcore_init = http_lcore_init,
+	.poll = ha_poll,
+	.tick = http_tick,
+	.tick_us = 500000,
+	.lcore_fini = http_lcore_fini,
+};
+
+int
+http_svc_register(const struct http_svc_conf *http, const struct gate_conf *gate,
+		  struct accesslog *log, uint32_t park_timeout_s)
+{
+	http_conf = http;
+	gate_conf = gate;
+	access_log = log;
+	park_timeout_us = (uint64_t)park_timeout_s * 1000000;
+	ha_telemetry_init();
+	return dp_app_register(&http_app);
+}

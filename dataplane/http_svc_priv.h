@@ -1,0 +1,83 @@
+/* Inside the HTTP service: its per-lcore and per-connection state, shared by its files. */
+#ifndef AG_DATAPLANE_HTTP_SVC_PRIV_H
+#define AG_DATAPLANE_HTTP_SVC_PRIV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dataplane/auth_gate.h"
+#include "dataplane/dp_conf.h"
+#include "dataplane/http/http.h"
+#include "dataplane/http_svc.h"
+
+struct tcp_flow;
+
+/* Written by the owner lcore only; telemetry sums them. */
+struct ha_stats {
+	uint64_t connections;
+	uint64_t active; /* gauge */
+	uint64_t responses;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	uint64_t header_timeouts;
+	uint64_t idle_closes;
+	uint64_t aborted_responses; /* connection ended with a response in flight */
+	uint64_t torn_files;	    /* a file changed while its body was sent: connection reset */
+	uint64_t no_memory;
+	uint64_t respond_errors;
+	uint64_t log_dropped; /* access log ring full */
+};
+
+/* One per dataplane lcore, written by that lcore. */
+struct ha_lcore {
+	struct store *store;
+	struct http_conn_conf conn_conf; /* per lcore: its stats pointer is this lcore's */
+	struct http_stats hstats;	 /* requests, parse errors by reason, status classes */
+	struct ha_flow *flows;
+	int64_t now_s; /* wall clock for Date, refreshed by the tick */
+	uint16_t lcore;
+	struct ha_stats stats;
+	struct gate_stats gate;
+};
+
+/* One connection. */
+struct ha_flow {
+	struct ha_lcore *app;
+	struct tcp_flow *flow;
+	struct http_conn conn;
+	char *rx;
+	uint32_t rx_len;
+	uint32_t rx_cap;
+	struct http_response *resp; /* being sent; NULL when idle */
+	size_t head_off;
+	unsigned int slice;
+	size_t slice_off;
+	struct ha_ext *ext;
+	uint32_t requests;
+	uint64_t idle_since_us; /* last response finished (keep-alive timeout) */
+	uint64_t head_since_us; /* first byte of the pending request head (header timeout) */
+	bool peer_fin;
+	bool closing;	    /* FIN queued: nothing more is parsed */
+	bool parked;	    /* a request waits for a verdict; rx must not move */
+	uint32_t seq;	    /* the parked request's number, echoed by its verdict */
+	uint32_t site_auth; /* schemes the parked request's site offers */
+	bool ntlm_started;  /* the control plane may hold an NTLM context for this flow */
+	uint64_t parked_since_us;
+	size_t parked_consumed;
+	struct h1_request parked_req;
+	struct gate_flow auth;
+	struct ha_flow *prev, *next; /* this lcore's connections, for the timeout sweep */
+};
+
+/* The service's lcores, for telemetry (NULL where it does not run). */
+extern struct ha_lcore *ha_lcores[DP_MAX_LCORES];
+extern unsigned int ha_nb_lcores;
+
+/* http_log.c: one access-log line for req (NULL: unparseable) with this status and body. */
+void ha_log_request(struct accesslog *log, struct ha_flow *h, const struct h1_request *req,
+		    int status, uint64_t bytes);
+
+/* http_tel.c: /authgate/http/stats and the gate's share of /authgate/auth/stats. */
+void ha_telemetry_init(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* Telemetry of the HTTP service: /authgate/http/stats, and the gate's counters for auth/stats. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_common.h>
+#include <rte_telemetry.h>
+
+#include "control/authsvc_stats.h"
+#include "dataplane/http/sigbus.h"
+#include "dataplane/http_svc_priv.h"
+
+/* Every counter struct summed here is 64-bit fields only, written by its owner lcore. */
+static void
+add_counters(void *sum, const void *copy, size_t size)
+{
+	uint64_t *dst = sum;
+	const uint64_t *src = copy;
+
+	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
+		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
+}
+
+/* Telemetry names take letters, digits and '_': other characters become '_'. */
+static const char *
+tel_name(const char *in, char *out, size_t size)
+{
+	size_t i;
+
+	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
+		out[i] = isalnum((unsigned char)in[i]) ? in[i] : '_';
+	out[i] = '\0';
+	return out;
+}
+
+static int
+tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct ha_stats sum;
+	struct http_stats hs;
+	struct rte_tel_data *errs, *classes;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	memset(&sum, 0, sizeof(sum));
+	memset(&hs, 0, sizeof(hs));
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		if (ha_lcores[i] == NULL)
+			continue;
+		add_counters(&sum, &ha_lcores[i]->stats, sizeof(sum));
+		add_counters(&hs, &ha_lcores[i]->hstats, sizeof(hs));
+	}
+	errs = rte_tel_data_alloc();
+	classes = rte_tel_data_alloc();
+	if (errs == NULL || classes == NULL) {
+		rte_tel_data_free(errs);
+		rte_tel_data_free(classes);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "requests", hs.requests);
+#define H(f) rte_tel_data_add_dict_u64(d, #f, sum.f)
+	H(connections);
+	H(active);
+	H(responses);
+	H(bytes_in);
+	H(bytes_out);
+	H(header_timeouts);
+	H(idle_closes);
+	H(aborted_responses);
+	H(torn_files);
+	H(no_memory);
+	H(respond_errors);
+	H(log_dropped);
+#undef H
+	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
+	/* pages of files truncated while mapped, replaced by zeros instead of a crash */
+	rte_tel_data_add_dict_u64(d, "sigbus_repairs", sigbus_count());
+	rte_tel_data_start_dict(classes);
+	for (int c = 1; c <= 5; c++) {
+		char name[8];
+		snprintf(name, sizeof(name), "%dxx", c);
+		rte_tel_data_add_dict_u64(classes, name, hs.status_class[c]);
+	}
+	rte_tel_data_add_dict_container(d, "status", classes, 0);
+	rte_tel_data_start_dict(errs);
+	for (int r = 1; r < H1_E__COUNT; r++) {
+		char name[64];
+		rte_tel_data_add_dict_u64(errs, tel_name(h1_err_str(r), name, sizeof(name)),
+					  hs.parse_errors[r]);
+	}
+	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
+	return 0;
+}
+
+/* The gate's counters, first in /authgate/auth/stats. */
+static void
+gate_counters(struct rte_tel_data *d)
+{
+	struct gate_stats gs;
+
+	memset(&gs, 0, sizeof(gs));
+	for (unsigned int i = 0; i < ha_nb_lcores; i++)
+		if (ha_lcores[i] != NULL)
+			add_counters(&gs, &ha_lcores[i]->gate, sizeof(gs));
+#define A(f) rte_tel_data_add_dict_u64(d, #f, gs.f)
+	A(challenges);
+	A(validations);
+	A(auth_ok);
+	A(auth_failed);
+	A(auth_busy);
+	A(bad_tokens);
+	A(ring_full);
+	A(persisted_hits);
+	A(persisted_flows);
+	A(identity_changes);
+	A(expired_sessions);
+	A(revoked_sessions);
+	A(stale_verdicts);
+	A(parked_timeouts);
+	A(failure_closes);
+	A(ntlm_challenges);
+	A(basic_refused);
+#undef A
+}
+
+void
+ha_telemetry_init(void)
+{
+	rte_telemetry_register_cmd(
+		"/authgate/http/stats", tel_http_stats,
+		"HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
+	authsvc_telemetry_init(gate_counters);
+}
