@@ -43,8 +43,11 @@ struct dp_txbuf {
 	struct rte_mbuf *pkts[DP_TX_BUF];
 };
 
+struct dp;
+
 /* One per dataplane lcore; written only by that lcore after launch. */
 struct dp_lcore {
+	struct dp *dp; /* the dataplane it belongs to: ports, the other lcores */
 	unsigned int lcore_id;
 	uint16_t index; /* 0..nb_dp_lcores-1: its RX and TX queue on every port */
 	uint32_t burst;
@@ -73,6 +76,7 @@ struct dp {
 	uint64_t start_tsc;
 };
 
+/* The one dataplane; read it only where no struct dp * is at hand (signals, telemetry). */
 extern struct dp dp_main;
 extern volatile bool dp_force_quit;
 extern int ag_logtype_dp;

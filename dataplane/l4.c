@@ -31,11 +31,11 @@ l4_tx(void *arg, struct rte_mbuf *m)
 	struct dp_lcore *lc = arg;
 	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
 	uint32_t src = rte_be_to_cpu_32(ip->src_addr);
-	struct dp_port *port = &dp_main.ports[0];
+	struct dp_port *port = &lc->dp->ports[0];
 
-	for (uint16_t p = 1; p < dp_main.nb_ports; p++)
-		if (dp_main.ports[p].addr == src)
-			port = &dp_main.ports[p];
+	for (uint16_t p = 1; p < lc->dp->nb_ports; p++)
+		if (lc->dp->ports[p].addr == src)
+			port = &lc->dp->ports[p];
 	dp_ipv4_output(lc, port, m);
 }
 
@@ -172,17 +172,17 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	RTE_SET_USED(port);
 	if (lc->tcp == NULL)
 		return dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
-	if (dp_main.nb_lcores > 1 && rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
+	if (lc->dp->nb_lcores > 1 && rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
 		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
 		th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
 		tuple.raddr = rte_be_to_cpu_32(ip->src_addr);
 		tuple.laddr = rte_be_to_cpu_32(ip->dst_addr);
 		tuple.rport = rte_be_to_cpu_16(th->src_port);
 		tuple.lport = rte_be_to_cpu_16(th->dst_port);
-		owner = tcp_flow_owner(flow_table, &tuple, dp_main.nb_lcores);
+		owner = tcp_flow_owner(flow_table, &tuple, lc->dp->nb_lcores);
 		if (owner != lc->index) {
 			/* RSS or the vdev put it here; the owner's ring takes it there */
-			if (rte_ring_mp_enqueue(dp_main.lcores[owner].steer, m) != 0)
+			if (rte_ring_mp_enqueue(lc->dp->lcores[owner].steer, m) != 0)
 				return dp_drop(lc, m, DP_DROP_STEER_RING_FULL);
 			lc->stats.steered_out++;
 			return;

@@ -111,6 +111,7 @@ dp_lcores_init(struct dp *dp, const struct dp_conf *cfg)
 		struct dp_lcore *lc = &dp->lcores[i];
 		char name[RTE_RING_NAMESIZE];
 
+		lc->dp = dp;
 		lc->lcore_id = cfg->lcore_ids[i];
 		lc->index = i;
 		lc->burst = cfg->burst;
@@ -155,21 +156,21 @@ slow_path(struct dp_lcore *lc, uint64_t now)
 {
 	/* one lcore announces our addresses; the others have nothing to add */
 	if (lc->index == 0 && lc->garp_left > 0 && now >= lc->garp_next_tsc) {
-		for (uint16_t p = 0; p < dp_main.nb_ports; p++)
-			if (dp_main.ports[p].conf->garp && dp_main.ports[p].link_up)
-				dp_arp_send_request(lc, &dp_main.ports[p], 0, true);
+		for (uint16_t p = 0; p < lc->dp->nb_ports; p++)
+			if (lc->dp->ports[p].conf->garp && lc->dp->ports[p].link_up)
+				dp_arp_send_request(lc, &lc->dp->ports[p], 0, true);
 		lc->garp_left--;
 		lc->garp_next_tsc = now + rte_get_tsc_hz();
 	}
 }
 
 static struct dp_port *
-port_of(uint16_t port_id)
+port_of(struct dp_lcore *lc, uint16_t port_id)
 {
-	for (uint16_t p = 0; p < dp_main.nb_ports; p++)
-		if (dp_main.ports[p].port_id == port_id)
-			return &dp_main.ports[p];
-	return &dp_main.ports[0];
+	for (uint16_t p = 0; p < lc->dp->nb_ports; p++)
+		if (lc->dp->ports[p].port_id == port_id)
+			return &lc->dp->ports[p];
+	return &lc->dp->ports[0];
 }
 
 /* Received packets through the fault injector, and the delayed ones of both directions. */
@@ -194,10 +195,10 @@ impaired_release(struct dp_lcore *lc, uint64_t now_us)
 
 	while ((n = dp_impair_due(&lc->rx_imp, now_us, due, RTE_DIM(due))) > 0)
 		for (unsigned int i = 0; i < n; i++)
-			dp_net_input(lc, port_of(due[i]->port), due[i]);
+			dp_net_input(lc, port_of(lc, due[i]->port), due[i]);
 	while ((n = dp_impair_due(&lc->tx_imp, now_us, due, RTE_DIM(due))) > 0)
 		for (unsigned int i = 0; i < n; i++)
-			dp_tx_buffer(lc, port_of(due[i]->port), due[i]);
+			dp_tx_buffer(lc, port_of(lc, due[i]->port), due[i]);
 }
 
 static unsigned int
@@ -209,7 +210,7 @@ drain_steer_ring(struct dp_lcore *lc)
 	for (unsigned int i = 0; i < n; i++) {
 		/* the port travels in the mbuf's port field */
 		lc->stats.steered_in++;
-		dp_l4_tcp_input(lc, port_of(pkts[i]->port), pkts[i]);
+		dp_l4_tcp_input(lc, port_of(lc, pkts[i]->port), pkts[i]);
 	}
 	return n;
 }
@@ -224,13 +225,13 @@ dp_lcore_main(void *arg)
 
 	rcu_register_thread();
 	DP_LOG(INFO, "lcore %u polls queue %u on %u port(s)", lc->lcore_id, lc->index,
-	       dp_main.nb_ports);
+	       lc->dp->nb_ports);
 	while (!dp_force_quit) {
 		unsigned int got = 0;
 
 		rcu_quiescent_state();
-		for (uint16_t p = 0; p < dp_main.nb_ports; p++) {
-			struct dp_port *port = &dp_main.ports[p];
+		for (uint16_t p = 0; p < lc->dp->nb_ports; p++) {
+			struct dp_port *port = &lc->dp->ports[p];
 			uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
 
 			if (unlikely(lc->impaired)) {

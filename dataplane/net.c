@@ -35,7 +35,7 @@ on_link(const struct dp_port *port, uint32_t ip)
 void
 dp_tx_buffer(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
-	struct dp_txbuf *tb = &lc->tx[port - dp_main.ports];
+	struct dp_txbuf *tb = &lc->tx[port - lc->dp->ports];
 
 	if (tb->n == DP_TX_BUF)
 		dp_tx_flush(lc);
@@ -59,13 +59,13 @@ dp_tx_enqueue(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 void
 dp_tx_flush(struct dp_lcore *lc)
 {
-	for (uint16_t p = 0; p < dp_main.nb_ports; p++) {
+	for (uint16_t p = 0; p < lc->dp->nb_ports; p++) {
 		struct dp_txbuf *tb = &lc->tx[p];
 		uint16_t sent;
 
 		if (tb->n == 0)
 			continue;
-		sent = rte_eth_tx_burst(dp_main.ports[p].port_id, lc->index, tb->pkts, tb->n);
+		sent = rte_eth_tx_burst(lc->dp->ports[p].port_id, lc->index, tb->pkts, tb->n);
 		for (uint16_t i = 0; i < sent; i++)
 			lc->stats.tx_bytes += tb->pkts[i]->pkt_len;
 		lc->stats.tx_pkts += sent;

@@ -586,26 +586,27 @@ seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, uint32_t segle
 	return seq_gt(s->seq + seglen, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
 }
 
-static void
-input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
-{
-	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
-	bool handshake = s->cookie_ack;
-	uint32_t wnd;
+/*
+ * input_flow_do's stages. Each takes the payload by reference (NULL when there is none) and
+ * returns true when the segment goes on to the next stage; false when it is done with, the
+ * payload freed or kept.
+ */
 
-	/* m is the payload from here on (NULL when there is none). */
-	if (m != NULL && s->hdr_len > 0) {
-		m = tcp_mbuf_chop(m, s->hdr_len);
+/* Before any check: the payload alone, a cookie flow accepted, a tuple reused, a SYN repeated. */
+static bool
+input_early(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf **mp)
+{
+	if (*mp != NULL && s->hdr_len > 0) {
+		*mp = tcp_mbuf_chop(*mp, s->hdr_len);
 		s->hdr_len = 0;
 	}
-	if (s->len == 0 && m != NULL) {
-		rte_pktmbuf_free(m);
-		m = NULL;
+	if (s->len == 0 && *mp != NULL) {
+		rte_pktmbuf_free(*mp);
+		*mp = NULL;
 	}
-
 	if (s->cookie_ack && tcp_flow_accept(f) != 0) {
-		rte_pktmbuf_free(m);
-		return;
+		rte_pktmbuf_free(*mp);
+		return false;
 	}
 	if (f->state == TCP_TIME_WAIT &&
 	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN) {
@@ -613,8 +614,8 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 		if (seq_gt(s->seq, f->rcv_nxt) ||
 		    ((f->flags & TF_TS) && s->opts.has_ts && seq_gt(s->opts.tsval, f->ts_recent))) {
 			tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
-			input_noflow(e, s, m);
-			return;
+			input_noflow(e, s, *mp);
+			return false;
 		}
 	}
 	if (f->state == TCP_SYN_RECEIVED &&
@@ -624,12 +625,19 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 		f->flags &= ~TF_RTT_TIMING;
 		tcp_send_synack(e, &f->tuple, f->iss, f->rcv_nxt, f->flags & TF_WS,
 				f->flags & TF_SACK, f->flags & TF_TS, f->ts_recent);
-		tcp_drop(e, m, TCP_DROP_OUT_OF_WINDOW);
-		return;
+		tcp_drop(e, *mp, TCP_DROP_OUT_OF_WINDOW);
+		return false;
 	}
-
 	f->last_rx_us = e->now;
 	f->ka_probes = 0;
+	return true;
+}
+
+/* RFC 9293 3.10.7.4's first checks: PAWS, the window, RST, SYN, ACK present. */
+static bool
+input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
 
 	/*
 	 * PAWS (RFC 7323 5.3), with slack: a segment delayed behind a retransmission carries an
@@ -642,16 +650,15 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 	    e->now - f->ts_recent_age < PAWS_IDLE_US) {
 		tcp_send_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
-		return;
+		return false;
 	}
-
 	if (!seq_acceptable(f, s, seglen)) {
 		if (!(s->flags & TCP_FL_RST)) {
 			if (s->len > 0)
 				e->stats.dup_acks_out++;
 			if (s->cookie_ack && tcp_flow_accept(f) != 0) {
 				rte_pktmbuf_free(m);
-				return;
+				return false;
 			}
 			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
 				f->linger_at = e->now + e->p.time_wait_us;
@@ -659,50 +666,55 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 			tcp_timer_sched(f);
 		}
 		tcp_drop(e, m, TCP_DROP_OUT_OF_WINDOW);
-		return;
+		return false;
 	}
-
 	if (s->flags & TCP_FL_RST) {
 		e->stats.rst_in++;
 		/* RFC 5961 3.2: only an exact match resets; in window elicits a challenge. */
 		if (s->seq == f->rcv_nxt) {
 			tcp_flow_release(f, TCP_CLOSE_RESET, true);
 			rte_pktmbuf_free(m);
-			return;
+			return false;
 		}
 		tcp_send_challenge_ack(f);
 		tcp_drop(e, m, TCP_DROP_CHALLENGE);
-		return;
+		return false;
 	}
 	if (s->flags & TCP_FL_SYN) {
 		/* RFC 5961 4.2: any SYN on a synchronized connection. */
 		tcp_send_challenge_ack(f);
 		tcp_drop(e, m, TCP_DROP_CHALLENGE);
-		return;
+		return false;
 	}
 	if (!(s->flags & TCP_FL_ACK)) {
 		tcp_drop(e, m, TCP_DROP_NO_ACK);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The timestamp to echo, and the payload cut to what the window takes. */
+static void
+input_trim(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf **mp)
+{
+	uint32_t wnd;
 
 	/* Timestamp to echo (RFC 7323 4.3): from the segment covering last_ack_sent. */
 	if ((f->flags & TF_TS) && s->opts.has_ts && seq_leq(s->seq, f->last_ack_sent)) {
 		f->ts_recent = s->opts.tsval;
 		f->ts_recent_age = e->now;
 	}
-
-	/* Trim the payload to the window. */
 	wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 	if (s->len > 0 && seq_lt(s->seq, f->rcv_nxt)) {
 		uint32_t d = f->rcv_nxt - s->seq;
 
 		if (d >= s->len) {
-			rte_pktmbuf_free(m);
-			m = NULL;
+			rte_pktmbuf_free(*mp);
+			*mp = NULL;
 			s->len = 0;
 			s->seq = f->rcv_nxt;
 		} else {
-			m = tcp_mbuf_chop(m, d);
+			*mp = tcp_mbuf_chop(*mp, d);
 			s->len -= d;
 			s->seq = f->rcv_nxt;
 		}
@@ -711,58 +723,65 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 	if (s->len > 0 && seq_gt(s->seq + s->len, f->rcv_nxt + wnd)) {
 		uint32_t keep = f->rcv_nxt + wnd - s->seq;
 
-		m = tcp_mbuf_cut(m, keep);
+		*mp = tcp_mbuf_cut(*mp, keep);
 		s->len = keep;
 		s->flags &= ~TCP_FL_FIN;
 		f->flags |= TF_ACKNOW;
 	}
+}
 
-	if (f->state == TCP_SYN_RECEIVED) {
-		if (seq_gt(s->ack, f->snd_una) && seq_leq(s->ack, f->snd_max)) {
-			handshake = true;
-			e->half_open--;
-			tcp_set_state(f, TCP_ESTABLISHED);
-			if (f->flags & TF_RTT_TIMING) {
-				f->flags &= ~TF_RTT_TIMING;
-				tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
-			} else {
-				/* RFC 6298 5.7: the SYN-ACK was retransmitted; start low again. */
-				f->rto = RTE_MAX(e->p.rto_init_us, e->p.rto_min_us);
-			}
-			f->retries = 0;
-			f->rexmt_at = 0;
-			f->snd_una = s->ack;
-			f->snd_wnd = (uint32_t)s->wnd << f->snd_wscale;
-			f->max_sndwnd = f->snd_wnd;
-			f->snd_wl1 = s->seq;
-			f->snd_wl2 = s->ack;
-			if (tcp_flow_accept(f) != 0) {
-				rte_pktmbuf_free(m);
-				return;
-			}
-		} else {
-			tcp_send_rst_reply(e, s);
-			tcp_drop(e, m, TCP_DROP_BAD_ACK);
-			return;
-		}
+/* The ACK that completes a passive open: ESTABLISHED, the first RTT sample, the app told. */
+static bool
+input_handshake_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	if (!seq_gt(s->ack, f->snd_una) || !seq_leq(s->ack, f->snd_max)) {
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_BAD_ACK);
+		return false;
 	}
+	e->half_open--;
+	tcp_set_state(f, TCP_ESTABLISHED);
+	if (f->flags & TF_RTT_TIMING) {
+		f->flags &= ~TF_RTT_TIMING;
+		tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
+	} else {
+		/* RFC 6298 5.7: the SYN-ACK was retransmitted; start low again. */
+		f->rto = RTE_MAX(e->p.rto_init_us, e->p.rto_min_us);
+	}
+	f->retries = 0;
+	f->rexmt_at = 0;
+	f->snd_una = s->ack;
+	f->snd_wnd = (uint32_t)s->wnd << f->snd_wscale;
+	f->max_sndwnd = f->snd_wnd;
+	f->snd_wl1 = s->seq;
+	f->snd_wl2 = s->ack;
+	if (tcp_flow_accept(f) != 0) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	return true;
+}
 
+/* The ACK field: RFC 5961 5.2's bounds, then process_ack; TIME_WAIT answers and lingers. */
+static bool
+input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m,
+	  bool handshake)
+{
 	if (seq_gt(s->ack, f->snd_max)) {
 		tcp_send_ack(f);
 		tcp_drop(e, m, TCP_DROP_BAD_ACK);
-		return;
+		return false;
 	}
 	if (seq_lt(s->ack, f->snd_una - RTE_MAX(f->max_sndwnd, 65535u))) {
 		/* RFC 5961 5.2: an ACK too old to be from the peer */
 		tcp_send_challenge_ack(f);
 		tcp_drop(e, m, TCP_DROP_BAD_ACK);
-		return;
+		return false;
 	}
 	if (!process_ack(e, f, s, handshake)) {
 		rte_pktmbuf_free(m);
-		return;
+		return false;
 	}
-
 	if (f->state == TCP_TIME_WAIT) {
 		if (m != NULL || (s->flags & TCP_FL_FIN)) {
 			tcp_send_ack(f);
@@ -770,8 +789,16 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 			tcp_timer_sched(f);
 		}
 		rte_pktmbuf_free(m);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The payload: in order to the receive queue, out of order to the OOO queue, or dropped. */
+static void
+input_data(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	bool data_ok;
 
 	/*
 	 * Received data waits in the receive pool's mbufs while the app does not read it or a
@@ -788,40 +815,56 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 		s->len = 0;
 		s->flags &= ~TCP_FL_FIN;
 	}
-	if (s->len > 0) {
-		bool data_ok = (f->state == TCP_ESTABLISHED || f->state == TCP_FIN_WAIT_1 ||
-				f->state == TCP_FIN_WAIT_2) &&
-			       !(f->flags & TF_FIN_RCVD);
-
-		if (!data_ok) {
-			tcp_drop(e, m, TCP_DROP_STATE);
-			m = NULL;
-			s->flags &= ~TCP_FL_FIN;
-		} else if (s->seq == f->rcv_nxt) {
-			bool had_ooo = f->nb_ooo > 0;
-
-			f->rcv_nxt += s->len;
-			e->stats.bytes_in += s->len;
-			rcvq_append(f, m);
-			m = NULL;
-			if (had_ooo) {
-				if (ooo_pull(e, f))
-					s->flags |= TCP_FL_FIN, s->seq = f->rcv_nxt, s->len = 0;
-				f->flags |= TF_ACKNOW; /* a hole filled: tell the sender now */
-			} else if (++f->unacked_segs >= 2 || (s->flags & TCP_FL_FIN)) {
-				f->flags |= TF_ACKNOW;
-			} else if (f->delack_at == 0) {
-				f->delack_at = e->now + e->p.delack_us;
-			}
-		} else {
-			ooo_insert(e, f, s->seq, m, s->flags & TCP_FL_FIN);
-			m = NULL;
-			s->flags &= ~TCP_FL_FIN;
-			e->stats.dup_acks_out++;
-			f->flags |= TF_ACKNOW; /* RFC 5681 4.2: immediate duplicate ACK */
-		}
+	if (s->len == 0) {
+		rte_pktmbuf_free(m);
+		return;
 	}
-	rte_pktmbuf_free(m);
+	data_ok = (f->state == TCP_ESTABLISHED || f->state == TCP_FIN_WAIT_1 ||
+		   f->state == TCP_FIN_WAIT_2) &&
+		  !(f->flags & TF_FIN_RCVD);
+	if (!data_ok) {
+		tcp_drop(e, m, TCP_DROP_STATE);
+		s->flags &= ~TCP_FL_FIN;
+	} else if (s->seq == f->rcv_nxt) {
+		bool had_ooo = f->nb_ooo > 0;
+
+		f->rcv_nxt += s->len;
+		e->stats.bytes_in += s->len;
+		rcvq_append(f, m);
+		if (had_ooo) {
+			if (ooo_pull(e, f))
+				s->flags |= TCP_FL_FIN, s->seq = f->rcv_nxt, s->len = 0;
+			f->flags |= TF_ACKNOW; /* a hole filled: tell the sender now */
+		} else if (++f->unacked_segs >= 2 || (s->flags & TCP_FL_FIN)) {
+			f->flags |= TF_ACKNOW;
+		} else if (f->delack_at == 0) {
+			f->delack_at = e->now + e->p.delack_us;
+		}
+	} else {
+		ooo_insert(e, f, s->seq, m, s->flags & TCP_FL_FIN);
+		s->flags &= ~TCP_FL_FIN;
+		e->stats.dup_acks_out++;
+		f->flags |= TF_ACKNOW; /* RFC 5681 4.2: immediate duplicate ACK */
+	}
+}
+
+/* One segment for an existing flow, stage by stage; m is the whole segment. */
+static void
+input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	bool handshake = s->cookie_ack;
+
+	if (!input_early(e, f, s, &m) || !input_acceptable(e, f, s, m))
+		return;
+	input_trim(e, f, s, &m);
+	if (f->state == TCP_SYN_RECEIVED) {
+		if (!input_handshake_ack(e, f, s, m))
+			return;
+		handshake = true;
+	}
+	if (!input_ack(e, f, s, m, handshake))
+		return;
+	input_data(e, f, s, m);
 
 	if ((s->flags & TCP_FL_FIN) && !(f->flags & TF_FIN_RCVD) && s->seq + s->len == f->rcv_nxt) {
 		process_fin(e, f);
