@@ -1,5 +1,6 @@
 /* The gateway's INI file: [eal] and [log] are the program's; every other section a module's. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -99,6 +100,18 @@ check_across(struct ini_ctx *ctx, void *arg)
 			if (dports[i] != 0 && dports[i] == cfg->http.port)
 				ini_error(ctx, ini_line(ctx, "diag", dnames[i]), "diag", dnames[i],
 					  "port %u is also the [http] port", dports[i]);
+	}
+	{
+		/* the largest token the gate takes must fit in a head: base64, the header, others
+		 */
+		uint64_t need = (cfg->gate.max_token_bytes + 2) / 3 * 4 + 1024;
+
+		if (cfg->http.max_header_bytes < need)
+			ini_error(ctx, ini_line(ctx, "http", "max_header_bytes"), "http",
+				  "max_header_bytes",
+				  "%u cannot hold a token of [auth] max_token_bytes = %u: at least "
+				  "%" PRIu64,
+				  cfg->http.max_header_bytes, cfg->gate.max_token_bytes, need);
 	}
 	for (unsigned int i = 0; i < cfg->gate.nb_sites; i++) {
 		const struct site_conf *site = &cfg->gate.sites[i];

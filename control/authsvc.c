@@ -96,11 +96,11 @@ mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Basic tokens hold a password: nothing of it may outlive the job. */
+/* Tokens are credentials (a password, a replayable authenticator): none outlives its job. */
 static void
 job_free(struct authsvc_job *job)
 {
-	if (job->scheme == AUTHSVC_SCHEME_BASIC)
+	if (job->scheme != SCHEME_FLOW_CLOSED)
 		explicit_bzero(job->token, job->token_len);
 	free(job);
 }

@@ -29,18 +29,38 @@ static const struct ini_key auth_keys[] = {
 	INI_END,
 };
 
-/* A site's root must be a directory that exists now. */
+/* A prefix without its trailing slashes ("/" stays "/"): how site_select compares them. */
+static size_t
+prefix_len(const char *p)
+{
+	size_t n = strlen(p);
+
+	while (n > 1 && p[n - 1] == '/')
+		n--;
+	return n;
+}
+
+/* A site's root must be a directory that exists now; two sections may not name one site. */
 static void
 gate_check(struct ini_ctx *ctx, void *conf)
 {
 	const struct gate_conf *c = conf;
-	char sec[192];
+	char sec[192], other[192];
 
 	for (unsigned int i = 0; i < c->nb_sites; i++) {
 		const struct site_conf *site = &c->sites[i];
+		size_t n = prefix_len(site->prefix);
 		struct stat st;
 
 		snprintf(sec, sizeof(sec), "site %s", site->prefix);
+		for (unsigned int j = 0; j < i; j++) {
+			if (prefix_len(c->sites[j].prefix) != n ||
+			    memcmp(c->sites[j].prefix, site->prefix, n) != 0)
+				continue;
+			snprintf(other, sizeof(other), "site %s", c->sites[j].prefix);
+			ini_error(ctx, ini_line(ctx, sec, NULL), sec, NULL,
+				  "the same site as [%s] (line %u)", other, ini_line(ctx, other, NULL));
+		}
 		if (site->root[0] != '/')
 			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
 				  "'%s' is not an absolute path", site->root);

@@ -28,7 +28,7 @@ struct ha_ext {
 static const struct ini_key http_keys[] = {
 	INI_U(http_svc_conf, port, 0, 65535, "80"),
 	INI_U(http_svc_conf, max_request_line, 256, 1 << 20, "8192"),
-	INI_U(http_svc_conf, max_header_bytes, 1024, 1 << 20, "65536"),
+	INI_U(http_svc_conf, max_header_bytes, 1024, 1 << 20, "73728"),
 	INI_U(http_svc_conf, max_headers, 8, 256, "100"),
 	INI_U(http_svc_conf, max_body, 0, 1 << 30, "1048576"),
 	INI_U(http_svc_conf, header_timeout_s, 1, 3600, "10"),
@@ -165,6 +165,15 @@ answer(struct ha_flow *h, const struct h1_request *req, int status, const char *
 
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
+	/*
+	 * What the client asked (HTTP/1.0, Connection: close) and the connection's limits hold
+	 * for the gate's answers too; and a body held back for 100-continue cannot be told from
+	 * the next request once the answer is not 100.
+	 */
+	if (req != NULL && (!req->keep_alive || (req->expect_continue && req->content_length > 0)))
+		close = true;
+	if (http_conf->max_requests != 0 && h->requests >= http_conf->max_requests)
+		close = true;
 	/* RFC 9110: a response to HEAD has no body, challenges included */
 	http_error(status, !close, req != NULL && req->method == H1_M_HEAD, &opts, h->resp);
 	h->resp->close = close;
@@ -237,6 +246,7 @@ park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
 	n = b64_decode(authz->p + d->token_off, authz->len - d->token_off, job->token,
 		       gate_conf->max_token_bytes);
 	if (n <= 0) {
+		explicit_bzero(job->token, gate_conf->max_token_bytes);
 		free(job);
 		gate_bad_token(gate_conf, &h->auth, &h->app->gate, &bad);
 		challenge(h, req, schemes, consumed, bad.close);
@@ -451,10 +461,7 @@ start_response(struct ha_flow *h)
 static void
 drop_rx(struct ha_flow *h, size_t n)
 {
-	if (n == 0)
-		return;
-	memmove(h->rx, h->rx + n, h->rx_len - n);
-	h->rx_len -= n;
+	http_rx_drop(h->rx, &h->rx_len, n);
 }
 
 /* Parses and answers requests while no response is in flight: pipelined ones stay in order. */
@@ -558,10 +565,16 @@ on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 		while (cap < h->rx_len + want && cap < limit)
 			cap *= 2;
 		cap = RTE_MIN(cap, limit);
-		nrx = realloc(h->rx, cap);
+		/* not realloc: the old buffer may hold credentials, and realloc leaves it as is */
+		nrx = malloc(cap);
 		if (nrx == NULL) {
 			h->app->stats.no_memory++;
 			return 0;
+		}
+		if (h->rx != NULL) {
+			memcpy(nrx, h->rx, h->rx_len);
+			explicit_bzero(h->rx, h->rx_cap);
+			free(h->rx);
 		}
 		h->rx = nrx;
 		h->rx_cap = cap;
@@ -607,6 +620,8 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	gate_forget(&h->auth, &h->app->gate);
 	flow_unlink(h);
 	h->app->stats.active--;
+	if (h->rx != NULL)
+		explicit_bzero(h->rx, h->rx_cap);
 	free(h->rx);
 	free(h);
 }

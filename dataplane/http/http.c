@@ -65,6 +65,17 @@ http_reset(struct http_response *resp)
 }
 
 void
+http_rx_drop(char *buf, uint32_t *len, size_t n)
+{
+	if (n == 0)
+		return;
+	memmove(buf, buf + n, *len - n);
+	*len -= (uint32_t)n;
+	/* what moved up leaves a copy behind it: Authorization values must not linger */
+	explicit_bzero(buf + *len, n);
+}
+
+void
 http_error(int status, bool keep_alive, bool head_only, const struct http_opts *opts,
 	   struct http_response *resp)
 {

@@ -70,6 +70,9 @@ int http_serve(const struct h1_request *req, struct store *st, const struct http
 	       struct http_response *resp);
 
 /* Builds an error response (with a small text body unless head_only). */
+/* Drops the first n of the *len bytes of a receive buffer; the rest moves to the front. */
+void http_rx_drop(char *buf, uint32_t *len, size_t n);
+
 void http_error(int status, bool keep_alive, bool head_only, const struct http_opts *opts,
 		struct http_response *resp);
 

@@ -425,9 +425,52 @@ def phase_basic_cache():
           f"old password {old}")
 
 
+def raw(data, conn=None):
+    """Sends bytes on a connection (new by default); returns (status, headers, closed-after)."""
+    import socket
+    c = conn or ac.Conn()
+    c.s.sendall(data)
+    r = c.response()
+    if r is None:
+        return None, {}, True
+    c.s.settimeout(2)
+    try:
+        closed = c.s.recv(1, socket.MSG_PEEK) == b""
+    except socket.timeout:
+        closed = False
+    finally:
+        c.s.settimeout(20)
+    return r[0], r[1], closed
+
+
+def phase_gate():
+    # the gateway's answers (401 here) honour what the client asked and the connection's limits
+    st, h, closed = raw(b"GET /secure/hello.txt HTTP/1.0\r\nHost: gw\r\n\r\n")
+    check(st == 401 and h.get("connection") == ["close"] and closed,
+          f"HTTP/1.0 without credentials: {st}, Connection {h.get('connection')}, closed {closed}")
+    st, h, closed = raw(b"GET /secure/hello.txt HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+    check(st == 401 and h.get("connection") == ["close"] and closed,
+          f"Connection: close without credentials: {st}, Connection {h.get('connection')}, closed {closed}")
+    # a body the client holds back for 100-continue: after a 401 nobody can tell body from request
+    st, h, closed = raw(b"POST /secure/hello.txt HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\n"
+                        b"Content-Length: 10\r\n\r\n")
+    check(st == 401 and closed, f"Expect: 100-continue with a body held back: {st}, closed {closed}")
+    # max_requests = 2 in this phase: the second answer closes, challenges included
+    c = ac.Conn()
+    st1, h1, closed1 = raw(b"GET /secure/hello.txt HTTP/1.1\r\nHost: gw\r\n\r\n", c)
+    st2, h2, closed2 = raw(b"GET /secure/hello.txt HTTP/1.1\r\nHost: gw\r\n\r\n", c)
+    check(st1 == 401 and not closed1 and st2 == 401 and h2.get("connection") == ["close"] and closed2,
+          f"max_requests = 2 with two 401s: {st1} (closed {closed1}), {st2} (closed {closed2})")
+    # a 48 KiB token (a large PAC) fits in a request: refused as a token (401), not as a head (431)
+    big = base64.b64encode(os.urandom(48 * 1024))
+    st, h, closed = raw(b"GET /secure/hello.txt HTTP/1.1\r\nHost: gw\r\nUser-Agent: e2e\r\n"
+                        b"Authorization: Negotiate " + big + b"\r\n\r\n")
+    check(st == 401, f"a 48 KiB Negotiate token gets {st} (401: the KDC's word on it, not 431)")
+
+
 if __name__ == "__main__":
     {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
      "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic,
-     "ntlm-single": phase_ntlm_single, "basic-cache": phase_basic_cache}[sys.argv[1]]()
+     "ntlm-single": phase_ntlm_single, "basic-cache": phase_basic_cache, "gate": phase_gate}[sys.argv[1]]()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -270,6 +270,11 @@ static const struct bad_case bad_cases[] = {
 	 "F:4: [site /a/../b] expected [site /PREFIX]: a URL path starting with '/', without '..', "
 	 "blanks, '%', '?', '#' or '\\', at most 127 characters\n"},
 	{PORT "[site /pkg]\n", "F:4: [site /pkg] root: required key is missing\n"},
+	/* a trailing '/' names the same site: two sections for it would split gate and store */
+	{PORT "[site /secret]\nroot = /tmp\nauth = none\n[site /secret/]\nroot = /tmp\n",
+	 "F:7: [site /secret/] the same site as [site /secret] (line 4)\n"},
+	{PORT "[site /]\nroot = /tmp\n[site //]\nroot = /tmp\n",
+	 "F:6: [site //] the same site as [site /] (line 4)\n"},
 	{PORT "[diag]\necho_port = 80\n",
 	 "F:5: [diag] echo_port: port 80 is also the [http] port\n"},
 	{PORT "[port]\ndevice = x\naddress = 1.2.3.4/8\n",
@@ -306,6 +311,11 @@ static const struct bad_case bad_cases[] = {
 	 "F:5: [auth] basic_cache_entries: 8 is out of range 16..65536\n"},
 	{PORT "[auth]\nbasic_cache_entries = 100000\n",
 	 "F:5: [auth] basic_cache_entries: 100000 is out of range 16..65536\n"},
+	/* a 48 KiB token (a large PAC) must fit in a request head */
+	{PORT "[http]\nmax_header_bytes = 65536\n",
+	 "F:5: [http] max_header_bytes: 65536 cannot hold a token of [auth] max_token_bytes = "
+	 "49152: "
+	 "at least 66560\n"},
 	{PORT "[http]\naccess_log = relative.log\n",
 	 "F:5: [http] access_log: 'relative.log' is not an absolute path\n"},
 	{PORT "[http]\naccess_log = /nonexistent/dir/access.log\n",

@@ -591,6 +591,55 @@ test_pipeline_and_bodies(void **state)
 	store_destroy(st);
 }
 
+static unsigned int
+count_of(const char *hay, size_t len, const char *needle)
+{
+	unsigned int n = 0;
+
+	for (const char *p = hay; (p = memmem(p, len - (size_t)(p - hay), needle, strlen(needle)));
+	     p++)
+		n++;
+	return n;
+}
+
+/* A 503 carries exactly one Retry-After: the caller's when it gives one, else the default. */
+static void
+test_retry_after_once(void **state)
+{
+	struct http_response resp;
+	struct http_opts opts = {0};
+
+	(void)state;
+	http_error(503, true, false, &opts, &resp);
+	assert_int_equal(count_of(resp.head, resp.head_len, "Retry-After:"), 1);
+	assert_non_null(memmem(resp.head, resp.head_len, "Retry-After: 5\r\n", 16));
+	opts.extra_headers = "Retry-After: 30\r\n";
+	opts.extra_len = strlen(opts.extra_headers);
+	http_error(503, true, false, &opts, &resp);
+	assert_int_equal(count_of(resp.head, resp.head_len, "Retry-After:"), 1);
+	assert_non_null(memmem(resp.head, resp.head_len, "Retry-After: 30\r\n", 17));
+}
+
+/* Dropping consumed bytes leaves none of them behind the data that moves up (credentials). */
+static void
+test_rx_drop_wipes(void **state)
+{
+	char buf[64];
+	uint32_t len;
+	const char *req = "GET / HTTP/1.1\r\nAuthorization: Basic c2VjcmV0\r\n\r\nGET";
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	memcpy(buf, req, strlen(req));
+	len = (uint32_t)strlen(req);
+	http_rx_drop(buf, &len, len - 3);
+	assert_int_equal(len, 3);
+	assert_memory_equal(buf, "GET", 3);
+	for (size_t i = 3; i < strlen(req); i++)
+		assert_int_equal(buf[i], 0);
+	assert_null(memmem(buf, sizeof(buf), "c2VjcmV0", 8));
+}
+
 int
 main(void)
 {
@@ -603,6 +652,8 @@ main(void)
 		cmocka_unit_test(test_store_lifecycle),
 		cmocka_unit_test(test_symlinks),
 		cmocka_unit_test(test_pipeline_and_bodies),
+		cmocka_unit_test(test_retry_after_once),
+		cmocka_unit_test(test_rx_drop_wipes),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
