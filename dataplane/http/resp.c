@@ -161,7 +161,8 @@ resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only, i
 	if (status == 405)
 		resp_append(&r, "Allow: GET, HEAD, OPTIONS\r\n", 27);
 	/* exactly one Retry-After: the caller's (the configured one) when it brings its own */
-	if (status == 503 && (extra == NULL || memmem(extra, extra_len, "Retry-After:", 12) == NULL))
+	if (status == 503 &&
+	    (extra == NULL || memmem(extra, extra_len, "Retry-After:", 12) == NULL))
 		resp_append(&r, "Retry-After: 5\r\n", 16);
 	if (extra != NULL)
 		resp_append(&r, extra, extra_len);
