@@ -59,7 +59,8 @@ gate_check(struct ini_ctx *ctx, void *conf)
 				continue;
 			snprintf(other, sizeof(other), "site %s", c->sites[j].prefix);
 			ini_error(ctx, ini_line(ctx, sec, NULL), sec, NULL,
-				  "the same site as [%s] (line %u)", other, ini_line(ctx, other, NULL));
+				  "the same site as [%s] (line %u)", other,
+				  ini_line(ctx, other, NULL));
 		}
 		if (site->root[0] != '/')
 			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
