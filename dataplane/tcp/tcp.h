@@ -119,6 +119,8 @@ struct tcp_stats {
 	uint64_t rst_in;
 	uint64_t rst_out;
 	uint64_t challenge_acks;
+	uint64_t challenge_acks_limited; /* RFC 5961 challenge ACKs not sent: over a limit */
+	uint64_t oow_acks_limited; /* ACKs for out-of-window/PAWS/unsent-ACK segments not sent */
 	uint64_t persist_probes;
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
@@ -214,6 +216,11 @@ struct tcp_engine_params {
 	uint64_t keepalive_us;	  /* idle before keep-alive probes (0 = off) */
 	uint64_t keepalive_intvl_us;
 	uint8_t keepalive_probes;
+	/*
+	 * RFC 5961 challenge ACKs per second for the whole engine, on top of one per flow per
+	 * 500 ms; each second's budget is drawn at random from [limit/2, 3 limit/2).
+	 */
+	uint32_t challenge_ack_limit;
 	uint64_t seed; /* secret for ISNs, cookies and timestamp offsets */
 };
 

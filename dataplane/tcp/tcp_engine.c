@@ -16,8 +16,8 @@ RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
 
 #define TCP_CWND_MAX   (1u << 30)
 #define TCP_SYNACK_WND 65535u
-/* RFC 5961 section 7: bound challenge ACKs so they cannot be used as an amplifier. */
-#define TCP_CHALLENGE_PER_SEC 1000
+/* Linux's tcp_invalid_ratelimit: answers to invalid segments, per flow. */
+#define TCP_OOW_ACK_GAP_US (500 * 1000)
 
 void
 tcp_engine_params_init(struct tcp_engine_params *p)
@@ -43,6 +43,7 @@ tcp_engine_params_init(struct tcp_engine_params *p)
 	p->keepalive_us = 0;
 	p->keepalive_intvl_us = 75ULL * 1000 * 1000;
 	p->keepalive_probes = 9;
+	p->challenge_ack_limit = 1000;
 	p->seed = 0x9e3779b97f4a7c15ULL;
 }
 
@@ -326,18 +327,70 @@ tcp_send_ack(struct tcp_flow *f)
 	xmit(f, f->snd_nxt, 0, TCP_FL_ACK);
 }
 
+/* xorshift64*: not a secret, only unpredictable enough to blur a count (seeded from keys). */
+static uint32_t
+engine_rand(struct tcp_engine *e)
+{
+	e->rng ^= e->rng >> 12;
+	e->rng ^= e->rng << 25;
+	e->rng ^= e->rng >> 27;
+	return (uint32_t)((e->rng * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+/*
+ * One answer to an invalid segment per flow per 500 ms, as Linux does (tcp_oow_rate_limited):
+ * two stacks answering each other's stale segments cannot loop, and a spoofer gets no more
+ * than two ACKs a second sent to the real peer for any number of forged segments.
+ */
+static bool
+oow_ack_allowed(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	if (f->oow_ack_at != 0 && e->now - f->oow_ack_at < TCP_OOW_ACK_GAP_US)
+		return false;
+	f->oow_ack_at = e->now;
+	return true;
+}
+
+void
+tcp_send_oow_ack(struct tcp_flow *f)
+{
+	if (!oow_ack_allowed(f)) {
+		f->e->stats.oow_acks_limited++;
+		return;
+	}
+	tcp_send_ack(f);
+}
+
+/*
+ * RFC 5961 section 7. The per-flow limit comes first: a budget shared by every flow and
+ * reset on the second is the CVE-2016-5696 side channel (an attacker counts the challenge
+ * ACKs its own connection gets to learn whether its spoofed RSTs hit another flow's window).
+ * One per flow per 500 ms leaves its own connection nothing to count; the engine-wide budget
+ * (against floods over many flows) is redrawn every second so that it reveals nothing either.
+ */
 void
 tcp_send_challenge_ack(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 	uint64_t sec = e->now / 1000000;
 
-	if (sec != e->challenge_sec) {
-		e->challenge_sec = sec;
-		e->challenge_cnt = 0;
-	}
-	if (e->challenge_cnt++ >= TCP_CHALLENGE_PER_SEC)
+	if (!oow_ack_allowed(f)) {
+		e->stats.challenge_acks_limited++;
 		return;
+	}
+	if (sec != e->challenge_sec) {
+		uint32_t lim = RTE_MAX(e->p.challenge_ack_limit, 1u);
+
+		e->challenge_sec = sec;
+		e->challenge_left = (lim + 1) / 2 + engine_rand(e) % lim;
+	}
+	if (e->challenge_left == 0) {
+		e->stats.challenge_acks_limited++;
+		return;
+	}
+	e->challenge_left--;
 	e->stats.challenge_acks++;
 	tcp_send_ack(f);
 }
@@ -1248,6 +1301,7 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
 	e->k1 = s ^ (s >> 31);
 	e->ip_id = (uint16_t)e->k1;
+	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
 	return e;
 fail:
 	rte_free(e->free_ids);

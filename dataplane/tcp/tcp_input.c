@@ -648,7 +648,7 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
 	    (int32_t)(f->ts_recent - s->opts.tsval) > PAWS_SLACK &&
 	    e->now - f->ts_recent_age < PAWS_IDLE_US) {
-		tcp_send_ack(f);
+		tcp_send_oow_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return false;
 	}
@@ -662,7 +662,17 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 			}
 			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
 				f->linger_at = e->now + e->p.time_wait_us;
-			tcp_send_ack(f);
+			/*
+			 * Data or a FIN we already have is a retransmission whose ACK was
+			 * lost: the peer needs the answer every time. Anything else out of
+			 * window (bare ACKs, SYNs, data beyond the window) is what a spoofer
+			 * or an ACK loop sends: limited per flow.
+			 */
+			if (seglen > 0 && !(s->flags & TCP_FL_SYN) &&
+			    seq_leq(s->seq + seglen, f->rcv_nxt))
+				tcp_send_ack(f);
+			else
+				tcp_send_oow_ack(f);
 			tcp_timer_sched(f);
 		}
 		tcp_drop(e, m, TCP_DROP_OUT_OF_WINDOW);
@@ -768,7 +778,7 @@ input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rt
 	  bool handshake)
 {
 	if (seq_gt(s->ack, f->snd_max)) {
-		tcp_send_ack(f);
+		tcp_send_oow_ack(f);
 		tcp_drop(e, m, TCP_DROP_BAD_ACK);
 		return false;
 	}

@@ -136,7 +136,8 @@ struct tcp_flow {
 	void *ctx;
 	uint64_t created_us;
 	uint64_t last_rx_us;
-	uint64_t mem_at; /* an app send found the pool empty: call acked() again then */
+	uint64_t mem_at;     /* an app send found the pool empty: call acked() again then */
+	uint64_t oow_ack_at; /* last answer to an invalid segment (RFC 5961 limits), 0: none */
 
 	/* send side */
 	uint32_t iss;
@@ -234,8 +235,9 @@ struct tcp_engine {
 	uint8_t rcv_wscale;	   /* our window scale for rcvbuf */
 	struct tcp_flow *cur_flow; /* flow whose segment is being processed */
 	uint16_t local_mss;	   /* MTU - 40 */
-	uint64_t challenge_sec;
-	uint32_t challenge_cnt;
+	uint64_t challenge_sec;	   /* the second challenge_left is for */
+	uint32_t challenge_left;   /* challenge ACKs this engine may still send in that second */
+	uint64_t rng;
 	uint64_t k0, k1; /* siphash key */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
 };
@@ -259,6 +261,8 @@ void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f);
 void tcp_output(struct tcp_flow *f);
 void tcp_send_ack(struct tcp_flow *f);
 void tcp_send_challenge_ack(struct tcp_flow *f);
+/* An ACK answering an invalid segment, at most one per flow per 500 ms. */
+void tcp_send_oow_ack(struct tcp_flow *f);
 void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
 		     bool ws, bool sack, bool ts, uint32_t tsecr);
 void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);

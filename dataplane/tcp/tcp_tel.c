@@ -71,6 +71,8 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(rst_in);
 	T(rst_out);
 	T(challenge_acks);
+	T(challenge_acks_limited);
+	T(oow_acks_limited);
 	T(persist_probes);
 	T(keepalive_probes);
 	T(accepted);

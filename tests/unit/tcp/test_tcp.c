@@ -1479,6 +1479,176 @@ test_challenge_ack_for_syn(void **state)
 	h_fini(&h);
 }
 
+/* ---------------------------------------------------------------- RFC 5961 rate limits */
+
+/* In-window RSTs on one flow: one challenge ACK per 500 ms, not one per RST (Linux's limit). */
+static void
+test_challenge_ack_per_flow_limit(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40110, H_APP_PORT, NULL, 1), 0);
+	for (int i = 0; i < 10; i++)
+		h_send(&h, F_RST, h.cseq + 1 + (uint32_t)i, 0, 0, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+	assert_int_equal(stats(&h)->challenge_acks, 1);
+	assert_int_equal(h_drops(&h, TCP_DROP_CHALLENGE), 10);
+	/* SYNs share the flow's allowance */
+	h_send(&h, F_SYN, h.cseq + 5, 0, 65535, NULL, NULL, 0);
+	expect_none(&h);
+	h.now += 499 * MS;
+	h_send(&h, F_RST, h.cseq + 1, 0, 0, NULL, NULL, 0);
+	expect_none(&h);
+	h.now += 1 * MS;
+	h_send(&h, F_RST, h.cseq + 1, 0, 0, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+	assert_int_equal(stats(&h)->challenge_acks, 2);
+	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	h_fini(&h);
+}
+
+/*
+ * CVE-2016-5696: an off-path attacker guesses a victim flow's window by spraying RSTs at it,
+ * then counts the challenge ACKs its own connection gets in the same second. With one
+ * engine-wide budget, a hit spends the budget and the attacker sees fewer. What the attacker
+ * observes must not depend on whether the guess hit.
+ */
+static unsigned int
+side_channel_probe(bool hit)
+{
+	struct h h;
+	uint32_t victim_cseq;
+	unsigned int seen = 0;
+
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40111, H_APP_PORT, NULL, 1), 0);
+	victim_cseq = h.cseq;
+	assert_int_equal(h_connect(&h, 40112, H_APP_PORT, NULL, 7777), 0);
+	h_drain(&h);
+	/* spoofed RSTs at the victim: in window (a hit) or not (a miss) */
+	h.cport = 40111;
+	for (int i = 0; i < 1000; i++)
+		h_send(&h, F_RST, victim_cseq + (hit ? 1 : 100000000), 0, 0, NULL, NULL, 0);
+	h_drain(&h); /* what went to the victim, not visible to the attacker */
+	/* the attacker's own connection, same second */
+	h.cport = 40112;
+	for (int i = 0; i < 1000; i++)
+		h_send(&h, F_RST, h.cseq + 1, 0, 0, NULL, NULL, 0);
+	seen = h_pending(&h);
+	h_fini(&h);
+	return seen;
+}
+
+static void
+test_challenge_ack_side_channel(void **state)
+{
+	unsigned int hit, miss;
+
+	(void)state;
+	hit = side_channel_probe(true);
+	miss = side_channel_probe(false);
+	assert_int_equal(hit, miss);
+	assert_int_equal(miss, 1);
+}
+
+static void
+challenge_limit_8(struct tcp_engine_params *p)
+{
+	p->challenge_ack_limit = 8;
+}
+
+/* The engine-wide budget per second is drawn at random from [limit/2, 3 limit/2). */
+static void
+test_challenge_ack_global_budget_random(void **state)
+{
+	struct h h;
+	unsigned int counts[10];
+	bool differ = false;
+
+	(void)state;
+	h_init(&h, challenge_limit_8);
+	for (uint16_t i = 0; i < 40; i++)
+		assert_int_equal(h_connect(&h, (uint16_t)(40200 + i), H_APP_PORT, NULL, 1000), 0);
+	h_drain(&h);
+	for (unsigned int s = 0; s < RTE_DIM(counts); s++) {
+		h_advance(&h, 1000 * MS);
+		h_drain(&h);
+		for (uint16_t i = 0; i < 40; i++) {
+			h.cport = (uint16_t)(40200 + i);
+			h_send(&h, F_RST, 1000 + 1 + 10, 0, 0, NULL, NULL, 0);
+		}
+		counts[s] = h_pending(&h);
+		h_drain(&h);
+		assert_true(counts[s] >= 4 && counts[s] < 12);
+		if (s > 0 && counts[s] != counts[0])
+			differ = true;
+	}
+	assert_true(differ);
+	assert_true(stats(&h)->challenge_acks_limited > 0);
+	h_fini(&h);
+}
+
+/*
+ * ACKs answering out-of-window or PAWS-rejected segments, or ACKs for data never sent, follow
+ * the same per-flow limit; a retransmission of data we already have is still acknowledged
+ * every time (the peer lost our ACK and needs it).
+ */
+static void
+test_oow_acks_rate_limited(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.ws = -1, .ts = true};
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40113, H_APP_PORT, NULL, 1), 0);
+	/* beyond the window */
+	for (int i = 0; i < 10; i++)
+		h_send(&h, F_ACK, h.cseq + 50000000, h.sseq, 1000, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+	assert_int_equal(h_drops(&h, TCP_DROP_OUT_OF_WINDOW), 10);
+	/* PAWS: a stale timestamp */
+	h.now += 500 * MS;
+	o.tsval = (uint32_t)(h.now / 1000) - 100000;
+	o.tsecr = h.last_tsval;
+	for (int i = 0; i < 10; i++)
+		h_send(&h, F_ACK, h.cseq, h.sseq, 1000, &o, NULL, 0);
+	h_pop(&h, &p);
+	expect_none(&h);
+	assert_int_equal(h_drops(&h, TCP_DROP_PAWS), 10);
+	/* an ACK for data we never sent */
+	h.now += 500 * MS;
+	for (int i = 0; i < 10; i++)
+		h_ack(&h, h.sseq + 100000, 1000);
+	h_pop(&h, &p);
+	expect_none(&h);
+	assert_int_equal(h_drops(&h, TCP_DROP_BAD_ACK), 10);
+	assert_true(stats(&h)->oow_acks_limited >= 27);
+	/* old data again, within the same 500 ms: each copy is acknowledged */
+	h_data(&h, "abcd", 4);
+	h_advance(&h, 50 * MS); /* its delayed ACK */
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, h.cseq);
+	for (int i = 0; i < 5; i++) {
+		h_send(&h, F_ACK | F_PSH, h.cseq - 4, h.sseq, 1000, NULL, "abcd", 4);
+		h_pop(&h, &p);
+		assert_int_equal(p.ack, h.cseq);
+	}
+	assert_int_equal(h.app.rxlen, 4);
+	h_fini(&h);
+}
+
 static void
 test_no_listener_and_no_flow(void **state)
 {
@@ -1780,6 +1950,10 @@ main(void)
 		cmocka_unit_test(test_rst_in_every_state),
 		cmocka_unit_test(test_fin_in_every_state),
 		cmocka_unit_test(test_challenge_ack_for_syn),
+		cmocka_unit_test(test_challenge_ack_per_flow_limit),
+		cmocka_unit_test(test_challenge_ack_side_channel),
+		cmocka_unit_test(test_challenge_ack_global_budget_random),
+		cmocka_unit_test(test_oow_acks_rate_limited),
 		cmocka_unit_test(test_no_listener_and_no_flow),
 		cmocka_unit_test(test_app_refuses),
 		cmocka_unit_test(test_abort),
