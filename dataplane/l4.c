@@ -101,7 +101,7 @@ l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, 
 	p->pool_low_watermark = dp->ports[0].conf->mbufs / 8;
 	/* and keep an eighth of the receive pool for segments that free memory (ACKs) */
 	p->rx_low_watermark = dp->ports[0].conf->mbufs / 8;
-	p->seed = rte_rand();
+	/* p->seed stays 0: each engine draws its keys from getrandom() */
 }
 
 int

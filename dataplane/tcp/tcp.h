@@ -221,7 +221,11 @@ struct tcp_engine_params {
 	 * 500 ms; each second's budget is drawn at random from [limit/2, 3 limit/2).
 	 */
 	uint32_t challenge_ack_limit;
-	uint64_t seed; /* secret for ISNs, cookies and timestamp offsets */
+	/*
+	 * 0 (the default): the keys for ISNs, timestamp offsets and SYN cookies come from
+	 * getrandom(), 128 bits each. Non-zero: derived from this seed (reproducible tests only).
+	 */
+	uint64_t seed;
 };
 
 /* Fill p with the defaults above; the caller then sets table, pool, tx and addresses. */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <rte_byteorder.h>
 #include <rte_errno.h>
@@ -44,7 +45,7 @@ tcp_engine_params_init(struct tcp_engine_params *p)
 	p->keepalive_intvl_us = 75ULL * 1000 * 1000;
 	p->keepalive_probes = 9;
 	p->challenge_ack_limit = 1000;
-	p->seed = 0x9e3779b97f4a7c15ULL;
+	p->seed = 0;
 }
 
 /* ---------------------------------------------------------------- mbuf helpers */
@@ -261,7 +262,8 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
 	ip->total_length = rte_cpu_to_be_16(m->pkt_len);
-	ip->packet_id = rte_cpu_to_be_16(e->ip_id++);
+	ip->packet_id =
+		rte_cpu_to_be_16(src != NULL ? src->ip_id++ : tcp_ip_id_stateless(e, tp, seq));
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_TCP;
@@ -1065,6 +1067,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 		f->ts_recent_age = e->now;
 	}
 	f->ts_offset = tcp_ts_offset(e, &f->tuple);
+	f->ip_id = tcp_ip_id_first(e, &f->tuple);
 	f->rto = e->p.rto_init_us;
 	smss = tcp_smss(f);
 	/* RFC 6928 initial window. */
@@ -1254,11 +1257,51 @@ tcp_deliver(struct tcp_flow *f)
 
 /* ---------------------------------------------------------------- engine */
 
+/*
+ * The engine's secrets: ISN/timestamp key (k0, k1) and SYN cookie master key (ck0, ck1),
+ * 128 bits each, from getrandom(). A seed (tests only) derives them reproducibly instead.
+ */
+static int
+engine_keys(struct tcp_engine *e, uint64_t seed)
+{
+	uint64_t k[4];
+
+	if (seed == 0) {
+		size_t got = 0;
+
+		while (got < sizeof(k)) {
+			ssize_t n = getrandom((uint8_t *)k + got, sizeof(k) - got, 0);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				rte_errno = n < 0 ? errno : EIO;
+				return -rte_errno;
+			}
+			got += (size_t)n;
+		}
+	} else {
+		/* splitmix64 spreads the seed into independent words */
+		for (int i = 0; i < 4; i++) {
+			uint64_t z = seed + (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL;
+
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+			k[i] = z ^ (z >> 31);
+		}
+	}
+	e->k0 = k[0];
+	e->k1 = k[1];
+	e->ck0 = k[2];
+	e->ck1 = k[3];
+	memset(k, 0, sizeof(k));
+	return 0;
+}
+
 struct tcp_engine *
 tcp_engine_create(const struct tcp_engine_params *p)
 {
 	struct tcp_engine *e;
-	uint64_t s;
 
 	if (p == NULL || p->table == NULL || p->pool == NULL || p->tx == NULL || p->mtu < 576 ||
 	    p->max_flows == 0 || p->nb_local_addrs > RTE_DIM(p->local_addrs) || p->sndbuf == 0 ||
@@ -1293,14 +1336,8 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
 	while (e->rcv_wscale < TCP_MAX_WSCALE && (p->rcvbuf >> e->rcv_wscale) > 65535)
 		e->rcv_wscale++;
-	/* splitmix64 spreads the seed into two independent key words */
-	s = p->seed + 0x9e3779b97f4a7c15ULL;
-	s = (s ^ (s >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	e->k0 = s ^ (s >> 31);
-	s = p->seed + 2 * 0x9e3779b97f4a7c15ULL;
-	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
-	e->k1 = s ^ (s >> 31);
-	e->ip_id = (uint16_t)e->k1;
+	if (engine_keys(e, p->seed) != 0)
+		goto fail;
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
 	return e;
 fail:

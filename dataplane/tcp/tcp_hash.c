@@ -79,31 +79,68 @@ tcp_ts_offset(const struct tcp_engine *e, const struct tcp_tuple *t)
 	return (uint32_t)tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t), 2);
 }
 
+/* IPv4 IDs: per flow, from a keyed hash of the tuple; a keyed hash of the segment otherwise. */
+uint16_t
+tcp_ip_id_first(const struct tcp_engine *e, const struct tcp_tuple *t)
+{
+	return (uint16_t)tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t), 3);
+}
+
+uint16_t
+tcp_ip_id_stateless(const struct tcp_engine *e, const struct tcp_tuple *t, uint32_t seq)
+{
+	return (uint16_t)tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t),
+				     ((uint64_t)seq << 8) | 6);
+}
+
 /*
  * Cookie layout (the ISN of a stateless SYN-ACK):
- *   bits 31..27  time counter, 64 s per step (an ACK is good for 64 to 128 s)
- *   bits 26..8   19 bits of MAC over tuple, peer ISN, time and the low byte
+ *   bit  31      parity of the 64 s period it was made in (an ACK is good for 64 to 128 s)
+ *   bits 30..8   23 bits of MAC over tuple, peer ISN and the low byte, keyed for the period
  *   bits  7..0   MSS index (3), peer window scale (4, 15 = none), SACK-permitted (1)
  * Timestamps need no bit: the final ACK carries the option when they were negotiated.
+ *
+ * Each period has its own 128-bit key, derived from the engine's cookie master key (drawn
+ * from getrandom()) and the full period number: the key in use rotates every 64 s, a cookie
+ * of period p is checked only with p's key, and a stale cookie whose parity matches is checked
+ * against the wrong key and fails like a forgery. A forged ACK passes with probability 2^-23
+ * (the attacker knows the clock and chooses the low byte, so only the MAC counts).
  */
 static const uint16_t cookie_mss[8] = {536, 1200, 1360, 1400, 1440, 1460, 4312, 8960};
 
-#define COOKIE_PERIOD_US (64ULL * 1000 * 1000)
+#define COOKIE_MAC_BITS 23
+#define COOKIE_MAC_MASK ((1u << COOKIE_MAC_BITS) - 1)
+
+static void
+cookie_key(struct tcp_engine *e, uint64_t period, uint64_t *k0, uint64_t *k1)
+{
+	unsigned int slot = period & 1;
+
+	if (e->ckey[slot].period != period || (e->ckey[slot].k0 | e->ckey[slot].k1) == 0) {
+		e->ckey[slot].period = period;
+		e->ckey[slot].k0 = tcp_siphash(e->ck0, e->ck1, period, 0, 5);
+		e->ckey[slot].k1 = tcp_siphash(e->ck0, e->ck1, period, 1, 5);
+	}
+	*k0 = e->ckey[slot].k0;
+	*k1 = e->ckey[slot].k1;
+}
 
 static uint32_t
-cookie_mac(const struct tcp_engine *e, const struct tcp_tuple *t, uint32_t peer_isn, uint32_t tc,
+cookie_mac(struct tcp_engine *e, uint64_t period, const struct tcp_tuple *t, uint32_t peer_isn,
 	   uint32_t data)
 {
-	uint64_t h = tcp_siphash(e->k0, e->k1, tuple_word(t), ports_word(t),
-				 ((uint64_t)peer_isn << 32) | (tc << 8) | data);
+	uint64_t k0, k1;
 
-	return (uint32_t)h & 0x7ffff;
+	cookie_key(e, period, &k0, &k1);
+	return (uint32_t)tcp_siphash(k0, k1, tuple_word(t), ports_word(t),
+				     ((uint64_t)peer_isn << 32) | data) &
+	       COOKIE_MAC_MASK;
 }
 
 uint32_t
-tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s)
+tcp_cookie_make(struct tcp_engine *e, const struct tcp_seg *s)
 {
-	uint32_t tc = (uint32_t)(s->now / COOKIE_PERIOD_US) & 0x1f;
+	uint64_t period = s->now / TCP_COOKIE_PERIOD_US;
 	uint16_t mss = s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS;
 	uint32_t idx = 0;
 	uint32_t data;
@@ -113,21 +150,24 @@ tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s)
 			idx = i;
 	data = idx | ((s->opts.has_ws ? RTE_MIN(s->opts.wscale, TCP_MAX_WSCALE) : 15) << 3) |
 	       ((s->opts.sack_ok ? 1u : 0u) << 7);
-	return (tc << 27) | (cookie_mac(e, &s->tuple, s->seq, tc, data) << 8) | data;
+	return ((uint32_t)(period & 1) << 31) |
+	       (cookie_mac(e, period, &s->tuple, s->seq, data) << 8) | data;
 }
 
 int
-tcp_cookie_check(const struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss, uint8_t *ws,
+tcp_cookie_check(struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss, uint8_t *ws,
 		 bool *sack)
 {
 	uint32_t cookie = s->ack - 1;
-	uint32_t now_tc = (uint32_t)(s->now / COOKIE_PERIOD_US) & 0x1f;
-	uint32_t tc = cookie >> 27;
+	uint64_t period = s->now / TCP_COOKIE_PERIOD_US;
 	uint32_t data = cookie & 0xff;
 
-	if (tc != now_tc && tc != ((now_tc - 1) & 0x1f))
-		return -ETIMEDOUT;
-	if (((cookie >> 8) & 0x7ffff) != cookie_mac(e, &s->tuple, s->seq - 1, tc, data))
+	if ((cookie >> 31) != (period & 1)) {
+		if (period == 0)
+			return -ETIMEDOUT;
+		period--;
+	}
+	if (((cookie >> 8) & COOKIE_MAC_MASK) != cookie_mac(e, period, &s->tuple, s->seq - 1, data))
 		return -EINVAL;
 	*mss = cookie_mss[data & 7];
 	*ws = (data >> 3) & 0xf;

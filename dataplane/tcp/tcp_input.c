@@ -125,6 +125,7 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 	}
 	if (cookie) {
 		e->stats.cookies_sent++;
+		e->cookie_sent_at = e->now;
 		tcp_send_synack(e, &s->tuple, tcp_cookie_make(e, s), s->seq + 1, s->opts.has_ws,
 				s->opts.sack_ok, s->opts.has_ts, s->opts.tsval);
 		return;
@@ -147,6 +148,17 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 	uint8_t ws;
 	bool sack;
 
+	/*
+	 * Cookies are only taken while they are being issued (RFC 4987 4.1; Linux's
+	 * tcp_synq_no_recent_overflow): with none sent in the last two periods, an ACK for no
+	 * flow is just that, and an ACK flood cannot forge connections when no SYN flood is on.
+	 */
+	if (e->p.syncookies == TCP_SYNCOOKIE_NEVER || e->cookie_sent_at == 0 ||
+	    e->now - e->cookie_sent_at > 2 * TCP_COOKIE_PERIOD_US) {
+		tcp_send_rst_reply(e, s);
+		tcp_drop(e, m, TCP_DROP_NO_FLOW);
+		return;
+	}
 	if (tcp_cookie_check(e, s, &mss, &ws, &sack) != 0) {
 		e->stats.cookies_rejected++;
 		/*

@@ -138,6 +138,7 @@ struct tcp_flow {
 	uint64_t last_rx_us;
 	uint64_t mem_at;     /* an app send found the pool empty: call acked() again then */
 	uint64_t oow_ack_at; /* last answer to an invalid segment (RFC 5961 limits), 0: none */
+	uint16_t ip_id;	     /* next IPv4 ID of this flow's segments */
 
 	/* send side */
 	uint32_t iss;
@@ -231,14 +232,19 @@ struct tcp_engine {
 	uint32_t id_base;
 	uint32_t *free_ids; /* stack of free slot indexes in [id_base, id_base + max_flows) */
 	uint32_t nb_free_ids;
-	uint16_t ip_id;
 	uint8_t rcv_wscale;	   /* our window scale for rcvbuf */
 	struct tcp_flow *cur_flow; /* flow whose segment is being processed */
 	uint16_t local_mss;	   /* MTU - 40 */
 	uint64_t challenge_sec;	   /* the second challenge_left is for */
 	uint32_t challenge_left;   /* challenge ACKs this engine may still send in that second */
 	uint64_t rng;
-	uint64_t k0, k1; /* siphash key */
+	uint64_t k0, k1;   /* siphash key: ISNs, timestamp offsets, stateless IP IDs */
+	uint64_t ck0, ck1; /* SYN cookie master key; each 64 s period uses a key derived from it */
+	struct {
+		uint64_t period; /* the cookie period this slot's key is for */
+		uint64_t k0, k1;
+	} ckey[2];		 /* by period parity: the current and the previous period */
+	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
 };
 
@@ -246,10 +252,15 @@ struct tcp_engine {
 uint64_t tcp_siphash(uint64_t k0, uint64_t k1, uint64_t a, uint64_t b, uint64_t c);
 uint32_t tcp_isn(const struct tcp_engine *e, const struct tcp_tuple *t, uint64_t now);
 uint32_t tcp_ts_offset(const struct tcp_engine *e, const struct tcp_tuple *t);
-uint32_t tcp_cookie_make(const struct tcp_engine *e, const struct tcp_seg *s);
+/* The first IPv4 ID of a flow, and the ID of a segment sent without one (SYN-ACK, RST). */
+uint16_t tcp_ip_id_first(const struct tcp_engine *e, const struct tcp_tuple *t);
+uint16_t tcp_ip_id_stateless(const struct tcp_engine *e, const struct tcp_tuple *t, uint32_t seq);
+uint32_t tcp_cookie_make(struct tcp_engine *e, const struct tcp_seg *s);
 /* Returns 0 and fills *mss, *ws (15: none), *sack when seg's ACK carries a valid cookie. */
-int tcp_cookie_check(const struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss,
-		     uint8_t *ws, bool *sack);
+int tcp_cookie_check(struct tcp_engine *e, const struct tcp_seg *s, uint16_t *mss, uint8_t *ws,
+		     bool *sack);
+/* SYN cookie validity: a cookie is checked in the period it was made in and the next one. */
+#define TCP_COOKIE_PERIOD_US (64ULL * 1000 * 1000)
 
 /* tcp_flowtab.c */
 unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);

@@ -306,6 +306,7 @@ h_pop(struct h *h, struct h_pkt *p)
 	p->win = rte_be_to_cpu_16(th->rx_win);
 	p->sport = rte_be_to_cpu_16(th->src_port);
 	p->dport = rte_be_to_cpu_16(th->dst_port);
+	p->ip_id = rte_be_to_cpu_16(ip->packet_id);
 	doff = (th->data_off >> 4) * 4u;
 	assert_int_equal(m->l4_len, doff);
 	for (uint32_t i = 20; i < doff;) {

@@ -56,6 +56,7 @@ struct h_pkt {
 	uint32_t len;
 	uint16_t sport;
 	uint16_t dport;
+	uint16_t ip_id;
 	uint8_t data[H_MAX_DATA];
 };
 

@@ -12,6 +12,7 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/tcp/tcp_priv.h" /* tcp_cookie_make: a cookie as a lucky forger holds */
 #include "tests/unit/tcp/harness.h"
 
 #define MS 1000ULL
@@ -189,12 +190,16 @@ test_syn_cookies(void **state)
 	assert_int_equal(h_drops(&h, TCP_DROP_COOKIE), 1);
 	assert_int_equal(tcp_engine_nb_flows(h.e), 1);
 
-	/* An old cookie (more than two 64 s periods) is refused too. */
+	/* An old cookie (more than two 64 s periods) is refused too, while new ones go out. */
 	h.cport = 40005;
 	h_send(&h, F_SYN, 9000, 0, 65535, NULL, NULL, 0);
 	h_pop(&h, &p);
 	h_advance(&h, 200 * 1000 * MS);
 	h_drain(&h); /* retransmissions of the first connection */
+	h.cport = 40006;
+	h_send(&h, F_SYN, 9000, 0, 65535, NULL, NULL, 0);
+	h_drain(&h);
+	h.cport = 40005;
 	h_send(&h, F_ACK, 9001, p.seq + 1, 1000, NULL, NULL, 0);
 	h_pop(&h, &p);
 	assert_int_equal(p.flags, F_RST);
@@ -273,6 +278,144 @@ test_cookies_over_half_open_bound(void **state)
 	h_send(&h, F_ACK, 101, p.seq + 1, 1000, NULL, NULL, 0);
 	assert_int_equal(h.app.accepted, 1);
 	assert_int_equal(tcp_engine_nb_flows(h.e), 3);
+	h_fini(&h);
+}
+
+/* A cookie that would verify for the harness's current tuple and clock, without issuing it. */
+static uint32_t
+forge_cookie(struct h *h, uint32_t client_isn)
+{
+	struct tcp_seg syn = {.tuple = h_tuple(h), .seq = client_isn, .now = h->now};
+
+	syn.opts.mss = 1460;
+	return tcp_cookie_make(h->e, &syn);
+}
+
+static void
+cookies_never(struct tcp_engine_params *p)
+{
+	p->syncookies = TCP_SYNCOOKIE_NEVER;
+}
+
+/*
+ * A cookie ACK is only taken while cookies were issued in the last two periods (never with
+ * syncookies = never): otherwise an ACK flood may forge connections at any time, one per 2^23
+ * guesses, with no SYN flood going on.
+ */
+static void
+test_cookie_ack_needs_recent_cookies(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, half_open_2);
+	h.lport = H_APP_PORT;
+	/* no cookie ever sent: a valid one (the forger guessed the MAC) gets a RST */
+	h.cport = 41100;
+	h_send(&h, F_ACK, 101, forge_cookie(&h, 100) + 1, 1000, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_RST);
+	assert_int_equal(h.app.accepted, 0);
+	assert_int_equal(h_drops(&h, TCP_DROP_NO_FLOW), 1);
+	assert_int_equal(stats(&h)->cookies_accepted, 0);
+	/* a SYN burst over max_half_open: cookies go out, and cookie ACKs are taken */
+	for (int i = 0; i < 3; i++) {
+		h.cport = (uint16_t)(41101 + i);
+		h_send(&h, F_SYN, 100, 0, 65535, NULL, NULL, 0);
+		h_pop(&h, &p);
+	}
+	assert_int_equal(stats(&h)->cookies_sent, 1);
+	h.cport = 41100;
+	h_send(&h, F_ACK, 101, forge_cookie(&h, 100) + 1, 1000, NULL, NULL, 0);
+	assert_int_equal(h.app.accepted, 1);
+	/* the cookie itself, 60 s later: still good (64 to 128 s) */
+	h.now += 60 * 1000 * MS;
+	h.cport = 41103;
+	h_send(&h, F_ACK, 101, p.seq + 1, 1000, NULL, NULL, 0);
+	assert_int_equal(h.app.accepted, 2);
+	/* 130 s after the last cookie went out, a fresh valid one is refused again */
+	h.now += 70 * 1000 * MS;
+	h_drain(&h);
+	h.cport = 41104;
+	h_send(&h, F_ACK, 101, forge_cookie(&h, 100) + 1, 1000, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_RST);
+	assert_int_equal(h.app.accepted, 2);
+	h_fini(&h);
+
+	/* syncookies = never: never */
+	h_init(&h, cookies_never);
+	h.lport = H_APP_PORT;
+	h.cport = 41105;
+	h_send(&h, F_ACK, 101, forge_cookie(&h, 100) + 1, 1000, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_RST);
+	assert_int_equal(h.app.accepted, 0);
+	h_fini(&h);
+}
+
+static void
+random_keys(struct tcp_engine_params *p)
+{
+	p->seed = 0;
+}
+
+/* Without a test seed every engine draws its own keys (getrandom): ISNs differ. */
+static void
+test_keys_from_getrandom(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t isn[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		h_init(&h, random_keys);
+		h.now = 5000000000ULL;
+		h.cport = 41200;
+		h.lport = H_APP_PORT;
+		h_send(&h, F_SYN, 100, 0, 65535, NULL, NULL, 0);
+		h_pop(&h, &p);
+		isn[i] = p.seq;
+		h_fini(&h);
+	}
+	assert_false(isn[0] == isn[1] && isn[1] == isn[2]);
+}
+
+/*
+ * The IP ID is no engine-wide counter: one would tell a peer how many packets the engine sent
+ * to others between two of its own (the idle-scan and challenge-ACK side channels), and
+ * starting it from the key gave key bits away in the first packet.
+ */
+static void
+test_ip_id_per_flow(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint16_t first, second;
+	uint32_t a_cseq;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40120, H_ECHO_PORT, NULL, 1), 0);
+	a_cseq = h.cseq;
+	h_data(&h, "a", 1);
+	h_pop(&h, &p);
+	first = p.ip_id;
+	h_drain(&h);
+	/* traffic to someone else in between */
+	assert_int_equal(h_connect(&h, 40121, H_ECHO_PORT, NULL, 1), 0);
+	for (int i = 0; i < 5; i++)
+		h_data(&h, "b", 1);
+	assert_true(h_pending(&h) > 0);
+	h_drain(&h);
+	h.cport = 40120;
+	h.cseq = a_cseq + 1;
+	h_data(&h, "a", 1);
+	h_pop(&h, &p);
+	second = p.ip_id;
+	assert_int_equal((uint16_t)(second - first), 1);
 	h_fini(&h);
 }
 
@@ -1918,6 +2061,9 @@ main(void)
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_cookie_flow_carries_data),
 		cmocka_unit_test(test_cookies_over_half_open_bound),
+		cmocka_unit_test(test_cookie_ack_needs_recent_cookies),
+		cmocka_unit_test(test_keys_from_getrandom),
+		cmocka_unit_test(test_ip_id_per_flow),
 		cmocka_unit_test(test_malformed_options),
 		cmocka_unit_test(test_bad_checksum),
 		cmocka_unit_test(test_data_in_delayed_ack),
