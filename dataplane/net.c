@@ -194,6 +194,21 @@ icmp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m, struct
 	dp_tx_enqueue(lc, port, m);
 }
 
+/* The port's verdict on the IPv4 header checksum; NONE (not filled in, data intact) is good. */
+static bool
+ip_cksum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint16_t ihl)
+{
+	switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+	case RTE_MBUF_F_RX_IP_CKSUM_NONE:
+		return true;
+	case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+		return false;
+	default:
+		return rte_raw_cksum(ip, ihl) == 0xffff;
+	}
+}
+
 static void
 ipv4_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
@@ -215,9 +230,7 @@ ipv4_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	total = rte_be_to_cpu_16(ip->total_length);
 	if (total < ihl || total > avail)
 		return dp_drop(lc, m, DP_DROP_IP_BAD_LEN);
-	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-	    ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
-	     rte_raw_cksum(ip, ihl) != 0xffff))
+	if (!ip_cksum_ok(m, ip, ihl))
 		return dp_drop(lc, m, DP_DROP_IP_CKSUM);
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return dp_drop(lc, m, DP_DROP_IP_FRAGMENT);

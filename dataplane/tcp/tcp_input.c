@@ -99,6 +99,25 @@ is_local(const struct tcp_engine *e, uint32_t a)
 	return false;
 }
 
+/*
+ * The port's verdict on the TCP checksum. NONE means the checksum in the segment is not
+ * filled in (a partial checksum from virtio, vhost or veth: the segment came from this host
+ * and its data is intact), so checking it in software would refuse good segments.
+ */
+static bool
+l4_cksum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t l3)
+{
+	switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+	case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+	case RTE_MBUF_F_RX_L4_CKSUM_NONE:
+		return true;
+	case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+		return false;
+	default:
+		return tcp_cksum_ipv4_mbuf_verify(m, ip, l3) == 0;
+	}
+}
+
 /* ---------------------------------------------------------------- no flow */
 
 static void
@@ -941,9 +960,7 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 		tcp_drop(e, m, TCP_DROP_SHORT);
 		return;
 	}
-	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-	    ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD &&
-	     tcp_cksum_ipv4_mbuf_verify(m, ip, l3) != 0)) {
+	if (!l4_cksum_ok(m, ip, l3)) {
 		tcp_drop(e, m, TCP_DROP_BAD_CSUM);
 		return;
 	}

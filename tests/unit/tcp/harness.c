@@ -220,6 +220,7 @@ send_seg(struct h *h, uint8_t flags, uint32_t seq, uint32_t ack, uint16_t win,
 	if (bad)
 		th->cksum ^= 0x1234;
 	m->l3_len = sizeof(*ip);
+	m->ol_flags |= h->rx_ol_flags;
 	tcp_input(h->e, m, h->now);
 }
 

@@ -90,9 +90,10 @@ struct h {
 	uint32_t cseq; /* next client sequence number */
 	uint32_t sseq; /* next expected server sequence number (what the client acks) */
 	uint32_t s_isn;
-	bool ts;	     /* client sends timestamps on every segment */
-	uint32_t last_tsval; /* server's, echoed back */
-	uint16_t cwin;	     /* window the client advertises (raw) */
+	bool ts;	      /* client sends timestamps on every segment */
+	uint32_t last_tsval;  /* server's, echoed back */
+	uint16_t cwin;	      /* window the client advertises (raw) */
+	uint64_t rx_ol_flags; /* RX offload flags the "NIC" sets on every client segment */
 };
 
 extern struct rte_mempool *h_pool;

@@ -469,6 +469,38 @@ test_bad_checksum(void **state)
 	h_fini(&h);
 }
 
+/*
+ * What the port says about the TCP checksum: GOOD and NONE (virtio, vhost and veth hand over
+ * segments from the same host with the checksum left partial, their data verified) are taken
+ * as they are; BAD is dropped; UNKNOWN is checked in software.
+ */
+static void
+test_rx_cksum_flags(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40009, H_APP_PORT, NULL, 1), 0);
+	h.rx_ol_flags = RTE_MBUF_F_RX_L4_CKSUM_NONE | RTE_MBUF_F_RX_IP_CKSUM_NONE;
+	h_send_badsum(&h, F_ACK | F_PSH, h.cseq, h.sseq, 1000, "hello", 5);
+	h.cseq += 5;
+	assert_int_equal(h.app.rxlen, 5);
+	h.rx_ol_flags = RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	h_send_badsum(&h, F_ACK | F_PSH, h.cseq, h.sseq, 1000, "there", 5);
+	h.cseq += 5;
+	assert_int_equal(h.app.rxlen, 10);
+	h.rx_ol_flags = RTE_MBUF_F_RX_L4_CKSUM_BAD;
+	h_data(&h, "nope!", 5);
+	h.cseq -= 5;
+	assert_int_equal(h.app.rxlen, 10);
+	h.rx_ol_flags = RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN;
+	h_send_badsum(&h, F_ACK | F_PSH, h.cseq, h.sseq, 1000, "nope!", 5);
+	assert_int_equal(h.app.rxlen, 10);
+	assert_int_equal(h_drops(&h, TCP_DROP_BAD_CSUM), 2);
+	h_fini(&h);
+}
+
 /* ---------------------------------------------------------------- data */
 
 static void
@@ -2066,6 +2098,7 @@ main(void)
 		cmocka_unit_test(test_ip_id_per_flow),
 		cmocka_unit_test(test_malformed_options),
 		cmocka_unit_test(test_bad_checksum),
+		cmocka_unit_test(test_rx_cksum_flags),
 		cmocka_unit_test(test_data_in_delayed_ack),
 		cmocka_unit_test(test_echo_both_ways),
 		cmocka_unit_test(test_out_of_order_and_sack),
