@@ -112,15 +112,21 @@ def main():
                                "30000", "90"], stdout=subprocess.PIPE, text=True)
         time.sleep(2)
         ok = 0
+        peak_half_open = 0
         for i in range(20):
             r = t.in_ns("curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
                         "--interface", f"198.18.0.{10 + i}", "http://198.18.0.2/pkg/1m.bin", check=False)
             ok += r.stdout == "200"
+            peak_half_open = max(peak_half_open,
+                                 t.telemetry("/authgate/tcp/stats")["flows_by_state"]["SYN_RECEIVED"])
         sent = fl.communicate(timeout=120)[0].strip()
         st = t.telemetry("/authgate/tcp/stats")
         check(ok == 20, f"during a SYN flood ({sent} spoofed SYNs) 20/20 curl downloads completed: {ok}")
-        check(st["cookies_sent"] > 0 or st["flows_by_state"]["SYN_RECEIVED"] < 5000,
-              f"SYN cookies sent: {st['cookies_sent']}, half-open bounded")
+        # lab.ini: one dataplane lcore, [tcp] max_half_open at its default of 4096 per lcore;
+        # the flood sends more SYNs than that within the 63 s a half-open flow lives
+        check(int(sent) > 4096 and st["cookies_sent"] > 0 and peak_half_open <= 4096,
+              f"{sent} SYNs: half-open flows peaked at {peak_half_open} (bound 4096), then "
+              f"{st['cookies_sent']} SYN cookies")
         # half-open flows from spoofed sources give up after 5 SYN-ACK retries: 1+2+4+8+16+32 s
         try:
             t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows"] == 0, 120, "flows to drain")
