@@ -23,11 +23,12 @@ RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
 #define AUTH_LOG(level, fmt, ...)                                                                  \
 	rte_log(RTE_LOG_##level, ag_logtype_auth, "auth: " fmt "\n", ##__VA_ARGS__)
 
-#define JOB_RING_SIZE	   4096
-#define VERDICT_RING_SIZE  4096
-#define REVOKE_MAX	   256
-#define IDLE_SLEEP_US	   200
-#define SCHEME_FLOW_CLOSED 0xff /* a job that only says "this flow closed" */
+#define JOB_RING_SIZE	    4096
+#define AUTHSVC_TRUST_QUEUE 4096 /* jobs in flight per trust: one trust's flood stays its own */
+#define VERDICT_RING_SIZE   4096
+#define REVOKE_MAX	    256
+#define IDLE_SLEEP_US	    200
+#define SCHEME_FLOW_CLOSED  0xff /* a job that only says "this flow closed" */
 
 /* An NTLM job in the pool: the lcore's job and the context slot it borrowed. */
 struct ntlm_job {
@@ -58,7 +59,8 @@ static struct {
 	struct rte_ring *jobs[AUTHSVC_MAX_LCORES];
 	struct rte_ring *verdicts[AUTHSVC_MAX_LCORES];
 	struct trust_table trusts;
-	struct kw_pool *pool;
+	struct kw_pool *pools[TRUST_MAX]; /* one per trust: a sick one ties up only its own */
+	struct kw_pool *local;		  /* NTLM Type 1: the challenge is made here, no trust */
 	struct ntlm_table *ntlm;
 	struct basic_cache *basic_cache; /* NULL: off */
 	char default_trust[TRUST_NAME_MAX];
@@ -154,59 +156,76 @@ answer_now(const struct authsvc_job *job, uint16_t status, unsigned int reason)
 		post_verdict(job->lcore, v);
 }
 
-/* Called on a pool worker once the trust's semaphore was passed (or timed out). */
+/* The job's lcore gets its verdict: what the worker decided, turned into an HTTP answer. */
+static void
+answer_kw(const struct authsvc_job *job, const struct kw_verdict *kv)
+{
+	struct authsvc_verdict *v = calloc(1, sizeof(*v));
+	int http = kw_reason_http_status(kv->reason);
+
+	if (v == NULL) {
+		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	v->flow_id = job->flow_id;
+	v->flow_gen = job->flow_gen;
+	v->seq = job->seq;
+	v->status = http == 200 ? 200 : http == 503 ? 503 : 401;
+	v->reason = (uint16_t)kv->reason;
+	v->scheme = job->scheme;
+	v->cont = kv->reason == KW_NTLM_CHALLENGE;
+	v->mech = (uint8_t)kv->mech;
+	v->queue_us = (uint32_t)RTE_MIN(kv->queue_ns / 1000, (uint64_t)UINT32_MAX);
+	v->validate_us = (uint32_t)RTE_MIN(kv->accept_ns / 1000, (uint64_t)UINT32_MAX);
+	v->expires_at = kv->expires_at;
+	memcpy(v->principal, kv->principal, sizeof(v->principal));
+	v->reply_len = RTE_MIN(kv->reply_len, (uint16_t)sizeof(v->reply));
+	memcpy(v->reply, kv->reply, v->reply_len);
+	/* detail never holds a password: the AS exchange's messages name only the user */
+	if (kv->reason != KW_OK && kv->reason != KW_ERR_BUSY_TIMEOUT &&
+	    kv->reason != KW_ERR_BUSY_REJECTED && kv->reason != KW_NTLM_CHALLENGE)
+		AUTH_LOG(INFO, "validation failed: %s (gss major %#x minor %#x: %s)",
+			 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor, kv->detail);
+	__atomic_add_fetch(&svc.stats.queue_ns_total, kv->queue_ns, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&svc.stats.accept_ns_total, kv->accept_ns, __ATOMIC_RELAXED);
+	post_verdict(job->lcore, v);
+}
+
+/*
+ * Called on a pool worker once the trust's semaphore was passed (or timed out), or by the
+ * watchdog for a worker that hangs (EARLY: answer now, the worker still has the job) and then
+ * by that worker when it returns at last (LATE: release the job, answer nobody).
+ */
 static void
 on_kw_verdict(const struct kw_verdict *kv, void *arg)
 {
 	struct authsvc_job *job = kv->user;
-	struct authsvc_verdict *v = calloc(1, sizeof(*v));
 
 	RTE_SET_USED(arg);
+	if (kv->mech == TRUST_MECH_NTLM)
+		job = ((struct ntlm_job *)kv->user)->job;
+	else if (kv->mech == TRUST_MECH_BASIC)
+		job = ((struct basic_job *)kv->user)->job;
+	if (kv->stage != KW_STAGE_LATE)
+		answer_kw(job, kv);
+	if (kv->stage == KW_STAGE_EARLY)
+		return; /* the token and the NTLM context are still in the stuck worker's hands */
 	if (kv->mech == TRUST_MECH_NTLM) {
 		struct ntlm_job *nj = kv->user;
 
-		job = nj->job;
 		/* only a challenge keeps the context: Type 3 comes next on this flow */
-		ntlm_table_end(svc.ntlm, nj->entry, kv->reason == KW_NTLM_CHALLENGE, mono_ns());
+		ntlm_table_end(svc.ntlm, nj->entry,
+			       kv->stage == KW_STAGE_FINAL && kv->reason == KW_NTLM_CHALLENGE,
+			       mono_ns());
 		free(nj);
 	} else if (kv->mech == TRUST_MECH_BASIC) {
 		struct basic_job *bj = kv->user;
 
-		job = bj->job;
 		/* stored only after krb5_verify_init_creds said yes (record checks the reason) */
-		if (bj->cache)
+		if (bj->cache && kv->stage == KW_STAGE_FINAL)
 			basic_cache_record(svc.basic_cache, bj->key, bj->started, kv);
 		explicit_bzero(bj, sizeof(*bj));
 		free(bj);
-	}
-	if (v != NULL) {
-		int http = kw_reason_http_status(kv->reason);
-
-		v->flow_id = job->flow_id;
-		v->flow_gen = job->flow_gen;
-		v->seq = job->seq;
-		v->status = http == 200 ? 200 : http == 503 ? 503 : 401;
-		v->reason = (uint16_t)kv->reason;
-		v->scheme = job->scheme;
-		v->cont = kv->reason == KW_NTLM_CHALLENGE;
-		v->mech = (uint8_t)kv->mech;
-		v->queue_us = (uint32_t)RTE_MIN(kv->queue_ns / 1000, (uint64_t)UINT32_MAX);
-		v->validate_us = (uint32_t)RTE_MIN(kv->accept_ns / 1000, (uint64_t)UINT32_MAX);
-		v->expires_at = kv->expires_at;
-		memcpy(v->principal, kv->principal, sizeof(v->principal));
-		v->reply_len = RTE_MIN(kv->reply_len, (uint16_t)sizeof(v->reply));
-		memcpy(v->reply, kv->reply, v->reply_len);
-		/* detail never holds a password: the AS exchange's messages name only the user */
-		if (kv->reason != KW_OK && kv->reason != KW_ERR_BUSY_TIMEOUT &&
-		    kv->reason != KW_ERR_BUSY_REJECTED && kv->reason != KW_NTLM_CHALLENGE)
-			AUTH_LOG(INFO, "validation failed: %s (gss major %#x minor %#x: %s)",
-				 kw_reason_str(kv->reason), kv->gss_major, kv->gss_minor,
-				 kv->detail);
-		__atomic_add_fetch(&svc.stats.queue_ns_total, kv->queue_ns, __ATOMIC_RELAXED);
-		__atomic_add_fetch(&svc.stats.accept_ns_total, kv->accept_ns, __ATOMIC_RELAXED);
-		post_verdict(job->lcore, v);
-	} else {
-		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
 	}
 	job_free(job);
 }
@@ -269,7 +288,7 @@ dispatch_basic(struct authsvc_job *job)
 	kj.token = job->token;
 	kj.token_len = job->token_len;
 	kj.user = bj;
-	if (kw_pool_submit(svc.pool, &kj) == 0)
+	if (kw_pool_submit(svc.pools[idx], &kj) == 0)
 		return;
 	explicit_bzero(bj, sizeof(*bj));
 	free(bj);
@@ -340,7 +359,7 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	kj.ntlm_ctx = ntlm_entry_ctx(entry);
 	kj.spnego = spnego;
 	kj.user = nj;
-	if (kw_pool_submit(svc.pool, &kj) == 0)
+	if (kw_pool_submit(idx == TRUST_INDEX_NONE ? svc.local : svc.pools[idx], &kj) == 0)
 		return;
 	free(nj);
 	reason = AUTHSVC_QUEUE_FULL;
@@ -418,12 +437,60 @@ dispatch(struct authsvc_job *job)
 	kj.token = job->token;
 	kj.token_len = job->token_len;
 	kj.user = job;
-	rc = kw_pool_submit(svc.pool, &kj);
+	rc = kw_pool_submit(svc.pools[route.trust_index], &kj);
 	if (rc == 0)
 		return; /* the job is the pool's until on_kw_verdict */
 	answer_now(job, 503, AUTHSVC_QUEUE_FULL);
 done:
 	job_free(job);
+}
+
+/*
+ * Snapshots of each trust's counters every BASELINE_STEP_S, kept for BASELINE_SLOTS steps: the
+ * sizing recommendation compares now with the one a window ago, the same for every caller
+ * (one shared "previous call" made each operator's figure depend on the others' polling).
+ */
+#define BASELINE_STEP_S 10
+#define BASELINE_SLOTS	7 /* a 60 s window */
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t last_ns;
+	unsigned int next, filled;
+	struct sema_stats snap[BASELINE_SLOTS][TRUST_MAX];
+} baseline = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void
+baseline_tick(uint64_t now)
+{
+	if (baseline.filled > 0 && now - baseline.last_ns < BASELINE_STEP_S * 1000000000ull)
+		return;
+	pthread_mutex_lock(&baseline.lock);
+	for (uint32_t t = 0; t < svc.trusts.count; t++)
+		sema_get_stats(svc.trusts.trusts[t].sema, &baseline.snap[baseline.next][t]);
+	baseline.next = (baseline.next + 1) % BASELINE_SLOTS;
+	if (baseline.filled < BASELINE_SLOTS)
+		baseline.filled++;
+	baseline.last_ns = now;
+	pthread_mutex_unlock(&baseline.lock);
+}
+
+int
+authsvc_trust_baseline(uint32_t t, struct sema_stats *out)
+{
+	unsigned int oldest;
+
+	if (!svc.running || t >= svc.trusts.count)
+		return -ENOENT;
+	pthread_mutex_lock(&baseline.lock);
+	if (baseline.filled == 0) {
+		pthread_mutex_unlock(&baseline.lock);
+		return -EAGAIN;
+	}
+	oldest = baseline.filled < BASELINE_SLOTS ? 0 : baseline.next;
+	*out = baseline.snap[oldest][t];
+	pthread_mutex_unlock(&baseline.lock);
+	return 0;
 }
 
 static void *
@@ -450,8 +517,13 @@ dispatcher_main(void *arg)
 		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		if (now - last_poll > 500000000ull) {
 			/* expire waiters nobody wakes and emit the periodic timeout summaries */
-			for (uint32_t t = 0; t < svc.trusts.count; t++)
+			for (uint32_t t = 0; t < svc.trusts.count; t++) {
 				sema_poll(svc.trusts.trusts[t].sema);
+				/* a KDC or DC that never answers: its worker is abandoned, 503 */
+				kw_pool_watchdog(svc.pools[t]);
+			}
+			kw_pool_watchdog(svc.local);
+			baseline_tick(now);
 			/* NTLM exchanges abandoned after the Type 2 */
 			ntlm_table_sweep(svc.ntlm, now);
 			last_poll = now;
@@ -578,6 +650,17 @@ ntlm_user_file(void)
 	return NULL;
 }
 
+static void
+destroy_pools(void)
+{
+	for (uint32_t t = 0; t < TRUST_MAX; t++) {
+		kw_pool_destroy(svc.pools[t]);
+		svc.pools[t] = NULL;
+	}
+	kw_pool_destroy(svc.local);
+	svc.local = NULL;
+}
+
 int
 authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 {
@@ -607,7 +690,6 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 			AUTH_LOG(ERR, "trust %s: %s", c.realm, strerror(-rc));
 			return rc;
 		}
-		workers += c.workers;
 	}
 	ntc.max_entries = cfg->ntlm_ctx_max;
 	ntc.timeout_ns = (uint64_t)cfg->ntlm_ctx_timeout_s * 1000000000ull;
@@ -644,27 +726,47 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 			return -rte_errno;
 	}
 	pc.trusts = &svc.trusts;
-	pc.workers = RTE_MIN(workers, (unsigned int)TRUST_WORKERS_MAX);
-	pc.queue_size = cfg->queue_size ? cfg->queue_size : 8192;
+	pc.queue_size = cfg->queue_size ? cfg->queue_size : AUTHSVC_TRUST_QUEUE;
 	pc.on_verdict = on_kw_verdict;
 	pc.ntlm_user_file = ntlm_user_file();
 	snprintf(svc.ntlm_service, sizeof(svc.ntlm_service), "%s", cfg->ntlm_service);
 	pc.ntlm_service = svc.ntlm_service;
-	svc.pool = kw_pool_create(&pc);
-	if (svc.pool == NULL) {
+	for (uint32_t t = 0; t < svc.trusts.count; t++) {
+		const struct trust_config *tc = &svc.trusts.trusts[t].cfg;
+
+		/* as many threads as slots at least: a granted job never waits for a thread */
+		pc.trust_index = t;
+		pc.workers = RTE_MAX(tc->workers, tc->max_concurrent_api);
+		svc.pools[t] = kw_pool_create(&pc);
+		if (svc.pools[t] == NULL) {
+			AUTH_LOG(ERR, "trust %s: worker pool: %s", tc->realm, strerror(errno));
+			rc = -errno;
+			goto fail;
+		}
+		workers += pc.workers;
+	}
+	/* NTLM's first leg is answered here (the challenge); it reaches no DC and takes no slot */
+	pc.trust_index = TRUST_INDEX_NONE;
+	pc.workers = 2;
+	svc.local = kw_pool_create(&pc);
+	if (svc.local == NULL) {
 		AUTH_LOG(ERR, "worker pool: %s", strerror(errno));
-		return -errno;
+		rc = -errno;
+		goto fail;
 	}
 	svc.stop = false;
 	rc = pthread_create(&svc.dispatcher, NULL, dispatcher_main, NULL);
 	if (rc != 0) {
-		kw_pool_destroy(svc.pool);
-		svc.pool = NULL;
-		return -rc;
+		rc = -rc;
+		goto fail;
 	}
 	svc.running = true;
-	AUTH_LOG(INFO, "%u trust(s), %u worker(s)", svc.trusts.count, pc.workers);
+	AUTH_LOG(INFO, "%u trust(s), %u worker(s) in all, each trust its own", svc.trusts.count,
+		 workers + pc.workers);
 	return 0;
+fail:
+	destroy_pools();
+	return rc;
 }
 
 void
@@ -674,15 +776,15 @@ authsvc_stop(void)
 		return;
 	svc.stop = true;
 	pthread_join(svc.dispatcher, NULL);
-	kw_pool_destroy(svc.pool); /* finishes queued jobs: their verdicts land in the rings */
-	svc.pool = NULL;
+	destroy_pools(); /* finishes queued jobs: their verdicts land in the rings */
 	for (uint16_t i = 0; i < svc.nb_lcores; i++) {
 		void *p;
 
 		while (rte_ring_dequeue(svc.jobs[i], &p) == 0)
-			free(p);
-		while (rte_ring_dequeue(svc.verdicts[i], &p) == 0)
 			job_free(p);
+		/* verdicts are not jobs: nothing in them to wipe */
+		while (rte_ring_dequeue(svc.verdicts[i], &p) == 0)
+			free(p);
 		rte_ring_free(svc.jobs[i]);
 		rte_ring_free(svc.verdicts[i]);
 		svc.jobs[i] = svc.verdicts[i] = NULL;
@@ -811,11 +913,12 @@ authsvc_get_stats(struct authsvc_stats *out)
 	memcpy(out, &svc.stats, sizeof(*out));
 	if (svc.running && svc.ntlm != NULL)
 		ntlm_table_get_stats(svc.ntlm, &out->ntlm);
-	if (svc.running && svc.pool != NULL) {
+	for (uint32_t t = 0; svc.running && t < svc.trusts.count; t++) {
 		struct kw_pool_stats ps;
 
-		kw_pool_get_stats(svc.pool, &ps);
-		out->ntlm_dc_pings = ps.ntlm_dc_pings;
+		kw_pool_get_stats(svc.pools[t], &ps);
+		out->ntlm_dc_pings += ps.ntlm_dc_pings;
+		out->workers_hung += ps.hung;
 	}
 	if (svc.running && svc.basic_cache != NULL)
 		basic_cache_get_stats(svc.basic_cache, &out->basic_cache);
@@ -825,4 +928,13 @@ const struct trust_table *
 authsvc_trusts(void)
 {
 	return svc.running ? &svc.trusts : NULL;
+}
+
+int
+authsvc_trust_pool_stats(uint32_t t, struct kw_pool_stats *out)
+{
+	if (!svc.running || t >= svc.trusts.count || svc.pools[t] == NULL)
+		return -ENOENT;
+	kw_pool_get_stats(svc.pools[t], out);
+	return 0;
 }

@@ -86,7 +86,7 @@ struct authsvc_config {
 	char default_trust[TRUST_NAME_MAX]; /* bare Basic user names, NTLM with no domain */
 	uint32_t ntlm_ctx_timeout_s;	    /* half-open NTLM exchange lifetime; 0 = 30 */
 	uint32_t ntlm_ctx_max;		    /* half-open NTLM exchanges; 0 = 65536 */
-	uint32_t queue_size;		    /* jobs in flight in the pool; 0 = 8192 */
+	uint32_t queue_size;		    /* jobs in flight per trust; 0 = 4096 */
 	/* NTLM acceptor name, "HTTP@gw.example.com": gss-ntlmssp puts it in the Type 2 and
 	 * its clients check it against the name they target. "" = HTTP@<hostname>. */
 	char ntlm_service[TRUST_NAME_MAX];

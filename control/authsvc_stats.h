@@ -17,11 +17,12 @@ struct authsvc_stats {
 	uint64_t queue_ns_total;		/* semaphore waits, summed */
 	uint64_t accept_ns_total;		/* gss_accept_sec_context time, summed */
 	uint32_t revoke_epoch;
-	uint64_t flow_closes;		      /* flow-closed messages taken */
-	uint64_t ntlm_type1_padded;	      /* short raw NEGOTIATEs given their Version */
-	uint64_t ntlm_type3_version_cleared;  /* raw AUTHENTICATEs without the Version they claim */
-	uint64_t ntlm_dc_pings;		      /* winbind asked about its DC after a refusal */
-	struct ntlm_table_stats ntlm;	      /* half-open NTLM contexts */
+	uint64_t flow_closes;		     /* flow-closed messages taken */
+	uint64_t ntlm_type1_padded;	     /* short raw NEGOTIATEs given their Version */
+	uint64_t ntlm_type3_version_cleared; /* raw AUTHENTICATEs without the Version they claim */
+	uint64_t ntlm_dc_pings;		     /* winbind asked about its DC after a refusal */
+	uint64_t workers_hung;	      /* validations abandoned past their deadline (all trusts) */
+	struct ntlm_table_stats ntlm; /* half-open NTLM contexts */
 	struct basic_cache_stats basic_cache; /* all zero while the cache is off */
 };
 
@@ -34,5 +35,14 @@ typedef void (*authsvc_tel_front_fn)(struct rte_tel_data *d);
 void authsvc_telemetry_init(authsvc_tel_front_fn front);
 /* The running service's trusts (their semaphores hold the Netlogon counters), or NULL. */
 const struct trust_table *authsvc_trusts(void);
+/* Trust t's worker pool counters (queue full, hung workers); -ENOENT when there is none. */
+struct kw_pool_stats;
+int authsvc_trust_pool_stats(uint32_t t, struct kw_pool_stats *out);
+/*
+ * Trust t's counters as they were about a minute ago (or at the oldest snapshot the service
+ * has): the baseline of the sizing recommendation. -EAGAIN before the first snapshot.
+ */
+struct sema_stats;
+int authsvc_trust_baseline(uint32_t t, struct sema_stats *out);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
+#include "control/krb5_worker.h"
 #include "control/trust.h"
 
 static authsvc_tel_front_fn front_counters;
@@ -53,6 +54,8 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "ntlm_type3_version_cleared", as.ntlm_type3_version_cleared);
 	/* winbind-validated refusals that asked about the DC; DC down: verdicts.dc_unavailable */
 	rte_tel_data_add_dict_u64(d, "ntlm_dc_pings", as.ntlm_dc_pings);
+	/* validations abandoned past their trust's deadline (a KDC/DC that never answered) */
+	rte_tel_data_add_dict_u64(d, "workers_hung", as.workers_hung);
 	/* Basic answered from the verified-credential cache: no KDC call, no semaphore slot */
 	rte_tel_data_add_dict_u64(d, "basic_cache_hits", as.basic_cache.hits);
 	rte_tel_data_add_dict_u64(d, "basic_cache_misses", as.basic_cache.misses);
@@ -80,8 +83,6 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 tel_trusts(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	static struct sema_stats prev[TRUST_MAX];
-	static bool have_prev[TRUST_MAX];
 	const struct trust_table *tt = authsvc_trusts();
 
 	RTE_SET_USED(cmd);
@@ -91,14 +92,18 @@ tel_trusts(const char *cmd, const char *params, struct rte_tel_data *d)
 		return 0;
 	for (uint32_t i = 0; i < tt->count; i++) {
 		struct rte_tel_data *t = rte_tel_data_alloc();
-		struct sema_stats st;
+		struct sema_stats st, base;
+		struct kw_pool_stats ps;
 		char name[16];
 
 		if (t == NULL)
 			return -ENOMEM;
 		sema_get_stats(tt->trusts[i].sema, &st);
+		memset(&ps, 0, sizeof(ps));
+		authsvc_trust_pool_stats(i, &ps);
 		rte_tel_data_start_dict(t);
 		rte_tel_data_add_dict_string(t, "realm", tt->trusts[i].cfg.realm);
+		rte_tel_data_add_dict_string(t, "kind", trust_kind_str(tt->trusts[i].cfg.kind));
 		rte_tel_data_add_dict_u64(t, "max_concurrent_api", st.slots);
 		rte_tel_data_add_dict_u64(t, "semaphore_waiters", st.waiters);
 		rte_tel_data_add_dict_u64(t, "semaphore_holders", st.holders);
@@ -113,12 +118,21 @@ tel_trusts(const char *cmd, const char *params, struct rte_tel_data *d)
 					  sema_wait_percentile_ns(&st, 0.90) / 1000);
 		rte_tel_data_add_dict_u64(t, "wait_p99_us",
 					  sema_wait_percentile_ns(&st, 0.99) / 1000);
-		/* between this call and the previous one: the operator's sampling interval */
-		if (have_prev[i])
-			rte_tel_data_add_dict_u64(t, "recommended_max_concurrent_api_x100",
-						  (uint64_t)(sema_recommend(&prev[i], &st) * 100));
-		prev[i] = st;
-		have_prev[i] = true;
+		/* this trust's own workers and queue: a sick trust shows here, not in the others */
+		rte_tel_data_add_dict_u64(t, "pac_validation", tt->trusts[i].cfg.pac_validation);
+		rte_tel_data_add_dict_u64(t, "queue_full", ps.rejected_full);
+		rte_tel_data_add_dict_u64(t, "workers_hung", ps.hung);
+		rte_tel_data_add_dict_u64(t, "slots_reclaimed", ps.slots_reclaimed);
+		/* over the service's own window (about a minute), whoever asks and how often */
+		if (authsvc_trust_baseline(i, &base) == 0 && st.now_ns > base.now_ns) {
+			double r = sema_recommend(&base, &st);
+
+			rte_tel_data_add_dict_u64(t, "recommendation_window_s",
+						  (st.now_ns - base.now_ns) / 1000000000ull);
+			if (r >= 0)
+				rte_tel_data_add_dict_u64(t, "recommended_max_concurrent_api_x100",
+							  (uint64_t)(r * 100));
+		}
 		snprintf(name, sizeof(name), "t%u", i);
 		rte_tel_data_add_dict_container(d, name, t, 0);
 	}

@@ -85,6 +85,8 @@ kw_reason_str(enum kw_reason r)
 		return "kdc_not_verified";
 	case KW_ERR_DC_UNAVAILABLE:
 		return "dc_unavailable";
+	case KW_ERR_WORKER_HUNG:
+		return "worker_hung";
 	case KW_REASON_COUNT:
 		break;
 	}
@@ -101,6 +103,7 @@ kw_reason_http_status(enum kw_reason r)
 	case KW_ERR_BUSY_REJECTED:
 	case KW_ERR_KDC_UNREACHABLE:
 	case KW_ERR_DC_UNAVAILABLE:
+	case KW_ERR_WORKER_HUNG:
 		/* 401 would make the client prompt and retry at once, feeding the storm */
 		return 503;
 	case KW_ERR_INTERNAL:
@@ -436,39 +439,54 @@ cleanup:
 
 #define KW_POOL_POLL_NS (10ULL * 1000000ULL) /* how late a semaphore deadline may be noticed */
 
-/* A job from submit to verdict: in the semaphore's queue, then on the run list. */
+enum kw_item_state {
+	KW_ITEM_WAITING,   /* in the semaphore's queue or on the run list */
+	KW_ITEM_RUNNING,   /* a worker validates it */
+	KW_ITEM_ABANDONED, /* the watchdog answered for it; the stuck worker still has it */
+};
+
+/* A job from submit to verdict: in the semaphore's queue, then on the run list, then running. */
 struct kw_pool_item {
 	struct kw_pool_item *next;
+	struct kw_pool_item *run_prev, *run_next; /* the running list, for the watchdog */
 	struct kw_pool *pool;
 	struct kw_job job;
 	struct sema_hold hold;
-	const struct trust *sema_trust; /* whose slot it holds; NULL: none taken */
-	int sema_result;		/* 0, -ETIMEDOUT or -EAGAIN (admission) */
+	const struct trust *trust; /* the pool's trust; NULL for the local NTLM challenge */
+	bool holds;		   /* a semaphore slot is held (granted, not yet released) */
+	int sema_result;	   /* 0, -ETIMEDOUT or -EAGAIN (admission) */
+	enum kw_item_state state;
 	uint64_t submitted_ns;
 };
 
 struct kw_pool {
 	struct kw_pool_config cfg;
+	const struct trust *trust; /* NULL for the local pool */
+	uint64_t deadline_ns;	   /* from submission to verdict, the trust's timeout */
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* run list not empty, or stopping with nothing in flight */
+	pthread_cond_t gone; /* a thread left */
 	struct kw_pool_item *run_head;
 	struct kw_pool_item *run_tail;
-	unsigned int inflight; /* submitted, verdict not yet given */
+	struct kw_pool_item *running; /* items workers hold now */
+	unsigned int inflight;	      /* submitted, verdict not yet given */
 	uint64_t last_poll_ns;
 	int stopping;
-	unsigned int nthreads;
-	pthread_t *threads;
+	unsigned int live;  /* threads that have not exited */
+	unsigned int stuck; /* of those, threads still inside an abandoned job */
 	struct kw_pool_stats stats;
 };
 
-/* What a worker thread keeps across jobs: one acceptor per trust, one context for Basic. */
+/* What a worker thread keeps across jobs: its trust's acceptor, one context for Basic. */
 struct kw_thread {
-	struct kw *kws[TRUST_MAX];
+	struct kw *kw;
 	krb5_context basic_ctx;
 	struct ntlm_acceptor *ntlm;    /* the pool's user file (or none: as ntlm_wb) */
 	struct ntlm_acceptor *ntlm_wb; /* no user file: NTLM_USER_FILE, else winbind to the DC */
 	void *wb;		       /* this thread's wbcContext for ntlm_dc_ping */
 };
+
+static void *kw_pool_thread(void *arg);
 
 static void
 kw_pool_run(struct kw_pool *p, struct kw_pool_item *it)
@@ -491,24 +509,26 @@ kw_pool_granted(void *arg, int result, const struct sema_hold *hold)
 	struct kw_pool_item *it = arg;
 
 	it->sema_result = result;
-	if (result == 0)
+	if (result == 0) {
 		it->hold = *hold;
-	else
-		it->sema_trust = NULL;
+		it->holds = true;
+	}
 	kw_pool_run(it->pool, it);
 }
 
-/* The semaphore a job must pass, or NULL (bad trust: refused by the worker; NTLM Type 1). */
-static const struct trust *
-kw_pool_sema_for(const struct kw_pool *p, const struct kw_job *job)
+/*
+ * Does this job take a MaxConcurrentApi slot? Basic and NTLM reach the DC (an AS exchange, a
+ * NetrLogonSamLogon through winbind); Kerberos only when the trust models IIS's PAC
+ * validation round trip (pac_validation); the local NTLM challenge never.
+ */
+static bool
+kw_pool_takes_slot(const struct kw_pool *p, const struct kw_job *job)
 {
-	const struct trust_table *tt = p->cfg.trusts;
-	const struct trust *t;
-
-	if (job->trust_index >= tt->count)
-		return NULL;
-	t = &tt->trusts[job->trust_index];
-	return trust_kind_takes(t->cfg.kind, (enum trust_mech)job->mech) ? t : NULL;
+	if (p->trust == NULL)
+		return false;
+	if (job->mech == TRUST_MECH_KRB5)
+		return p->trust->cfg.pac_validation;
+	return true;
 }
 
 static void
@@ -528,14 +548,14 @@ static void
 kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *job,
 	     struct kw_verdict *v)
 {
-	if (th->kws[t->index] == NULL) {
+	if (th->kw == NULL) {
 		struct kw_config kc = {
 			.keytab = t->cfg.keytab,
 			.replay_cache = t->cfg.replay_cache,
 		};
 
-		th->kws[t->index] = kw_create(&kc);
-		if (th->kws[t->index] == NULL) {
+		th->kw = kw_create(&kc);
+		if (th->kw == NULL) {
 			v->reason = KW_ERR_INTERNAL;
 			/* detail is a short log field: a long realm name is cut, on purpose */
 			snprintf(v->detail, sizeof(v->detail),
@@ -544,7 +564,7 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
 			return;
 		}
 	}
-	kw_accept(th->kws[t->index], job->token, job->token_len, v);
+	kw_accept(th->kw, job->token, job->token_len, v);
 }
 
 /*
@@ -589,7 +609,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		struct kw_verdict *v)
 {
 	const struct kw_job *job = &it->job;
-	const struct trust *t = it->sema_trust;
+	const struct trust *t = it->trust;
 	struct ntlm_acceptor **acc;
 	uint64_t t0;
 
@@ -610,12 +630,12 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 	t0 = kw_now_ns();
 	switch (job->mech) {
 	case TRUST_MECH_KRB5:
-		if (t == NULL)
+		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_KRB5))
 			break;
 		kw_pool_krb5(th, t, job, v);
 		return;
 	case TRUST_MECH_BASIC:
-		if (t == NULL)
+		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_BASIC))
 			break;
 		if (th->basic_ctx == NULL && krb5_init_context(&th->basic_ctx) != 0) {
 			th->basic_ctx = NULL;
@@ -628,7 +648,8 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		return;
 	case TRUST_MECH_NTLM:
 		/* Type 1 runs without a trust (the challenge is local); Type 3 holds its slot */
-		if (job->trust_index != TRUST_INDEX_NONE && t == NULL)
+		if (job->trust_index != TRUST_INDEX_NONE &&
+		    (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_NTLM)))
 			break;
 		if (job->ntlm_ctx == NULL) {
 			v->reason = KW_ERR_INTERNAL;
@@ -669,16 +690,47 @@ static void
 kw_pool_poll_locked(struct kw_pool *p)
 {
 	uint64_t now = kw_now_ns();
-	uint32_t i;
 
 	if (now - p->last_poll_ns < KW_POOL_POLL_NS)
 		return;
 	p->last_poll_ns = now;
+	if (p->trust == NULL)
+		return;
 	pthread_mutex_unlock(&p->lock);
 	/* a timed-out waiter's callback takes p->lock: never poll with it held */
-	for (i = 0; i < p->cfg.trusts->count; i++)
-		sema_poll(p->cfg.trusts->trusts[i].sema);
+	sema_poll(p->trust->sema);
 	pthread_mutex_lock(&p->lock);
+}
+
+static void
+kw_running_unlink(struct kw_pool *p, struct kw_pool_item *it)
+{
+	if (it->run_prev != NULL)
+		it->run_prev->run_next = it->run_next;
+	else
+		p->running = it->run_next;
+	if (it->run_next != NULL)
+		it->run_next->run_prev = it->run_prev;
+	it->run_prev = it->run_next = NULL;
+}
+
+static void
+kw_thread_fini(struct kw_thread *th)
+{
+	kw_destroy(th->kw);
+	if (th->basic_ctx != NULL)
+		krb5_free_context(th->basic_ctx);
+	ntlm_acceptor_destroy(th->ntlm);
+	ntlm_acceptor_destroy(th->ntlm_wb);
+	ntlm_dc_ctx_free(th->wb);
+}
+
+/* Leaves the pool: the last one out may be waited for by kw_pool_destroy. */
+static void
+kw_thread_exit_locked(struct kw_pool *p)
+{
+	p->live--;
+	pthread_cond_broadcast(&p->gone);
 }
 
 static void *
@@ -688,7 +740,7 @@ kw_pool_thread(void *arg)
 	struct kw_thread th;
 	struct kw_pool_item *it;
 	struct kw_verdict *v;
-	unsigned int i;
+	bool abandoned = false;
 
 	memset(&th, 0, sizeof(th));
 	v = malloc(sizeof(*v));
@@ -713,36 +765,72 @@ kw_pool_thread(void *arg)
 		p->run_head = it->next;
 		if (p->run_head == NULL)
 			p->run_tail = NULL;
+		it->state = KW_ITEM_RUNNING;
+		it->run_next = p->running;
+		if (p->running != NULL)
+			p->running->run_prev = it;
+		p->running = it;
 		pthread_mutex_unlock(&p->lock);
 
 		if (v != NULL)
 			kw_pool_process(p, &th, it, v);
-		if (it->sema_trust != NULL && it->sema_result == 0)
-			sema_release(it->sema_trust->sema, &it->hold);
-		/* count first: whoever the callback wakes must already see this verdict counted */
+
 		pthread_mutex_lock(&p->lock);
-		p->stats.completed++;
-		if (v != NULL)
-			p->stats.by_reason[v->reason]++;
+		abandoned = it->state == KW_ITEM_ABANDONED;
+		if (!abandoned) {
+			kw_running_unlink(p, it);
+			p->stats.completed++;
+			if (v != NULL)
+				p->stats.by_reason[v->reason]++;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (abandoned) {
+			/* answered already, slot given back, a new thread in this one's place */
+			if (v != NULL) {
+				v->stage = KW_STAGE_LATE;
+				p->cfg.on_verdict(v, p->cfg.arg);
+			}
+			free(it);
+			pthread_mutex_lock(&p->lock);
+			p->stuck--;
+			break;
+		}
+		if (it->holds)
+			sema_release(p->trust->sema, &it->hold);
+		/* the verdict first: whoever the count wakes may free what the callback uses */
+		if (v != NULL) {
+			v->stage = KW_STAGE_FINAL;
+			p->cfg.on_verdict(v, p->cfg.arg);
+		}
+		free(it);
+		pthread_mutex_lock(&p->lock);
 		p->inflight--;
 		if (p->stopping && p->inflight == 0)
 			pthread_cond_broadcast(&p->wake);
-		pthread_mutex_unlock(&p->lock);
-		if (v != NULL)
-			p->cfg.on_verdict(v, p->cfg.arg);
-		free(it);
-		pthread_mutex_lock(&p->lock);
 	}
+	kw_thread_exit_locked(p);
 	pthread_mutex_unlock(&p->lock);
-	for (i = 0; i < TRUST_MAX; i++)
-		kw_destroy(th.kws[i]);
-	if (th.basic_ctx != NULL)
-		krb5_free_context(th.basic_ctx);
-	ntlm_acceptor_destroy(th.ntlm);
-	ntlm_acceptor_destroy(th.ntlm_wb);
-	ntlm_dc_ctx_free(th.wb);
+	kw_thread_fini(&th);
 	free(v);
 	return NULL;
+}
+
+static int
+kw_pool_spawn_locked(struct kw_pool *p)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	int rc;
+
+	pthread_attr_init(&attr);
+	/* detached: a thread stuck in a KDC call may outlive the pool's own shutdown */
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&tid, &attr, kw_pool_thread, p);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -rc;
+	p->live++;
+	return 0;
 }
 
 struct kw_pool *
@@ -753,38 +841,35 @@ kw_pool_create(const struct kw_pool_config *cfg)
 	unsigned int i;
 
 	if (cfg->trusts == NULL || cfg->on_verdict == NULL || cfg->workers < 1 ||
-	    cfg->workers > TRUST_WORKERS_MAX || cfg->queue_size < 1) {
+	    cfg->workers > KW_POOL_MAX_THREADS || cfg->queue_size < 1 ||
+	    (cfg->trust_index != TRUST_INDEX_NONE && cfg->trust_index >= cfg->trusts->count)) {
 		errno = EINVAL;
 		return NULL;
 	}
 	p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		goto nomem;
+	if (p == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	p->cfg = *cfg;
-	p->threads = calloc(cfg->workers, sizeof(*p->threads));
-	if (p->threads == NULL)
-		goto nomem;
+	p->trust = cfg->trust_index == TRUST_INDEX_NONE ? NULL
+							: &cfg->trusts->trusts[cfg->trust_index];
+	p->deadline_ns = p->trust != NULL ? p->trust->cfg.timeout_ns : SEMA_TIMEOUT_DEFAULT_NS;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->wake, &ca);
+	pthread_cond_init(&p->gone, &ca);
 	pthread_condattr_destroy(&ca);
-	for (i = 0; i < cfg->workers; i++) {
-		if (pthread_create(&p->threads[i], NULL, kw_pool_thread, p) != 0)
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < cfg->workers; i++)
+		if (kw_pool_spawn_locked(p) != 0)
 			break;
-		p->nthreads++;
-	}
-	if (p->nthreads == cfg->workers)
+	pthread_mutex_unlock(&p->lock);
+	if (i == cfg->workers)
 		return p;
 	kw_pool_destroy(p);
 	errno = EAGAIN;
-	return NULL;
-nomem:
-	if (p != NULL) {
-		free(p->threads);
-		free(p);
-	}
-	errno = ENOMEM;
 	return NULL;
 }
 
@@ -792,9 +877,11 @@ int
 kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
 {
 	struct kw_pool_item *it;
-	const struct trust *t;
 	int ret = 0;
 
+	if (job->trust_index != p->cfg.trust_index &&
+	    !(p->trust == NULL && job->trust_index == TRUST_INDEX_NONE))
+		return -EINVAL;
 	it = calloc(1, sizeof(*it));
 	if (it == NULL)
 		return -ENOMEM;
@@ -815,39 +902,101 @@ kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
 	}
 	it->pool = p;
 	it->job = *job;
+	it->trust = p->trust;
 	it->submitted_ns = kw_now_ns();
-	t = kw_pool_sema_for(p, job);
-	if (t != NULL) {
-		it->sema_trust = t;
-		ret = sema_enqueue(t->sema, kw_pool_granted, it, &it->hold, NULL);
+	if (kw_pool_takes_slot(p, job)) {
+		ret = sema_enqueue(p->trust->sema, kw_pool_granted, it, &it->hold, NULL);
 		if (ret == -EINPROGRESS)
 			return 0; /* kw_pool_granted puts it on the run list */
-		if (ret != 0) {
-			it->sema_trust = NULL;
+		if (ret == 0)
+			it->holds = true;
+		else
 			it->sema_result = -EAGAIN; /* admission (or no memory): refuse, 503 */
-		}
 	}
 	kw_pool_run(p, it);
 	return 0;
 }
 
+unsigned int
+kw_pool_watchdog(struct kw_pool *p)
+{
+	struct kw_pool_item *it, *next, *late = NULL;
+	uint64_t now = kw_now_ns();
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (it = p->running; it != NULL; it = next) {
+		next = it->run_next;
+		if (now - it->submitted_ns <= p->deadline_ns)
+			continue;
+		kw_running_unlink(p, it);
+		it->state = KW_ITEM_ABANDONED;
+		it->next = late;
+		late = it;
+		p->stats.hung++;
+		p->stats.completed++;
+		p->stats.by_reason[KW_ERR_WORKER_HUNG]++;
+		p->stuck++;
+		p->inflight--;
+		/* capacity stays what it was: the stuck thread leaves when it returns */
+		kw_pool_spawn_locked(p);
+		n++;
+	}
+	if (p->stopping && p->inflight == 0)
+		pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+
+	/* the stuck worker no longer owns the slot or the answer: both are given here */
+	for (it = late; it != NULL; it = it->next) {
+		struct kw_verdict *v = malloc(sizeof(*v));
+
+		if (it->holds) {
+			sema_release(p->trust->sema, &it->hold);
+			pthread_mutex_lock(&p->lock);
+			p->stats.slots_reclaimed++;
+			pthread_mutex_unlock(&p->lock);
+		}
+		if (v == NULL)
+			continue;
+		kw_verdict_reset(v, &it->job);
+		v->stage = KW_STAGE_EARLY;
+		v->reason = KW_ERR_WORKER_HUNG;
+		v->queue_ns = now - it->submitted_ns;
+		snprintf(v->detail, sizeof(v->detail), "no answer within %llu s",
+			 (unsigned long long)(p->deadline_ns / 1000000000ULL));
+		p->cfg.on_verdict(v, p->cfg.arg);
+		free(v);
+	}
+	return n;
+}
+
 void
 kw_pool_destroy(struct kw_pool *p)
 {
-	unsigned int i;
+	struct timespec ts;
 
 	if (p == NULL)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
 	pthread_cond_broadcast(&p->wake);
-	pthread_mutex_unlock(&p->lock);
 	/* threads leave once every job in flight, semaphore waiters included, has its verdict */
-	for (i = 0; i < p->nthreads; i++)
-		pthread_join(p->threads[i], NULL);
+	while (p->live > p->stuck)
+		pthread_cond_wait(&p->gone, &p->lock);
+	/* a thread inside a KDC call that never answers: give it a moment, then leave it be */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += 2;
+	while (p->live > 0 && pthread_cond_timedwait(&p->gone, &p->lock, &ts) == 0)
+		;
+	if (p->live > 0) {
+		/* it still uses the pool when it returns: the pool is left to it, not freed */
+		pthread_mutex_unlock(&p->lock);
+		return;
+	}
+	pthread_mutex_unlock(&p->lock);
 	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->gone);
 	pthread_mutex_destroy(&p->lock);
-	free(p->threads);
 	free(p);
 }
 

@@ -42,6 +42,8 @@ enum kw_reason {
 				  */
 	KW_ERR_DC_UNAVAILABLE,	 /* NTLM via winbind: refused, and winbind's DC does not answer: 503
 				  */
+	KW_ERR_WORKER_HUNG, /* the validation outlived the trust's deadline (a KDC or DC that never
+			     * answers): answered 503, its slot reclaimed, the thread replaced */
 	KW_REASON_COUNT,
 };
 
@@ -67,7 +69,20 @@ struct kw_job {
 	uint32_t spnego;
 };
 
+/*
+ * How a verdict stands to its job. A worker that hangs past the deadline is abandoned: the
+ * watchdog answers for it (EARLY: answer the client, but the job's token and NTLM context are
+ * still the stuck worker's), and when the worker returns at last its verdict comes as LATE:
+ * release the job's resources, answer nobody.
+ */
+enum kw_stage {
+	KW_STAGE_FINAL, /* the one verdict of the job: answer, then release its resources */
+	KW_STAGE_EARLY, /* answer only */
+	KW_STAGE_LATE,	/* release only */
+};
+
 struct kw_verdict {
+	enum kw_stage stage;
 	uint64_t flow_id;
 	uint32_t flow_gen;
 	uint32_t trust_index;
@@ -111,16 +126,22 @@ const char *kw_reason_str(enum kw_reason r);
 int kw_reason_http_status(enum kw_reason r);
 
 /*
- * The pool: a job first passes its trust's semaphore asynchronously (sema_enqueue; its
- * deadline runs while it waits there, so a flood times out or is refused by admission
- * control instead of sitting in a queue), then a worker thread validates and calls back.
+ * The pool: one per trust, so that a slow or dead KDC/DC ties up only its own trust's threads
+ * and queue. A job first passes its trust's semaphore asynchronously (sema_enqueue; the deadline
+ * runs from submission, so it covers the whole wait, and a flood times out or is refused by
+ * admission control instead of sitting in a queue); the pool has at least as many threads as
+ * the trust has slots, so a granted job runs at once and a slot is held only while a worker
+ * validates. A worker still busy past the deadline is abandoned (kw_pool_watchdog).
  */
 typedef void (*kw_verdict_fn)(const struct kw_verdict *v, void *arg);
 
 struct kw_pool_config {
 	const struct trust_table *trusts; /* read-only while the pool runs */
-	unsigned int workers;		  /* threads; 1..TRUST_WORKERS_MAX */
-	unsigned int queue_size;	  /* jobs in flight before kw_pool_submit says -ENOBUFS */
+	/* the one trust whose jobs this pool runs; TRUST_INDEX_NONE: jobs that need none (the
+	 * local NTLM challenge) */
+	uint32_t trust_index;
+	unsigned int workers;	 /* threads; 1..KW_POOL_MAX_THREADS */
+	unsigned int queue_size; /* jobs in flight before kw_pool_submit says -ENOBUFS */
 	const char
 		*ntlm_user_file;  /* NTLM acceptor: DOMAIN:user:password file; NULL/"" = winbind */
 	const char *ntlm_service; /* NTLM acceptor name, "HTTP@host"; NULL: HTTP@<hostname> */
@@ -128,11 +149,15 @@ struct kw_pool_config {
 	void *arg;
 };
 
+#define KW_POOL_MAX_THREADS 256
+
 struct kw_pool_stats {
 	uint64_t submitted;
 	uint64_t rejected_full;
 	uint64_t completed;
-	uint64_t ntlm_dc_pings; /* winbind asked about its DC after a winbind-validated refusal */
+	uint64_t hung;		  /* workers abandoned past the deadline: 503, slot reclaimed */
+	uint64_t slots_reclaimed; /* semaphore slots given back for those workers */
+	uint64_t ntlm_dc_pings;	  /* winbind asked about its DC after a winbind-validated refusal */
 	uint64_t by_reason[KW_REASON_COUNT];
 };
 
@@ -141,6 +166,13 @@ struct kw_pool;
 struct kw_pool *kw_pool_create(const struct kw_pool_config *cfg);
 /* Copies the job; -ENOBUFS when queue_size jobs are in flight, -ESHUTDOWN after stop. */
 int kw_pool_submit(struct kw_pool *p, const struct kw_job *job);
+/*
+ * Abandons workers still busy past their job's deadline (submission + the trust's timeout):
+ * each job is answered KW_ERR_WORKER_HUNG (KW_STAGE_EARLY), its slot released and counted, a
+ * new thread started in its place. Call it periodically from a thread of your own: when every
+ * worker hangs, none of them can. Returns the number abandoned.
+ */
+unsigned int kw_pool_watchdog(struct kw_pool *p);
 /* Finishes queued jobs, joins the threads, frees everything. */
 void kw_pool_destroy(struct kw_pool *p);
 void kw_pool_get_stats(struct kw_pool *p, struct kw_pool_stats *stats_out);

@@ -579,7 +579,8 @@ sema_recommend(const struct sema_stats *before, const struct sema_stats *after)
 	double interval_s, avg_hold_s;
 
 	if (after->now_ns <= before->now_ns || after->acquires < before->acquires ||
-	    after->timeouts < before->timeouts || after->releases < before->releases)
+	    after->timeouts < before->timeouts || after->releases < before->releases ||
+	    after->rejections < before->rejections)
 		return -1.0;
 	interval_s = (double)(after->now_ns - before->now_ns) / 1e9;
 	d_rel = after->releases - before->releases;
@@ -587,7 +588,9 @@ sema_recommend(const struct sema_stats *before, const struct sema_stats *after)
 		avg_hold_s = (double)(after->total_hold_ns - before->total_hold_ns) / d_rel / 1e9;
 	else
 		avg_hold_s = after->avg_hold_s;
+	/* a rejection is a call admission control turned away: demand all the same */
 	return (double)((after->acquires - before->acquires) +
-			(after->timeouts - before->timeouts)) *
+			(after->timeouts - before->timeouts) +
+			(after->rejections - before->rejections)) *
 	       avg_hold_s / interval_s;
 }

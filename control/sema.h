@@ -117,7 +117,8 @@ void sema_get_stats(struct sema *s, struct sema_stats *stats_out);
 uint64_t sema_wait_percentile_ns(const struct sema_stats *st, double p);
 
 /*
- * Microsoft's sizing: (Δacquires + Δtimeouts) × average hold time / interval,
+ * Microsoft's sizing: (Δacquires + Δtimeouts) × average hold time / interval, with
+ * admission rejections counted as demand beside the timeouts,
  * average hold over the interval (falls back to the cumulative average when no
  * hold completed in it). Returns slots needed (not rounded), or -1.0 when the
  * snapshots are out of order.

@@ -37,7 +37,8 @@ struct trust_config {
 	uint64_t warning_threshold_ns;	      /* slow-wait events; 0 = off */
 	unsigned int workers;		      /* validator threads */
 	bool replay_cache;		      /* keep the rcache on */
-	sema_event_fn on_event;		      /* semaphore events (5816-5819 style); may be NULL */
+	bool pac_validation;	/* a Kerberos validation takes a slot (IIS's PAC check at the DC) */
+	sema_event_fn on_event; /* semaphore events (5816-5819 style); may be NULL */
 	void *event_arg;
 };
 

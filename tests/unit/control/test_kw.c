@@ -1,4 +1,4 @@
-/* Unit tests for the validator's parts that need no KDC: reasons, HTTP answers, refusals. */
+/* Unit tests for the validator: reasons, HTTP answers, refusals, a KDC that never answers. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/select.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
 #include "control/krb5_worker.h"
@@ -107,14 +112,116 @@ test_pool_no_trust(void **state)
 	assert_int_equal(last.flow_id, 42);
 	assert_int_equal(last.flow_gen, 7);
 	assert_int_equal(last.reason, KW_ERR_NO_TRUST);
-	job.trust_index = 5; /* past the table's end */
+	/* a pool runs its own trust's jobs only: another trust's are refused at the door */
+	job.trust_index = 5;
+	p = kw_pool_create(&pc);
+	assert_non_null(p);
+	assert_int_equal(kw_pool_submit(p, &job), -EINVAL);
+	kw_pool_destroy(p);
+	assert_int_equal(verdicts, 1);
+	pc.trust_index = 5; /* past the table's end */
+	assert_null(kw_pool_create(&pc));
+	trust_table_fini(&tt);
+}
+
+/*
+ * A KDC that accepts the connection and never answers: the worker hangs in the AS exchange.
+ * The watchdog answers 503 (worker_hung) once the trust's deadline passed, gives the slot back
+ * and starts another thread; when the worker returns at last its verdict comes LATE.
+ */
+static void
+test_pool_hung_worker(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t salen = sizeof(sa);
+	char conf[] = "/tmp/ag-kw-hang-XXXXXX";
+	struct trust_table tt;
+	struct trust_config tc;
+	struct kw_pool_config pc = {.trusts = &tt,
+				    .trust_index = 0,
+				    .workers = 1,
+				    .queue_size = 4,
+				    .on_verdict = on_verdict};
+	struct kw_pool_stats ps;
+	struct sema_stats ss;
+	struct kw_pool *p;
+	static const uint8_t tok[] = "alice:secret";
+	struct kw_job job = {.flow_id = 9,
+			     .trust_index = 0,
+			     .mech = TRUST_MECH_BASIC,
+			     .token = tok,
+			     .token_len = sizeof(tok) - 1};
+	int lfd, cfd = -1, fd;
+	FILE *f;
+
+	(void)state;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	fd = mkstemp(conf);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f,
+		"[libdefaults]\n default_realm = HANG.TEST\n dns_lookup_kdc = false\n"
+		" dns_lookup_realm = false\n udp_preference_limit = 1\n[realms]\n"
+		" HANG.TEST = {\n  kdc = 127.0.0.1:%u\n }\n",
+		ntohs(sa.sin_port));
+	fclose(f);
+	setenv("KRB5_CONFIG", conf, 1);
+
+	trust_table_init(&tt);
+	trust_config_defaults(&tc);
+	strcpy(tc.realm, "HANG.TEST");
+	tc.kind = TRUST_KIND_BASIC;
+	tc.max_concurrent_api = 1;
+	tc.timeout_ns = 1000000000ULL;
+	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	verdicts = 0;
 	p = kw_pool_create(&pc);
 	assert_non_null(p);
 	assert_int_equal(kw_pool_submit(p, &job), 0);
-	kw_pool_destroy(p);
+	/* the KDC's side: the connection is taken, nothing is ever sent back */
+	for (int i = 0; i < 50 && cfd < 0; i++) {
+		struct timeval tv = {0, 100000};
+		fd_set rs;
+
+		FD_ZERO(&rs);
+		FD_SET(lfd, &rs);
+		if (select(lfd + 1, &rs, NULL, NULL, &tv) == 1)
+			cfd = accept(lfd, NULL, NULL);
+	}
+	assert_true(cfd >= 0);
+	sema_get_stats(tt.trusts[0].sema, &ss);
+	assert_int_equal(ss.holders, 1);
+	/* before the deadline the watchdog leaves it alone */
+	assert_int_equal(kw_pool_watchdog(p), 0);
+	for (int i = 0; i < 60 && verdicts == 0; i++) {
+		usleep(50000);
+		kw_pool_watchdog(p);
+	}
+	assert_int_equal(verdicts, 1);
+	assert_int_equal(last.reason, KW_ERR_WORKER_HUNG);
+	assert_int_equal(last.stage, KW_STAGE_EARLY);
+	assert_int_equal(last.flow_id, 9);
+	assert_int_equal(kw_reason_http_status(last.reason), 503);
+	kw_pool_get_stats(p, &ps);
+	assert_int_equal(ps.hung, 1);
+	assert_int_equal(ps.slots_reclaimed, 1);
+	sema_get_stats(tt.trusts[0].sema, &ss);
+	assert_int_equal(ss.holders, 0);
+	/* the KDC goes away: the stuck worker returns, and its verdict only releases the job */
+	close(cfd);
+	close(lfd);
+	for (int i = 0; i < 200 && verdicts < 2; i++)
+		usleep(50000);
 	assert_int_equal(verdicts, 2);
-	assert_int_equal(last.reason, KW_ERR_NO_TRUST);
+	assert_int_equal(last.stage, KW_STAGE_LATE);
+	kw_pool_destroy(p);
 	trust_table_fini(&tt);
+	unlink(conf);
+	unsetenv("KRB5_CONFIG");
 }
 
 int
@@ -125,6 +232,7 @@ main(void)
 		cmocka_unit_test(test_http_answers),
 		cmocka_unit_test(test_missing_keytab),
 		cmocka_unit_test(test_pool_no_trust),
+		cmocka_unit_test(test_pool_hung_worker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -361,6 +361,12 @@ test_recommend_formula(void **state)
 	assert_true(sema_recommend(&before, &after) > 49.999);
 	assert_true(sema_recommend(&before, &after) < 50.001);
 	assert_true(sema_recommend(&after, &before) < 0.0);
+	/* admission rejections are demand the slots did not meet: 300 more, 15 slots */
+	after.releases = 1240;
+	after.total_hold_ns = NS(80) + 1200 * 500000000ULL;
+	after.rejections = 300;
+	assert_true(sema_recommend(&before, &after) > 14.9999);
+	assert_true(sema_recommend(&before, &after) < 15.0001);
 }
 
 static void
