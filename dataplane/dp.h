@@ -17,8 +17,9 @@
 #define DP_MAX_BURST  512
 #define DP_TX_BUF     64
 #define DP_NEIGH_SIZE 1024 /* slots per port, power of two */
+#define DP_NEIGH_HOLD 4	   /* packets that wait for one unresolved neighbour */
 
-struct dp_neigh_entry;
+struct dp_neigh_table;
 struct tcp_engine;
 
 struct dp_port {
@@ -35,7 +36,7 @@ struct dp_port {
 	bool tx_tcp_cksum; /* port computes TCP checksums */
 	bool rx_cksum;	   /* port reports checksum status in ol_flags */
 	volatile bool link_up;
-	struct dp_neigh_entry *neigh; /* DP_NEIGH_SIZE entries */
+	struct dp_neigh_table *neigh; /* DP_NEIGH_SIZE entries */
 };
 
 struct dp_txbuf {
@@ -105,12 +106,30 @@ void dp_tx_flush(struct dp_lcore *lc);
 /* Past the fault injector: straight into the TX buffer. */
 void dp_tx_buffer(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
 
-/* neigh.c: IPv4 → MAC, learned from ARP; any lcore may write, readers never block. */
+/*
+ * neigh.c: IPv4 → MAC per port, learned only from ARP addressed to us; entries age and are
+ * evicted LRU; any lcore may write, readers never block. Times are dp_now_us().
+ */
 int dp_neigh_init(struct dp_port *port);
 void dp_neigh_free(struct dp_port *port);
-/* Returns true when the MAC is new or changed. */
-bool dp_neigh_learn(struct dp_port *port, uint32_t ip, const struct rte_ether_addr *mac,
-		    uint64_t now);
+/*
+ * Next hop for m. 0: send m to *mac_out now. -EAGAIN: m waits for the ARP answer (the entry
+ * holds it). -ENOBUFS: too many wait already, m is not taken. *request: send an ARP request
+ * for ip now (rate-limited here: one per address per second, a budget per port).
+ */
+int dp_neigh_resolve(struct dp_lcore *lc, struct dp_port *port, uint32_t ip, struct rte_mbuf *m,
+		     uint64_t now, struct rte_ether_addr *mac_out, bool *request);
+/*
+ * ARP addressed to us says ip is at mac: create (an ARP request) or only update/complete an
+ * existing entry (a reply). The packets that waited move to held_out[DP_NEIGH_HOLD] for the
+ * caller to send; returns how many, or -ENOENT (no entry and create is false).
+ */
+int dp_neigh_confirm(struct dp_lcore *lc, struct dp_port *port, uint32_t ip,
+		     const struct rte_ether_addr *mac, bool create, uint64_t now,
+		     struct rte_mbuf **held_out);
+/* ARP not addressed to us claims ip is at mac: true when that contradicts us and we should ask. */
+bool dp_neigh_contradicts(struct dp_port *port, uint32_t ip, const struct rte_ether_addr *mac,
+			  uint64_t now);
 int dp_neigh_lookup(struct dp_port *port, uint32_t ip, struct rte_ether_addr *mac_out);
 typedef void (*dp_neigh_walk_cb)(uint32_t ip, const struct rte_ether_addr *mac, uint64_t age_ms,
 				 void *arg);

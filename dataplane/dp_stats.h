@@ -19,7 +19,7 @@
 	X(ETH_TYPE, "eth_unknown_type") /* any other ethertype */                                  \
 	X(ARP_TRUNCATED, "arp_truncated")                                                          \
 	X(ARP_MALFORMED, "arp_malformed") /* not Ethernet/IPv4 ARP */                              \
-	X(ARP_NOT_OURS, "arp_not_ours") /* request for another address (learned, not answered) */  \
+	X(ARP_NOT_OURS, "arp_not_ours")	  /* for another address: neither learned nor answered */  \
 	X(ARP_BAD_OP, "arp_bad_op")                                                                \
 	X(IP_TRUNCATED, "ip_truncated") /* shorter than its header */                              \
 	X(IP_VERSION, "ip_version")                                                                \
@@ -35,7 +35,8 @@
 	X(ICMP_TYPE, "icmp_not_echo_request")                                                      \
 	X(TCP_NO_ENGINE, "tcp_no_engine")     /* no TCP engine on this lcore */                    \
 	X(STEER_RING_FULL, "steer_ring_full") /* owner lcore's steering ring full */               \
-	X(NO_NEIGHBOUR, "tx_no_neighbour")    /* next hop not resolved yet: ARP sent */            \
+	X(NO_NEIGHBOUR, "tx_no_neighbour")    /* next hop unresolved, its wait queue full */       \
+	X(NEIGH_TIMEOUT, "tx_neigh_timeout")  /* waited for ARP: no answer in time, or evicted */  \
 	X(NO_MBUF, "no_mbuf")		      /* pool empty when building a reply */               \
 	X(TX_FULL, "tx_queue_full")	      /* rte_eth_tx_burst did not take it */
 

@@ -1,4 +1,5 @@
 /* Ethernet, ARP, IPv4 and ICMP echo: validate, answer, hand TCP on, count every drop. */
+#include <errno.h>
 #include <string.h>
 
 #include <rte_arp.h>
@@ -109,6 +110,34 @@ dp_arp_send_request(struct dp_lcore *lc, struct dp_port *port, uint32_t target, 
 	dp_tx_enqueue(lc, port, m);
 }
 
+/* An IPv4 packet (data at the IP header) to mac: the Ethernet header, then the TX queue. */
+static void
+eth_output(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m,
+	   const struct rte_ether_addr *mac)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
+
+	if (eth == NULL)
+		return dp_drop(lc, m, DP_DROP_NO_MBUF);
+	rte_ether_addr_copy(mac, &eth->dst_addr);
+	rte_ether_addr_copy(&port->mac, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	m->l2_len = sizeof(*eth);
+	dp_tx_enqueue(lc, port, m);
+}
+
+/* ARP addressed to us told us where sip is: learn it and send what waited for it. */
+static void
+neigh_confirmed(struct dp_lcore *lc, struct dp_port *port, uint32_t sip,
+		const struct rte_ether_addr *mac, bool create)
+{
+	struct rte_mbuf *held[DP_NEIGH_HOLD];
+	int n = dp_neigh_confirm(lc, port, sip, mac, create, dp_now_us(), held);
+
+	for (int i = 0; i < n; i++)
+		eth_output(lc, port, held[i], mac);
+}
+
 static void
 arp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
@@ -116,6 +145,7 @@ arp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	struct rte_arp_hdr *arp;
 	uint32_t sip, tip;
 	uint16_t op;
+	bool to_us;
 
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(*arp))
 		return dp_drop(lc, m, DP_DROP_ARP_TRUNCATED);
@@ -132,19 +162,30 @@ arp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	if (rte_is_multicast_ether_addr(&arp->arp_data.arp_sha) || sip == port->addr)
 		return dp_drop(lc, m, DP_DROP_ARP_MALFORMED);
 
-	/* RFC 826: learn the sender when it is on our link (probes with sip 0 teach nothing) */
-	if (sip != 0 && on_link(port, sip) &&
-	    dp_neigh_learn(port, sip, &arp->arp_data.arp_sha, rte_get_tsc_cycles()))
-		lc->stats.neigh_learned++;
-
-	if (op == RTE_ARP_OP_REPLY) {
+	to_us = tip == port->addr;
+	if (op == RTE_ARP_OP_REPLY)
 		lc->stats.arp_replies_in++;
+	else
+		lc->stats.arp_requests_in++;
+	/*
+	 * Learned only when addressed to us and from our link (probes with sip 0 teach nothing):
+	 * a request creates the sender's entry, a reply only completes or updates one. ARP for
+	 * other addresses, gratuitous ARP included, is never believed; when it contradicts an
+	 * entry we ask the address ourselves and the answer addressed to us decides.
+	 */
+	if (sip != 0 && on_link(port, sip)) {
+		if (to_us)
+			neigh_confirmed(lc, port, sip, &arp->arp_data.arp_sha,
+					op == RTE_ARP_OP_REQUEST);
+		else if (dp_neigh_contradicts(port, sip, &arp->arp_data.arp_sha, dp_now_us()))
+			dp_arp_send_request(lc, port, sip, false);
+	}
+	if (!to_us)
+		return dp_drop(lc, m, DP_DROP_ARP_NOT_OURS);
+	if (op == RTE_ARP_OP_REPLY) {
 		rte_pktmbuf_free(m);
 		return;
 	}
-	lc->stats.arp_requests_in++;
-	if (tip != port->addr)
-		return dp_drop(lc, m, DP_DROP_ARP_NOT_OURS);
 
 	/* answer in place */
 	arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
@@ -241,19 +282,6 @@ ipv4_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	if (src == port->addr || src == 0 || src == 0xffffffff || (src >> 28) == 0xe ||
 	    (on_link(port, src) && (src | port->mask) == 0xffffffff))
 		return dp_drop(lc, m, DP_DROP_IP_MARTIAN_SRC);
-	/*
-	 * Glean the sender's MAC: Linux may ARP from its primary address while it
-	 * talks from a secondary one, so ARP alone would leave such clients
-	 * unresolvable. Written only when new or changed.
-	 */
-	if (on_link(port, src)) {
-		struct rte_ether_addr known;
-		if (dp_neigh_lookup(port, src, &known) < 0 ||
-		    !rte_is_same_ether_addr(&known, &eth->src_addr)) {
-			if (dp_neigh_learn(port, src, &eth->src_addr, rte_get_tsc_cycles()))
-				lc->stats.neigh_learned++;
-		}
-	}
 	/* Ethernet padding or trailing junk past the IP datagram is not payload */
 	if (rte_pktmbuf_pkt_len(m) > sizeof(*eth) + total)
 		rte_pktmbuf_trim(m, rte_pktmbuf_pkt_len(m) - (sizeof(*eth) + total));
@@ -313,19 +341,14 @@ dp_ipv4_output(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
 	uint32_t hop = on_link(port, dst) || port->gateway == 0 ? dst : port->gateway;
 	struct rte_ether_addr mac;
-	struct rte_ether_hdr *eth;
+	bool request;
+	int rc;
 
-	if (dp_neigh_lookup(port, hop, &mac) < 0) {
-		/* TCP retransmits once the neighbour answers */
+	rc = dp_neigh_resolve(lc, port, hop, m, dp_now_us(), &mac, &request);
+	if (request)
 		dp_arp_send_request(lc, port, hop, false);
-		return dp_drop(lc, m, DP_DROP_NO_NEIGHBOUR);
-	}
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eth));
-	if (eth == NULL)
-		return dp_drop(lc, m, DP_DROP_NO_MBUF);
-	rte_ether_addr_copy(&mac, &eth->dst_addr);
-	rte_ether_addr_copy(&port->mac, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	m->l2_len = sizeof(*eth);
-	dp_tx_enqueue(lc, port, m);
+	if (rc == 0)
+		eth_output(lc, port, m, &mac);
+	else if (rc != -EAGAIN) /* -EAGAIN: it waits for the answer */
+		dp_drop(lc, m, DP_DROP_NO_NEIGHBOUR);
 }

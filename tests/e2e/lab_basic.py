@@ -35,10 +35,16 @@ def main():
         learned = [n["ip"] for n in t.telemetry("/authgate/neighbours").values()]
         check(t.CLIENT in learned, "the gateway learned the client from ARP")
 
-        # a secondary client address is learned from its packets (Linux ARPs from the primary)
+        # IPv4 teaches the neighbour table nothing (a spoofed packet could redirect an address):
+        # a secondary client address is resolved by ARP when the gateway first sends to it
         t.in_ns("ping", "-c", "2", "-i", "0.1", "-I", "198.18.0.33", "-q", t.GW)
         learned = [n["ip"] for n in t.telemetry("/authgate/neighbours").values()]
-        check("198.18.0.33" in learned, "the gateway gleaned 198.18.0.33 from IPv4")
+        check("198.18.0.33" not in learned, "pings from 198.18.0.33 did not create a neighbour")
+        r = t.in_ns("curl", "-s", "-m", "10", "--interface", "198.18.0.33",
+                    f"http://{t.GW}/pkg/hello.txt", check=False)
+        learned = [n["ip"] for n in t.telemetry("/authgate/neighbours").values()]
+        check(r.stdout.startswith("hello") and "198.18.0.33" in learned,
+              "curl from 198.18.0.33: its SYN-ACK waited for ARP, then 198.18.0.33 was learned")
 
         before = t.telemetry("/authgate/drops")
         sent = json.loads(t.in_ns("/usr/bin/python3", os.path.join(os.path.dirname(__file__), "send_frames.py"),

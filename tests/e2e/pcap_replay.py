@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(TOP, "bench", "pktgen"))
 import mkpcap  # noqa: E402
 from scapy.all import ARP, ICMP, IP, TCP, Ether, Raw  # noqa: E402
 
-PREFIX = "ag-pcap"
+PREFIX = os.environ.get("AUTHGATE_LAB", "ag") + "-pcap"  # DPDK file prefix and telemetry
 SEED = 8
 GW_MAC = "02:00:5e:18:00:02"  # [port] mac: the generator addresses the gateway before it starts
 GW_IP = mkpcap.GW_IP
@@ -207,13 +207,31 @@ def reply_key(p):
 
 def phase1_and_2(gw, stream, out, ok):
     sent = mkpcap.replay_set(GW_MAC, GW_IP, SEED)
+    # The gateway learns a neighbour only from ARP addressed to it, never from IPv4 (a spoofed
+    # packet must not redirect an address), so every client asks for the gateway first, as a
+    # host does before its first packet. Their answers are checked apart from the classes.
+    prime = {}
+    for cls, fr in sent:
+        p = Ether(fr) if len(fr) >= 34 else None
+        if p is not None and IP in p and p[IP].src.startswith("198.18.") and p[IP].src != GW_IP:
+            prime.setdefault(p[IP].src, p.src)
+    for ip, mac in prime.items():
+        stream.write(bytes(Ether(src=mac, dst="ff:ff:ff:ff:ff:ff") /
+                           ARP(op=1, hwsrc=mac, psrc=ip, pdst=GW_IP)))
     per_class = {}
     for cls, fr in sent:
         per_class[cls] = per_class.get(cls, 0) + 1
         stream.write(fr)
-    print(f"phase 1: {len(sent)} frames in {len(per_class)} classes", flush=True)
-    c1 = settle(gw, len(sent))
-    replies = from_gw(read_pcap(out))
+    print(f"phase 1: {len(prime)} ARP requests, {len(sent)} frames in {len(per_class)} classes",
+          flush=True)
+    c1 = settle(gw, len(prime) + len(sent))
+    raw = from_gw(read_pcap(out))
+
+    def primed(p):
+        return ARP in p and p[ARP].op == 2 and p[ARP].pdst in prime
+    replies = [p for p in raw if not primed(p)]
+    ok(len(raw) - len(replies) == len(prime),
+       f"each client's ARP request answered: {len(raw) - len(replies)}/{len(prime)}")
     by_key = {}
     for p in replies:
         by_key.setdefault(reply_key(p), []).append(p)
@@ -243,7 +261,7 @@ def phase1_and_2(gw, stream, out, ok):
     ok(len(cookies) == sum(len(v) for v in synacks.values()),
        f"{len(cookies)} SYN-ACKs, {len(cookies)} distinct cookies")
 
-    expect = {}
+    expect = {"stats.arp_replies_out": len(prime)}
     for cls, n in per_class.items():
         for key, inc in mkpcap.CLASSES[cls][1].items():
             expect[key] = expect.get(key, 0) + n * inc
@@ -268,7 +286,8 @@ def phase1_and_2(gw, stream, out, ok):
                 p2a.append(cli / TCP(sport=sport, dport=dport, flags="R", seq=seq + 0x40000000))
                 p2a.append(cli / TCP(sport=sport, dport=dport, flags="R", seq=seq + 100))
                 p2a.append(cli / TCP(sport=sport, dport=dport, flags="S", seq=seq))
-                want2["challenge"].append((syn[IP].src, sport, 2, seq))
+                # one per flow per 500 ms: the SYN's challenge ACK is held back
+                want2["challenge"].append((syn[IP].src, sport, 1, seq))
             data = b""
             if cls == "syn_echo":
                 data = f"echo {i} through a cookie flow\n".encode()
@@ -280,7 +299,7 @@ def phase1_and_2(gw, stream, out, ok):
                 p2a.append(cli / TCP(sport=sport, dport=dport, flags="PA", seq=seq, ack=ack) / Raw(data))
             flows.append((syn[IP].src, sport))
             p2b.append(cli / TCP(sport=sport, dport=dport, flags="R", seq=seq + len(data)))
-    n1 = len(replies)
+    n1 = len(raw)
     for p in p2a:
         stream.write(bytes(p))
     c2 = settle(gw, len(sent) + len(p2a))
@@ -292,8 +311,13 @@ def phase1_and_2(gw, stream, out, ok):
     for ip, sport, n, seq in want2["challenge"]:
         r = [p for p in out2 if reply_key(p) == (ip, sport) and p[TCP].flags == "A" and not p[TCP].payload]
         ok(len(r) >= n and all(p[TCP].ack == seq for p in r[:n]),
-           f"{ip}:{sport}: in-window RST and SYN each drew a challenge ACK <ACK={seq}>, the "
+           f"{ip}:{sport}: the in-window RST drew a challenge ACK <ACK={seq}>, the "
            f"out-of-window RST nothing ({len(r)} bare ACKs)")
+    chal = (c2["tcpstat.challenge_acks"] - c1["tcpstat.challenge_acks"],
+            c2["tcpstat.challenge_acks_limited"] - c1["tcpstat.challenge_acks_limited"])
+    ok(chal[0] + chal[1] == 2 * len(want2["challenge"]) and chal[0] >= len(want2["challenge"]),
+       f"challenge ACKs sent {chal[0]}, held back by the per-flow limit {chal[1]}, for "
+       f"{2 * len(want2['challenge'])} in-window RSTs and SYNs")
     for ip, sport, data in want2["echo"]:
         got = b"".join(bytes(p[TCP].payload) for p in out2 if reply_key(p) == (ip, sport)
                        and len(p[TCP].payload) and not p.haslayer("Padding"))
