@@ -65,7 +65,7 @@ bindings(struct ag_config *cfg, struct ini_binding *b)
 static void
 check_across(struct ini_ctx *ctx, void *arg)
 {
-	const struct ag_config *cfg = arg;
+	struct ag_config *cfg = arg;
 	uint16_t eal_ids[128], nb_eal = 0;
 	bool main_found = false;
 
@@ -113,6 +113,9 @@ check_across(struct ini_ctx *ctx, void *arg)
 				  "%" PRIu64,
 				  cfg->http.max_header_bytes, cfg->gate.max_token_bytes, need);
 	}
+	/* the control plane answers each verdict with the bits of the gate's group table */
+	memcpy(cfg->auth.groups, cfg->gate.groups, sizeof(cfg->auth.groups));
+	cfg->auth.nb_groups = cfg->gate.nb_groups;
 	for (unsigned int i = 0; i < cfg->gate.nb_sites; i++) {
 		const struct site_conf *site = &cfg->gate.sites[i];
 		char sec[192];

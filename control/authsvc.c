@@ -17,6 +17,7 @@
 #include "control/basic.h"
 #include "control/basic_cache.h"
 #include "control/ntlm.h"
+#include "control/revoke.h"
 #include "control/trust.h"
 
 RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
@@ -26,7 +27,6 @@ RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
 #define JOB_RING_SIZE	    4096
 #define AUTHSVC_TRUST_QUEUE 4096 /* jobs in flight per trust: one trust's flood stays its own */
 #define VERDICT_RING_SIZE   4096
-#define REVOKE_MAX	    256
 #define IDLE_SLEEP_US	    200
 #define SCHEME_FLOW_CLOSED  0xff /* a job that only says "this flow closed" */
 
@@ -47,11 +47,6 @@ struct basic_job {
 	uint8_t key[BASIC_CACHE_KEY_LEN];
 };
 
-struct revocation {
-	char principal[KW_PRINCIPAL_MAX];
-	int64_t at;
-};
-
 static struct {
 	bool running;
 	volatile bool stop;
@@ -67,16 +62,16 @@ static struct {
 	/* the pool's workers build their NTLM acceptors lazily from these: they must outlive start
 	 */
 	char ntlm_service[TRUST_NAME_MAX];
+	char http_service[TRUST_NAME_MAX];
+	struct groups_table groups; /* require_group entries as SIDs */
 	pthread_t dispatcher;
 	struct authsvc_stats stats;
-	pthread_mutex_t revoke_lock;
-	struct revocation revoked[REVOKE_MAX];
-	uint32_t nb_revoked; /* published with release after the entry is written */
-} svc = {.revoke_lock = PTHREAD_MUTEX_INITIALIZER};
+	uint32_t revocation_ttl_s;
+} svc = {.revocation_ttl_s = 3600};
 
 static const char *const reason_names[AUTHSVC_REASON_MAX - KW_REASON_COUNT] = {
 	"unknown_trust",   "bad_token", "unsupported_mech", "queue_full",
-	"ntlm_no_context", "ntlm_busy", "ntlm_table_full",
+	"ntlm_no_context", "ntlm_busy", "ntlm_table_full",  "mech_refused",
 };
 
 const char *
@@ -170,11 +165,18 @@ answer_kw(const struct authsvc_job *job, const struct kw_verdict *kv)
 	v->flow_id = job->flow_id;
 	v->flow_gen = job->flow_gen;
 	v->seq = job->seq;
-	v->status = http == 200 ? 200 : http == 503 ? 503 : 401;
+	v->status = http == 200 ? 200 : http == 503 ? 503 : http == 403 ? 403 : 401;
 	v->reason = (uint16_t)kv->reason;
 	v->scheme = job->scheme;
 	v->cont = kv->reason == KW_NTLM_CHALLENGE;
 	v->mech = (uint8_t)kv->mech;
+	if (kv->reason == KW_OK && kv->trust_index < svc.trusts.count) {
+		v->trust = (uint16_t)kv->trust_index;
+		/* NTLM user names ignore case by definition; a realm says so for Kerberos */
+		v->ignore_case = kv->mech == TRUST_MECH_NTLM ||
+				 svc.trusts.trusts[kv->trust_index].cfg.ignore_case;
+		v->groups = kv->groups;
+	}
 	v->queue_us = (uint32_t)RTE_MIN(kv->queue_ns / 1000, (uint64_t)UINT32_MAX);
 	v->validate_us = (uint32_t)RTE_MIN(kv->accept_ns / 1000, (uint64_t)UINT32_MAX);
 	v->expires_at = kv->expires_at;
@@ -232,13 +234,16 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 
 /* A Basic login the KDC verified within the cache's TTL: 200 with no worker and no slot. */
 static void
-answer_cached(const struct authsvc_job *job, const struct basic_cache_hit *hit)
+answer_cached(const struct authsvc_job *job, uint32_t trust, const struct basic_cache_hit *hit)
 {
 	struct authsvc_verdict *v = verdict_for(job, 200, KW_OK);
 
 	if (v == NULL)
 		return;
 	v->mech = TRUST_MECH_BASIC;
+	v->trust = (uint16_t)trust;
+	v->ignore_case = svc.trusts.trusts[trust].cfg.ignore_case;
+	v->groups = hit->groups;
 	v->expires_at = hit->expires_at;
 	memcpy(v->principal, hit->principal, sizeof(v->principal));
 	post_verdict(job->lcore, v);
@@ -273,7 +278,7 @@ dispatch_basic(struct authsvc_job *job)
 		basic_cache_key(svc.basic_cache, svc.trusts.trusts[idx].cfg.realm, &bv, bj->key);
 		if (basic_cache_lookup(svc.basic_cache, bj->key, wall_now(), &hit, &bj->started) ==
 		    0) {
-			answer_cached(job, &hit);
+			answer_cached(job, idx, &hit);
 			explicit_bzero(bj, sizeof(*bj));
 			free(bj);
 			job_free(job);
@@ -412,6 +417,11 @@ dispatch(struct authsvc_job *job)
 		return;
 	}
 	rc = trust_route_token(&svc.trusts, job->token, job->token_len, &route);
+	if (rc == 0 && route.mech == TRUST_MECH_NTLM && (job->flags & AUTHSVC_JOB_KRB5_ONLY)) {
+		/* NTLMSSP inside Negotiate for a Kerberos-only site: not even a challenge */
+		answer_now(job, 401, AUTHSVC_MECH_REFUSED);
+		goto done;
+	}
 	if (rc == 0 && route.mech == TRUST_MECH_NTLM &&
 	    trust_parse_token(job->token, job->token_len, &info) == 0) {
 		dispatch_ntlm(job, &info);
@@ -569,6 +579,8 @@ static const struct ini_key auth_keys[] = {
 	INI_U(authsvc_config, ntlm_ctx_timeout_s, 1, 3600, "30"),
 	INI_U(authsvc_config, basic_cache_ttl_s, 0, 3600, "0"),
 	INI_U(authsvc_config, basic_cache_entries, 16, 65536, "4096"),
+	INI_U(authsvc_config, revocation_ttl_s, 1, 30 * 86400, "3600"),
+	INI_S(authsvc_config, http_service, INI_STRING, "HTTP"),
 	INI_END,
 };
 
@@ -674,6 +686,7 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 	if (nb_lcores > AUTHSVC_MAX_LCORES)
 		return -EINVAL;
 	trust_table_init(&svc.trusts);
+	svc.revocation_ttl_s = cfg->revocation_ttl_s ? cfg->revocation_ttl_s : 3600;
 	snprintf(svc.default_trust, sizeof(svc.default_trust), "%s", cfg->default_trust);
 	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
 		struct trust_config c = cfg->trusts[i];
@@ -731,6 +744,20 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 	pc.ntlm_user_file = ntlm_user_file();
 	snprintf(svc.ntlm_service, sizeof(svc.ntlm_service), "%s", cfg->ntlm_service);
 	pc.ntlm_service = svc.ntlm_service;
+	snprintf(svc.http_service, sizeof(svc.http_service), "%s", cfg->http_service);
+	pc.http_service = svc.http_service;
+	if (cfg->nb_groups > 0) {
+		char err[512];
+		unsigned int bad =
+			groups_resolve(&svc.groups, cfg->groups, cfg->nb_groups, err, sizeof(err));
+
+		/* an entry no one can resolve matches nobody: its sites refuse, they do not open */
+		if (bad > 0)
+			AUTH_LOG(WARNING,
+				 "require_group: %u entr%s not resolved, matching nobody: %s", bad,
+				 bad == 1 ? "y" : "ies", err);
+		pc.groups = &svc.groups;
+	}
 	for (uint32_t t = 0; t < svc.trusts.count; t++) {
 		const struct trust_config *tc = &svc.trusts.trusts[t].cfg;
 
@@ -861,50 +888,38 @@ authsvc_verdict_free(struct authsvc_verdict *v)
 int
 authsvc_revoke(const char *principal)
 {
-	uint32_t n;
+	int rc = revoke_add(principal, wall_now(), svc.revocation_ttl_s);
 
-	if (principal == NULL || *principal == '\0' || strlen(principal) >= KW_PRINCIPAL_MAX)
-		return -EINVAL;
-	pthread_mutex_lock(&svc.revoke_lock);
-	n = svc.nb_revoked;
-	for (uint32_t i = 0; i < n; i++) {
-		if (strcmp(svc.revoked[i].principal, principal) == 0) {
-			/* a second revocation moves the cut-off to now */
-			__atomic_store_n(&svc.revoked[i].at, wall_now(), __ATOMIC_RELEASE);
-			__atomic_add_fetch(&svc.stats.revoke_epoch, 1, __ATOMIC_RELEASE);
-			pthread_mutex_unlock(&svc.revoke_lock);
-			return 0;
-		}
-	}
-	if (n == REVOKE_MAX) {
-		pthread_mutex_unlock(&svc.revoke_lock);
-		return -ENOSPC;
-	}
-	snprintf(svc.revoked[n].principal, KW_PRINCIPAL_MAX, "%s", principal);
-	svc.revoked[n].at = wall_now();
-	__atomic_store_n(&svc.nb_revoked, n + 1, __ATOMIC_RELEASE);
-	__atomic_add_fetch(&svc.stats.revoke_epoch, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&svc.revoke_lock);
-	AUTH_LOG(NOTICE, "revoked %s", principal);
+	if (rc < 0)
+		return rc;
+	__atomic_store_n(&svc.stats.revoke_epoch, revoke_epoch(), __ATOMIC_RELEASE);
+	/* a cached Basic login would answer for the principal without asking anyone: gone */
+	if (svc.running && svc.basic_cache != NULL)
+		basic_cache_forget(svc.basic_cache, principal);
+	AUTH_LOG(NOTICE, "revoked %s for %u s", principal, svc.revocation_ttl_s);
 	return 0;
+}
+
+int
+authsvc_unrevoke(const char *principal)
+{
+	int rc = revoke_lift(principal, wall_now());
+
+	if (rc == 0)
+		AUTH_LOG(NOTICE, "revocation of %s lifted", principal);
+	return rc;
 }
 
 uint32_t
 authsvc_revoke_epoch(void)
 {
-	return __atomic_load_n(&svc.stats.revoke_epoch, __ATOMIC_ACQUIRE);
+	return revoke_epoch();
 }
 
 bool
-authsvc_is_revoked(const char *principal, int64_t auth_time)
+authsvc_is_revoked(const char *principal, bool ignore_case)
 {
-	uint32_t n = __atomic_load_n(&svc.nb_revoked, __ATOMIC_ACQUIRE);
-
-	for (uint32_t i = 0; i < n; i++)
-		if (strcmp(svc.revoked[i].principal, principal) == 0 &&
-		    auth_time <= __atomic_load_n(&svc.revoked[i].at, __ATOMIC_ACQUIRE))
-			return true;
-	return false;
+	return revoke_active(principal, ignore_case, wall_now());
 }
 
 void

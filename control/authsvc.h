@@ -11,6 +11,12 @@
 
 #define AUTHSVC_MAX_LCORES 16 /* job and verdict ring pairs */
 
+/* The site refuses NTLMSSP inside Negotiate ([site] auth = kerberos). */
+#define AUTHSVC_JOB_KRB5_ONLY 0x01
+
+#define AUTHSVC_MAX_GROUPS GROUPS_MAX /* distinct require_group entries, one bit each */
+#define AUTHSVC_GROUP_MAX  128
+
 /* Why a validation ended as it did: the kw reasons, then the service's own. */
 enum authsvc_reason {
 	AUTHSVC_UNKNOWN_TRUST = KW_REASON_COUNT, /* realm/domain has no [trust]: 401 at once */
@@ -20,6 +26,7 @@ enum authsvc_reason {
 	AUTHSVC_NTLM_NO_CONTEXT, /* Type 3 with no Type 1 on this flow (or expired) */
 	AUTHSVC_NTLM_BUSY,	 /* a leg while the flow's previous one runs */
 	AUTHSVC_NTLM_TABLE_FULL, /* too many half-open NTLM exchanges: 503 */
+	AUTHSVC_MECH_REFUSED,	 /* NTLMSSP in Negotiate for a site that takes Kerberos only: 401 */
 	AUTHSVC_REASON_MAX
 };
 
@@ -39,6 +46,7 @@ struct authsvc_job {
 	uint32_t seq;	/* the flow's request, so a late verdict for an older one is ignored */
 	uint16_t lcore; /* whose verdict ring gets the answer */
 	uint8_t scheme; /* enum authsvc_scheme; set by authsvc_submit / authsvc_submit_as */
+	uint8_t flags;	/* AUTHSVC_JOB_* */
 	uint32_t token_len;
 	uint8_t token[]; /* decoded credentials; the service wipes Basic ones before freeing.
 			  * The buffer has room for at least 1024 bytes whatever token_len says. */
@@ -63,13 +71,16 @@ struct authsvc_verdict {
 	uint32_t flow_id;
 	uint32_t flow_gen;
 	uint32_t seq;
-	uint16_t status;      /* 200 (authenticated), 401 or 503 */
+	uint16_t status;      /* 200 (authenticated), 401, 403 (client realm untrusted) or 503 */
 	uint16_t reason;      /* enum kw_reason or enum authsvc_reason */
 	int64_t expires_at;   /* Unix time the ticket ends */
 	uint16_t reply_len;   /* token for WWW-Authenticate */
 	uint8_t scheme;	      /* enum authsvc_scheme of the job: the word the reply goes with */
 	uint8_t cont;	      /* 1: NTLM challenge; 401 with reply, keep the flow and its context */
 	uint8_t mech;	      /* enum trust_mech that decided: KRB5, NTLM, BASIC (UNKNOWN: none) */
+	uint8_t ignore_case;  /* the principal's realm compares names ignoring case */
+	uint16_t trust;	      /* the index of the principal's trust (200 only) */
+	uint64_t groups;      /* bit i: a member of the i-th configured require_group entry */
 	uint32_t queue_us;    /* waited for the trust's semaphore */
 	uint32_t validate_us; /* GSS accept or AS exchange */
 	char principal[KW_PRINCIPAL_MAX];
@@ -93,6 +104,12 @@ struct authsvc_config {
 	/* Basic verified-credential cache (control/basic_cache.h): 0 = off; entries 0 = 4096 */
 	uint32_t basic_cache_ttl_s;
 	uint32_t basic_cache_entries;
+	uint32_t revocation_ttl_s; /* how long authgate-ctl revoke denies a principal; 0 = 3600 */
+	/* what Kerberos tickets must be for: "HTTP" (any HTTP/ principal), "HTTP@host", "" any */
+	char http_service[TRUST_NAME_MAX];
+	/* every [site] require_group entry, in the gate's bit order: SIDs, or names for winbind */
+	char groups[AUTHSVC_MAX_GROUPS][AUTHSVC_GROUP_MAX];
+	unsigned int nb_groups;
 };
 
 /* [trust REALM] and the control plane's [auth] keys, relative to a struct authsvc_config. */
@@ -121,13 +138,15 @@ unsigned int authsvc_take_verdicts(uint16_t lcore, struct authsvc_verdict **out,
 void authsvc_verdict_free(struct authsvc_verdict *v);
 
 /*
- * Revocation: sessions of PRINCIPAL authenticated at or before now end. Lock-free for
- * readers: entries are only appended, and the count is published last.
+ * Revocation: PRINCIPAL is denied (403) for [auth] revocation_ttl_s from now, persisted
+ * sessions and fresh credentials alike, and the Basic cache forgets it. 0, -EINVAL, -ENOMEM.
  */
 int authsvc_revoke(const char *principal);
+/* Lifts a revocation in force: 0, or -ENOENT. */
+int authsvc_unrevoke(const char *principal);
 /* Bumps on every revocation; a flow re-checks only when it changed. */
 uint32_t authsvc_revoke_epoch(void);
-/* True when principal was revoked at or after auth_time (Unix seconds). */
-bool authsvc_is_revoked(const char *principal, int64_t auth_time);
+/* Is principal revoked now? ignore_case as its realm compares names. Any thread, no lock. */
+bool authsvc_is_revoked(const char *principal, bool ignore_case);
 
 #endif

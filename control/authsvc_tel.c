@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_common.h>
 #include <rte_telemetry.h>
@@ -9,6 +10,7 @@
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
 #include "control/krb5_worker.h"
+#include "control/revoke.h"
 #include "control/trust.h"
 
 static authsvc_tel_front_fn front_counters;
@@ -156,6 +158,53 @@ tel_revoke(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+static int
+tel_unrevoke(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc;
+
+	RTE_SET_USED(cmd);
+	if (params == NULL || *params == '\0')
+		return -EINVAL;
+	rc = authsvc_unrevoke(params);
+	if (rc < 0)
+		return rc;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "unrevoked", params);
+	rte_tel_data_add_dict_u64(d, "epoch", authsvc_revoke_epoch());
+	return 0;
+}
+
+struct revocation_list {
+	struct rte_tel_data *d;
+	int64_t now;
+	unsigned int n;
+};
+
+static void
+revocation_add(const char *principal, int64_t until, void *arg)
+{
+	struct revocation_list *l = arg;
+
+	/* the reply buffer holds a few hundred: the count is exact, the list a sample */
+	if (l->n < 200)
+		rte_tel_data_add_dict_u64(l->d, principal, (uint64_t)(until - l->now));
+	l->n++;
+}
+
+/* Principals revoked now, each with the seconds its revocation has left. */
+static int
+tel_revocations(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct revocation_list l = {.d = d, .now = time(NULL)};
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	revoke_walk(l.now, revocation_add, &l);
+	return 0;
+}
+
 void
 authsvc_telemetry_init(authsvc_tel_front_fn front)
 {
@@ -168,5 +217,9 @@ authsvc_telemetry_init(authsvc_tel_front_fn front)
 		"Per trust: Semaphore Waiters/Holders/Acquires/Timeouts, hold time, waits");
 	rte_telemetry_register_cmd(
 		"/authgate/auth/revoke", tel_revoke,
-		"End persisted sessions of a principal: /authgate/auth/revoke,user@REALM");
+		"Deny a principal (403) for revocation_ttl_s: /authgate/auth/revoke,user@REALM");
+	rte_telemetry_register_cmd("/authgate/auth/unrevoke", tel_unrevoke,
+				   "Lift a revocation: /authgate/auth/unrevoke,user@REALM");
+	rte_telemetry_register_cmd("/authgate/auth/revocations", tel_revocations,
+				   "Revoked principals and the seconds each has left");
 }

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -23,6 +24,7 @@ struct bc_entry {
 	uint64_t phash;		/* of principal: its bucket in by_principal */
 	uint64_t stored;	/* cache clock when the KDC verified it; the TTL runs from here */
 	int64_t expires_at;	/* TGT end (Unix s): a hit never outlives the ticket it stood for */
+	uint64_t groups;	/* the verdict's require_group bits */
 	struct bc_entry *knext; /* key bucket chain; the free list when unused */
 	struct bc_entry *pnext; /* principal bucket chain */
 	struct bc_entry *newer, *older; /* LRU: head is the most recently used */
@@ -255,6 +257,7 @@ basic_cache_lookup(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 		bc_lru_push(c, e);
 		memcpy(hit_out->principal, e->principal, sizeof(hit_out->principal));
 		hit_out->expires_at = e->expires_at;
+		hit_out->groups = e->groups;
 		c->stats.hits++;
 		ret = 0;
 	} else {
@@ -313,6 +316,7 @@ basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 	e->phash = phash;
 	e->stored = now;
 	e->expires_at = v->expires_at;
+	e->groups = v->groups;
 	e->knext = c->by_key[bc_key_bucket(c, key)];
 	c->by_key[bc_key_bucket(c, key)] = e;
 	e->pnext = c->by_principal[phash & c->mask];
@@ -322,6 +326,26 @@ basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN]
 	c->stats.inserts++;
 	pthread_mutex_unlock(&c->lock);
 	return true;
+}
+
+unsigned int
+basic_cache_forget(struct basic_cache *c, const char *principal)
+{
+	struct bc_entry *e, *older;
+	unsigned int n = 0;
+
+	/* every entry, not the principal's bucket: a revocation may differ in case */
+	pthread_mutex_lock(&c->lock);
+	for (e = c->newest; e != NULL; e = older) {
+		older = e->older;
+		if (strcasecmp(e->principal, principal) == 0) {
+			bc_remove(c, e);
+			c->stats.evictions++;
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return n;
 }
 
 void

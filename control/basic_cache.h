@@ -35,6 +35,7 @@ struct basic_cache_stats {
 struct basic_cache_hit {
 	char principal[KW_PRINCIPAL_MAX];
 	int64_t expires_at;
+	uint64_t groups; /* the verdict's group bits when it was stored */
 };
 
 struct basic_cache;
@@ -73,6 +74,8 @@ int basic_cache_lookup(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_
 bool basic_cache_record(struct basic_cache *c, const uint8_t key[BASIC_CACHE_KEY_LEN],
 			uint64_t started, const struct kw_verdict *v);
 
+/* Drops every entry of principal (case ignored: an operator's revocation); returns how many. */
+unsigned int basic_cache_forget(struct basic_cache *c, const char *principal);
 void basic_cache_get_stats(struct basic_cache *c, struct basic_cache_stats *stats_out);
 
 #endif

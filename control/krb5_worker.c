@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <gssapi/gssapi.h>
@@ -22,6 +23,8 @@ static const uint8_t kw_oid_krb5[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 
 struct kw {
 	krb5_context ctx; /* this thread's; GSS keeps its own per-thread state */
 	gss_cred_id_t cred;
+	char http_service[256]; /* "" = any; "HTTP" = any HTTP/ principal; "HTTP@host" */
+	const struct groups_table *groups;
 };
 
 static uint64_t
@@ -87,6 +90,8 @@ kw_reason_str(enum kw_reason r)
 		return "dc_unavailable";
 	case KW_ERR_WORKER_HUNG:
 		return "worker_hung";
+	case KW_ERR_CLIENT_REALM:
+		return "client_realm_untrusted";
 	case KW_REASON_COUNT:
 		break;
 	}
@@ -108,6 +113,9 @@ kw_reason_http_status(enum kw_reason r)
 		return 503;
 	case KW_ERR_INTERNAL:
 		return 500;
+	case KW_ERR_CLIENT_REALM:
+		/* authenticated, and no trust of ours vouches for it: asking again will not help */
+		return 403;
 	default:
 		return 401;
 	}
@@ -131,6 +139,9 @@ kw_create(const struct kw_config *cfg)
 		return NULL;
 	}
 	kw->cred = GSS_C_NO_CREDENTIAL;
+	kw->groups = cfg->groups;
+	if (cfg->http_service != NULL)
+		snprintf(kw->http_service, sizeof(kw->http_service), "%s", cfg->http_service);
 	if (krb5_init_context(&kw->ctx) != 0) {
 		kw->ctx = NULL;
 		goto cleanup;
@@ -324,6 +335,82 @@ kw_spnego_reply(const uint8_t *oid, size_t oid_len, const uint8_t *tok, size_t t
 	return 0;
 }
 
+/*
+ * The ticket must be for the HTTP service: a keytab may hold host/ or cifs/ keys too, and a
+ * ticket for those is no proof that the client meant to authenticate to this web service.
+ */
+static int
+kw_check_service(struct kw *kw, gss_ctx_id_t gctx, struct kw_verdict *v)
+{
+	gss_name_t target = GSS_C_NO_NAME;
+	gss_buffer_desc tn = GSS_C_EMPTY_BUFFER;
+	OM_uint32 major, minor;
+	const char *want = kw->http_service;
+	size_t wl = strcspn(want, "@");
+	int rc = -1;
+
+	if (want[0] == '\0')
+		return 0;
+	major = gss_inquire_context(&minor, gctx, NULL, &target, NULL, NULL, NULL, NULL, NULL);
+	if (GSS_ERROR(major) || target == GSS_C_NO_NAME)
+		goto cleanup;
+	major = gss_display_name(&minor, target, &tn, NULL);
+	if (GSS_ERROR(major))
+		goto cleanup;
+	/* "HTTP/host@REALM" against "HTTP@host" (that host) or "HTTP" (any host) */
+	if (tn.length > wl && strncasecmp(tn.value, want, wl) == 0 &&
+	    ((const char *)tn.value)[wl] == '/') {
+		const char *host = (const char *)tn.value + wl + 1;
+		size_t hl = strcspn(host, "@");
+
+		if (want[wl] == '\0' ||
+		    (strlen(want + wl + 1) == hl && strncasecmp(host, want + wl + 1, hl) == 0))
+			rc = 0;
+	}
+	if (rc != 0)
+		snprintf(v->detail, sizeof(v->detail), "ticket for %.*s, not %.40s",
+			 (int)(tn.length < 100 ? tn.length : 100), (const char *)tn.value, want);
+cleanup:
+	if (rc != 0)
+		v->reason = KW_ERR_WRONG_PRINCIPAL;
+	if (tn.value != NULL)
+		gss_release_buffer(&minor, &tn);
+	if (target != GSS_C_NO_NAME)
+		gss_release_name(&minor, &target);
+	return rc;
+}
+
+/* The PAC's group SIDs (a ticket from an AD KDC) as the verdict's require_group bits. */
+static void
+kw_pac_groups(struct kw *kw, gss_name_t src, struct kw_verdict *v)
+{
+	static const char attr_name[] = "urn:mspac:logon-info";
+	gss_buffer_desc attr = {sizeof(attr_name) - 1, (void *)attr_name};
+	gss_buffer_desc value = GSS_C_EMPTY_BUFFER;
+	char(*sids)[GROUPS_SID_MAX];
+	int authenticated = 0, complete = 0, more = -1, n;
+	OM_uint32 major, minor;
+
+	major = gss_get_name_attribute(&minor, src, &attr, &authenticated, &complete, &value, NULL,
+				       &more);
+	if (GSS_ERROR(major) || !authenticated) {
+		/* no PAC (an MIT KDC), or one whose signature did not verify: no groups */
+		if (value.value != NULL)
+			gss_release_buffer(&minor, &value);
+		return;
+	}
+	sids = malloc(GROUPS_PAC_MAX * sizeof(*sids));
+	if (sids != NULL) {
+		n = groups_pac_sids(value.value, value.length, sids, GROUPS_PAC_MAX);
+		if (n > 0)
+			v->groups = groups_mask(kw->groups, (const char(*)[GROUPS_SID_MAX])sids,
+						(unsigned int)n);
+		v->pac_sids = n > 0 ? (uint16_t)n : 0;
+		free(sids);
+	}
+	gss_release_buffer(&minor, &value);
+}
+
 int
 kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *verdict_out)
 {
@@ -345,6 +432,8 @@ kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *ve
 	v->gss_minor = 0;
 	v->expires_at = 0;
 	v->accept_ns = 0;
+	v->groups = 0;
+	v->pac_sids = 0;
 	v->principal_len = 0;
 	v->principal[0] = '\0';
 	v->reply_len = 0;
@@ -415,10 +504,14 @@ kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *ve
 		memcpy(v->reply, out.value, out.length);
 		reply_len = out.length;
 	}
+	if (kw_check_service(kw, gctx, v) != 0)
+		goto cleanup;
 	memcpy(v->principal, name.value, name.length);
 	v->principal[name.length] = '\0';
 	v->principal_len = (uint16_t)name.length;
 	v->reply_len = (uint16_t)reply_len;
+	if (kw->groups != NULL && kw->groups->n > 0)
+		kw_pac_groups(kw, src, v);
 	/* the context lives as long as the ticket; persistence must not outlive it */
 	if (time_rec != GSS_C_INDEFINITE)
 		v->expires_at = (int64_t)time(NULL) + time_rec;
@@ -545,13 +638,18 @@ kw_verdict_reset(struct kw_verdict *v, const struct kw_job *job)
 }
 
 static void
-kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *job,
-	     struct kw_verdict *v)
+kw_pool_krb5(struct kw_pool *p, struct kw_thread *th, const struct trust *t,
+	     const struct kw_job *job, struct kw_verdict *v)
 {
+	const char *at;
+	uint32_t idx;
+
 	if (th->kw == NULL) {
 		struct kw_config kc = {
 			.keytab = t->cfg.keytab,
 			.replay_cache = t->cfg.replay_cache,
+			.http_service = p->cfg.http_service,
+			.groups = p->cfg.groups,
 		};
 
 		th->kw = kw_create(&kc);
@@ -564,7 +662,40 @@ kw_pool_krb5(struct kw_thread *th, const struct trust *t, const struct kw_job *j
 			return;
 		}
 	}
-	kw_accept(th->kw, job->token, job->token_len, v);
+	if (kw_accept(th->kw, job->token, job->token_len, v) != 0)
+		return;
+	/*
+	 * The ticket's realm (ours, or a cross-realm path to us) only routed the job: the
+	 * client's own realm must be a trust of ours, and that trust vouches for the identity.
+	 */
+	at = strrchr(v->principal, '@');
+	if (at == NULL || trust_lookup_for(p->cfg.trusts, TRUST_MECH_KRB5, at + 1, strlen(at + 1),
+					   NULL, 0, &idx) != 0) {
+		v->reason = KW_ERR_CLIENT_REALM;
+		snprintf(v->detail, sizeof(v->detail), "%.100s: no [trust] for the client's realm",
+			 v->principal);
+		return;
+	}
+	v->trust_index = idx;
+}
+
+/* NTLM and Basic users of a domain winbind serves: their SIDs as require_group bits. */
+static void
+kw_pool_winbind_groups(struct kw_pool *p, struct kw_thread *th, struct kw_verdict *v)
+{
+	char(*sids)[GROUPS_SID_MAX];
+	int n;
+
+	if (v->reason != KW_OK || p->cfg.groups == NULL || p->cfg.groups->n == 0)
+		return;
+	sids = malloc(GROUPS_PAC_MAX * sizeof(*sids));
+	if (sids == NULL)
+		return;
+	n = groups_winbind_sids(&th->wb, v->principal, sids, GROUPS_PAC_MAX);
+	if (n > 0)
+		v->groups = groups_mask(p->cfg.groups, (const char(*)[GROUPS_SID_MAX])sids,
+					(unsigned int)n);
+	free(sids);
 }
 
 /*
@@ -632,7 +763,10 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 	case TRUST_MECH_KRB5:
 		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_KRB5))
 			break;
-		kw_pool_krb5(th, t, job, v);
+		kw_pool_krb5(p, th, t, job, v);
+		/* a ticket without a PAC (an MIT KDC): winbind may still know the user */
+		if (v->reason == KW_OK && v->pac_sids == 0)
+			kw_pool_winbind_groups(p, th, v);
 		return;
 	case TRUST_MECH_BASIC:
 		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_BASIC))
@@ -644,6 +778,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 			return;
 		}
 		basic_validate(th->basic_ctx, &t->cfg, job->token, job->token_len, v);
+		kw_pool_winbind_groups(p, th, v);
 		v->accept_ns = kw_now_ns() - t0;
 		return;
 	case TRUST_MECH_NTLM:
@@ -676,6 +811,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 				v);
 		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
 			kw_pool_ntlm_dc_check(p, th, job, v);
+		kw_pool_winbind_groups(p, th, v);
 		v->accept_ns = kw_now_ns() - t0;
 		return;
 	default:

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "control/groups.h"
 #include "control/trust.h"
 
 #define KW_TOKEN_MAX	 (64 * 1024) /* the largest token a job may carry */
@@ -42,8 +43,10 @@ enum kw_reason {
 				  */
 	KW_ERR_DC_UNAVAILABLE,	 /* NTLM via winbind: refused, and winbind's DC does not answer: 503
 				  */
-	KW_ERR_WORKER_HUNG, /* the validation outlived the trust's deadline (a KDC or DC that never
-			     * answers): answered 503, its slot reclaimed, the thread replaced */
+	KW_ERR_CLIENT_REALM, /* a valid ticket, but the client's realm is no configured trust: 403
+			      */
+	KW_ERR_WORKER_HUNG,  /* the validation outlived the trust's deadline (a KDC or DC that never
+			      * answers): answered 503, its slot reclaimed, the thread replaced */
 	KW_REASON_COUNT,
 };
 
@@ -94,6 +97,8 @@ struct kw_verdict {
 	uint64_t queue_ns;  /* time spent waiting for the trust's semaphore */
 	uint64_t accept_ns; /* time spent validating (GSS accept, AS exchange) */
 	uint32_t mech;	    /* enum trust_mech of the job */
+	uint64_t groups;    /* bit i: the principal is in the pool's i-th group (kw_pool_config) */
+	uint16_t pac_sids;  /* SIDs a Kerberos PAC gave (0: no PAC, groups asked of winbind) */
 	uint16_t principal_len;
 	uint16_t reply_len;
 	char principal[KW_PRINCIPAL_MAX]; /* NUL-terminated, user@REALM */
@@ -102,8 +107,14 @@ struct kw_verdict {
 };
 
 struct kw_config {
-	const char *keytab;	 /* NULL or "": KRB5_KTNAME / the default keytab */
-	const char *service;	 /* NULL: any principal in the keytab; else "HTTP@host" */
+	const char *keytab;  /* NULL or "": KRB5_KTNAME / the default keytab */
+	const char *service; /* NULL: any principal in the keytab; else "HTTP@host" */
+	/*
+	 * The service a ticket must be for, checked after the accept: "HTTP@host" (that
+	 * principal), "HTTP" (any HTTP/ principal), NULL (whatever the keytab holds).
+	 */
+	const char *http_service;
+	const struct groups_table *groups; /* require_group entries to answer as bits; NULL */
 	int replay_cache;	 /* non-zero: detect replays (the default rcache, shared) */
 	const char *rcache_name; /* optional override, e.g. "file2:/path"; ignored when off */
 };
@@ -145,7 +156,9 @@ struct kw_pool_config {
 	const char
 		*ntlm_user_file;  /* NTLM acceptor: DOMAIN:user:password file; NULL/"" = winbind */
 	const char *ntlm_service; /* NTLM acceptor name, "HTTP@host"; NULL: HTTP@<hostname> */
-	kw_verdict_fn on_verdict; /* called from a worker thread */
+	const char *http_service; /* what Kerberos tickets must be for (kw_config.http_service) */
+	const struct groups_table *groups; /* require_group table; NULL or empty: no lookups */
+	kw_verdict_fn on_verdict;	   /* called from a worker thread */
 	void *arg;
 };
 

@@ -358,6 +358,7 @@ const struct ini_key trust_keys[] = {
 	INI_U(trust_config, workers, 1, TRUST_WORKERS_MAX, "2"),
 	INI_B(trust_config, replay_cache, "yes"),
 	INI_B(trust_config, pac_validation, "yes"),
+	INI_B(trust_config, ignore_case, "no"),
 	INI_S(trust_config, netbios_name, INI_STRING, ""),
 	INI_S(trust_config, user_file, INI_STRING, ""),
 	INI_END,

@@ -38,6 +38,7 @@ struct trust_config {
 	unsigned int workers;		      /* validator threads */
 	bool replay_cache;		      /* keep the rcache on */
 	bool pac_validation;	/* a Kerberos validation takes a slot (IIS's PAC check at the DC) */
+	bool ignore_case;	/* principals of this realm compare ignoring case (AD), not MIT */
 	sema_event_fn on_event; /* semaphore events (5816-5819 style); may be NULL */
 	void *event_arg;
 };

@@ -9,14 +9,87 @@
 #include "dataplane/b64.h"
 #include "dataplane/http/path.h"
 
-static const char *const site_auth_choices[] = {"none", "negotiate", "ntlm", "basic", NULL};
+static const char *const site_auth_choices[] = {"none",	 "negotiate", "ntlm",
+						"basic", "kerberos",  NULL};
 
 static const struct ini_key site_keys[] = {
 	INI_S(site_conf, root, INI_STRING, NULL),
 	{"auth", INI_FLAGS, offsetof(struct site_conf, auth), sizeof(uint32_t), 0, 0, "none",
 	 site_auth_choices, 0, 0},
+	INI_S(site_conf, require_user, INI_STRING, ""),
+	INI_S(site_conf, require_realm, INI_STRING, ""),
+	INI_S(site_conf, require_group, INI_STRING, ""),
 	INI_END,
 };
+
+#define LIST_SEP " \t,"
+
+/* Is word (len bytes) one of the words of list? */
+static bool
+list_has(const char *list, const char *word, size_t len, bool ignore_case)
+{
+	const char *p = list;
+
+	while (*p != '\0') {
+		size_t n;
+
+		p += strspn(p, LIST_SEP);
+		n = strcspn(p, LIST_SEP);
+		if (n > 0 && n == len &&
+		    (ignore_case ? strncasecmp(p, word, n) == 0 : memcmp(p, word, n) == 0))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * Each require_group entry gets a bit, the same entry in two sites the same bit; the control
+ * plane learns the table and answers each verdict with the bits of the user's groups.
+ */
+static void
+gate_groups(struct ini_ctx *ctx, struct gate_conf *c)
+{
+	char sec[192];
+
+	c->nb_groups = 0;
+	for (unsigned int i = 0; i < c->nb_sites; i++) {
+		struct site_conf *site = &c->sites[i];
+		const char *p = site->require_group;
+
+		site->group_mask = 0;
+		snprintf(sec, sizeof(sec), "site %s", site->prefix);
+		while (*p != '\0') {
+			size_t n;
+			unsigned int g;
+
+			p += strspn(p, LIST_SEP);
+			n = strcspn(p, LIST_SEP);
+			if (n == 0)
+				break;
+			for (g = 0; g < c->nb_groups; g++)
+				if (strlen(c->groups[g]) == n &&
+				    strncasecmp(c->groups[g], p, n) == 0)
+					break;
+			if (n >= AUTHSVC_GROUP_MAX) {
+				ini_error(ctx, ini_line(ctx, sec, "require_group"), sec,
+					  "require_group", "'%.*s' is longer than %d characters",
+					  (int)n, p, AUTHSVC_GROUP_MAX - 1);
+			} else if (g == c->nb_groups && g == AUTHSVC_MAX_GROUPS) {
+				ini_error(ctx, ini_line(ctx, sec, "require_group"), sec,
+					  "require_group",
+					  "more than %d distinct groups in all sites",
+					  AUTHSVC_MAX_GROUPS);
+			} else {
+				if (g == c->nb_groups)
+					snprintf(c->groups[c->nb_groups++], AUTHSVC_GROUP_MAX,
+						 "%.*s", (int)n, p);
+				site->group_mask |= 1ull << g;
+			}
+			p += n;
+		}
+	}
+}
 
 static const struct ini_key auth_keys[] = {
 	INI_B(gate_conf, persist_non_ntlm, "yes"),
@@ -44,7 +117,7 @@ prefix_len(const char *p)
 static void
 gate_check(struct ini_ctx *ctx, void *conf)
 {
-	const struct gate_conf *c = conf;
+	struct gate_conf *c = conf;
 	char sec[192], other[192];
 
 	for (unsigned int i = 0; i < c->nb_sites; i++) {
@@ -68,7 +141,12 @@ gate_check(struct ini_ctx *ctx, void *conf)
 		else if (stat(site->root, &st) != 0 || !S_ISDIR(st.st_mode))
 			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
 				  "'%s' is not a directory", site->root);
+		if ((site->require_user[0] || site->require_realm[0] || site->require_group[0]) &&
+		    site->auth == SITE_AUTH_NONE)
+			ini_error(ctx, ini_line(ctx, sec, "auth"), sec, "auth",
+				  "a site with require_* rules must ask for authentication");
 	}
+	gate_groups(ctx, c);
 }
 
 const struct ini_section gate_conf_sections[2] = {
@@ -94,7 +172,7 @@ const struct ini_section gate_conf_sections[2] = {
 const char *
 gate_action_str(enum gate_action a)
 {
-	static const char *const names[] = {"serve", "challenge", "park", "refuse"};
+	static const char *const names[] = {"serve", "challenge", "park", "refuse", "deny"};
 
 	return (unsigned int)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
@@ -110,6 +188,14 @@ gate_site(const struct gate_conf *c, const char *target, size_t len)
 	return site_select(c->sites, c->nb_sites, path, plen, NULL);
 }
 
+const struct site_conf *
+gate_site_for(const struct gate_conf *c, const char *target, size_t len)
+{
+	int i = gate_site(c, target, len);
+
+	return i < 0 ? NULL : &c->sites[i];
+}
+
 uint32_t
 gate_site_auth(const struct gate_conf *c, const char *target, size_t len)
 {
@@ -118,6 +204,42 @@ gate_site_auth(const struct gate_conf *c, const char *target, size_t len)
 	/* a target that does not normalise needs nothing: the content store refuses it */
 	return i < 0 ? SITE_AUTH_NONE : c->sites[i].auth;
 }
+
+bool
+gate_mech_admitted(uint32_t schemes, enum trust_mech mech)
+{
+	switch (mech) {
+	case TRUST_MECH_KRB5:
+		return (schemes & (SITE_AUTH_NEGOTIATE | SITE_AUTH_KERBEROS)) != 0;
+	case TRUST_MECH_NTLM:
+		/* raw NTLM, or NTLMSSP inside Negotiate; never on a Kerberos-only site */
+		return (schemes & (SITE_AUTH_NTLM | SITE_AUTH_NEGOTIATE)) != 0;
+	case TRUST_MECH_BASIC:
+		return (schemes & SITE_AUTH_BASIC) != 0;
+	default:
+		return false;
+	}
+}
+
+enum gate_deny
+gate_authorize(const struct site_conf *site, const struct gate_flow *f)
+{
+	const char *at = strrchr(f->principal, '@');
+	size_t ulen = strlen(f->principal);
+
+	if (site->require_user[0] != '\0' &&
+	    !list_has(site->require_user, f->principal, ulen, f->ignore_case))
+		return GATE_DENY_USER;
+	/* realms compare ignoring case: no two trusts differ only by it */
+	if (site->require_realm[0] != '\0' &&
+	    (at == NULL || !list_has(site->require_realm, at + 1, strlen(at + 1), true)))
+		return GATE_DENY_REALM;
+	if (site->group_mask != 0 && (site->group_mask & f->groups) == 0)
+		return GATE_DENY_GROUP;
+	return GATE_ALLOW;
+}
+
+static void deny(struct gate_stats *st, struct gate_decision *d, enum gate_deny why);
 
 bool
 gate_persists(const struct gate_conf *c, enum trust_mech mech)
@@ -152,20 +274,22 @@ gate_still_valid(struct gate_flow *f, const struct gate_env *env, struct gate_st
 {
 	if (!f->authed)
 		return false;
-	if (env->revoke_epoch != f->revoke_epoch) {
-		f->revoke_epoch = env->revoke_epoch;
-		if (env->is_revoked != NULL && env->is_revoked(f->principal, f->auth_time)) {
-			st->revoked_sessions++;
-			gate_forget(f, st);
-			return false;
-		}
-	}
 	if (env->now_s >= f->auth_expires) {
 		st->expired_sessions++;
 		gate_forget(f, st);
 		return false;
 	}
 	return true;
+}
+
+/* Revoked now? Asked on every verdict, and for a persisted flow when the epoch moved. */
+static bool
+revoked(struct gate_flow *f, const struct gate_env *env, bool fresh)
+{
+	if (!fresh && env->revoke_epoch == f->revoke_epoch)
+		return false;
+	f->revoke_epoch = env->revoke_epoch;
+	return env->is_revoked != NULL && env->is_revoked(f->principal, f->ignore_case);
 }
 
 /* The scheme word of an Authorization header, if the site offers it; -1 otherwise. */
@@ -177,7 +301,7 @@ authz_scheme(const struct h1_view *authz, uint32_t schemes, size_t *skip_out)
 		uint32_t site_bit;
 		int scheme;
 	} words[] = {
-		{"Negotiate ", SITE_AUTH_NEGOTIATE, AUTHSVC_SCHEME_NEGOTIATE},
+		{"Negotiate ", SITE_AUTH_NEGOTIATE | SITE_AUTH_KERBEROS, AUTHSVC_SCHEME_NEGOTIATE},
 		{"NTLM ", SITE_AUTH_NTLM, AUTHSVC_SCHEME_NTLM},
 		{"Basic ", SITE_AUTH_BASIC, AUTHSVC_SCHEME_BASIC},
 	};
@@ -209,24 +333,66 @@ challenge(struct gate_stats *st, struct gate_decision *d, bool close)
 	st->challenges++;
 }
 
+static void
+deny(struct gate_stats *st, struct gate_decision *d, enum gate_deny why)
+{
+	decide(d, GATE_DENY);
+	d->status = 403;
+	d->deny = why;
+	switch (why) {
+	case GATE_DENY_USER:
+		st->forbidden_user++;
+		break;
+	case GATE_DENY_REALM:
+		st->forbidden_realm++;
+		break;
+	case GATE_DENY_GROUP:
+		st->forbidden_group++;
+		break;
+	case GATE_DENY_REVOKED:
+		st->forbidden_revoked++;
+		break;
+	case GATE_ALLOW:
+		break;
+	}
+}
+
 void
-gate_request(const struct gate_conf *c, struct gate_flow *f, uint32_t schemes,
+gate_request(const struct gate_conf *c, struct gate_flow *f, const struct site_conf *site,
 	     const struct h1_view *authz, const struct gate_env *env, struct gate_stats *st,
 	     struct gate_decision *d)
 {
+	uint32_t schemes = site->auth;
 	size_t skip = 0;
 	int scheme;
 
 	if (gate_still_valid(f, env, st)) {
-		/* the same credentials again are no news; different ones start afresh */
-		if (authz == NULL || hash_view(authz) == f->auth_hash) {
+		if (revoked(f, env, false)) {
+			gate_forget(f, st);
+			deny(st, d, GATE_DENY_REVOKED);
+			return;
+		}
+		if (!gate_mech_admitted(schemes, (enum trust_mech)f->mech)) {
+			/* obtained for another kind of site (NTLM here on a Kerberos-only one) */
+			st->mech_mismatch++;
+			gate_forget(f, st);
+		} else if (authz == NULL || hash_view(authz) == f->auth_hash) {
+			/* the same credentials again are no news; the site's rules still hold */
+			enum gate_deny why = gate_authorize(site, f);
+
+			if (why != GATE_ALLOW) {
+				deny(st, d, why);
+				return;
+			}
 			st->persisted_hits++;
 			decide(d, GATE_SERVE);
 			d->persisted = true;
 			return;
+		} else {
+			/* different credentials start afresh */
+			st->identity_changes++;
+			gate_forget(f, st);
 		}
-		st->identity_changes++;
-		gate_forget(f, st);
 	}
 	scheme = authz ? authz_scheme(authz, schemes, &skip) : -1;
 	if (scheme < 0) {
@@ -243,6 +409,8 @@ gate_request(const struct gate_conf *c, struct gate_flow *f, uint32_t schemes,
 	d->scheme = scheme;
 	d->token_off = skip;
 	d->auth_hash = hash_view(authz);
+	if (!(schemes & (SITE_AUTH_NEGOTIATE | SITE_AUTH_NTLM)))
+		d->job_flags |= AUTHSVC_JOB_KRB5_ONLY;
 }
 
 void
@@ -255,27 +423,50 @@ gate_bad_token(const struct gate_conf *c, struct gate_flow *f, struct gate_stats
 }
 
 void
-gate_verdict(const struct gate_conf *c, struct gate_flow *f, const struct authsvc_verdict *v,
-	     const struct gate_env *env, struct gate_stats *st, struct gate_decision *d)
+gate_verdict(const struct gate_conf *c, struct gate_flow *f, const struct site_conf *site,
+	     const struct authsvc_verdict *v, const struct gate_env *env, struct gate_stats *st,
+	     struct gate_decision *d)
 {
-	if (v->status == 200) {
+	if (v->status == 200 && gate_mech_admitted(site->auth, (enum trust_mech)v->mech)) {
 		bool persist = gate_persists(c, (enum trust_mech)v->mech);
+		enum gate_deny why;
 
 		st->auth_ok++;
 		snprintf(f->principal, sizeof(f->principal), "%s", v->principal);
+		f->mech = v->mech;
+		f->trust = v->trust;
+		f->ignore_case = v->ignore_case != 0;
+		f->groups = v->groups;
 		f->auth_time = env->now_s;
 		f->auth_expires = env->now_s + c->max_session_age_s;
 		if (v->expires_at > 0 && v->expires_at < f->auth_expires)
 			f->auth_expires = v->expires_at;
-		f->revoke_epoch = env->revoke_epoch;
 		f->failures = 0;
+		/* a revoked principal is refused with a fresh ticket too, until it expires */
+		if (revoked(f, env, true)) {
+			f->principal[0] = '\0';
+			deny(st, d, GATE_DENY_REVOKED);
+			return;
+		}
 		if (persist) {
 			f->authed = true;
 			st->persisted_flows++;
 		}
+		why = gate_authorize(site, f);
+		if (why != GATE_ALLOW) {
+			/* who it is stays known (persisted); this site is not theirs */
+			deny(st, d, why);
+			d->persist = persist;
+			return;
+		}
 		decide(d, GATE_SERVE);
 		d->persist = persist;
 		d->reply = v->reply_len > 0;
+		return;
+	}
+	if (v->status == 403) {
+		/* a valid ticket from a realm none of our trusts is: asking again will not help */
+		deny(st, d, GATE_DENY_REALM);
 		return;
 	}
 	if (v->status == 503) {
@@ -314,7 +505,7 @@ gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, char *buf, s
 	int len = 0;
 
 	buf[0] = '\0';
-	if (schemes & SITE_AUTH_NEGOTIATE)
+	if (schemes & (SITE_AUTH_NEGOTIATE | SITE_AUTH_KERBEROS))
 		len += snprintf(buf + len, size - len, "WWW-Authenticate: Negotiate\r\n");
 	if (schemes & SITE_AUTH_NTLM)
 		len += snprintf(buf + len, size - len, "WWW-Authenticate: NTLM\r\n");

@@ -230,7 +230,7 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 
 /* The token of a PARK decision to the control plane; the request waits for its verdict. */
 static void
-park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed,
+park(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site, size_t consumed,
      const struct h1_view *authz, const struct gate_decision *d)
 {
 	struct gate_decision bad;
@@ -249,7 +249,7 @@ park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
 		explicit_bzero(job->token, gate_conf->max_token_bytes);
 		free(job);
 		gate_bad_token(gate_conf, &h->auth, &h->app->gate, &bad);
-		challenge(h, req, schemes, consumed, bad.close);
+		challenge(h, req, site->auth, consumed, bad.close);
 		return;
 	}
 	job->flow_id = tcp_flow_id(h->flow);
@@ -257,6 +257,7 @@ park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
 	job->seq = ++h->seq;
 	job->lcore = h->app->lcore;
 	job->token_len = (uint32_t)n;
+	job->flags = d->job_flags;
 	if (authsvc_submit_as(h->app->lcore, job, d->scheme) < 0) {
 		explicit_bzero(job->token, job->token_len);
 		free(job);
@@ -266,7 +267,7 @@ park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
 	}
 	if (d->scheme != AUTHSVC_SCHEME_BASIC)
 		h->ntlm_started = true; /* NTLMSSP may ride inside Negotiate too */
-	h->site_auth = schemes;
+	h->site = site;
 	h->app->gate.validations++;
 	h->auth.auth_hash = d->auth_hash;
 	h->parked = true;
@@ -280,27 +281,31 @@ park(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t c
  * (the next pipelined request may follow), false when it was answered or parked.
  */
 static bool
-gate_and_serve(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, size_t consumed)
+gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site,
+	       size_t consumed)
 {
 	const struct h1_view *authz = h1_req_header(req, H1_H_AUTHORIZATION);
 	struct gate_decision d;
 	struct gate_env env;
 
 	gate_env_now(h, &env);
-	gate_request(gate_conf, &h->auth, schemes, authz, &env, &h->app->gate, &d);
+	gate_request(gate_conf, &h->auth, site, authz, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
 		serve(h, req, consumed, "Persistent-Auth: true\r\n");
 		gate_request_done(gate_conf, &h->auth, &h->app->gate);
 		return true;
 	case GATE_CHALLENGE:
-		challenge(h, req, schemes, consumed, d.close);
+		challenge(h, req, site->auth, consumed, d.close);
 		break;
 	case GATE_PARK:
-		park(h, req, schemes, consumed, authz, &d);
+		park(h, req, site, consumed, authz, &d);
 		break;
 	case GATE_REFUSE:
 		retry_later(h, req, consumed);
+		break;
+	case GATE_DENY:
+		answer(h, req, 403, NULL, false, consumed);
 		break;
 	}
 	return false;
@@ -319,7 +324,7 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	h->parked = false;
 	tcp_recv_resume(h->flow);
 	gate_env_now(h, &env);
-	gate_verdict(gate_conf, &h->auth, v, &env, &h->app->gate, &d);
+	gate_verdict(gate_conf, &h->auth, h->site, v, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
 		if (v->scheme != AUTHSVC_SCHEME_BASIC)
@@ -337,8 +342,11 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 			gate_reply_header(v, extra, sizeof(extra));
 			answer(h, &h->parked_req, 401, extra, false, consumed);
 		} else {
-			challenge(h, &h->parked_req, h->site_auth, consumed, d.close);
+			challenge(h, &h->parked_req, h->site->auth, consumed, d.close);
 		}
+		return;
+	case GATE_DENY:
+		answer(h, &h->parked_req, 403, NULL, false, consumed);
 		return;
 	case GATE_PARK:
 		break; /* a verdict never parks again */
@@ -471,7 +479,7 @@ process(struct ha_flow *h)
 	while (h->resp == NULL && !h->closing && !h->parked) {
 		struct h1_request req;
 		struct http_opts opts;
-		uint32_t schemes;
+		const struct site_conf *site;
 		size_t consumed = 0;
 		int status = 0;
 		enum http_conn_rc rc;
@@ -504,11 +512,11 @@ process(struct ha_flow *h)
 		h->resp = NULL;
 		h->requests++;
 		h->head_since_us = 0;
-		schemes = gate_site_auth(gate_conf, req.target.p, req.target.len);
-		if (schemes == SITE_AUTH_NONE) {
+		site = gate_site_for(gate_conf, req.target.p, req.target.len);
+		if (site == NULL || site->auth == SITE_AUTH_NONE) {
 			serve(h, &req, consumed, NULL);
 			gate_request_done(gate_conf, &h->auth, &h->app->gate);
-		} else if (!gate_and_serve(h, &req, schemes, consumed)) {
+		} else if (!gate_and_serve(h, &req, site, consumed)) {
 			return; /* answered, or parked until its verdict */
 		}
 	}

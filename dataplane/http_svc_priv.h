@@ -57,11 +57,11 @@ struct ha_flow {
 	uint64_t idle_since_us; /* last response finished (keep-alive timeout) */
 	uint64_t head_since_us; /* first byte of the pending request head (header timeout) */
 	bool peer_fin;
-	bool closing;	    /* FIN queued: nothing more is parsed */
-	bool parked;	    /* a request waits for a verdict; rx must not move */
-	uint32_t seq;	    /* the parked request's number, echoed by its verdict */
-	uint32_t site_auth; /* schemes the parked request's site offers */
-	bool ntlm_started;  /* the control plane may hold an NTLM context for this flow */
+	bool closing;		      /* FIN queued: nothing more is parsed */
+	bool parked;		      /* a request waits for a verdict; rx must not move */
+	uint32_t seq;		      /* the parked request's number, echoed by its verdict */
+	const struct site_conf *site; /* the parked request's */
+	bool ntlm_started;	      /* the control plane may hold an NTLM context for this flow */
 	uint64_t parked_since_us;
 	size_t parked_consumed;
 	struct h1_request parked_req;

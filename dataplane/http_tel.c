@@ -122,6 +122,11 @@ gate_counters(struct rte_tel_data *d)
 	A(failure_closes);
 	A(ntlm_challenges);
 	A(basic_refused);
+	A(forbidden_user);
+	A(forbidden_realm);
+	A(forbidden_group);
+	A(forbidden_revoked);
+	A(mech_mismatch);
 #undef A
 }
 

@@ -14,13 +14,24 @@ enum site_auth {
 	SITE_AUTH_NEGOTIATE = 1 << 0, /* Kerberos through SPNEGO, or NTLMSSP inside it */
 	SITE_AUTH_NTLM = 1 << 1,      /* raw NTLM */
 	SITE_AUTH_BASIC = 1 << 2,     /* user:password, checked against the trust's KDC */
+	SITE_AUTH_KERBEROS = 1 << 3,  /* Negotiate, Kerberos only: NTLMSSP inside SPNEGO refused */
 };
 
-/* One [site PREFIX] section. */
+#define SITE_RULE_MAX 256 /* one INI value */
+
+/*
+ * One [site PREFIX] section. The store reads prefix and root; the auth gate the rest (its
+ * rules live here so that one section fills one struct).
+ */
 struct site_conf {
 	char prefix[SITE_PREFIX_MAX]; /* "/pkg" or "/"; a trailing '/' is the same site */
 	char root[SITE_ROOT_MAX];     /* directory served under it */
 	uint32_t auth;		      /* bits of enum site_auth */
+	/* who may see it, once authenticated: words separated by blanks or commas ("" = any) */
+	char require_user[SITE_RULE_MAX];  /* principals, user@REALM */
+	char require_realm[SITE_RULE_MAX]; /* realms of the principal */
+	char require_group[SITE_RULE_MAX]; /* SIDs (S-1-5-21-...) or DOMAIN\group names */
+	uint64_t group_mask; /* its require_group entries as bits of the gate's group table */
 };
 
 /*

@@ -88,12 +88,20 @@ def phase_persist():
     check(r[0] == 200 and a1["identity_changes"] - a0["identity_changes"] == 1 and a1["validations"] - a0["validations"] == 1,
           "other credentials on an authenticated flow: validated afresh")
 
-    # revocation ends the persisted session on the next request
+    # revocation denies: the persisted session on its next request, and fresh tickets too
     subprocess.run(CTL + ["revoke", "user3@AUTHGATE.TEST"], check=True, capture_output=True)
     r = c.request("/secure/hello.txt")
-    check(r[0] == 401 and "Negotiate" in (ac.hdr(r, "WWW-Authenticate") or ""), f"after authgate-ctl revoke: {r[0]} with a challenge")
+    check(r[0] == 403 and ac.hdr(r, "WWW-Authenticate") is None,
+          f"after authgate-ctl revoke: {r[0]}, no challenge (a prompt would not help)")
     r = c.request("/secure/hello.txt", ac.token("user3")[0])
-    check(r[0] == 200, "a fresh token after the revocation is accepted")
+    check(r[0] == 403, f"a fresh, valid ticket of the revoked principal: {r[0]}")
+    listed = tel("revocations")
+    check(0 < listed.get("user3@AUTHGATE.TEST", 0) <= 3600,
+          f"authgate-ctl revocations lists it with its time left: {listed}")
+    subprocess.run(CTL + ["unrevoke", "user3@AUTHGATE.TEST"], check=True, capture_output=True)
+    r = c.request("/secure/hello.txt", ac.token("user3")[0])
+    check(r[0] == 200 and "user3@AUTHGATE.TEST" not in tel("revocations"),
+          f"after authgate-ctl unrevoke: {r[0]}")
     c.close()
 
     # bad tokens: each 401 with its counter, no worker for the unknown realm

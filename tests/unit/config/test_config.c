@@ -292,8 +292,11 @@ static const struct bad_case bad_cases[] = {
 	 "F:5: [diag] echo_port: 70000 is out of range 0..65535\n"},
 	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate\n",
 	 "F:6: [site /pkg] auth: authentication needs at least one [trust REALM] section\n"},
-	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate kerberos\n",
-	 "F:6: [site /pkg] auth: 'kerberos' is not one of: none, negotiate, ntlm, basic\n"},
+	{PORT "[site /pkg]\nroot = /tmp\nauth = negotiate digest\n",
+	 "F:6: [site /pkg] auth: 'digest' is not one of: none, negotiate, ntlm, basic, kerberos\n"},
+	/* rules about who need someone to be known */
+	{PORT "[site /pkg]\nroot = /tmp\nrequire_user = alice@X.TEST\n",
+	 "F:4: [site /pkg] auth: a site with require_* rules must ask for authentication\n"},
 	{PORT "[trust CORP]\nkind = ntlm\n",
 	 "F:5: [trust CORP] netbios_name: an ntlm trust needs its NetBIOS domain name\n"},
 	{PORT "[trust EXAMPLE.COM]\nkeytab = /nonexistent/http.keytab\n",

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -12,18 +13,21 @@
 
 #define NOW 1800000000 /* a Unix time well inside any ticket */
 
+static const uint32_t ALL = SITE_AUTH_NEGOTIATE | SITE_AUTH_NTLM | SITE_AUTH_BASIC;
+
 static const char *revoked_principal;
-static int64_t revoked_at;
 
 static bool
-fake_is_revoked(const char *principal, int64_t auth_time)
+fake_is_revoked(const char *principal, bool ignore_case)
 {
-	return revoked_principal != NULL && strcmp(principal, revoked_principal) == 0 &&
-	       auth_time <= revoked_at;
+	return revoked_principal != NULL &&
+	       (ignore_case ? strcasecmp(principal, revoked_principal)
+			    : strcmp(principal, revoked_principal)) == 0;
 }
 
 struct world {
 	struct gate_conf conf;
+	struct site_conf site; /* the site of every request, unless a test says otherwise */
 	struct gate_flow flow;
 	struct gate_stats st;
 	struct gate_env env;
@@ -43,6 +47,7 @@ world_init(struct world *w)
 	w->env.now_s = NOW;
 	w->env.revoke_epoch = 1;
 	w->env.is_revoked = fake_is_revoked;
+	w->site.auth = ALL;
 	revoked_principal = NULL;
 }
 
@@ -52,15 +57,14 @@ view(const char *s)
 	return (struct h1_view){s, strlen(s)};
 }
 
-static const uint32_t ALL = SITE_AUTH_NEGOTIATE | SITE_AUTH_NTLM | SITE_AUTH_BASIC;
-
 /* A request with this Authorization value (NULL: none) on a site asking for schemes. */
 static enum gate_action
 request(struct world *w, uint32_t schemes, const char *authz, struct gate_decision *d)
 {
 	struct h1_view v = authz ? view(authz) : (struct h1_view){NULL, 0};
 
-	gate_request(&w->conf, &w->flow, schemes, authz ? &v : NULL, &w->env, &w->st, d);
+	w->site.auth = schemes;
+	gate_request(&w->conf, &w->flow, &w->site, authz ? &v : NULL, &w->env, &w->st, d);
 	return d->action;
 }
 
@@ -76,7 +80,7 @@ verdict_ok(struct world *w, enum trust_mech mech, int scheme, int64_t expires_at
 	v.scheme = (uint8_t)scheme;
 	v.expires_at = expires_at;
 	strcpy(v.principal, "user1@AUTHGATE.TEST");
-	gate_verdict(&w->conf, &w->flow, &v, &w->env, &w->st, d);
+	gate_verdict(&w->conf, &w->flow, &w->site, &v, &w->env, &w->st, d);
 }
 
 /* Kerberos once, then the flow is authenticated: Negotiate (the first leg parks). */
@@ -193,7 +197,7 @@ test_ntlm_connection_based(void **state)
 	v.mech = TRUST_MECH_NTLM;
 	v.reply_len = 4;
 	memcpy(v.reply, "NTLM", 4);
-	gate_verdict(&w.conf, &w.flow, &v, &w.env, &w.st, &d);
+	gate_verdict(&w.conf, &w.flow, &w.site, &v, &w.env, &w.st, &d);
 	assert_int_equal(d.action, GATE_CHALLENGE);
 	assert_true(d.reply);
 	assert_false(d.close);
@@ -312,7 +316,8 @@ test_max_session_age(void **state)
 	assert_int_equal(w.st.expired_sessions, 1);
 }
 
-/* ...or when an operator revokes the principal. */
+/* ...or when an operator revokes the principal: 403 until the revocation ends, fresh tickets too.
+ */
 static void
 test_revocation(void **state)
 {
@@ -325,14 +330,107 @@ test_revocation(void **state)
 	gate_request_done(&w.conf, &w.flow, &w.st);
 	/* another principal revoked: the epoch moves, this flow is checked and stays */
 	revoked_principal = "user2@AUTHGATE.TEST";
-	revoked_at = NOW;
 	w.env.revoke_epoch = 2;
 	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_SERVE);
 	revoked_principal = "user1@AUTHGATE.TEST";
 	w.env.revoke_epoch = 3;
-	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_CHALLENGE);
-	assert_int_equal(w.st.revoked_sessions, 1);
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_DENY);
+	assert_int_equal(d.status, 403);
+	assert_int_equal(d.deny, GATE_DENY_REVOKED);
+	assert_int_equal(w.st.forbidden_revoked, 1);
 	assert_false(w.flow.authed);
+	/* a fresh, valid ticket of the revoked principal: refused too, and not persisted */
+	authenticate_krb5(&w, &d);
+	assert_int_equal(d.action, GATE_DENY);
+	assert_false(w.flow.authed);
+	assert_int_equal(w.st.persisted_flows, 0);
+	/* the revocation over: served again */
+	revoked_principal = NULL;
+	w.env.revoke_epoch = 4;
+	authenticate_krb5(&w, &d);
+	assert_int_equal(d.action, GATE_SERVE);
+	/* case: an MIT realm's names are exact, an AD realm's (ignore_case) are not */
+	revoked_principal = "USER1@AUTHGATE.TEST";
+	w.env.revoke_epoch = 5;
+	gate_request_done(&w.conf, &w.flow, &w.st);
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_SERVE);
+	w.flow.ignore_case = true;
+	w.env.revoke_epoch = 6;
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_DENY);
+}
+
+/* The site's rules decide who, once the gate knows who: 403, not 401 (no prompt). */
+static void
+test_authorization_rules(void **state)
+{
+	struct world w;
+	struct gate_decision d;
+
+	(void)state;
+	world_init(&w);
+	w.site.auth = SITE_AUTH_NEGOTIATE;
+	strcpy(w.site.require_user, "user2@AUTHGATE.TEST, user1@AUTHGATE.TEST");
+	authenticate_krb5(&w, &d);
+	assert_int_equal(d.action, GATE_SERVE);
+	strcpy(w.site.require_user, "user2@AUTHGATE.TEST");
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_DENY);
+	assert_int_equal(d.deny, GATE_DENY_USER);
+	assert_true(w.flow.authed); /* who it is stays known: another site may take it */
+	w.site.require_user[0] = '\0';
+	strcpy(w.site.require_realm, "OTHER.TEST");
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_DENY);
+	assert_int_equal(d.deny, GATE_DENY_REALM);
+	strcpy(w.site.require_realm, "OTHER.TEST authgate.test");
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_SERVE);
+	/* groups: the verdict's bits against the site's */
+	w.site.group_mask = 1ull << 3;
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_DENY);
+	assert_int_equal(d.deny, GATE_DENY_GROUP);
+	w.flow.groups = (1ull << 3) | 1;
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, NULL, &d), GATE_SERVE);
+	assert_int_equal(w.st.forbidden_user, 1);
+	assert_int_equal(w.st.forbidden_realm, 1);
+	assert_int_equal(w.st.forbidden_group, 1);
+	/* a verdict for a user the site refuses: 403 at once */
+	strcpy(w.site.require_user, "nobody@AUTHGATE.TEST");
+	gate_forget(&w.flow, &w.st);
+	authenticate_krb5(&w, &d);
+	assert_int_equal(d.action, GATE_DENY);
+	assert_int_equal(d.deny, GATE_DENY_USER);
+}
+
+/* A persisted identity is bound to how it was obtained: mechanism and the site's auth set. */
+static void
+test_identity_bound_to_mechanism(void **state)
+{
+	struct world w;
+	struct gate_decision d;
+
+	(void)state;
+	world_init(&w);
+	verdict_ok(&w, TRUST_MECH_NTLM, AUTHSVC_SCHEME_NTLM, 0, &d);
+	assert_true(w.flow.authed);
+	gate_request_done(&w.conf, &w.flow, &w.st);
+	/* an NTLM flow on a Kerberos-only site: not served, authenticated afresh */
+	assert_int_equal(request(&w, SITE_AUTH_KERBEROS, NULL, &d), GATE_CHALLENGE);
+	assert_false(w.flow.authed);
+	assert_int_equal(w.st.mech_mismatch, 1);
+	/* a Kerberos-only site takes Negotiate, and tells the control plane to refuse NTLMSSP */
+	assert_int_equal(request(&w, SITE_AUTH_KERBEROS, "Negotiate TlRMTVNTUAAB", &d), GATE_PARK);
+	assert_true(d.job_flags & AUTHSVC_JOB_KRB5_ONLY);
+	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, "Negotiate TlRMTVNTUAAB", &d), GATE_PARK);
+	assert_false(d.job_flags & AUTHSVC_JOB_KRB5_ONLY);
+	/* an NTLM verdict that reaches a Kerberos-only site anyway is a failure */
+	w.site.auth = SITE_AUTH_KERBEROS;
+	verdict_ok(&w, TRUST_MECH_NTLM, AUTHSVC_SCHEME_NEGOTIATE, 0, &d);
+	assert_int_equal(d.action, GATE_CHALLENGE);
+	assert_false(w.flow.authed);
+	/* Kerberos persisted on a Negotiate site is good on a Kerberos-only one */
+	authenticate_krb5(&w, &d);
+	gate_request_done(&w.conf, &w.flow, &w.st);
+	assert_int_equal(request(&w, SITE_AUTH_KERBEROS, NULL, &d), GATE_SERVE);
+	/* and never on a Basic-only site */
+	assert_int_equal(request(&w, SITE_AUTH_BASIC, NULL, &d), GATE_CHALLENGE);
 }
 
 /* A trust that cannot validate in time is 503 (Retry-After), never a 401 that re-prompts. */
@@ -348,7 +446,7 @@ test_busy_is_503(void **state)
 	memset(&v, 0, sizeof(v));
 	v.status = 503;
 	v.reason = KW_ERR_BUSY_TIMEOUT;
-	gate_verdict(&w.conf, &w.flow, &v, &w.env, &w.st, &d);
+	gate_verdict(&w.conf, &w.flow, &w.site, &v, &w.env, &w.st, &d);
 	assert_int_equal(d.action, GATE_REFUSE);
 	assert_int_equal(d.status, 503);
 	assert_int_equal(w.st.auth_busy, 1);
@@ -371,7 +469,7 @@ test_failures_close(void **state)
 	v.status = 401;
 	v.scheme = AUTHSVC_SCHEME_NEGOTIATE;
 	for (int i = 1; i <= 2; i++) {
-		gate_verdict(&w.conf, &w.flow, &v, &w.env, &w.st, &d);
+		gate_verdict(&w.conf, &w.flow, &w.site, &v, &w.env, &w.st, &d);
 		assert_int_equal(d.action, GATE_CHALLENGE);
 		assert_false(d.close);
 	}
@@ -452,6 +550,8 @@ main(void)
 		cmocka_unit_test(test_ticket_end),
 		cmocka_unit_test(test_max_session_age),
 		cmocka_unit_test(test_revocation),
+		cmocka_unit_test(test_authorization_rules),
+		cmocka_unit_test(test_identity_bound_to_mechanism),
 		cmocka_unit_test(test_busy_is_503),
 		cmocka_unit_test(test_failures_close),
 		cmocka_unit_test(test_reply_header),
