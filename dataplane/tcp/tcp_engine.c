@@ -681,7 +681,15 @@ tcp_output(struct tcp_flow *f)
 		goto ack;
 	smss = tcp_smss(f);
 	end = f->snd_una + f->sndq_bytes;
-	win = RTE_MIN(f->cwnd + f->dupacks * smss * !(f->flags & TF_RECOVERY), f->snd_wnd);
+	/*
+	 * RFC 5681 4.1: after sending nothing for longer than the RTO, the window the flow had
+	 * says nothing about the path any more; restart from the initial window.
+	 */
+	if (f->snd_una == f->snd_max && f->last_tx_us != 0 && e->now - f->last_tx_us > f->rto)
+		f->cwnd = RTE_MIN(f->cwnd, tcp_initial_window(smss));
+	/* RFC 3042 limited transmit: two segments beyond cwnd on duplicate ACKs, no more. */
+	win = RTE_MIN(f->cwnd + RTE_MIN(f->dupacks, 2u) * smss * !(f->flags & TF_RECOVERY),
+		      f->snd_wnd);
 	if ((f->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) && f->nb_sb > 0 &&
 	    !(f->flags & TF_FIN_SENT))
 		sent = output_sack_recovery(f, end, smss);
@@ -689,6 +697,8 @@ tcp_output(struct tcp_flow *f)
 		sent = output_window(f, end, win, smss);
 	if (seq_gt(f->snd_nxt, f->snd_max))
 		f->snd_max = f->snd_nxt;
+	if (sent)
+		f->last_tx_us = e->now;
 	if (sent && (f->rexmt_at == 0 || (f->flags & TF_PERSIST))) {
 		f->flags &= ~TF_PERSIST;
 		tcp_arm_rexmt(f);
@@ -1070,8 +1080,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 	f->ip_id = tcp_ip_id_first(e, &f->tuple);
 	f->rto = e->p.rto_init_us;
 	smss = tcp_smss(f);
-	/* RFC 6928 initial window. */
-	f->cwnd = RTE_MIN(10 * smss, RTE_MAX(2 * smss, 14600u));
+	f->cwnd = tcp_initial_window(smss);
 	f->ssthresh = TCP_CWND_MAX;
 	if (tcp_table_add(e->t, f) != 0) {
 		e->free_ids[e->nb_free_ids++] = id;

@@ -866,7 +866,12 @@ input_data(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct r
 	if (!data_ok) {
 		tcp_drop(e, m, TCP_DROP_STATE);
 		s->flags &= ~TCP_FL_FIN;
-	} else if (s->seq == f->rcv_nxt) {
+		return;
+	}
+	/* A half-closed peer that still sends is not idle: FIN_WAIT_2 times out on silence. */
+	if (f->state == TCP_FIN_WAIT_2)
+		f->linger_at = e->now + e->p.fin_wait2_us;
+	if (s->seq == f->rcv_nxt) {
 		bool had_ooo = f->nb_ooo > 0;
 
 		f->rcv_nxt += s->len;

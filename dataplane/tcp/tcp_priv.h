@@ -139,6 +139,7 @@ struct tcp_flow {
 	uint64_t mem_at;     /* an app send found the pool empty: call acked() again then */
 	uint64_t oow_ack_at; /* last answer to an invalid segment (RFC 5961 limits), 0: none */
 	uint16_t ip_id;	     /* next IPv4 ID of this flow's segments */
+	uint64_t last_tx_us; /* data or FIN last sent (RFC 5681 4.1 restart after idle) */
 
 	/* send side */
 	uint32_t iss;
@@ -294,6 +295,13 @@ struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
 void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
 uint32_t tcp_smss(const struct tcp_flow *f);
 struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port);
+
+/* RFC 6928 initial window. */
+static inline uint32_t
+tcp_initial_window(uint32_t smss)
+{
+	return RTE_MIN(10 * smss, RTE_MAX(2 * smss, 14600u));
+}
 
 static inline void
 tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)

@@ -1655,6 +1655,117 @@ test_challenge_ack_for_syn(void **state)
 	h_fini(&h);
 }
 
+/* ---------------------------------------------------------------- smaller RFC points */
+
+/* Our FIN is acked; the peer keeps sending for longer than fin_wait2_us: it is not cut off. */
+static void
+test_fin_wait2_keeps_receiving(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40130, H_APP_PORT, NULL, 1), 0);
+	assert_int_equal(tcp_shutdown(h.app.flow), 0);
+	h_pop(&h, &p);
+	h.sseq++;
+	h_ack(&h, h.sseq, 1000);
+	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	for (int i = 0; i < 12; i++) { /* two minutes of an upload, a segment every 10 s */
+		h_advance(&h, 10 * 1000 * MS);
+		h_drain(&h);
+		h_data(&h, "0123456789", 10);
+		assert_int_equal(h.app.rxlen, 10 * (uint32_t)(i + 1));
+	}
+	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h.app.closed, 0);
+	/* a peer that goes quiet for fin_wait2_us is given up */
+	h_advance(&h, 61 * 1000 * MS);
+	assert_null(h_flow(&h));
+	assert_int_equal(h.app.closed, 1);
+	assert_int_equal(h.app.reason, TCP_CLOSE_IDLE);
+	h_fini(&h);
+}
+
+/* Segments sent now, popped and counted. */
+static unsigned int
+count_out(struct h *h)
+{
+	unsigned int n = 0;
+
+	while (h_pending(h) > 0) {
+		struct h_pkt p;
+
+		h_pop(h, &p);
+		n += p.len > 0;
+	}
+	return n;
+}
+
+/*
+ * RFC 3042: duplicate ACKs that do not start a recovery (here: after an RTO, below recover)
+ * may release two segments beyond cwnd, not one per duplicate.
+ */
+static void
+test_limited_transmit_bounded(void **state)
+{
+	struct h h;
+	struct h_opts o = {.mss = 1000, .ws = -1};
+	unsigned int n;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40131, H_APP_PORT, &o, 1), 0);
+	assert_int_equal(tcp_send(h.app.flow, h_pattern, 50000), 50000);
+	assert_int_equal(count_out(&h), 10);
+	h_advance(&h, 1100 * MS); /* the tail loss probe */
+	assert_int_equal(count_out(&h), 1);
+	h_advance(&h, 1100 * MS); /* RTO: one segment again, cwnd one segment, recover = snd_max */
+	assert_int_equal(count_out(&h), 1);
+	assert_int_equal(stats(&h)->rto_expired, 1);
+	for (int i = 0; i < 10; i++)
+		h_ack(&h, h.sseq, h.cwin);
+	n = count_out(&h);
+	if (n > 2)
+		fail_msg("%u segments for 10 duplicate ACKs, cwnd %u", n, info_of(&h).cwnd);
+	h_fini(&h);
+}
+
+/* RFC 5681 4.1: after an idle period longer than the RTO, send no more than the initial window. */
+static void
+test_cwnd_restart_after_idle(void **state)
+{
+	struct h h;
+	struct h_opts o = {.mss = 1000, .ws = -1};
+	uint32_t sent = 0;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40132, H_APP_PORT, &o, 1), 0);
+	assert_int_equal(tcp_send(h.app.flow, h_pattern, 70000), 70000);
+	/* slow start: every segment acked on its own, three rounds */
+	while (sent < 70000) {
+		struct h_pkt p[128];
+		unsigned int k = 0;
+
+		assert_true(h_pending(&h) > 0);
+		while (h_pending(&h) > 0 && k < RTE_DIM(p))
+			h_pop(&h, &p[k++]);
+		for (unsigned int i = 0; i < k; i++) {
+			sent += p[i].len;
+			h_ack(&h, p[i].seq + p[i].len, h.cwin);
+		}
+	}
+	assert_true(info_of(&h).cwnd >= 40000);
+	h_drain(&h);
+	h_advance(&h, 5000 * MS);
+	h_drain(&h);
+	assert_int_equal(tcp_send(h.app.flow, h_pattern, 60000), 60000);
+	assert_int_equal(count_out(&h), 10);
+	h_fini(&h);
+}
+
 /* ---------------------------------------------------------------- RFC 5961 rate limits */
 
 /* In-window RSTs on one flow: one challenge ACK per 500 ms, not one per RST (Linux's limit). */
@@ -2130,6 +2241,9 @@ main(void)
 		cmocka_unit_test(test_rst_in_every_state),
 		cmocka_unit_test(test_fin_in_every_state),
 		cmocka_unit_test(test_challenge_ack_for_syn),
+		cmocka_unit_test(test_fin_wait2_keeps_receiving),
+		cmocka_unit_test(test_limited_transmit_bounded),
+		cmocka_unit_test(test_cwnd_restart_after_idle),
 		cmocka_unit_test(test_challenge_ack_per_flow_limit),
 		cmocka_unit_test(test_challenge_ack_side_channel),
 		cmocka_unit_test(test_challenge_ack_global_budget_random),
