@@ -185,11 +185,20 @@ static void
 revocation_add(const char *principal, int64_t until, void *arg)
 {
 	struct revocation_list *l = arg;
+	struct rte_tel_data *e;
+	char name[16];
 
-	/* the reply buffer holds a few hundred: the count is exact, the list a sample */
-	if (l->n < 200)
-		rte_tel_data_add_dict_u64(l->d, principal, (uint64_t)(until - l->now));
+	/* the reply buffer holds a few dozen: the list is a sample, the count exact */
 	l->n++;
+	if (l->n > 40 || (e = rte_tel_data_alloc()) == NULL)
+		return;
+	rte_tel_data_start_dict(e);
+	/* principals are values: telemetry keys take no '@' or '.' */
+	rte_tel_data_add_dict_string(e, "principal", principal);
+	rte_tel_data_add_dict_u64(e, "seconds_left", (uint64_t)(until - l->now));
+	snprintf(name, sizeof(name), "r%u", l->n - 1);
+	if (rte_tel_data_add_dict_container(l->d, name, e, 0) != 0)
+		rte_tel_data_free(e);
 }
 
 /* Principals revoked now, each with the seconds its revocation has left. */
@@ -202,6 +211,7 @@ tel_revocations(const char *cmd, const char *params, struct rte_tel_data *d)
 	RTE_SET_USED(params);
 	rte_tel_data_start_dict(d);
 	revoke_walk(l.now, revocation_add, &l);
+	rte_tel_data_add_dict_u64(d, "count", l.n);
 	return 0;
 }
 

@@ -95,12 +95,12 @@ def phase_persist():
           f"after authgate-ctl revoke: {r[0]}, no challenge (a prompt would not help)")
     r = c.request("/secure/hello.txt", ac.token("user3")[0])
     check(r[0] == 403, f"a fresh, valid ticket of the revoked principal: {r[0]}")
-    listed = tel("revocations")
+    listed = {v["principal"]: v["seconds_left"] for v in tel("revocations").values() if isinstance(v, dict)}
     check(0 < listed.get("user3@AUTHGATE.TEST", 0) <= 3600,
           f"authgate-ctl revocations lists it with its time left: {listed}")
     subprocess.run(CTL + ["unrevoke", "user3@AUTHGATE.TEST"], check=True, capture_output=True)
     r = c.request("/secure/hello.txt", ac.token("user3")[0])
-    check(r[0] == 200 and "user3@AUTHGATE.TEST" not in tel("revocations"),
+    check(r[0] == 200 and "user3@AUTHGATE.TEST" not in str(tel("revocations")),
           f"after authgate-ctl unrevoke: {r[0]}")
     c.close()
 
@@ -476,9 +476,83 @@ def phase_gate():
     check(st == 401, f"a 48 KiB Negotiate token gets {st} (401: the KDC's word on it, not 431)")
 
 
+def host_token(user):
+    """A Kerberos token for host/gw.authgate.test: a key the gateway's keytab holds too."""
+    spn = gssapi.Name("host@gw.authgate.test", gssapi.NameType.hostbased_service)
+    ctx = gssapi.SecurityContext(name=spn, creds=ac.creds(user), usage="initiate", mech=ac.SPNEGO)
+    return ctx.step()
+
+
+def phase_authz():
+    # require_user: who, once authenticated; 403 (no challenge) for anyone else
+    c = ac.Conn()
+    r = c.request("/only-user1/hello.txt", ac.token("user1")[0])
+    check(r[0] == 200, f"require_user = user1: user1 gets {r[0]}")
+    r = c.request("/only-user1/hello.txt")
+    check(r[0] == 200, f"and the persisted flow keeps it: {r[0]}")
+    # the persisted identity is re-checked against another site's rules
+    r = c.request("/other-realm/hello.txt")
+    check(r[0] == 403 and ac.hdr(r, "WWW-Authenticate") is None,
+          f"user1's persisted flow on a require_realm = OTHER.TEST site: {r[0]}, no challenge")
+    c.close()
+    a0 = tel("auth")
+    c = ac.Conn()
+    r = c.request("/only-user1/hello.txt", ac.token("user2")[0])
+    a1 = tel("auth")
+    check(r[0] == 403 and a1["forbidden_user"] - a0["forbidden_user"] == 1,
+          f"user2 on the require_user = user1 site: {r[0]}, forbidden_user +1")
+    r = c.request("/secure/hello.txt")
+    check(r[0] == 200, f"user2's identity (403 there) is still good on /secure: {r[0]}")
+    c.close()
+
+    # auth = kerberos: Negotiate, and NTLMSSP inside it refused before any challenge
+    a0 = tel("auth")
+    ntlm = gssapi.raw.OID.from_int_seq("1.3.6.1.4.1.311.2.2.10")
+    cred = gssapi.raw.acquire_cred_with_password(gssapi.Name("AUTHGATE\\user1", gssapi.NameType.user),
+                                                 b"Passw0rd-user1", mechs=[ntlm]).creds
+    nctx = gssapi.SecurityContext(name=ac.SPN, creds=cred, usage="initiate", mech=ac.SPNEGO)
+    c = ac.Conn()
+    r = c.request("/krb/hello.txt", authz=b"Negotiate " + base64.b64encode(nctx.step()))
+    a1 = tel("auth")
+    check(r[0] == 401 and a1["verdicts"]["mech_refused"] - a0["verdicts"]["mech_refused"] == 1
+          and a1["ntlm_contexts_created"] == a0["ntlm_contexts_created"],
+          f"auth = kerberos, NTLMSSP in Negotiate: {r[0]}, mech_refused +1, no NTLM context made")
+    r = c.request("/krb/hello.txt", ac.token("user4")[0])
+    check(r[0] == 200, f"auth = kerberos, a Kerberos ticket: {r[0]}")
+    c.close()
+
+    # an identity obtained with NTLM does not cross to a Kerberos-only site
+    st, _, _, _ = curl_run(["--ntlm", "-u", "AUTHGATE\\user5:Passw0rd-user5", "http://gw.authgate.test/ntlm/hello.txt",
+                      "http://gw.authgate.test/krb/hello.txt", "-o", "/dev/null", "-o", "/dev/null"])
+    check(st[:2] == [401, 200] and st[-1] == 401,
+          f"curl --ntlm on /ntlm then /krb on the same connection: {st} (the NTLM identity is not taken there)")
+
+    # a ticket for host/ (its key is in the gateway's keytab too) is not a ticket for HTTP/
+    a0 = tel("auth")
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", host_token("user6"))
+    a1 = tel("auth")
+    wp = a1["verdicts"]["wrong_service_principal"] - a0["verdicts"]["wrong_service_principal"]
+    check(r[0] == 401 and wp == 1, f"a ticket for host/gw.authgate.test: {r[0]}, wrong_service_principal +{wp}")
+    c.close()
+
+    # revocation: 403 until it expires (revocation_ttl_s = 3 in this phase), then a fresh ticket works
+    subprocess.run(CTL + ["revoke", "user7@AUTHGATE.TEST"], check=True, capture_output=True)
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", ac.token("user7")[0])
+    check(r[0] == 403, f"revoked user7, a fresh ticket: {r[0]}")
+    c.close()
+    time.sleep(3.2)
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", ac.token("user7")[0])
+    check(r[0] == 200, f"after revocation_ttl_s the revocation is over: {r[0]}")
+    c.close()
+
+
 if __name__ == "__main__":
     {"persist": phase_persist, "no-persist": phase_no_persist, "session-age": phase_session_age,
      "semaphore": phase_semaphore, "ntlm-basic": phase_ntlm_basic,
-     "ntlm-single": phase_ntlm_single, "basic-cache": phase_basic_cache, "gate": phase_gate}[sys.argv[1]]()
+     "ntlm-single": phase_ntlm_single, "basic-cache": phase_basic_cache, "gate": phase_gate,
+     "authz": phase_authz}[sys.argv[1]]()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -6,6 +6,23 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest as t  # noqa: E402
 
+WWW = "/var/lib/authgate-lab/www"
+AUTHZ_SITES = f"""[site /only-user1]
+root = {WWW}
+auth = negotiate
+require_user = user1@AUTHGATE.TEST
+
+[site /other-realm]
+root = {WWW}
+auth = negotiate
+require_realm = OTHER.TEST
+
+[site /krb]
+root = {WWW}
+auth = kerberos
+
+"""
+
 PHASES = [
     ("persist", {}),
     ("no-persist", {"persist_non_ntlm = yes": "persist_non_ntlm = no"}),
@@ -15,6 +32,8 @@ PHASES = [
     ("ntlm-single", {"persist_single_request = no": "persist_single_request = yes"}),
     ("basic-cache", {"persist_non_ntlm = yes": "persist_non_ntlm = yes\nbasic_cache_ttl_s = 60"}),
     ("gate", {"port = 80": "port = 80\nmax_requests = 2"}),
+    ("authz", {"[site /basic]": AUTHZ_SITES + "[site /basic]",
+               "persist_non_ntlm = yes": "persist_non_ntlm = yes\nrevocation_ttl_s = 3"}),
 ]
 
 
