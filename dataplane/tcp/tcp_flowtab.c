@@ -168,12 +168,17 @@ tcp_flow_table_walk(struct tcp_flow_table *t, uint64_t now_us,
 		    int (*cb)(const struct tcp_flow_info *info, void *arg), void *arg)
 {
 	struct cds_lfht_iter it;
-	struct tcp_flow *f;
+	struct cds_lfht_node *node;
 	int rc = 0;
 
 	rcu_read_lock();
-	cds_lfht_for_each_entry(t->ht, &it, f, node)
-	{
+	/*
+	 * Not cds_lfht_for_each_entry: it converts the NULL that ends the walk to an entry
+	 * pointer before testing it, which is undefined (clang's UBSan stops there).
+	 */
+	for (cds_lfht_first(t->ht, &it); (node = cds_lfht_iter_get_node(&it)) != NULL;
+	     cds_lfht_next(t->ht, &it)) {
+		const struct tcp_flow *f = caa_container_of(node, struct tcp_flow, node);
 		struct tcp_flow_info info = {
 			.tuple = f->tuple,
 			.state = (enum tcp_state)CMM_LOAD_SHARED(f->state),
