@@ -934,6 +934,8 @@ authsvc_get_stats(struct authsvc_stats *out)
 		kw_pool_get_stats(svc.pools[t], &ps);
 		out->ntlm_dc_pings += ps.ntlm_dc_pings;
 		out->workers_hung += ps.hung;
+		out->groups_from_pac += ps.groups_from_pac;
+		out->groups_from_winbind += ps.groups_from_winbind;
 	}
 	if (svc.running && svc.basic_cache != NULL)
 		basic_cache_get_stats(svc.basic_cache, &out->basic_cache);

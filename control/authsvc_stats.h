@@ -22,6 +22,8 @@ struct authsvc_stats {
 	uint64_t ntlm_type3_version_cleared; /* raw AUTHENTICATEs without the Version they claim */
 	uint64_t ntlm_dc_pings;		     /* winbind asked about its DC after a refusal */
 	uint64_t workers_hung;	      /* validations abandoned past their deadline (all trusts) */
+	uint64_t groups_from_pac;     /* require_group bits from Kerberos PACs */
+	uint64_t groups_from_winbind; /* ... from winbind */
 	struct ntlm_table_stats ntlm; /* half-open NTLM contexts */
 	struct basic_cache_stats basic_cache; /* all zero while the cache is off */
 };

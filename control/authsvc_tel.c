@@ -58,6 +58,9 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "ntlm_dc_pings", as.ntlm_dc_pings);
 	/* validations abandoned past their trust's deadline (a KDC/DC that never answered) */
 	rte_tel_data_add_dict_u64(d, "workers_hung", as.workers_hung);
+	/* where require_group membership came from: a ticket's PAC, or winbind */
+	rte_tel_data_add_dict_u64(d, "groups_from_pac", as.groups_from_pac);
+	rte_tel_data_add_dict_u64(d, "groups_from_winbind", as.groups_from_winbind);
 	/* Basic answered from the verified-credential cache: no KDC call, no semaphore slot */
 	rte_tel_data_add_dict_u64(d, "basic_cache_hits", as.basic_cache.hits);
 	rte_tel_data_add_dict_u64(d, "basic_cache_misses", as.basic_cache.misses);

@@ -692,9 +692,13 @@ kw_pool_winbind_groups(struct kw_pool *p, struct kw_thread *th, struct kw_verdic
 	if (sids == NULL)
 		return;
 	n = groups_winbind_sids(&th->wb, v->principal, sids, GROUPS_PAC_MAX);
-	if (n > 0)
+	if (n > 0) {
 		v->groups = groups_mask(p->cfg.groups, (const char(*)[GROUPS_SID_MAX])sids,
 					(unsigned int)n);
+		pthread_mutex_lock(&p->lock);
+		p->stats.groups_from_winbind++;
+		pthread_mutex_unlock(&p->lock);
+	}
 	free(sids);
 }
 
@@ -765,8 +769,13 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 			break;
 		kw_pool_krb5(p, th, t, job, v);
 		/* a ticket without a PAC (an MIT KDC): winbind may still know the user */
-		if (v->reason == KW_OK && v->pac_sids == 0)
+		if (v->reason == KW_OK && v->pac_sids == 0) {
 			kw_pool_winbind_groups(p, th, v);
+		} else if (v->reason == KW_OK) {
+			pthread_mutex_lock(&p->lock);
+			p->stats.groups_from_pac++;
+			pthread_mutex_unlock(&p->lock);
+		}
 		return;
 	case TRUST_MECH_BASIC:
 		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_BASIC))

@@ -168,9 +168,11 @@ struct kw_pool_stats {
 	uint64_t submitted;
 	uint64_t rejected_full;
 	uint64_t completed;
-	uint64_t hung;		  /* workers abandoned past the deadline: 503, slot reclaimed */
-	uint64_t slots_reclaimed; /* semaphore slots given back for those workers */
-	uint64_t ntlm_dc_pings;	  /* winbind asked about its DC after a winbind-validated refusal */
+	uint64_t hung;		      /* workers abandoned past the deadline: 503, slot reclaimed */
+	uint64_t slots_reclaimed;     /* semaphore slots given back for those workers */
+	uint64_t groups_from_pac;     /* require_group bits read from a Kerberos PAC */
+	uint64_t groups_from_winbind; /* ... asked of winbind (NTLM, Basic, tickets with no PAC) */
+	uint64_t ntlm_dc_pings; /* winbind asked about its DC after a winbind-validated refusal */
 	uint64_t by_reason[KW_REASON_COUNT];
 };
 

@@ -22,7 +22,8 @@ static const struct ini_key site_keys[] = {
 	INI_END,
 };
 
-#define LIST_SEP " \t,"
+#define LIST_SEP  " \t,"
+#define GROUP_SEP " \t,"
 
 /* Is word (len bytes) one of the words of list? */
 static bool
@@ -63,8 +64,11 @@ gate_groups(struct ini_ctx *ctx, struct gate_conf *c)
 			size_t n;
 			unsigned int g;
 
-			p += strspn(p, LIST_SEP);
-			n = strcspn(p, LIST_SEP);
+			/* group names hold blanks ("Domain Users"): only commas part them */
+			p += strspn(p, GROUP_SEP);
+			n = strcspn(p, ",");
+			while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+				n--;
 			if (n == 0)
 				break;
 			for (g = 0; g < c->nb_groups; g++)
@@ -87,6 +91,7 @@ gate_groups(struct ini_ctx *ctx, struct gate_conf *c)
 				site->group_mask |= 1ull << g;
 			}
 			p += n;
+			p += strcspn(p, ","); /* the blanks trimmed off the entry */
 		}
 	}
 }

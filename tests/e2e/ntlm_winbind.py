@@ -68,6 +68,94 @@ print(r[0], r2[0], r3[0])
     return [int(x) for x in p.stdout.split()] if p.returncode == 0 else p.stderr
 
 
+WWW = "/var/lib/authgate-lab/www"
+SPN = "HTTP/gw.authgate.test"
+
+
+def ad_config(keytab):
+    """Kerberos from the AD KDC (tickets with a PAC) beside NTLM, and sites ruled by AD groups."""
+    return f"""
+[trust SAMDOM.TEST]
+kind = kerberos
+keytab = {keytab}
+ignore_case = yes
+
+[site /ad-users]
+root = {WWW}
+auth = negotiate ntlm
+require_group = SAMDOM\\Domain Users
+
+[site /ad-admins]
+root = {WWW}
+auth = negotiate ntlm
+require_group = SAMDOM\\Domain Admins
+"""
+
+
+def ad_tokens(env, user, password, n):
+    """n SPNEGO tokens for HTTP/gw.authgate.test from the Samba KDC, made in the member's
+    namespace (the lab's cannot reach the DC): base64 strings."""
+    conf = os.path.join(env["SAMBA_DC_DIR"], "client-krb5.conf")
+    with open(conf, "w") as f:
+        f.write("[libdefaults]\n default_realm = SAMDOM.TEST\n dns_lookup_kdc = false\n"
+                " dns_lookup_realm = false\n rdns = false\n udp_preference_limit = 1\n"
+                "[realms]\n SAMDOM.TEST = {\n  kdc = 198.18.3.2\n }\n"
+                "[domain_realm]\n .authgate.test = SAMDOM.TEST\n gw.authgate.test = SAMDOM.TEST\n")
+    code = f"""
+import base64, gssapi
+krb5 = gssapi.raw.OID.from_int_seq("1.2.840.113554.1.2.2")
+cred = gssapi.raw.acquire_cred_with_password(gssapi.Name({user!r}, gssapi.NameType.kerberos_principal),
+                                             {password!r}.encode(), mechs=[krb5]).creds
+spn = gssapi.Name("HTTP@gw.authgate.test", gssapi.NameType.hostbased_service)
+for i in range({n}):
+    ctx = gssapi.SecurityContext(name=spn, creds=cred, usage="initiate", mech=krb5)
+    print(base64.b64encode(ctx.step()).decode())
+"""
+    p = subprocess.run(["ip", "netns", "exec", f"{t.NS}-smb", "env", f"KRB5_CONFIG={conf}",
+                        "KRB5CCNAME=MEMORY:ad", "/usr/bin/python3", "-c", code],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise AssertionError(f"tokens for {user}: {p.stderr.strip()[-300:]}")
+    return p.stdout.split()
+
+
+def get_with(path, token):
+    code = f"""
+import sys
+sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+import auth_client as ac
+c = ac.Conn()
+print(c.request({path!r}, authz=b"Negotiate " + {token!r}.encode())[0])
+"""
+    p = t.in_ns("/usr/bin/python3", "-c", code, check=False)
+    return int(p.stdout.strip() or 0)
+
+
+def ad_groups(env, check):
+    """require_group against the AD domain: PAC groups for Kerberos, winbind's for NTLM."""
+    a0 = tel("auth")
+    user = ad_tokens(env, "ntuser1@SAMDOM.TEST", "Passw0rd-ntuser1", 2)
+    admin = ad_tokens(env, "Administrator@SAMDOM.TEST", "Adm1n-Passw0rd!", 2)
+    st = [get_with("/ad-users/hello.txt", user[0]), get_with("/ad-admins/hello.txt", user[1]),
+          get_with("/ad-users/hello.txt", admin[0]), get_with("/ad-admins/hello.txt", admin[1])]
+    a1 = tel("auth")
+    pac = a1["groups_from_pac"] - a0["groups_from_pac"]
+    wb = a1["groups_from_winbind"] - a0["groups_from_winbind"]
+    check(st == [200, 403, 200, 200] and pac == 4 and wb == 0,
+          f"Kerberos from the AD KDC, groups from the PAC: ntuser1 on Domain Users / Domain Admins "
+          f"{st[:2]}, Administrator {st[2:]} (forbidden_group +{a1['forbidden_group'] - a0['forbidden_group']}, "
+          f"groups_from_pac +{pac}, groups_from_winbind +{wb})")
+    st1, _ = curl("--ntlm", "-u", "SAMDOM\\ntuser2:Passw0rd-ntuser2", "http://gw.authgate.test/ad-users/hello.txt",
+                  "-o", "/dev/null")
+    st2, _ = curl("--ntlm", "-u", "SAMDOM\\ntuser2:Passw0rd-ntuser2", "http://gw.authgate.test/ad-admins/hello.txt",
+                  "-o", "/dev/null")
+    st3, _ = curl("--ntlm", "-u", "SAMDOM\\Administrator:Adm1n-Passw0rd!",
+                  "http://gw.authgate.test/ad-admins/hello.txt", "-o", "/dev/null")
+    check(st1 == [401, 200] and st2 == [401, 403] and st3 == [401, 200],
+          f"NTLM through winbind, groups from winbind: ntuser2 Domain Users {st1}, Domain Admins {st2}; "
+          f"Administrator Domain Admins {st3}")
+
+
 def dc_outage(env, check):
     """The DC stops: winbind cannot validate, and the gateway says 503 + Retry-After, not 401."""
     good = ("--ntlm", "-u", "SAMDOM\\ntuser1:Passw0rd-ntuser1", URL + "hello.txt", "-o", "/dev/null")
@@ -123,6 +211,7 @@ def main():
     if not os.path.isdir("/usr/share/samba/setup/ad-schema"):
         t.skip("no AD schema to provision a DC with (package samba-ad-provision)")
     env = dict(os.environ, AUTHGATE_LAB=t.NS)
+    env["SAMBA_DC_DIR"] = f"/run/{t.NS}-samba"
     subprocess.run([SAMBA_DC, "down"], env=env, capture_output=True)  # what a crashed run of ours left
     if subprocess.run(["wbinfo", "-p"], capture_output=True).returncode == 0:
         t.skip("another winbindd answers on /run/samba/winbindd: this test needs that socket")
@@ -145,7 +234,10 @@ def main():
         lab_trust = "[trust AUTHGATE]\nkind = ntlm\n"
         assert lab_trust in base
         base = base.replace(lab_trust, lab_trust + f"user_file = {t.REALM_DIR}/ntlm_users\n")
-        t.lab_up_config(base + CONFIG_EXTRA)
+        keytab = os.path.join(env["SAMBA_DC_DIR"], "http-samdom.keytab")
+        p = subprocess.run([SAMBA_DC, "http-keytab", keytab, SPN], env=env, capture_output=True, text=True)
+        check(p.returncode == 0, f"the AD's HTTP service account and keytab: {p.stdout.strip()}{p.stderr.strip()}")
+        t.lab_up_config(base + CONFIG_EXTRA + ad_config(keytab))
 
         a0, s0 = tel("auth"), trust("SAMDOM")
         st, err = curl("--ntlm", "-u", "SAMDOM\\ntuser1:Passw0rd-ntuser1", URL + "hello.txt", URL + "1k.bin",
@@ -192,6 +284,7 @@ def main():
         a = tel("auth")
         check(a["ntlm_contexts_live"] == 0, f"no NTLM context left behind (live {a['ntlm_contexts_live']})")
 
+        ad_groups(env, check)
         dc_outage(env, check)
     finally:
         t.lab("down", check=False)

@@ -101,6 +101,33 @@ test_basic_cache_keys(void **state)
 	free(errs);
 }
 
+/* require_group entries: names hold blanks, commas part them; each entry one bit, shared */
+static void
+test_group_table(void **state)
+{
+	struct ag_config cfg;
+	char *errs = NULL;
+
+	(void)state;
+	assert_int_equal(load_text(PORT "[trust X.TEST]\n"
+					"[site /a]\nroot = /tmp\nauth = negotiate\n"
+					"require_group = SAMDOM\\Domain Users , S-1-5-32-544\n"
+					"[site /b]\nroot = /tmp\nauth = ntlm\n"
+					"require_group = s-1-5-32-544\n",
+				   &cfg, &errs),
+			 0);
+	assert_string_equal(errs, "");
+	assert_int_equal(cfg.gate.nb_groups, 2);
+	assert_string_equal(cfg.gate.groups[0], "SAMDOM\\Domain Users");
+	assert_string_equal(cfg.gate.groups[1], "S-1-5-32-544");
+	assert_int_equal(cfg.gate.sites[0].group_mask, 3);
+	assert_int_equal(cfg.gate.sites[1].group_mask, 2);
+	/* the control plane gets the same table, in the same order */
+	assert_int_equal(cfg.auth.nb_groups, 2);
+	assert_string_equal(cfg.auth.groups[1], "S-1-5-32-544");
+	free(errs);
+}
+
 #define LAB_WWW "/var/lib/authgate-lab/www"
 
 static void
@@ -437,6 +464,7 @@ main(void)
 		cmocka_unit_test(test_full_file),	 cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_missing_file),	 cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_eal_args),	 cmocka_unit_test(test_basic_cache_keys),
+		cmocka_unit_test(test_group_table),
 	};
 	int rc;
 
