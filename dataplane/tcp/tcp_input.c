@@ -711,7 +711,15 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	}
 	if (s->flags & TCP_FL_RST) {
 		e->stats.rst_in++;
-		/* RFC 5961 3.2: only an exact match resets; in window elicits a challenge. */
+		/*
+		 * RFC 5961 3.2: only an exact match resets; in window elicits a challenge. RFC
+		 * 1337: not in TIME_WAIT (TIME-WAIT assassination: a late duplicate of this
+		 * connection would then meet no flow, or a new one).
+		 */
+		if (s->seq == f->rcv_nxt && f->state == TCP_TIME_WAIT) {
+			tcp_drop(e, m, TCP_DROP_STATE);
+			return false;
+		}
 		if (s->seq == f->rcv_nxt) {
 			tcp_flow_release(f, TCP_CLOSE_RESET, true);
 			rte_pktmbuf_free(m);

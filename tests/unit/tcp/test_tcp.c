@@ -1586,9 +1586,13 @@ test_rst_in_every_state(void **state)
 		assert_int_equal(p.ack, h.cseq);
 		expect_none(&h);
 		assert_non_null(h_flow(&h));
-		/* exact: the connection goes */
+		/* exact: the connection goes (not TIME_WAIT: RFC 1337) */
 		h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
 		expect_none(&h);
+		if (st == TCP_TIME_WAIT) {
+			assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+			h_advance(&h, 11 * 1000 * MS);
+		}
 		assert_null(h_flow(&h));
 		if (st == TCP_ESTABLISHED || st == TCP_FIN_WAIT_1 || st == TCP_FIN_WAIT_2 ||
 		    st == TCP_CLOSE_WAIT || st == TCP_CLOSING || st == TCP_LAST_ACK) {
@@ -1600,6 +1604,37 @@ test_rst_in_every_state(void **state)
 		}
 	}
 	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	h_fini(&h);
+}
+
+/*
+ * RFC 1337 hazard H1 (TIME-WAIT assassination): an RST, even at rcv_nxt, must not end
+ * TIME_WAIT early; a late duplicate of the old connection would then find no flow and be
+ * answered with a RST, or be taken for a new connection.
+ */
+static void
+test_time_wait_survives_rst(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+
+	(void)state;
+	h_init(&h, NULL);
+	reach_state(&h, 42100, TCP_TIME_WAIT);
+	h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
+	expect_none(&h);
+	assert_non_null(h_flow(&h));
+	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_drops(&h, TCP_DROP_STATE), 1);
+	/* the old connection's FIN again: acknowledged from TIME_WAIT, not reset */
+	h_send(&h, F_FIN | F_ACK, h.cseq - 1, h.sseq, 1000, NULL, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	assert_int_equal(h.app.closed, 1);
+	/* and it still ends on time */
+	h_advance(&h, 11 * 1000 * MS);
+	assert_null(h_flow(&h));
 	h_fini(&h);
 }
 
@@ -2239,6 +2274,7 @@ main(void)
 		cmocka_unit_test(test_time_wait_recycled_by_new_syn),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_rst_in_every_state),
+		cmocka_unit_test(test_time_wait_survives_rst),
 		cmocka_unit_test(test_fin_in_every_state),
 		cmocka_unit_test(test_challenge_ack_for_syn),
 		cmocka_unit_test(test_fin_wait2_keeps_receiving),
