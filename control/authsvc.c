@@ -64,6 +64,8 @@ static struct {
 	char ntlm_service[TRUST_NAME_MAX];
 	char http_service[TRUST_NAME_MAX];
 	struct groups_table groups; /* require_group entries as SIDs */
+	unsigned int groups_unresolved;
+	uint64_t groups_retry_ns;
 	pthread_t dispatcher;
 	struct authsvc_stats stats;
 	uint32_t revocation_ttl_s;
@@ -503,6 +505,20 @@ authsvc_trust_baseline(uint32_t t, struct sema_stats *out)
 	return 0;
 }
 
+/* Names winbind could not resolve at start (it was still coming up): asked again each second. */
+static void
+groups_tick(uint64_t now)
+{
+	char err[512];
+
+	if (svc.groups_unresolved == 0 || now - svc.groups_retry_ns < 1000000000ull)
+		return;
+	svc.groups_retry_ns = now;
+	svc.groups_unresolved = groups_retry(&svc.groups, err, sizeof(err));
+	if (svc.groups_unresolved == 0)
+		AUTH_LOG(NOTICE, "require_group: every entry resolved");
+}
+
 static void *
 dispatcher_main(void *arg)
 {
@@ -534,6 +550,7 @@ dispatcher_main(void *arg)
 			}
 			kw_pool_watchdog(svc.local);
 			baseline_tick(now);
+			groups_tick(now);
 			/* NTLM exchanges abandoned after the Type 2 */
 			ntlm_table_sweep(svc.ntlm, now);
 			last_poll = now;
@@ -751,11 +768,13 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 		unsigned int bad =
 			groups_resolve(&svc.groups, cfg->groups, cfg->nb_groups, err, sizeof(err));
 
-		/* an entry no one can resolve matches nobody: its sites refuse, they do not open */
+		/* an entry not resolved matches nobody: its sites refuse, they do not open */
 		if (bad > 0)
 			AUTH_LOG(WARNING,
-				 "require_group: %u entr%s not resolved, matching nobody: %s", bad,
-				 bad == 1 ? "y" : "ies", err);
+				 "require_group: %u entr%s not resolved yet, matching nobody until "
+				 "winbind answers: %s",
+				 bad, bad == 1 ? "y" : "ies", err);
+		svc.groups_unresolved = bad;
 		pc.groups = &svc.groups;
 	}
 	for (uint32_t t = 0; t < svc.trusts.count; t++) {

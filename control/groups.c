@@ -244,7 +244,7 @@ groups_mask(const struct groups_table *t, const char (*sids)[GROUPS_SID_MAX], un
 	uint64_t mask = 0;
 
 	for (unsigned int g = 0; g < t->n; g++) {
-		if (t->sid[g][0] == '\0')
+		if (!__atomic_load_n(&t->ready[g], __ATOMIC_ACQUIRE))
 			continue;
 		for (unsigned int i = 0; i < n; i++)
 			if (strcasecmp(t->sid[g], sids[i]) == 0) {
@@ -283,14 +283,12 @@ wb_ctx(void **wb)
 }
 
 unsigned int
-groups_resolve(struct groups_table *t, const char (*entries)[128], unsigned int n, char *err,
-	       size_t err_size)
+groups_retry(struct groups_table *t, char *err, size_t err_size)
 {
 	void *wb = NULL;
 	unsigned int bad = 0;
 	size_t used = 0;
 
-	t->n = n > GROUPS_MAX ? GROUPS_MAX : n;
 	if (err_size > 0)
 		err[0] = '\0';
 	for (unsigned int i = 0; i < t->n; i++) {
@@ -299,26 +297,45 @@ groups_resolve(struct groups_table *t, const char (*entries)[128], unsigned int 
 		enum wbcSidType type;
 		wbcErr rc = WBC_ERR_INVALID_PARAM;
 
-		t->sid[i][0] = '\0';
-		if (strncasecmp(entries[i], "S-1-", 4) == 0) {
-			snprintf(t->sid[i], GROUPS_SID_MAX, "%s", entries[i]);
+		if (__atomic_load_n(&t->ready[i], __ATOMIC_ACQUIRE))
+			continue;
+		if (strncasecmp(t->entry[i], "S-1-", 4) == 0) {
+			/* entry is 128 bytes, sid GROUPS_SID_MAX: it fits */
+			memcpy(t->sid[i], t->entry[i], sizeof(t->entry[i]));
+			__atomic_store_n(&t->ready[i], 1, __ATOMIC_RELEASE);
 			continue;
 		}
-		if (split_name(entries[i], domain, sizeof(domain), name, sizeof(name)) &&
+		if (split_name(t->entry[i], domain, sizeof(domain), name, sizeof(name)) &&
 		    wb_ctx(&wb) != NULL)
 			rc = wbcCtxLookupName(wb, domain, name, &sid, &type);
 		if (WBC_ERROR_IS_OK(rc)) {
 			wbcSidToStringBuf(&sid, t->sid[i], GROUPS_SID_MAX);
+			__atomic_store_n(&t->ready[i], 1, __ATOMIC_RELEASE);
 			continue;
 		}
 		bad++;
 		if (used < err_size)
 			used += (size_t)snprintf(err + used, err_size - used, "%s'%s' (%s)",
-						 used ? ", " : "", entries[i], wbcErrorString(rc));
+						 used ? ", " : "", t->entry[i], wbcErrorString(rc));
 	}
 	if (wb != NULL)
 		wbcCtxFree(wb);
 	return bad;
+}
+
+unsigned int
+groups_resolve(struct groups_table *t, const char (*entries)[128], unsigned int n, char *err,
+	       size_t err_size)
+{
+	memset(t, 0, sizeof(*t));
+	t->n = n > GROUPS_MAX ? GROUPS_MAX : n;
+	for (unsigned int i = 0; i < t->n; i++) {
+		size_t len = strnlen(entries[i], sizeof(t->entry[i]) - 1);
+
+		memcpy(t->entry[i], entries[i], len);
+		t->entry[i][len] = '\0';
+	}
+	return groups_retry(t, err, err_size);
 }
 
 int

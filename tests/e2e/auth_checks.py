@@ -169,6 +169,19 @@ def phase_no_persist():
     r2 = c.request("/secure/hello.txt")
     check(r[0] == 200 and r2[0] == 401, "without persistence a request without a token is challenged")
     c.close()
+    # this phase has [trust OTHER.TEST]: a cross-realm client of it is who it says
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", other_token())
+    check(r[0] == 200, f"other1@OTHER.TEST by a cross-realm ticket, OTHER.TEST a trust: {r[0]}")
+    c.close()
+
+
+def other_token():
+    """A ticket of other1@OTHER.TEST for HTTP/gw.authgate.test, by the cross-realm key."""
+    cred = gssapi.Credentials(
+        name=gssapi.Name("other1@OTHER.TEST", gssapi.NameType.kerberos_principal), usage="initiate",
+        store={"client_keytab": os.path.join(ac.KEYTABS, "other1.keytab"), "ccache": "MEMORY:other1"})
+    return gssapi.SecurityContext(name=ac.SPN, creds=cred, usage="initiate", mech=ac.SPNEGO).step()
 
 
 def phase_session_age():
@@ -534,6 +547,18 @@ def phase_authz():
     a1 = tel("auth")
     wp = a1["verdicts"]["wrong_service_principal"] - a0["verdicts"]["wrong_service_principal"]
     check(r[0] == 401 and wp == 1, f"a ticket for host/gw.authgate.test: {r[0]}, wrong_service_principal +{wp}")
+    c.close()
+
+    # a valid cross-realm ticket from a realm we have no trust for: routed by its ticket realm
+    # (ours), refused by its client's
+    a0 = tel("auth")
+    c = ac.Conn()
+    r = c.request("/secure/hello.txt", other_token())
+    a1 = tel("auth")
+    cr = a1["verdicts"]["client_realm_untrusted"] - a0["verdicts"]["client_realm_untrusted"]
+    check(r[0] == 403 and cr == 1,
+          f"other1@OTHER.TEST (no [trust OTHER.TEST]) by a valid cross-realm ticket: {r[0]}, "
+          f"client_realm_untrusted +{cr}")
     c.close()
 
     # revocation: 403 until it expires (revocation_ttl_s = 3 in this phase), then a fresh ticket works

@@ -234,6 +234,13 @@ def main():
         lab_trust = "[trust AUTHGATE]\nkind = ntlm\n"
         assert lab_trust in base
         base = base.replace(lab_trust, lab_trust + f"user_file = {t.REALM_DIR}/ntlm_users\n")
+        # winbind answers logons before it resolves group names: the gateway retries names it
+        # could not resolve each second, and this waits for winbind so that the first checks
+        # do not race it
+        t0 = time.time()
+        while time.time() - t0 < 30 and subprocess.run(["wbinfo", "-n", "SAMDOM\\Domain Users"],
+                                                      capture_output=True).returncode != 0:
+            time.sleep(0.5)
         keytab = os.path.join(env["SAMBA_DC_DIR"], "http-samdom.keytab")
         p = subprocess.run([SAMBA_DC, "http-keytab", keytab, SPN], env=env, capture_output=True, text=True)
         check(p.returncode == 0, f"the AD's HTTP service account and keytab: {p.stdout.strip()}{p.stderr.strip()}")

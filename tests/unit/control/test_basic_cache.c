@@ -302,6 +302,26 @@ test_capacity(void **state)
 	basic_cache_destroy(c);
 }
 
+/* A revoked principal is forgotten, whatever the case of the revocation; others stay. */
+static void
+test_forget(void **state)
+{
+	struct basic_cache *c = make(60, 16);
+	struct basic_cache_stats st;
+
+	(void)state;
+	assert_int_equal(login(c, "user1:pw", KW_OK, "user1@AUTHGATE.TEST"), 0);
+	assert_int_equal(login(c, "user2:pw", KW_OK, "user2@AUTHGATE.TEST"), 0);
+	assert_int_equal(basic_cache_forget(c, "USER1@authgate.test"), 1);
+	assert_int_equal(basic_cache_forget(c, "nobody@AUTHGATE.TEST"), 0);
+	/* asked of the KDC again: a miss */
+	assert_int_equal(login(c, "user1:pw", KW_OK, "user1@AUTHGATE.TEST"), 0);
+	assert_int_equal(login(c, "user2:pw", KW_OK, "user2@AUTHGATE.TEST"), 1);
+	basic_cache_get_stats(c, &st);
+	assert_int_equal(st.live, 2);
+	basic_cache_destroy(c);
+}
+
 int
 main(void)
 {
@@ -309,7 +329,7 @@ main(void)
 		cmocka_unit_test(test_config_bounds), cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_hit),	      cmocka_unit_test(test_failure_not_cached),
 		cmocka_unit_test(test_ttl),	      cmocka_unit_test(test_new_password_evicts),
-		cmocka_unit_test(test_capacity),
+		cmocka_unit_test(test_capacity),      cmocka_unit_test(test_forget),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

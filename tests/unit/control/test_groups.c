@@ -154,13 +154,13 @@ test_pac_hostile(void **state)
 static void
 test_mask(void **state)
 {
-	struct groups_table t = {.n = 3};
+	struct groups_table t = {.n = 3, .ready = {1, 1, 0}};
 	char sids[2][GROUPS_SID_MAX] = {"S-1-5-21-1-2-3-513", "s-1-18-1"};
 
 	(void)state;
 	strcpy(t.sid[0], "S-1-5-21-1-2-3-512");
 	strcpy(t.sid[1], "S-1-18-1");
-	t.sid[2][0] = '\0'; /* a name winbind could not resolve: matches nobody */
+	strcpy(t.sid[2], "S-1-5-21-1-2-3-513"); /* not resolved yet: matches nobody */
 	assert_int_equal(groups_mask(&t, (const char(*)[GROUPS_SID_MAX])sids, 2), 1u << 1);
 	strcpy(t.sid[0], "S-1-5-21-1-2-3-513");
 	assert_int_equal(groups_mask(&t, (const char(*)[GROUPS_SID_MAX])sids, 2), 3u);
@@ -178,9 +178,11 @@ test_resolve_sids_and_names(void **state)
 	assert_int_equal(groups_resolve(&t, entries, 3, err, sizeof(err)), 2);
 	assert_int_equal(t.n, 3);
 	assert_string_equal(t.sid[0], "S-1-5-21-9-9-9-512");
-	assert_string_equal(t.sid[1], "");
-	assert_string_equal(t.sid[2], "");
+	assert_true(t.ready[0] && !t.ready[1] && !t.ready[2]);
 	assert_non_null(strstr(err, "NOSUCHDOMAIN\\nosuchgroup"));
+	/* retried later (winbind coming up): still two, and the resolved one stays */
+	assert_int_equal(groups_retry(&t, err, sizeof(err)), 2);
+	assert_true(t.ready[0]);
 }
 
 int
