@@ -70,6 +70,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	 "lift PRINCIPAL's revocation"},
 	{"revocations", NULL, "/authgate/auth/revocations", CTL_ARG_NONE, NULL, {0},
 	 "revoked principals and the seconds each has left"},
+	{"reload", NULL, "/authgate/reload", CTL_ARG_NONE, NULL, {0},
+	 "read the config file again; apply what can change live, refuse a bad file"},
 	{"list", NULL, "/", CTL_ARG_NONE, NULL, {0}, "every command the gateway registers"},
 	{"raw", NULL, NULL, CTL_ARG_PATH, "PATH[,PARAMS]", {0},
 	 "any telemetry command, e.g. raw /ethdev/stats,0"},

@@ -1,6 +1,8 @@
 /* authgate: read the config, start EAL, bring ports up, launch the dataplane, stop cleanly. */
 #include <errno.h>
 #include <getopt.h>
+#include <time.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,8 @@
 
 #include "app/config.h"
 #include "app/eal_args.h"
+#include "app/notify.h"
+#include "app/reload.h"
 #include "control/accesslog.h"
 #include "control/authsvc.h"
 #include "dataplane/clock.h"
@@ -25,16 +29,20 @@
 #include "dataplane/http_svc.h"
 
 static struct ag_config cfg;
-static volatile sig_atomic_t reopen_logs;
+static volatile sig_atomic_t reload_signal;
+static volatile sig_atomic_t stop_signal;
 
 static void
 on_signal(int sig)
 {
 	if (sig == SIGHUP) {
-		reopen_logs = 1; /* logrotate moved the access log */
+		reload_signal = 1; /* a reload (which also reopens the access log for logrotate) */
 		return;
 	}
-	dp_force_quit = true;
+	/* SIGTERM drains first (http [shutdown_grace_s]); SIGINT, or a second signal, stops now */
+	if (sig == SIGINT || stop_signal)
+		dp_force_quit = true;
+	stop_signal = 1;
 }
 
 static void
@@ -58,6 +66,51 @@ usage(FILE *out)
 		fprintf(stderr, "authgate: " __VA_ARGS__);                                         \
 		goto label;                                                                        \
 	} while (0)
+
+/*
+ * The main lcore is the control plane: slow, sleeping work only. Links, reloads, systemd's
+ * watchdog, and on SIGTERM the drain: new connections refused, in-flight responses finished
+ * up to [http] shutdown_grace_s, then everything stops.
+ */
+static void
+control_loop(void)
+{
+	uint64_t wd_us = notify_watchdog_us(), drain_until = 0;
+	unsigned int tick = 0;
+
+	while (!dp_force_quit) {
+		dp_ports_check_link(&dp_main);
+		if (reload_signal || tick % 10 == 0) {
+			int sighup = reload_signal;
+
+			reload_signal = 0;
+			reload_poll(sighup);
+		}
+		if (++tick % 50 == 0)
+			reload_collect();
+		if (wd_us != 0)
+			notify_watchdog(); /* every 100 ms: well inside any WatchdogSec */
+		if (stop_signal && drain_until == 0) {
+			const struct ag_config *c = reload_current();
+
+			notify_stopping();
+			drain_until = (uint64_t)time(NULL) + c->http.shutdown_grace_s;
+			RTE_LOG(NOTICE, USER1,
+				"authgate: draining: no new connections, %u s for the ones open\n",
+				c->http.shutdown_grace_s);
+			dp_drain_begin();
+		}
+		if (drain_until != 0 &&
+		    (dp_apps_active() == 0 || (uint64_t)time(NULL) >= drain_until)) {
+			RTE_LOG(NOTICE, USER1,
+				"authgate: drained, %" PRIu64 " connection(s) left\n",
+				dp_apps_active());
+			dp_force_quit = true;
+			break;
+		}
+		usleep(100 * 1000);
+	}
+}
 
 /* Brings the gateway up in the DPDK skeleton's order, runs it until a signal, takes it down. */
 static int
@@ -122,22 +175,15 @@ run(struct ag_eal_argv *eal)
 			goto out_lcores;
 		}
 	}
+	reload_init(&cfg, alog);
+	reload_telemetry_init();
 	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, runtime dir %s)\n", getpid(),
 		rte_eal_get_runtime_dir());
-	/* signal the lab script: ready once this line is out */
+	/* signal the lab script: ready once this line is out; and systemd (Type=notify) */
 	fflush(stdout);
+	notify_ready();
 
-	/* the main lcore is the control plane: slow, sleeping work only */
-	while (!dp_force_quit) {
-		dp_ports_check_link(&dp_main);
-		if (reopen_logs) {
-			reopen_logs = 0;
-			if (alog != NULL && accesslog_reopen(alog) < 0)
-				RTE_LOG(ERR, USER1, "access log %s: reopen failed\n",
-					cfg.http.access_log);
-		}
-		usleep(100 * 1000);
-	}
+	control_loop();
 	RTE_LOG(NOTICE, USER1, "authgate: stopping\n");
 	status = EXIT_SUCCESS;
 out_lcores:

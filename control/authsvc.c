@@ -815,6 +815,90 @@ fail:
 	return rc;
 }
 
+/* What a reload may change of a running trust; the rest waits for a restart (counted). */
+static unsigned int
+reconfigure_trust(struct trust *t, const struct trust_config *n)
+{
+	struct trust_config *c = &t->cfg;
+	unsigned int restart = 0;
+	int rc;
+
+	if (c->kind != n->kind || strcmp(c->keytab, n->keytab) != 0 ||
+	    strcmp(c->netbios_name, n->netbios_name) != 0 ||
+	    strcmp(c->user_file, n->user_file) != 0 || c->replay_cache != n->replay_cache) {
+		AUTH_LOG(WARNING,
+			 "reload: trust %s: kind, keytab, netbios_name, user_file or "
+			 "replay_cache changed: they need a restart",
+			 c->realm);
+		restart++;
+	}
+	/* Netlogon needs a restart for this; here it is live, waiters and holders kept */
+	rc = sema_reconfigure(t->sema, n->max_concurrent_api, n->timeout_ns,
+			      n->warning_threshold_ns);
+	if (rc == 0)
+		rc = kw_pool_grow(svc.pools[t->index], RTE_MAX(n->workers, n->max_concurrent_api),
+				  n->timeout_ns);
+	if (rc < 0) {
+		AUTH_LOG(ERR, "reload: trust %s: %s", c->realm, strerror(-rc));
+		return restart + 1;
+	}
+	if (c->max_concurrent_api != n->max_concurrent_api)
+		AUTH_LOG(NOTICE, "reload: trust %s: max_concurrent_api %u -> %u", c->realm,
+			 c->max_concurrent_api, n->max_concurrent_api);
+	/* read by other threads as whole words; none of them keeps a copy */
+	__atomic_store_n(&c->max_concurrent_api, n->max_concurrent_api, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->timeout_ns, n->timeout_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->warning_threshold_ns, n->warning_threshold_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->workers, n->workers, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->pac_validation, n->pac_validation, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->ignore_case, n->ignore_case, __ATOMIC_RELAXED);
+	return restart;
+}
+
+unsigned int
+authsvc_reconfigure(const struct authsvc_config *cfg)
+{
+	unsigned int restart = 0;
+
+	if (!svc.running)
+		return cfg->nb_trusts > 0;
+	for (unsigned int i = 0; i < cfg->nb_trusts; i++) {
+		uint32_t idx;
+		const char *r = cfg->trusts[i].realm;
+
+		/* by name, whatever its kind (trust_lookup_realm routes tickets: Kerberos only) */
+		for (idx = 0; idx < svc.trusts.count; idx++)
+			if (strcmp(svc.trusts.trusts[idx].cfg.realm, r) == 0)
+				break;
+		if (idx == svc.trusts.count) {
+			AUTH_LOG(WARNING, "reload: trust %s is new: adding a trust needs a restart",
+				 r);
+			restart++;
+			continue;
+		}
+		restart += reconfigure_trust(&svc.trusts.trusts[idx], &cfg->trusts[i]);
+	}
+	if (cfg->nb_trusts != svc.trusts.count) {
+		AUTH_LOG(WARNING,
+			 "reload: %u trust(s) configured, %u running: removing a trust "
+			 "needs a restart",
+			 cfg->nb_trusts, svc.trusts.count);
+		restart += cfg->nb_trusts < svc.trusts.count;
+	}
+	if (strcmp(cfg->default_trust, svc.default_trust) != 0 ||
+	    strcmp(cfg->ntlm_service, svc.ntlm_service) != 0 ||
+	    strcmp(cfg->http_service, svc.http_service) != 0 || cfg->nb_groups != svc.groups.n ||
+	    (cfg->basic_cache_ttl_s > 0) != (svc.basic_cache != NULL)) {
+		AUTH_LOG(WARNING,
+			 "reload: default_trust, ntlm_service, http_service, the "
+			 "require_group table or the Basic cache changed: they need a restart");
+		restart++;
+	}
+	__atomic_store_n(&svc.revocation_ttl_s,
+			 cfg->revocation_ttl_s ? cfg->revocation_ttl_s : 3600, __ATOMIC_RELAXED);
+	return restart;
+}
+
 void
 authsvc_stop(void)
 {

@@ -120,6 +120,13 @@ uint32_t authsvc_verdict_deadline_s(const struct authsvc_config *cfg);
 
 /* Starts the workers and the dispatcher; one job and one verdict ring per lcore. */
 int authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores);
+/*
+ * A reload: the running trusts take their new max_concurrent_api (live: waiters and holders
+ * stay), deadlines, warning thresholds, workers, pac_validation and ignore_case; the
+ * revocation TTL applies to new revocations. Returns how many changes need a restart
+ * (adding or removing a trust, a keytab path, ...), each logged.
+ */
+unsigned int authsvc_reconfigure(const struct authsvc_config *cfg);
 /* Joins everything; verdicts not yet taken are freed. */
 void authsvc_stop(void);
 bool authsvc_running(void);

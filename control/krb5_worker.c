@@ -1062,17 +1062,36 @@ kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
 	return 0;
 }
 
+int
+kw_pool_grow(struct kw_pool *p, unsigned int threads, uint64_t deadline_ns)
+{
+	int rc = 0;
+
+	if (threads > KW_POOL_MAX_THREADS)
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (deadline_ns != 0)
+		__atomic_store_n(&p->deadline_ns, deadline_ns, __ATOMIC_RELAXED);
+	/* stuck threads do not count: they will leave when they return */
+	while (rc == 0 && p->live - p->stuck < threads)
+		rc = kw_pool_spawn_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 unsigned int
 kw_pool_watchdog(struct kw_pool *p)
 {
 	struct kw_pool_item *it, *next, *late = NULL;
+	uint64_t deadline;
 	uint64_t now = kw_now_ns();
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&p->lock);
+	deadline = p->deadline_ns;
 	for (it = p->running; it != NULL; it = next) {
 		next = it->run_next;
-		if (now - it->submitted_ns <= p->deadline_ns)
+		if (now - it->submitted_ns <= deadline)
 			continue;
 		kw_running_unlink(p, it);
 		it->state = KW_ITEM_ABANDONED;

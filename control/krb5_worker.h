@@ -188,6 +188,11 @@ int kw_pool_submit(struct kw_pool *p, const struct kw_job *job);
  * worker hangs, none of them can. Returns the number abandoned.
  */
 unsigned int kw_pool_watchdog(struct kw_pool *p);
+/*
+ * A reload: at least threads workers (not counting stuck ones), and the deadline of jobs
+ * from now on (0: unchanged). 0 or -errno.
+ */
+int kw_pool_grow(struct kw_pool *p, unsigned int threads, uint64_t deadline_ns);
 /* Finishes queued jobs, joins the threads, frees everything. */
 void kw_pool_destroy(struct kw_pool *p);
 void kw_pool_get_stats(struct kw_pool *p, struct kw_pool_stats *stats_out);

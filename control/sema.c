@@ -500,6 +500,26 @@ sema_release(struct sema *s, const struct sema_hold *hold)
 	sema_deliver(s, &p);
 }
 
+int
+sema_reconfigure(struct sema *s, unsigned int slots, uint64_t timeout_ns, uint64_t warning_ns)
+{
+	struct sema_pending p;
+
+	if (slots < SEMA_SLOTS_MIN || slots > SEMA_SLOTS_MAX || timeout_ns == 0)
+		return -EINVAL;
+	sema_pending_init(&p);
+	pthread_mutex_lock(&s->lock);
+	/* fewer slots: holders above the new count finish as they would; no one new gets in */
+	s->slots = slots;
+	s->timeout_ns = timeout_ns;
+	s->warning_ns = warning_ns;
+	/* more slots: the oldest waiters get them now */
+	sema_hand_over_locked(s, &p, s->clock(s->clock_arg));
+	pthread_mutex_unlock(&s->lock);
+	sema_deliver(s, &p);
+	return 0;
+}
+
 unsigned int
 sema_poll(struct sema *s)
 {

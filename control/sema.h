@@ -102,6 +102,12 @@ int sema_enqueue(struct sema *s, sema_grant_fn fn, void *arg, struct sema_hold *
 /* Withdraw a queued asynchronous wait: 0, or -ENOENT when already granted/expired. */
 int sema_cancel(struct sema *s, uint64_t ticket);
 
+/*
+ * Live change (a reload): slot count, deadline of waits from now on, warning threshold.
+ * Waiters already queued keep their deadline. 0 or -EINVAL.
+ */
+int sema_reconfigure(struct sema *s, unsigned int slots, uint64_t timeout_ns, uint64_t warning_ns);
+
 /* Give a slot back; hands it straight to the oldest live waiter (no barging). */
 void sema_release(struct sema *s, const struct sema_hold *hold);
 

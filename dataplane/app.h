@@ -34,6 +34,13 @@ struct dp_app {
 	/* Every tick_us: timeouts, the wall clock. */
 	void (*tick)(void *state, uint64_t now_us);
 	uint64_t tick_us;
+	/*
+	 * On the lcore, once, when the gateway starts to drain (SIGTERM): stop accepting, let
+	 * what is in flight finish, close what is idle.
+	 */
+	void (*drain)(void *state);
+	/* Any thread: connections the app still has on this lcore (0 when drained). */
+	uint64_t (*active)(const void *state);
 	/* On the lcore as it stops, after its engine closed every flow. */
 	void (*lcore_fini)(void *state);
 	/* On the main lcore after every lcore stopped. */
@@ -42,5 +49,10 @@ struct dp_app {
 
 /* -ENOSPC past DP_MAX_APPS. app must outlive the dataplane. */
 int dp_app_register(const struct dp_app *app);
+
+/* Main lcore: every lcore calls its apps' drain hook on its next iteration. */
+void dp_drain_begin(void);
+/* Main lcore: connections every app still has, summed over lcores. */
+uint64_t dp_apps_active(void);
 
 #endif

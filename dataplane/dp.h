@@ -60,6 +60,7 @@ struct dp_lcore {
 	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */
 	void *app_state[DP_MAX_APPS]; /* what each registered application keeps on this lcore */
 	uint64_t app_next_tick_us[DP_MAX_APPS];
+	bool drained;  /* its apps were told to drain */
 	bool impaired; /* [impair] set: both directions go through the injector */
 	struct dp_impair rx_imp, tx_imp;
 	uint64_t garp_next_tsc;

@@ -14,6 +14,7 @@
 #include "dataplane/app.h"
 #include "dataplane/b64.h"
 #include "dataplane/clock.h"
+#include "dataplane/dp.h"
 #include "dataplane/http_svc_priv.h"
 #include "dataplane/tcp/tcp.h"
 
@@ -35,6 +36,7 @@ static const struct ini_key http_keys[] = {
 	INI_U(http_svc_conf, keepalive_timeout_s, 1, 86400, "60"),
 	INI_U(http_svc_conf, max_requests, 0, 1 << 30, "10000"),
 	INI_S(http_svc_conf, access_log, INI_STRING, ""),
+	INI_U(http_svc_conf, shutdown_grace_s, 0, 3600, "30"),
 	INI_END,
 };
 
@@ -68,8 +70,25 @@ const struct ini_section http_svc_conf_section = {
 	.check = http_check,
 };
 
-static const struct http_svc_conf *http_conf;
-static const struct gate_conf *gate_conf;
+/*
+ * The live configuration: a reload publishes new ones (release) and the lcores read the
+ * pointers afresh (acquire). The old ones stay allocated by the caller of
+ * http_svc_reconfigure for as long as a parked request may point into them.
+ */
+static const struct http_svc_conf *http_conf_live;
+static const struct gate_conf *gate_conf_live;
+
+static inline const struct http_svc_conf *
+cur_http(void)
+{
+	return __atomic_load_n(&http_conf_live, __ATOMIC_ACQUIRE);
+}
+
+static inline const struct gate_conf *
+cur_gate(void)
+{
+	return __atomic_load_n(&gate_conf_live, __ATOMIC_ACQUIRE);
+}
 static uint64_t park_timeout_us; /* the longest trust deadline plus slack */
 static struct accesslog *access_log;
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
@@ -172,7 +191,7 @@ answer(struct ha_flow *h, const struct h1_request *req, int status, const char *
 	 */
 	if (req != NULL && (!req->keep_alive || (req->expect_continue && req->content_length > 0)))
 		close = true;
-	if (http_conf->max_requests != 0 && h->requests >= http_conf->max_requests)
+	if (cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests)
 		close = true;
 	/* RFC 9110: a response to HEAD has no body, challenges included */
 	http_error(status, !close, req != NULL && req->method == H1_M_HEAD, &opts, h->resp);
@@ -190,7 +209,7 @@ challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, siz
 {
 	char extra[160];
 
-	gate_challenge_headers(gate_conf, schemes, extra, sizeof(extra));
+	gate_challenge_headers(cur_gate(), schemes, extra, sizeof(extra));
 	answer(h, req, 401, extra, close, consumed);
 }
 
@@ -199,7 +218,7 @@ retry_later(struct ha_flow *h, const struct h1_request *req, size_t consumed)
 {
 	char ra[64];
 
-	snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", gate_conf->retry_after_s);
+	snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", cur_gate()->retry_after_s);
 	answer(h, req, 503, ra, false, consumed);
 }
 
@@ -219,7 +238,7 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
-	opts.force_close = http_conf->max_requests != 0 && h->requests >= http_conf->max_requests;
+	opts.force_close = cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests;
 	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
 		h->app->stats.respond_errors++;
 	ha_log_request(access_log, h, req, h->resp->status, h->resp->body_len);
@@ -237,18 +256,18 @@ park(struct ha_flow *h, const struct h1_request *req, const struct site_conf *si
 	struct authsvc_job *job;
 	long n;
 
-	job = malloc(sizeof(*job) + gate_conf->max_token_bytes);
+	job = malloc(sizeof(*job) + cur_gate()->max_token_bytes);
 	if (job == NULL) {
 		h->app->stats.no_memory++;
 		answer(h, req, 503, NULL, false, consumed);
 		return;
 	}
 	n = b64_decode(authz->p + d->token_off, authz->len - d->token_off, job->token,
-		       gate_conf->max_token_bytes);
+		       cur_gate()->max_token_bytes);
 	if (n <= 0) {
-		explicit_bzero(job->token, gate_conf->max_token_bytes);
+		explicit_bzero(job->token, cur_gate()->max_token_bytes);
 		free(job);
-		gate_bad_token(gate_conf, &h->auth, &h->app->gate, &bad);
+		gate_bad_token(cur_gate(), &h->auth, &h->app->gate, &bad);
 		challenge(h, req, site->auth, consumed, bad.close);
 		return;
 	}
@@ -289,11 +308,11 @@ gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct sit
 	struct gate_env env;
 
 	gate_env_now(h, &env);
-	gate_request(gate_conf, &h->auth, site, authz, &env, &h->app->gate, &d);
+	gate_request(cur_gate(), &h->auth, site, authz, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
 		serve(h, req, consumed, "Persistent-Auth: true\r\n");
-		gate_request_done(gate_conf, &h->auth, &h->app->gate);
+		gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		return true;
 	case GATE_CHALLENGE:
 		challenge(h, req, site->auth, consumed, d.close);
@@ -324,7 +343,7 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	h->parked = false;
 	tcp_recv_resume(h->flow);
 	gate_env_now(h, &env);
-	gate_verdict(gate_conf, &h->auth, h->site, v, &env, &h->app->gate, &d);
+	gate_verdict(cur_gate(), &h->auth, h->site, v, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
 		if (v->scheme != AUTHSVC_SCHEME_BASIC)
@@ -332,7 +351,7 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 				       d.persist ? "true" : "false");
 		gate_reply_header(v, extra + len, sizeof(extra) - len);
 		serve(h, &h->parked_req, consumed, extra);
-		gate_request_done(gate_conf, &h->auth, &h->app->gate);
+		gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		return;
 	case GATE_REFUSE:
 		retry_later(h, &h->parked_req, consumed);
@@ -364,6 +383,14 @@ ha_poll(void *state, uint64_t now_us)
 	RTE_SET_USED(now_us);
 	if (app == NULL)
 		return;
+	if (unlikely(__atomic_load_n(&app->pending_store, __ATOMIC_ACQUIRE) != NULL &&
+		     __atomic_load_n(&app->retired_store, __ATOMIC_ACQUIRE) == NULL)) {
+		/* a reload's sites: the main thread built the store, and destroys the old one */
+		struct store *old = app->store;
+
+		app->store = __atomic_exchange_n(&app->pending_store, NULL, __ATOMIC_ACQ_REL);
+		__atomic_store_n(&app->retired_store, old, __ATOMIC_RELEASE);
+	}
 	n = authsvc_take_verdicts(app->lcore, v, RTE_DIM(v));
 	for (unsigned int i = 0; i < n; i++) {
 		/* the lcore is an online RCU reader: the flow cannot be freed under us */
@@ -430,6 +457,12 @@ pump(struct ha_flow *h)
 		bool close = r->close;
 		response_done(h);
 		h->idle_since_us = dp_now_us();
+		if (h->app->draining && !close) {
+			/* SIGTERM: the response it had is out; no next request on this connection
+			 */
+			h->app->stats.drain_finished++;
+			close = true;
+		}
 		if (close || h->peer_fin) {
 			h->closing = true;
 			tcp_shutdown(h->flow);
@@ -512,10 +545,10 @@ process(struct ha_flow *h)
 		h->resp = NULL;
 		h->requests++;
 		h->head_since_us = 0;
-		site = gate_site_for(gate_conf, req.target.p, req.target.len);
+		site = gate_site_for(cur_gate(), req.target.p, req.target.len);
 		if (site == NULL || site->auth == SITE_AUTH_NONE) {
 			serve(h, &req, consumed, NULL);
-			gate_request_done(gate_conf, &h->auth, &h->app->gate);
+			gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		} else if (!gate_and_serve(h, &req, site, consumed)) {
 			return; /* answered, or parked until its verdict */
 		}
@@ -645,10 +678,10 @@ static int
 http_init(uint16_t nb_lcores)
 {
 	h1_limits_default(&conn_conf.limits);
-	conn_conf.limits.max_request_line = http_conf->max_request_line;
-	conn_conf.limits.max_header_bytes = http_conf->max_header_bytes;
-	conn_conf.limits.max_headers = http_conf->max_headers;
-	conn_conf.max_body = http_conf->max_body;
+	conn_conf.limits.max_request_line = cur_http()->max_request_line;
+	conn_conf.limits.max_header_bytes = cur_http()->max_header_bytes;
+	conn_conf.limits.max_headers = cur_http()->max_headers;
+	conn_conf.max_body = cur_http()->max_body;
 	conn_conf.stats = NULL;
 	ha_nb_lcores = nb_lcores;
 	return 0;
@@ -659,21 +692,22 @@ static int
 http_lcore_init(const struct dp_app_env *env, void **state_out)
 {
 	struct store_conf sc = {
-		.sites = gate_conf->sites,
-		.nsites = gate_conf->nb_sites,
+		.sites = cur_gate()->sites,
+		.nsites = cur_gate()->nb_sites,
 		.revalidate_ns = 1000000000ull,
 	};
 	struct ha_lcore *app;
 	int rc;
 
 	*state_out = NULL;
-	if (http_conf->port == 0)
+	if (cur_http()->port == 0)
 		return 0;
 	ha_flow_table = env->flows;
 	app = rte_zmalloc_socket("http_lcore", sizeof(*app), RTE_CACHE_LINE_SIZE, env->socket);
 	if (app == NULL)
 		return -ENOMEM;
 	app->lcore = env->lcore_index;
+	app->tcp = env->tcp;
 	app->conn_conf = conn_conf;
 	app->conn_conf.stats = &app->hstats;
 	app->store = store_create(&sc);
@@ -683,7 +717,7 @@ http_lcore_init(const struct dp_app_env *env, void **state_out)
 		return rc;
 	}
 	app->now_s = wall_seconds();
-	rc = tcp_listen(env->tcp, http_conf->port, &http_callbacks, app);
+	rc = tcp_listen(env->tcp, cur_http()->port, &http_callbacks, app);
 	if (rc < 0) {
 		store_destroy(app->store);
 		rte_free(app);
@@ -723,8 +757,8 @@ static void
 http_tick(void *state, uint64_t now_us)
 {
 	struct ha_lcore *app = state;
-	uint64_t head_to = (uint64_t)http_conf->header_timeout_s * 1000000;
-	uint64_t idle_to = (uint64_t)http_conf->keepalive_timeout_s * 1000000;
+	uint64_t head_to = (uint64_t)cur_http()->header_timeout_s * 1000000;
+	uint64_t idle_to = (uint64_t)cur_http()->keepalive_timeout_s * 1000000;
 	struct ha_flow *h, *next;
 
 	if (app == NULL)
@@ -763,8 +797,39 @@ http_tick(void *state, uint64_t now_us)
 	}
 }
 
+/* SIGTERM: no new connections; idle ones closed now, busy ones after their response. */
+static void
+http_drain(void *state)
+{
+	struct ha_lcore *app = state;
+	struct ha_flow *h, *next;
+
+	if (app == NULL)
+		return;
+	app->draining = true;
+	tcp_unlisten(app->tcp, cur_http()->port);
+	for (h = app->flows; h != NULL; h = next) {
+		next = h->next;
+		if (h->resp == NULL && !h->parked && !h->closing && h->rx_len == 0) {
+			app->stats.drain_idle_closed++;
+			h->closing = true;
+			tcp_shutdown(h->flow);
+		}
+	}
+}
+
+static uint64_t
+http_active(const void *state)
+{
+	const struct ha_lcore *app = state;
+
+	return __atomic_load_n(&app->stats.active, __ATOMIC_RELAXED);
+}
+
 static const struct dp_app http_app = {
 	.name = "http",
+	.drain = http_drain,
+	.active = http_active,
 	.init = http_init,
 	.lcore_init = http_lcore_init,
 	.poll = ha_poll,
@@ -777,10 +842,79 @@ int
 http_svc_register(const struct http_svc_conf *http, const struct gate_conf *gate,
 		  struct accesslog *log, uint32_t park_timeout_s)
 {
-	http_conf = http;
-	gate_conf = gate;
+	http_conf_live = http;
+	gate_conf_live = gate;
 	access_log = log;
 	park_timeout_us = (uint64_t)park_timeout_s * 1000000;
 	ha_telemetry_init();
 	return dp_app_register(&http_app);
+}
+
+int
+http_svc_reconfigure(const struct http_svc_conf *http, const struct gate_conf *gate)
+{
+	const struct http_svc_conf *cur = cur_http();
+	int restart = 0;
+
+	if (http->port != cur->port || http->max_request_line != cur->max_request_line ||
+	    http->max_header_bytes != cur->max_header_bytes ||
+	    http->max_headers != cur->max_headers || http->max_body != cur->max_body) {
+		DP_LOG(WARNING,
+		       "reload: [http] port or request limits changed: they need a restart");
+		restart++;
+	}
+	/*
+	 * The new sites' store for each lcore, built here (realpath() is no lcore's business),
+	 * all of them before any is handed over: a reload applies whole or not at all.
+	 */
+	struct store *fresh[DP_MAX_LCORES] = {NULL};
+
+	http_svc_collect();
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		struct store_conf sc = {
+			.sites = gate->sites,
+			.nsites = gate->nb_sites,
+			.revalidate_ns = 1000000000ull,
+		};
+
+		if (ha_lcores[i] == NULL)
+			continue;
+		fresh[i] = store_create(&sc);
+		if (fresh[i] == NULL) {
+			int err = errno;
+
+			DP_LOG(ERR, "reload: content store for lcore %u: %s", i, strerror(err));
+			for (unsigned int j = 0; j < i; j++)
+				store_destroy(fresh[j]);
+			return -err;
+		}
+	}
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		struct store *st;
+
+		if (fresh[i] == NULL)
+			continue;
+		st = __atomic_exchange_n(&ha_lcores[i]->pending_store, fresh[i], __ATOMIC_ACQ_REL);
+		if (st != NULL)
+			store_destroy(st); /* an earlier reload's, never taken */
+	}
+	__atomic_store_n(&http_conf_live, http, __ATOMIC_RELEASE);
+	__atomic_store_n(&gate_conf_live, gate, __ATOMIC_RELEASE);
+	return restart;
+}
+
+void
+http_svc_collect(void)
+{
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		struct ha_lcore *app = ha_lcores[i];
+		struct store *old;
+
+		if (app == NULL)
+			continue;
+		old = __atomic_exchange_n(&app->retired_store, NULL, __ATOMIC_ACQ_REL);
+		if (old != NULL)
+			store_destroy(
+				old); /* responses in flight hold their files' own references */
+	}
 }

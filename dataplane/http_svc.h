@@ -17,6 +17,7 @@ struct http_svc_conf {
 	uint32_t keepalive_timeout_s; /* idle keep-alive connections are closed after this */
 	uint32_t max_requests;	      /* per connection, then Connection: close; 0 = no limit */
 	char access_log[INI_STR];     /* combined-format log file; empty = off */
+	uint32_t shutdown_grace_s;    /* SIGTERM: how long open connections may finish */
 };
 
 /* [http], relative to a struct http_svc_conf. */
@@ -31,5 +32,15 @@ struct accesslog;
  */
 int http_svc_register(const struct http_svc_conf *http, const struct gate_conf *gate,
 		      struct accesslog *log, uint32_t park_timeout_s);
+
+/*
+ * A reload: sites, the gate's [auth] keys and [http] timeouts, max_requests apply to requests
+ * from now on (parked ones keep theirs). Both confs must outlive every request that began
+ * under them: keep the old ones for the longest verdict deadline. Returns how many changes
+ * need a restart (port, request limits), logged; -errno when the new sites cannot be opened.
+ */
+int http_svc_reconfigure(const struct http_svc_conf *http, const struct gate_conf *gate);
+/* On the main thread, now and then: destroys the content stores the lcores let go. */
+void http_svc_collect(void);
 
 #endif

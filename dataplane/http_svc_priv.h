@@ -25,17 +25,23 @@ struct ha_stats {
 	uint64_t torn_files;	    /* a file changed while its body was sent: connection reset */
 	uint64_t no_memory;
 	uint64_t respond_errors;
-	uint64_t log_dropped; /* access log ring full */
+	uint64_t log_dropped;	    /* access log ring full */
+	uint64_t drain_idle_closed; /* SIGTERM: idle keep-alive connections closed */
+	uint64_t drain_finished;    /* SIGTERM: connections closed after their last response */
 };
 
 /* One per dataplane lcore, written by that lcore. */
 struct ha_lcore {
 	struct store *store;
+	struct store *pending_store;	 /* a reload's, handed over by the main thread */
+	struct store *retired_store;	 /* the one it replaced, for the main thread to destroy */
 	struct http_conn_conf conn_conf; /* per lcore: its stats pointer is this lcore's */
 	struct http_stats hstats;	 /* requests, parse errors by reason, status classes */
 	struct ha_flow *flows;
 	int64_t now_s; /* wall clock for Date, refreshed by the tick */
 	uint16_t lcore;
+	bool draining;		/* SIGTERM: every response is the connection's last */
+	struct tcp_engine *tcp; /* this lcore's, to stop listening */
 	struct ha_stats stats;
 	struct gate_stats gate;
 };

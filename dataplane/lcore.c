@@ -23,6 +23,25 @@ volatile bool dp_force_quit;
 
 static const struct dp_app *apps[DP_MAX_APPS];
 static unsigned int nb_apps;
+static volatile bool draining;
+
+void
+dp_drain_begin(void)
+{
+	__atomic_store_n(&draining, true, __ATOMIC_RELEASE);
+}
+
+uint64_t
+dp_apps_active(void)
+{
+	uint64_t n = 0;
+
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
+		for (unsigned int a = 0; a < nb_apps; a++)
+			if (apps[a]->active != NULL && dp_main.lcores[i].app_state[a] != NULL)
+				n += apps[a]->active(dp_main.lcores[i].app_state[a]);
+	return n;
+}
 
 int
 dp_app_register(const struct dp_app *app)
@@ -80,6 +99,12 @@ dp_apps_fini(void)
 static void
 apps_run(struct dp_lcore *lc, uint64_t now_us)
 {
+	if (unlikely(!lc->drained && __atomic_load_n(&draining, __ATOMIC_ACQUIRE))) {
+		lc->drained = true;
+		for (unsigned int a = 0; a < nb_apps; a++)
+			if (apps[a]->drain != NULL)
+				apps[a]->drain(lc->app_state[a]);
+	}
 	for (unsigned int a = 0; a < nb_apps; a++) {
 		const struct dp_app *app = apps[a];
 
