@@ -53,6 +53,7 @@ bindings(struct ag_config *cfg, struct ini_binding *b)
 		BIND(&authsvc_sections[0], auth),   /* [auth]: the control plane's keys */
 		BIND(&dp_conf_sections[2], dp),	    /* [impair] */
 		BIND(&authsvc_sections[1], auth),   /* [trust REALM] */
+		BIND(&metrics_conf_section, metrics),
 	};
 
 	memcpy(b, all, sizeof(all));

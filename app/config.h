@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "app/metrics.h"
 #include "common/ini.h"
 #include "control/authsvc.h"
 #include "dataplane/auth_gate.h"
@@ -41,12 +42,13 @@ struct ag_config {
 	char path[PATH_MAX];
 	struct ag_eal_conf eal;
 	struct ag_log_conf log;
-	struct dp_conf dp;	    /* [dataplane], [port NAME], [impair] */
-	struct tcp_conf tcp;	    /* [tcp] */
-	struct diag_conf diag;	    /* [diag] */
-	struct http_svc_conf http;  /* [http] */
-	struct gate_conf gate;	    /* [site PREFIX], the gate's [auth] keys */
-	struct authsvc_config auth; /* [trust REALM], the control plane's [auth] keys */
+	struct dp_conf dp;	     /* [dataplane], [port NAME], [impair] */
+	struct tcp_conf tcp;	     /* [tcp] */
+	struct diag_conf diag;	     /* [diag] */
+	struct http_svc_conf http;   /* [http] */
+	struct gate_conf gate;	     /* [site PREFIX], the gate's [auth] keys */
+	struct authsvc_config auth;  /* [trust REALM], the control plane's [auth] keys */
+	struct metrics_conf metrics; /* [metrics] */
 };
 
 /*

@@ -17,6 +17,7 @@
 
 #include "app/config.h"
 #include "app/eal_args.h"
+#include "app/metrics.h"
 #include "app/notify.h"
 #include "app/reload.h"
 #include "control/accesslog.h"
@@ -90,6 +91,7 @@ control_loop(void)
 			reload_collect();
 		if (wd_us != 0)
 			notify_watchdog(); /* every 100 ms: well inside any WatchdogSec */
+		metrics_poll();
 		if (stop_signal && drain_until == 0) {
 			const struct ag_config *c = reload_current();
 
@@ -177,6 +179,13 @@ run(struct ag_eal_argv *eal)
 	}
 	reload_init(&cfg, alog);
 	reload_telemetry_init();
+	rc = metrics_start(&cfg.metrics);
+	if (rc < 0) {
+		fprintf(stderr, "authgate: [metrics] listen %s: %s\n", cfg.metrics.listen,
+			strerror(-rc));
+		dp_force_quit = true;
+		goto out_lcores;
+	}
 	RTE_LOG(NOTICE, USER1, "authgate: running (pid %d, runtime dir %s)\n", getpid(),
 		rte_eal_get_runtime_dir());
 	/* signal the lab script: ready once this line is out; and systemd (Type=notify) */
@@ -188,6 +197,7 @@ run(struct ag_eal_argv *eal)
 	status = EXIT_SUCCESS;
 out_lcores:
 	rte_eal_mp_wait_lcore();
+	metrics_stop();
 out_apps:
 	dp_apps_fini();
 out_l4:

@@ -73,6 +73,7 @@ struct sema {
 	uint64_t total_hold_ns;
 	uint64_t ewma_hold_ns;
 	uint64_t wait_hist[SEMA_WAIT_BUCKETS];
+	uint64_t total_wait_ns;
 
 	/* Netlogon-style suppression: one event per window, then a count. */
 	uint64_t window_start_ns;
@@ -213,6 +214,7 @@ sema_hist_add(struct sema *s, uint64_t wait_ns)
 		if (wait_ns <= sema_wait_bucket_ns[i])
 			break;
 	s->wait_hist[i]++;
+	s->total_wait_ns += wait_ns;
 }
 
 /* Finish a waiter already removed from the queue; blocking ones are woken, async ones queued. */
@@ -561,6 +563,7 @@ sema_get_stats(struct sema *s, struct sema_stats *stats_out)
 	st.rejections = s->rejections;
 	st.releases = s->releases;
 	st.total_hold_ns = s->total_hold_ns;
+	st.total_wait_ns = s->total_wait_ns;
 	memcpy(st.wait_hist, s->wait_hist, sizeof(st.wait_hist));
 	pthread_mutex_unlock(&s->lock);
 	st.avg_hold_s = st.releases ? (double)st.total_hold_ns / st.releases / 1e9 : 0.0;

@@ -67,6 +67,7 @@ struct sema_stats {
 	uint64_t rejections;		       /* refused at once by admission control (total) */
 	uint64_t releases;		       /* holds completed (total) */
 	uint64_t total_hold_ns;		       /* sum over completed holds */
+	uint64_t total_wait_ns;		       /* sum of the waits in wait_hist */
 	double avg_hold_s;		       /* Average Semaphore Hold Time, seconds */
 	uint64_t wait_hist[SEMA_WAIT_BUCKETS]; /* queue wait of granted acquires */
 };

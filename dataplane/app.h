@@ -2,6 +2,7 @@
 #ifndef AG_DATAPLANE_APP_H
 #define AG_DATAPLANE_APP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define DP_MAX_APPS 4
@@ -16,6 +17,12 @@ struct dp_app_env {
 	uint16_t lcore_index; /* 0..nb_lcores-1 */
 	uint16_t nb_lcores;
 	unsigned int socket;
+	/*
+	 * Memory outside DPDK's (a file's mmap) may be handed to the ports as external mbufs:
+	 * true only when every port is a virtual device that copies with the CPU. A PCI NIC
+	 * DMAs from IOVAs its IOMMU maps, and the store's file pages are not mapped there.
+	 */
+	bool extbuf_ok;
 };
 
 /*

@@ -481,7 +481,7 @@ start_response(struct ha_flow *h)
 	h->slice = 0;
 	h->slice_off = 0;
 	h->ext = NULL;
-	if (r->file != NULL && r->body_len > 0) {
+	if (r->file != NULL && r->body_len > 0 && h->app->extbuf_ok) {
 		struct ha_ext *ext = malloc(sizeof(*ext));
 
 		if (ext != NULL) {
@@ -707,6 +707,7 @@ http_lcore_init(const struct dp_app_env *env, void **state_out)
 	if (app == NULL)
 		return -ENOMEM;
 	app->lcore = env->lcore_index;
+	app->extbuf_ok = env->extbuf_ok;
 	app->tcp = env->tcp;
 	app->conn_conf = conn_conf;
 	app->conn_conf.stats = &app->hstats;

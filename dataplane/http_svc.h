@@ -6,6 +6,7 @@
 
 #include "common/ini.h"
 #include "dataplane/auth_gate.h"
+#include "dataplane/http/http.h"
 
 struct http_svc_conf {
 	uint32_t port;
@@ -40,6 +41,14 @@ int http_svc_register(const struct http_svc_conf *http, const struct gate_conf *
  * need a restart (port, request limits), logged; -errno when the new sites cannot be opened.
  */
 int http_svc_reconfigure(const struct http_svc_conf *http, const struct gate_conf *gate);
+/* The service's counters summed over its lcores (any thread; each counter read whole). */
+struct http_svc_totals {
+	struct http_stats http;
+	struct gate_stats gate;
+	uint64_t active; /* connections open */
+};
+void http_svc_totals(struct http_svc_totals *out);
+
 /* On the main thread, now and then: destroys the content stores the lcores let go. */
 void http_svc_collect(void);
 

@@ -41,6 +41,7 @@ struct ha_lcore {
 	int64_t now_s; /* wall clock for Date, refreshed by the tick */
 	uint16_t lcore;
 	bool draining;		/* SIGTERM: every response is the connection's last */
+	bool extbuf_ok;		/* file pages may go to the ports as external mbufs */
 	struct tcp_engine *tcp; /* this lcore's, to stop listening */
 	struct ha_stats stats;
 	struct gate_stats gate;

@@ -140,3 +140,16 @@ ha_telemetry_init(void)
 		"HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
 	authsvc_telemetry_init(gate_counters);
 }
+
+void
+http_svc_totals(struct http_svc_totals *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		if (ha_lcores[i] == NULL)
+			continue;
+		add_counters(&out->http, &ha_lcores[i]->hstats, sizeof(out->http));
+		add_counters(&out->gate, &ha_lcores[i]->gate, sizeof(out->gate));
+		out->active += __atomic_load_n(&ha_lcores[i]->stats.active, __ATOMIC_RELAXED);
+	}
+}

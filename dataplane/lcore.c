@@ -63,6 +63,13 @@ dp_apps_init(struct dp *dp)
 			return rc;
 		}
 	}
+	bool extbuf_ok = true;
+
+	/* a device on a bus (PCI) DMAs; net_tap, net_af_packet, ... copy with the CPU */
+	for (uint16_t p = 0; p < dp->nb_ports; p++)
+		extbuf_ok &= strncmp(dp->ports[p].conf->device, "net_", 4) == 0;
+	if (!extbuf_ok)
+		DP_LOG(INFO, "a port is a bus device: file bodies are copied into mbufs, not lent");
 	for (uint16_t i = 0; i < dp->nb_lcores; i++) {
 		struct dp_lcore *lc = &dp->lcores[i];
 		const struct dp_app_env env = {
@@ -71,6 +78,7 @@ dp_apps_init(struct dp *dp)
 			.lcore_index = i,
 			.nb_lcores = dp->nb_lcores,
 			.socket = rte_lcore_to_socket_id(lc->lcore_id),
+			.extbuf_ok = extbuf_ok,
 		};
 
 		for (unsigned int a = 0; a < nb_apps; a++) {
