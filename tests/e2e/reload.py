@@ -53,7 +53,10 @@ def main():
     check = t.Check()
     fd, path = tempfile.mkstemp(prefix="ag-e2e-reload-", suffix=".ini")
     os.close(fd)
+    # the drain at the end must outlast a slow 64 MiB download: more than the lab's 3 s
     base = open(os.path.join(t.TOP, "configs", "lab.ini")).read()
+    assert "shutdown_grace_s = 3" in base
+    base = base.replace("shutdown_grace_s = 3", "shutdown_grace_s = 20")
     try:
         with open(path, "w") as f:
             f.write(base)
