@@ -79,6 +79,12 @@ th = [threading.Thread(target=one, args=(i,)) for i in range(80)]
               f"the wait histogram counts every acquire ({cnt} of {acq})")
         p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
         check(p.returncode == 0, f"promtool after the burst: rc {p.returncode} {p.stderr.strip()[:200]}")
+        # the dashboard in docs/ asks only for what the gateway exports
+        dash = open(os.path.join(t.TOP, "docs", "grafana-dashboard.json")).read()
+        wanted = set(re.findall(r"authgate_[a-z_]+", dash))
+        have = set(re.findall(r"^(authgate_[a-z_]+)", text, re.M))
+        missing = sorted(w for w in wanted if w not in have)
+        check(not missing, f"docs/grafana-dashboard.json's {len(wanted)} series all exported (missing: {missing})")
     finally:
         t.lab("down", check=False)
     return check.done()
