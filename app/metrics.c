@@ -17,6 +17,7 @@
 #include <rte_log.h>
 
 #include "app/metrics.h"
+#include "common/counters.h"
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
 #include "control/krb5_worker.h"
@@ -172,22 +173,9 @@ dataplane_metrics(FILE *f)
 	}
 
 	memset(&tcp, 0, sizeof(tcp));
-	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		const struct tcp_stats *s;
-
-		if (dp_main.lcores[i].tcp == NULL)
-			continue;
-		s = tcp_engine_stats(dp_main.lcores[i].tcp);
-		tcp.seg_in += s->seg_in;
-		tcp.seg_out += s->seg_out;
-		tcp.retransmits += s->retransmits;
-		tcp.rto_expired += s->rto_expired;
-		tcp.cookies_sent += s->cookies_sent;
-		for (int r = 0; r < TCP_DROP_REASON_MAX; r++)
-			tcp.drops[r] += s->drops[r];
-		for (int st = 0; st < TCP_STATE_MAX; st++)
-			tcp.flows_by_state[st] += s->flows_by_state[st];
-	}
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
+		if (dp_main.lcores[i].tcp != NULL)
+			counters_add(&tcp, tcp_engine_stats(dp_main.lcores[i].tcp), sizeof(tcp));
 	family(f, "tcp_segments_in_total", "counter", "TCP segments received.");
 	fprintf(f, "authgate_tcp_segments_in_total %" PRIu64 "\n", tcp.seg_in);
 	family(f, "tcp_segments_out_total", "counter", "TCP segments sent.");

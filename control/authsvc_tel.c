@@ -7,6 +7,7 @@
 #include <rte_common.h>
 #include <rte_telemetry.h>
 
+#include "common/counters.h"
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
 #include "control/krb5_worker.h"
@@ -14,18 +15,6 @@
 #include "control/trust.h"
 
 static authsvc_tel_front_fn front_counters;
-
-/* Telemetry names take letters, digits and '_': other characters become '_'. */
-static const char *
-tel_name(const char *in, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
-		out[i] = isalnum((unsigned char)in[i]) ? in[i] : '_';
-	out[i] = '\0';
-	return out;
-}
 
 static int
 tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -77,9 +66,9 @@ tel_auth_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(reasons);
 	for (unsigned int r = 0; r < AUTHSVC_REASON_MAX; r++) {
 		char name[64];
-		rte_tel_data_add_dict_u64(reasons,
-					  tel_name(authsvc_reason_str(r), name, sizeof(name)),
-					  as.by_reason[r]);
+		rte_tel_data_add_dict_u64(
+			reasons, counters_tel_name(authsvc_reason_str(r), name, sizeof(name)),
+			as.by_reason[r]);
 	}
 	rte_tel_data_add_dict_container(d, "verdicts", reasons, 0);
 	return 0;

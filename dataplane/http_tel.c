@@ -7,32 +7,10 @@
 #include <rte_common.h>
 #include <rte_telemetry.h>
 
+#include "common/counters.h"
 #include "control/authsvc_stats.h"
 #include "dataplane/http/sigbus.h"
 #include "dataplane/http_svc_priv.h"
-
-/* Every counter struct summed here is 64-bit fields only, written by its owner lcore. */
-static void
-add_counters(void *sum, const void *copy, size_t size)
-{
-	uint64_t *dst = sum;
-	const uint64_t *src = copy;
-
-	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
-		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
-}
-
-/* Telemetry names take letters, digits and '_': other characters become '_'. */
-static const char *
-tel_name(const char *in, char *out, size_t size)
-{
-	size_t i;
-
-	for (i = 0; in[i] != '\0' && i + 1 < size; i++)
-		out[i] = isalnum((unsigned char)in[i]) ? in[i] : '_';
-	out[i] = '\0';
-	return out;
-}
 
 static int
 tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -48,8 +26,8 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
 		if (ha_lcores[i] == NULL)
 			continue;
-		add_counters(&sum, &ha_lcores[i]->stats, sizeof(sum));
-		add_counters(&hs, &ha_lcores[i]->hstats, sizeof(hs));
+		counters_add(&sum, &ha_lcores[i]->stats, sizeof(sum));
+		counters_add(&hs, &ha_lcores[i]->hstats, sizeof(hs));
 	}
 	errs = rte_tel_data_alloc();
 	classes = rte_tel_data_alloc();
@@ -89,7 +67,8 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_start_dict(errs);
 	for (int r = 1; r < H1_E__COUNT; r++) {
 		char name[64];
-		rte_tel_data_add_dict_u64(errs, tel_name(h1_err_str(r), name, sizeof(name)),
+		rte_tel_data_add_dict_u64(errs,
+					  counters_tel_name(h1_err_str(r), name, sizeof(name)),
 					  hs.parse_errors[r]);
 	}
 	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
@@ -105,7 +84,7 @@ gate_counters(struct rte_tel_data *d)
 	memset(&gs, 0, sizeof(gs));
 	for (unsigned int i = 0; i < ha_nb_lcores; i++)
 		if (ha_lcores[i] != NULL)
-			add_counters(&gs, &ha_lcores[i]->gate, sizeof(gs));
+			counters_add(&gs, &ha_lcores[i]->gate, sizeof(gs));
 #define A(f) rte_tel_data_add_dict_u64(d, #f, gs.f)
 	A(challenges);
 	A(validations);
@@ -148,8 +127,8 @@ http_svc_totals(struct http_svc_totals *out)
 	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
 		if (ha_lcores[i] == NULL)
 			continue;
-		add_counters(&out->http, &ha_lcores[i]->hstats, sizeof(out->http));
-		add_counters(&out->gate, &ha_lcores[i]->gate, sizeof(out->gate));
+		counters_add(&out->http, &ha_lcores[i]->hstats, sizeof(out->http));
+		counters_add(&out->gate, &ha_lcores[i]->gate, sizeof(out->gate));
 		out->active += __atomic_load_n(&ha_lcores[i]->stats.active, __ATOMIC_RELAXED);
 	}
 }

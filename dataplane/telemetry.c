@@ -11,28 +11,15 @@
 #include <rte_telemetry.h>
 #include <rte_version.h>
 
+#include "common/counters.h"
 #include "dataplane/dp.h"
-
-/*
- * Adds one lcore's counters into a sum. Every counter struct here is 64-bit fields only,
- * written by its owner lcore; a relaxed load per field is all a reader needs.
- */
-static void
-add_counters(void *sum, const void *lcore_copy, size_t size)
-{
-	uint64_t *dst = sum;
-	const uint64_t *src = lcore_copy;
-
-	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
-		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
-}
 
 static void
 sum_stats(struct dp_lcore_stats *sum)
 {
 	memset(sum, 0, sizeof(*sum));
 	for (uint16_t i = 0; i < dp_main.nb_lcores; i++)
-		add_counters(sum, &dp_main.lcores[i].stats, sizeof(*sum));
+		counters_add(sum, &dp_main.lcores[i].stats, sizeof(*sum));
 }
 
 static void
@@ -249,8 +236,8 @@ tel_impair(const char *cmd, const char *params, struct rte_tel_data *d)
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
-		add_counters(&rx, &dp_main.lcores[i].rx_imp.stats, sizeof(rx));
-		add_counters(&tx, &dp_main.lcores[i].tx_imp.stats, sizeof(tx));
+		counters_add(&rx, &dp_main.lcores[i].rx_imp.stats, sizeof(rx));
+		counters_add(&tx, &dp_main.lcores[i].tx_imp.stats, sizeof(tx));
 	}
 	rte_tel_data_start_dict(d);
 #define I(dir, f) rte_tel_data_add_dict_u64(d, #dir "_" #f, dir.f)

@@ -7,6 +7,7 @@
 #include <rte_telemetry.h>
 #include <urcu-qsbr.h>
 
+#include "common/counters.h"
 #include "dataplane/tcp/tcp.h"
 
 static struct {
@@ -15,16 +16,6 @@ static struct {
 	unsigned int nb_engines;
 	uint64_t (*now_us)(void);
 } tel;
-
-static void
-add_counters(void *sum, const void *copy, size_t size)
-{
-	uint64_t *dst = sum;
-	const uint64_t *src = copy;
-
-	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
-		dst[k] += __atomic_load_n(&src[k], __ATOMIC_RELAXED);
-}
 
 static void
 ip_str(uint32_t ip, char *buf, size_t len)
@@ -43,7 +34,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned int i = 0; i < tel.nb_engines; i++)
 		if (tel.engines[i] != NULL)
-			add_counters(&sum, tcp_engine_stats(tel.engines[i]), sizeof(sum));
+			counters_add(&sum, tcp_engine_stats(tel.engines[i]), sizeof(sum));
 	drops = rte_tel_data_alloc();
 	states = rte_tel_data_alloc();
 	closed = rte_tel_data_alloc();
