@@ -94,6 +94,7 @@ enum tcp_drop_reason {
 	TCP_DROP_OOO_FULL,	/* out-of-order queue full */
 	TCP_DROP_STATE,		/* data after the peer's FIN, or segment in a closing state */
 	TCP_DROP_RX_POOL_LOW,	/* payload for a flow not reading, receive pool low (ACK kept) */
+	TCP_DROP_RX_SHARE,	/* payload held would take the flow past its share of the pool */
 	TCP_DROP_REASON_MAX
 };
 
@@ -113,6 +114,7 @@ struct tcp_stats {
 	uint64_t dup_acks_in;
 	uint64_t dup_acks_out; /* immediate ACKs for out-of-order/duplicate data */
 	uint64_t ooo_segments;
+	uint64_t ooo_pruned; /* out-of-order mbufs freed because the receive pool ran low */
 	uint64_t cookies_sent;
 	uint64_t cookies_accepted;
 	uint64_t cookies_rejected;
@@ -204,6 +206,11 @@ struct tcp_engine_params {
 	 * the data is out of order. 0: never.
 	 */
 	uint32_t rx_low_watermark;
+	/*
+	 * One flow holds at most (size of the receive pool) / rx_flow_share received mbufs
+	 * (out-of-order queue and unread data together). 0: no bound.
+	 */
+	uint32_t rx_flow_share;
 	uint32_t rto_init_us; /* RFC 6298: 1 s */
 	uint32_t rto_min_us;  /* RFC 6298 says 1 s; Linux uses 200 ms */
 	uint32_t rto_max_us;

@@ -45,6 +45,7 @@ tcp_engine_params_init(struct tcp_engine_params *p)
 	p->keepalive_intvl_us = 75ULL * 1000 * 1000;
 	p->keepalive_probes = 9;
 	p->challenge_ack_limit = 1000;
+	p->rx_flow_share = 16;
 	p->seed = 0;
 }
 

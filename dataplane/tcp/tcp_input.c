@@ -456,11 +456,104 @@ ooo_remove(struct tcp_flow *f, unsigned int i)
 		f->ooo_last = f->nb_ooo ? f->nb_ooo - 1 : 0;
 }
 
-/* Queue an out-of-order segment; overlaps are trimmed so entries never overlap. */
+/* Received mbufs the flow holds: unread in-order data and the out-of-order queue. */
+static uint32_t
+flow_rx_mbufs(const struct tcp_flow *f)
+{
+	uint32_t n = f->rcvq != NULL ? f->rcvq->nb_segs : 0;
+
+	for (unsigned int i = 0; i < f->nb_ooo; i++)
+		n += f->ooo[i].m->nb_segs;
+	return n;
+}
+
+/* The most received mbufs one flow may hold from m's pool (its share). */
+static uint32_t
+flow_rx_share(const struct tcp_engine *e, const struct rte_mbuf *m)
+{
+	if (e->p.rx_flow_share == 0)
+		return UINT32_MAX;
+	return RTE_MAX(m->pool->size / e->p.rx_flow_share, 4u);
+}
+
+/* Frees OOO entries from index i up, highest sequence first; returns the mbufs freed. */
+static uint32_t
+ooo_prune_from(struct tcp_flow *f, unsigned int i, uint32_t want)
+{
+	uint32_t freed = 0;
+
+	while (f->nb_ooo > i && freed < want) {
+		struct tcp_ooo *q = &f->ooo[f->nb_ooo - 1];
+
+		freed += q->m->nb_segs;
+		rte_pktmbuf_free(q->m);
+		ooo_remove(f, f->nb_ooo - 1);
+	}
+	f->e->stats.ooo_pruned += freed;
+	return freed;
+}
+
+/*
+ * The receive pool is low: every flow's out-of-order queue goes first (RFC 2018 lets a
+ * receiver drop SACKed data; the sender keeps it until it is cumulatively acked). In-order
+ * data is what frees memory once the app reads it; out-of-order data only waits for a hole.
+ * Looked at once per millisecond at most, so a low pool does not walk the flows per packet.
+ */
+static void
+rx_pressure_prune(struct tcp_engine *e, const struct rte_mbuf *m)
+{
+	struct tcp_flow *f;
+
+	if (e->p.rx_low_watermark == 0 || e->now < e->rx_check_at)
+		return;
+	e->rx_check_at = e->now + 1000;
+	if (rte_mempool_avail_count(m->pool) >= e->p.rx_low_watermark)
+		return;
+	TAILQ_FOREACH(f, &e->flows, eng_link)
+	ooo_prune_from(f, 0, UINT32_MAX);
+}
+
+/* Appends m (last segment mlast) to entry q; false when the segment count would overflow. */
+static bool
+ooo_chain(struct tcp_ooo *q, struct rte_mbuf *m, struct rte_mbuf *mlast)
+{
+	if (q->m->nb_segs + m->nb_segs > RTE_MBUF_MAX_NB_SEGS)
+		return false;
+	q->last->next = m;
+	q->m->nb_segs += m->nb_segs;
+	q->m->pkt_len += m->pkt_len;
+	q->last = mlast;
+	return true;
+}
+
+/* A small segment copied into the tailroom of q's last mbuf (then freed): no mbuf held. */
+static bool
+ooo_copy_tail(struct tcp_ooo *q, struct rte_mbuf *m)
+{
+	struct rte_mbuf *t = q->last;
+
+	if (m->nb_segs != 1 || m->pkt_len > TCP_RCV_COALESCE || !RTE_MBUF_DIRECT(t) ||
+	    RTE_MBUF_HAS_EXTBUF(t) || rte_mbuf_refcnt_read(t) != 1 ||
+	    rte_pktmbuf_tailroom(t) < m->pkt_len)
+		return false;
+	memcpy(rte_pktmbuf_mtod_offset(t, uint8_t *, t->data_len),
+	       rte_pktmbuf_mtod(m, const uint8_t *), m->pkt_len);
+	t->data_len += m->pkt_len;
+	q->m->pkt_len += m->pkt_len;
+	rte_pktmbuf_free(m);
+	return true;
+}
+
+/*
+ * Queue an out-of-order segment; overlaps are trimmed so entries never overlap. Memory is
+ * accounted in mbufs, not bytes: a peer sending tinygrams out of order would otherwise pin
+ * one 2 KiB buffer per byte. Small segments are copied into their neighbour's tail.
+ */
 static void
 ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mbuf *m, bool fin)
 {
-	uint32_t len = m->pkt_len, end = seq + len;
+	uint32_t len = m->pkt_len, end = seq + len, held, share;
+	struct rte_mbuf *mlast;
 	unsigned int i = 0;
 
 	while (i < f->nb_ooo && seq_leq(f->ooo[i].seq + f->ooo[i].len, seq))
@@ -498,7 +591,22 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 	e->stats.ooo_segments++;
 	/* Contiguous data shares one entry, so the entry count bounds holes, not segments. */
 	if (i > 0 && f->ooo[i - 1].seq + f->ooo[i - 1].len == seq && !f->ooo[i - 1].fin &&
-	    rte_pktmbuf_chain(f->ooo[i - 1].m, m) == 0) {
+	    ooo_copy_tail(&f->ooo[i - 1], m)) {
+		m = NULL;
+	} else {
+		/* Over its share: entries above this one go first (they wait longest). */
+		held = flow_rx_mbufs(f);
+		share = flow_rx_share(e, m);
+		if (held + m->nb_segs > share)
+			held -= ooo_prune_from(f, i, held + m->nb_segs - share);
+		if (held + m->nb_segs > share) {
+			e->stats.ooo_segments--;
+			tcp_drop(e, m, TCP_DROP_RX_SHARE);
+			return;
+		}
+	}
+	if (i > 0 && f->ooo[i - 1].seq + f->ooo[i - 1].len == seq && !f->ooo[i - 1].fin &&
+	    (m == NULL || ooo_chain(&f->ooo[i - 1], m, rte_pktmbuf_lastseg(m)))) {
 		struct tcp_ooo *p = &f->ooo[i - 1];
 
 		p->len += len;
@@ -506,7 +614,7 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 		f->ooo_bytes += len;
 		f->ooo_last = (uint8_t)(i - 1);
 		if (i < f->nb_ooo && p->seq + p->len == f->ooo[i].seq && !p->fin &&
-		    rte_pktmbuf_chain(p->m, f->ooo[i].m) == 0) {
+		    ooo_chain(p, f->ooo[i].m, f->ooo[i].last)) {
 			uint32_t nlen = f->ooo[i].len;
 
 			p->len += nlen;
@@ -518,8 +626,12 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 		}
 		return;
 	}
+	mlast = rte_pktmbuf_lastseg(m);
 	if (i < f->nb_ooo && seq + len == f->ooo[i].seq && !fin &&
-	    rte_pktmbuf_chain(m, f->ooo[i].m) == 0) {
+	    m->nb_segs + f->ooo[i].m->nb_segs <= RTE_MBUF_MAX_NB_SEGS) {
+		mlast->next = f->ooo[i].m;
+		m->nb_segs += f->ooo[i].m->nb_segs;
+		m->pkt_len += f->ooo[i].m->pkt_len;
 		f->ooo[i].seq = seq;
 		f->ooo[i].len += len;
 		f->ooo[i].m = m;
@@ -533,7 +645,7 @@ ooo_insert(struct tcp_engine *e, struct tcp_flow *f, uint32_t seq, struct rte_mb
 		return;
 	}
 	memmove(&f->ooo[i + 1], &f->ooo[i], (f->nb_ooo - i) * sizeof(f->ooo[0]));
-	f->ooo[i] = (struct tcp_ooo){.seq = seq, .len = len, .m = m, .fin = fin};
+	f->ooo[i] = (struct tcp_ooo){.seq = seq, .len = len, .m = m, .last = mlast, .fin = fin};
 	f->nb_ooo++;
 	f->ooo_bytes += len;
 	f->ooo_last = (uint8_t)i;
@@ -856,6 +968,15 @@ input_data(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct r
 	 * received at all: 200 echo flows on a 4k-mbuf pool froze that way. Near the bottom of
 	 * the pool such payload is dropped, the ACK it carried is kept; the peer sends it again.
 	 */
+	if (s->len > 0 && m != NULL)
+		rx_pressure_prune(e, m);
+	if (s->len > 0 && m != NULL && (f->flags & TF_PAUSED) && s->seq == f->rcv_nxt &&
+	    flow_rx_mbufs(f) + m->nb_segs > flow_rx_share(e, m)) {
+		tcp_drop(e, m, TCP_DROP_RX_SHARE);
+		m = NULL;
+		s->len = 0;
+		s->flags &= ~TCP_FL_FIN;
+	}
 	if (s->len > 0 && m != NULL && e->p.rx_low_watermark != 0 &&
 	    ((f->flags & TF_PAUSED) || s->seq != f->rcv_nxt) &&
 	    rte_mempool_avail_count(m->pool) < e->p.rx_low_watermark) {

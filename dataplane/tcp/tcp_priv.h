@@ -88,7 +88,8 @@ struct tcp_seg {
 struct tcp_ooo {
 	uint32_t seq;
 	uint32_t len;
-	struct rte_mbuf *m; /* payload only */
+	struct rte_mbuf *m;    /* payload only */
+	struct rte_mbuf *last; /* last segment of m: appending is O(1) */
 	bool fin;
 };
 
@@ -246,6 +247,7 @@ struct tcp_engine {
 		uint64_t k0, k1;
 	} ckey[2];		 /* by period parity: the current and the previous period */
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
+	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
 };
 

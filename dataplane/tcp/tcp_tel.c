@@ -56,6 +56,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(dup_acks_in);
 	T(dup_acks_out);
 	T(ooo_segments);
+	T(ooo_pruned);
 	T(cookies_sent);
 	T(cookies_accepted);
 	T(cookies_rejected);

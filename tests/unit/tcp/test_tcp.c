@@ -1276,6 +1276,140 @@ test_rx_pool_low_keeps_acks(void **state)
 	h_fini(&h);
 }
 
+/* ---------------------------------------------------------------- memory held by one peer */
+
+/* In-use mbufs of the test pool (its cache included, so compare differences only). */
+static unsigned int
+pool_used(void)
+{
+	return rte_mempool_in_use_count(h_pool);
+}
+
+/*
+ * A hole, then 2000 one-byte segments behind it: accounted in bytes (2000 of a 128 KiB
+ * window) they looked harmless, but each held a 2 KiB mbuf. Coalesced, they take a few.
+ */
+static void
+test_ooo_tinygrams_coalesced(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t base;
+	unsigned int before;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40060, H_APP_PORT, NULL, 1), 0);
+	base = h.cseq;
+	before = pool_used();
+	h.cseq = base + 1;
+	for (int i = 0; i < 2000; i++)
+		h_data(&h, h_pattern + 1 + i, 1);
+	h_drain(&h);
+	assert_int_equal(h.app.rxlen, 0);
+	assert_true(pool_used() - before < 20);
+	h.cseq = base;
+	h_data(&h, h_pattern, 1);
+	h_pop(&h, &p);
+	assert_int_equal(p.ack, base + 2001);
+	assert_int_equal(h.app.rxlen, 2001);
+	assert_memory_equal(h.app.rx, h_pattern, 2001);
+	h_fini(&h);
+}
+
+static void
+share_512th(struct tcp_engine_params *p)
+{
+	p->rx_flow_share = 512; /* 16383 / 512: 31 mbufs */
+}
+
+/* One flow's out-of-order queue may not hold more than its share of the receive pool. */
+static void
+test_ooo_flow_share_of_pool(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t base, acked = 0;
+	unsigned int before;
+
+	(void)state;
+	h_init(&h, share_512th);
+	assert_int_equal(h_connect(&h, 40061, H_APP_PORT, NULL, 1), 0);
+	base = h.cseq;
+	before = pool_used();
+	h.cseq = base + 1000;
+	for (int i = 1; i < 60; i++)
+		h_data(&h, h_pattern + 1000 * i, 1000);
+	h_drain(&h);
+	assert_true(pool_used() - before <= 31);
+	assert_true(h_drops(&h, TCP_DROP_RX_SHARE) >= 59 - 31);
+	/* what was kept is the front of the queue: the hole fill releases a contiguous run */
+	h.cseq = base;
+	h_data(&h, h_pattern, 1000);
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		acked = p.ack;
+	}
+	assert_true(acked - base >= 20000);
+	assert_int_equal(h.app.rxlen, acked - base);
+	assert_memory_equal(h.app.rx, h_pattern, h.app.rxlen);
+	h_fini(&h);
+}
+
+struct ooo_arg {
+	uint16_t cport;
+	uint32_t ooo;
+};
+
+static int
+find_ooo(const struct tcp_flow_info *i, void *arg)
+{
+	struct ooo_arg *a = arg;
+
+	if (i->tuple.rport == a->cport)
+		a->ooo = i->ooo;
+	return 0;
+}
+
+/*
+ * The receive pool runs low: out-of-order data, which the peer must resend anyway if we
+ * drop it, goes before anything else. Another flow's in-order data frees a quiet flow's
+ * out-of-order queue.
+ */
+static void
+test_ooo_pruned_first_under_pressure(void **state)
+{
+	struct h h;
+	struct ooo_arg a = {.cport = 40062};
+	uint32_t base;
+	unsigned int before;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40062, H_APP_PORT, NULL, 1), 0);
+	base = h.cseq;
+	h.cseq = base + 1000;
+	for (int i = 1; i < 21; i++)
+		h_data(&h, h_pattern + 1000 * i, 1000);
+	h_drain(&h);
+	tcp_flow_table_walk(h_table, h.now, find_ooo, &a);
+	assert_int_equal(a.ooo, 1);
+	before = pool_used();
+
+	/* a second client, in order, while the pool is low */
+	assert_int_equal(h_connect(&h, 40063, H_APP_PORT, NULL, 1000), 0);
+	h.e->p.rx_low_watermark = UINT32_MAX;
+	h_data(&h, h_pattern, 1000);
+	h_drain(&h);
+	assert_int_equal(h.app.rxlen, 1000);
+	assert_int_equal(stats(&h)->ooo_pruned, 20);
+	assert_true(before - pool_used() >= 19);
+	a.ooo = 99;
+	tcp_flow_table_walk(h_table, h.now, find_ooo, &a);
+	assert_int_equal(a.ooo, 0);
+	h_fini(&h);
+}
+
 static void
 idle_1s(struct tcp_engine_params *p)
 {
@@ -2265,6 +2399,9 @@ main(void)
 		cmocka_unit_test(test_tinygrams_do_not_pin_mbufs),
 		cmocka_unit_test(test_send_pool_dry),
 		cmocka_unit_test(test_rx_pool_low_keeps_acks),
+		cmocka_unit_test(test_ooo_tinygrams_coalesced),
+		cmocka_unit_test(test_ooo_flow_share_of_pool),
+		cmocka_unit_test(test_ooo_pruned_first_under_pressure),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pool_low_sheds_to_cookies),
@@ -2310,7 +2447,7 @@ main(void)
 	for (uint32_t i = 0; i < sizeof(h_pattern); i++)
 		h_pattern[i] = (uint8_t)(i * 7 + i / 251);
 	rcu_register_thread();
-	h_table = tcp_flow_table_create(4096, 1234);
+	h_table = tcp_flow_table_create(16384, 1234);
 	if (h_table == NULL) {
 		printf("flow table: %s\n", strerror(errno));
 		return 1;
