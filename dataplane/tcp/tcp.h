@@ -124,6 +124,7 @@ struct tcp_stats {
 	uint64_t challenge_acks_limited; /* RFC 5961 challenge ACKs not sent: over a limit */
 	uint64_t oow_acks_limited; /* ACKs for out-of-window/PAWS/unsent-ACK segments not sent */
 	uint64_t persist_probes;
+	uint64_t persist_timeouts;  /* flows reset: zero window for persist_timeout_us */
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
 	uint64_t keepalive_probes;
@@ -214,11 +215,16 @@ struct tcp_engine_params {
 	uint32_t rto_init_us; /* RFC 6298: 1 s */
 	uint32_t rto_min_us;  /* RFC 6298 says 1 s; Linux uses 200 ms */
 	uint32_t rto_max_us;
-	uint32_t delack_us;	  /* delayed ACK timer */
-	uint8_t max_retries;	  /* RTO expirations in a row before the flow is dropped */
-	uint8_t syn_retries;	  /* SYN-ACK retransmissions */
-	uint64_t time_wait_us;	  /* TIME_WAIT hold (a new SYN may recycle it, RFC 6191) */
-	uint64_t fin_wait2_us;	  /* FIN_WAIT_2 without the peer's FIN */
+	uint32_t delack_us;    /* delayed ACK timer */
+	uint8_t max_retries;   /* RTO expirations in a row before the flow is dropped */
+	uint8_t syn_retries;   /* SYN-ACK retransmissions */
+	uint64_t time_wait_us; /* TIME_WAIT hold (a new SYN may recycle it, RFC 6191) */
+	uint64_t fin_wait2_us; /* FIN_WAIT_2 without the peer's FIN */
+	/*
+	 * Zero send window (persist) for this long without the window opening: RST. Probe
+	 * answers that keep the window shut are not progress. 0 = probe forever.
+	 */
+	uint64_t persist_timeout_us;
 	uint64_t idle_timeout_us; /* no segment received for this long: RST (0 = off) */
 	uint64_t keepalive_us;	  /* idle before keep-alive probes (0 = off) */
 	uint64_t keepalive_intvl_us;

@@ -15,6 +15,7 @@ static const struct ini_key tcp_keys[] = {
 	INI_U(tcp_conf, time_wait_ms, 0, 240000, "10000"),
 	INI_U(tcp_conf, idle_timeout_s, 0, 86400, "300"),
 	INI_U(tcp_conf, keepalive_s, 0, 86400, "0"),
+	INI_U(tcp_conf, persist_timeout_s, 0, 86400, "120"),
 	INI_END,
 };
 
@@ -35,4 +36,5 @@ tcp_conf_apply(const struct tcp_conf *c, uint16_t nb_lcores, struct tcp_engine_p
 	p->time_wait_us = (uint64_t)c->time_wait_ms * 1000;
 	p->idle_timeout_us = (uint64_t)c->idle_timeout_s * 1000000;
 	p->keepalive_us = (uint64_t)c->keepalive_s * 1000000;
+	p->persist_timeout_us = (uint64_t)c->persist_timeout_s * 1000000;
 }

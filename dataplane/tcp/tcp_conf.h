@@ -15,8 +15,9 @@ struct tcp_conf {
 	enum tcp_syncookie_mode syncookies;
 	uint32_t rto_min_ms;
 	uint32_t time_wait_ms;
-	uint32_t idle_timeout_s; /* 0 = off */
-	uint32_t keepalive_s;	 /* 0 = off */
+	uint32_t idle_timeout_s;    /* 0 = off */
+	uint32_t keepalive_s;	    /* 0 = off */
+	uint32_t persist_timeout_s; /* zero window this long: RST (0 = off) */
 };
 
 /* [tcp], relative to a struct tcp_conf. */

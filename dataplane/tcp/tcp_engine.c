@@ -40,6 +40,7 @@ tcp_engine_params_init(struct tcp_engine_params *p)
 	p->syn_retries = 5;
 	p->time_wait_us = 10ULL * 1000 * 1000;
 	p->fin_wait2_us = 60ULL * 1000 * 1000;
+	p->persist_timeout_us = 120ULL * 1000 * 1000;
 	p->idle_timeout_us = 0;
 	p->keepalive_us = 0;
 	p->keepalive_intvl_us = 75ULL * 1000 * 1000;
@@ -709,6 +710,8 @@ tcp_output(struct tcp_flow *f)
 	    f->rexmt_at == 0) {
 		f->flags |= TF_PERSIST;
 		f->rexmt_at = e->now + f->rto;
+		if (f->persist_since == 0)
+			f->persist_since = e->now;
 	}
 ack:
 	if (!sent && (f->flags & TF_ACKNOW) && f->state != TCP_SYN_RECEIVED)
@@ -871,6 +874,19 @@ rexmt_expired(struct tcp_flow *f)
 		return;
 	}
 	if ((f->flags & TF_PERSIST) || (f->snd_wnd == 0 && f->snd_una == f->snd_nxt)) {
+		/*
+		 * A peer that never reads keeps our queue (and the app's response) forever if
+		 * probing never ends: its answers say the window is still shut, not progress.
+		 */
+		if (f->persist_since == 0)
+			f->persist_since = e->now;
+		if (e->p.persist_timeout_us != 0 &&
+		    e->now - f->persist_since >= e->p.persist_timeout_us) {
+			e->stats.persist_timeouts++;
+			xmit(f, f->snd_nxt, 0, TCP_FL_RST | TCP_FL_ACK);
+			tcp_flow_release(f, TCP_CLOSE_TIMEOUT, true);
+			return;
+		}
 		/* Window probe: an ACK the peer must answer with its current window. */
 		f->flags |= TF_PERSIST;
 		e->stats.persist_probes++;

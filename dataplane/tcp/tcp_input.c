@@ -379,6 +379,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		f->snd_wl2 = s->ack;
 		if (swnd > f->max_sndwnd)
 			f->max_sndwnd = swnd;
+		if (swnd > 0)
+			f->persist_since = 0; /* the window opened: progress */
 		if (swnd > 0 && (f->flags & TF_PERSIST)) {
 			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
 			f->rexmt_at = 0;

@@ -66,6 +66,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(challenge_acks_limited);
 	T(oow_acks_limited);
 	T(persist_probes);
+	T(persist_timeouts);
 	T(keepalive_probes);
 	T(accepted);
 	T(refused);

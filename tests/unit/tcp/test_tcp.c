@@ -1087,6 +1087,53 @@ test_zero_window_persist(void **state)
 }
 
 static void
+persist_30s(struct tcp_engine_params *p)
+{
+	p->persist_timeout_us = 30000 * MS;
+}
+
+/*
+ * A peer that never reads: it answers every window probe, always with a zero window. The
+ * answers are not progress; after persist_timeout the flow is reset and its memory freed.
+ */
+static void
+test_zero_window_forever_gives_up(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	bool rst = false;
+	int probes = 0;
+
+	(void)state;
+	h_init(&h, persist_30s);
+	h.cwin = 0;
+	h.app.send_on_accept = 1000;
+	assert_int_equal(h_connect(&h, 40064, H_APP_PORT, NULL, 1), 0);
+	for (int t = 0; t < 600 && !rst; t++) { /* ten minutes, a second at a time */
+		h_advance(&h, 1000 * MS);
+		while (h_pending(&h)) {
+			h_pop(&h, &p);
+			if (p.flags & F_RST) {
+				rst = true;
+				continue;
+			}
+			assert_int_equal(p.len, 0);
+			probes++;
+			h_ack(&h, h.sseq, 0); /* still no room */
+		}
+		if (t == 25) /* within the bound the flow is kept */
+			assert_int_equal(h.app.closed, 0);
+	}
+	assert_true(rst);
+	assert_true(probes >= 3);
+	assert_int_equal(h.app.closed, 1);
+	assert_int_equal(h.app.reason, TCP_CLOSE_TIMEOUT);
+	assert_int_equal(stats(&h)->persist_timeouts, 1);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	h_fini(&h);
+}
+
+static void
 small_rcvbuf(struct tcp_engine_params *p)
 {
 	p->rcvbuf = 8192;
@@ -2395,6 +2442,7 @@ main(void)
 		cmocka_unit_test(test_sack_recovery),
 		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_zero_window_persist),
+		cmocka_unit_test(test_zero_window_forever_gives_up),
 		cmocka_unit_test(test_receive_pause_closes_window),
 		cmocka_unit_test(test_tinygrams_do_not_pin_mbufs),
 		cmocka_unit_test(test_send_pool_dry),
