@@ -95,6 +95,7 @@ enum tcp_drop_reason {
 	TCP_DROP_STATE,		/* data after the peer's FIN, or segment in a closing state */
 	TCP_DROP_RX_POOL_LOW,	/* payload for a flow not reading, receive pool low (ACK kept) */
 	TCP_DROP_RX_SHARE,	/* payload held would take the flow past its share of the pool */
+	TCP_DROP_SRC_LIMIT,	/* connection refused: its source has max_conns_per_source */
 	TCP_DROP_REASON_MAX
 };
 
@@ -118,6 +119,7 @@ struct tcp_stats {
 	uint64_t cookies_sent;
 	uint64_t cookies_accepted;
 	uint64_t cookies_rejected;
+	uint64_t src_half_open_limited; /* SYNs over max_half_open_per_source: cookie or drop */
 	uint64_t rst_in;
 	uint64_t rst_out;
 	uint64_t challenge_acks;
@@ -200,6 +202,13 @@ struct tcp_engine_params {
 	uint32_t rcvbuf;	/* receive window and per-flow receive memory bound */
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
 	enum tcp_syncookie_mode syncookies;
+	/*
+	 * Per client address on this engine (0: no bound). Connections exclude TIME_WAIT; a
+	 * SYN over the bound is dropped, a cookie ACK over it reset (src_limit). A source over
+	 * its half-open bound gets SYN cookies (or, with cookies never, its SYN is dropped).
+	 */
+	uint32_t max_conns_per_source;
+	uint32_t max_half_open_per_source;
 	uint32_t pool_low_watermark; /* free mbufs under which new connections are shed */
 	/*
 	 * Free mbufs in a received segment's own pool under which its payload is dropped

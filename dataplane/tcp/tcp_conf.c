@@ -11,6 +11,8 @@ static const struct ini_key tcp_keys[] = {
 	INI_U(tcp_conf, rcvbuf, 4096, 64 << 20, "131072"),
 	INI_U(tcp_conf, max_half_open, 16, 1 << 20, "4096"),
 	INI_E(tcp_conf, syncookies, syncookie_choices, "auto"),
+	INI_U(tcp_conf, max_conns_per_source, 0, 4194304, "0"),
+	INI_U(tcp_conf, max_half_open_per_source, 0, 1 << 20, "64"),
 	INI_U(tcp_conf, rto_min_ms, 10, 1000, "200"),
 	INI_U(tcp_conf, time_wait_ms, 0, 240000, "10000"),
 	INI_U(tcp_conf, idle_timeout_s, 0, 86400, "300"),
@@ -32,6 +34,8 @@ tcp_conf_apply(const struct tcp_conf *c, uint16_t nb_lcores, struct tcp_engine_p
 	p->rcvbuf = c->rcvbuf;
 	p->max_half_open = c->max_half_open;
 	p->syncookies = c->syncookies;
+	p->max_conns_per_source = c->max_conns_per_source;
+	p->max_half_open_per_source = c->max_half_open_per_source;
 	p->rto_min_us = c->rto_min_ms * 1000;
 	p->time_wait_us = (uint64_t)c->time_wait_ms * 1000;
 	p->idle_timeout_us = (uint64_t)c->idle_timeout_s * 1000000;

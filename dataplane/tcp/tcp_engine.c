@@ -1364,9 +1364,14 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
 		goto fail;
+	if (tcp_src_init(e) != 0) {
+		rte_errno = ENOMEM;
+		goto fail;
+	}
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
 	return e;
 fail:
+	tcp_src_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 	return NULL;
@@ -1385,6 +1390,7 @@ tcp_engine_destroy(struct tcp_engine *e)
 		tcp_flow_release(f, TCP_CLOSE_SHUTDOWN, true);
 	}
 	/* The id range is not returned to the table: engines live as long as the process. */
+	tcp_src_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 }

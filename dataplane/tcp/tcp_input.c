@@ -125,7 +125,29 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 {
 	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
 	bool full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
+	const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
 	bool cookie;
+
+	/*
+	 * One address may not take every connection (or every half-open slot) for itself. Over
+	 * the connection bound its SYN is dropped quietly: the client retries in a second, by
+	 * when one of its flows may have ended. Over the half-open bound it gets cookies, which
+	 * hold nothing, so it cannot push others' SYNs into cookies or drops.
+	 */
+	if (src != NULL && e->p.max_conns_per_source != 0 &&
+	    src->conns >= e->p.max_conns_per_source) {
+		e->stats.drops[TCP_DROP_SRC_LIMIT]++;
+		return;
+	}
+	if (src != NULL && e->p.max_half_open_per_source != 0 &&
+	    src->half_open >= e->p.max_half_open_per_source) {
+		e->stats.src_half_open_limited++;
+		if (e->p.syncookies == TCP_SYNCOOKIE_NEVER) {
+			e->stats.drops[TCP_DROP_SRC_LIMIT]++;
+			return;
+		}
+		full = true;
+	}
 
 	switch (e->p.syncookies) {
 	case TCP_SYNCOOKIE_ALWAYS:
@@ -197,6 +219,17 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 		tcp_send_rst_reply(e, s);
 		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
 		return;
+	}
+	/* Cookies collected while under the bound must not take the source past it. */
+	if (e->p.max_conns_per_source != 0) {
+		const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
+
+		if (src != NULL && src->conns >= e->p.max_conns_per_source) {
+			e->stats.refused++;
+			tcp_send_rst_reply(e, s);
+			tcp_drop(e, m, TCP_DROP_SRC_LIMIT);
+			return;
+		}
 	}
 	/* Rebuild the SYN the cookie stands for. */
 	syn.seq = s->seq - 1;

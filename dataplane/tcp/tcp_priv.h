@@ -222,6 +222,13 @@ struct tcp_flow_table {
 	struct tcp_flow_slot *slots;
 };
 
+/* Flows of one client address on one engine (addr 0: free slot; 0.0.0.0 never connects). */
+struct tcp_src {
+	uint32_t addr;
+	uint32_t conns;	    /* flows not in TIME_WAIT */
+	uint32_t half_open; /* of them, in SYN_RECEIVED */
+};
+
 struct tcp_engine {
 	struct tcp_stats stats;
 	struct tcp_engine_params p;
@@ -250,6 +257,8 @@ struct tcp_engine {
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
+	struct tcp_src *src; /* per-source counts, open addressing */
+	uint32_t src_mask;
 };
 
 /* tcp_hash.c */
@@ -265,6 +274,13 @@ int tcp_cookie_check(struct tcp_engine *e, const struct tcp_seg *s, uint16_t *ms
 		     bool *sack);
 /* SYN cookie validity: a cookie is checked in the period it was made in and the next one. */
 #define TCP_COOKIE_PERIOD_US (64ULL * 1000 * 1000)
+
+/* tcp_src.c */
+int tcp_src_init(struct tcp_engine *e);
+void tcp_src_fini(struct tcp_engine *e);
+const struct tcp_src *tcp_src_find(const struct tcp_engine *e, uint32_t addr);
+/* Adds conns and half_open (each +1, 0 or -1) to addr's counts. */
+void tcp_src_count(struct tcp_engine *e, uint32_t addr, int conns, int half_open);
 
 /* tcp_flowtab.c */
 unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
@@ -316,6 +332,14 @@ tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)
 static inline void
 tcp_set_state(struct tcp_flow *f, enum tcp_state s)
 {
+	/* Per-source counts follow every transition: none can be missed. */
+	bool was = f->state != TCP_CLOSED && f->state != TCP_TIME_WAIT;
+	bool is = s != TCP_CLOSED && s != TCP_TIME_WAIT;
+	int conns = (int)is - (int)was;
+	int half = (int)(s == TCP_SYN_RECEIVED) - (int)(f->state == TCP_SYN_RECEIVED);
+
+	if (conns != 0 || half != 0)
+		tcp_src_count(f->e, f->tuple.raddr, conns, half);
 	f->e->stats.flows_by_state[f->state]--;
 	f->e->stats.flows_by_state[s]++;
 	CMM_STORE_SHARED(f->state, s);

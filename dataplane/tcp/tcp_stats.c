@@ -32,6 +32,7 @@ static const char *const drop_names[TCP_DROP_REASON_MAX] = {
 	[TCP_DROP_STATE] = "state",
 	[TCP_DROP_RX_POOL_LOW] = "rx_pool_low",
 	[TCP_DROP_RX_SHARE] = "rx_share",
+	[TCP_DROP_SRC_LIMIT] = "src_limit",
 };
 
 static const char *const close_names[TCP_CLOSE_REASON_MAX] = {

@@ -60,6 +60,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(cookies_sent);
 	T(cookies_accepted);
 	T(cookies_rejected);
+	T(src_half_open_limited);
 	T(rst_in);
 	T(rst_out);
 	T(challenge_acks);

@@ -1457,6 +1457,85 @@ test_ooo_pruned_first_under_pressure(void **state)
 	h_fini(&h);
 }
 
+/* ---------------------------------------------------------------- per-source limits */
+
+static void
+src_limits(struct tcp_engine_params *p)
+{
+	p->max_conns_per_source = 4;
+	p->max_half_open_per_source = 2;
+}
+
+/*
+ * One client address opens connection after connection: past max_conns_per_source its SYNs
+ * are dropped (counted src_limit) while the flows it has keep working; closed ones free
+ * their place.
+ */
+static void
+test_source_connection_limit(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h, src_limits);
+	for (uint16_t i = 0; i < 4; i++)
+		assert_int_equal(h_connect(&h, (uint16_t)(41000 + i), H_APP_PORT, NULL, 1), 0);
+	assert_int_equal(h.app.accepted, 4);
+	assert_int_equal(h_connect(&h, 41004, H_APP_PORT, NULL, 1), -1);
+	assert_int_equal(h_drops(&h, TCP_DROP_SRC_LIMIT), 1);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 4);
+	/* one of them ends: a new one fits */
+	h.cport = 41003;
+	tcp_abort(h.app.flow);
+	h_drain(&h);
+	assert_int_equal(h_connect(&h, 41005, H_APP_PORT, NULL, 1), 0);
+	assert_int_equal(h.app.accepted, 5);
+	h_fini(&h);
+}
+
+/*
+ * One source sprays SYNs: it gets max_half_open_per_source flows with state, the rest are
+ * answered with cookies (it cannot fill the engine's half-open table for everyone), and
+ * completing the cookies does not take it past its connection limit either.
+ */
+static void
+test_source_half_open_limit(void **state)
+{
+	struct h_opts syn = {.mss = 1460, .ws = -1};
+	struct h h;
+	struct h_pkt p;
+	uint32_t synack[8];
+	int rst = 0;
+
+	(void)state;
+	h_init(&h, src_limits);
+	h.lport = H_APP_PORT;
+	for (uint16_t i = 0; i < 8; i++) {
+		h.cport = (uint16_t)(42000 + i);
+		h_send(&h, F_SYN, 1000, 0, 65535, &syn, NULL, 0);
+		h_pop(&h, &p);
+		assert_int_equal(p.flags, F_SYN | F_ACK);
+		synack[i] = p.seq;
+	}
+	assert_int_equal(tcp_engine_nb_flows(h.e), 2);
+	assert_int_equal(stats(&h)->cookies_sent, 6);
+	assert_int_equal(stats(&h)->src_half_open_limited, 6);
+	for (uint16_t i = 0; i < 8; i++) {
+		h.cport = (uint16_t)(42000 + i);
+		h_send(&h, F_ACK, 1001, synack[i] + 1, 65535, NULL, NULL, 0);
+		while (h_pending(&h)) {
+			h_pop(&h, &p);
+			if (p.flags & F_RST)
+				rst++;
+		}
+	}
+	assert_int_equal(h.app.accepted, 4);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 4);
+	assert_int_equal(rst, 4);
+	assert_int_equal(h_drops(&h, TCP_DROP_SRC_LIMIT), 4);
+	h_fini(&h);
+}
+
 static void
 idle_1s(struct tcp_engine_params *p)
 {
@@ -2450,6 +2529,8 @@ main(void)
 		cmocka_unit_test(test_ooo_tinygrams_coalesced),
 		cmocka_unit_test(test_ooo_flow_share_of_pool),
 		cmocka_unit_test(test_ooo_pruned_first_under_pressure),
+		cmocka_unit_test(test_source_connection_limit),
+		cmocka_unit_test(test_source_half_open_limit),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pool_low_sheds_to_cookies),
