@@ -126,6 +126,7 @@ struct tcp_stats {
 	uint64_t challenge_acks_limited; /* RFC 5961 challenge ACKs not sent: over a limit */
 	uint64_t oow_acks_limited; /* ACKs for out-of-window/PAWS/unsent-ACK segments not sent */
 	uint64_t persist_probes;
+	uint64_t time_wait_reaped;  /* TIME_WAIT flows ended early to make room for a new one */
 	uint64_t persist_timeouts;  /* flows reset: zero window for persist_timeout_us */
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */

@@ -1175,7 +1175,10 @@ tcp_enter_time_wait(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 
+	if (f->state == TCP_TIME_WAIT || f->state == TCP_CLOSED)
+		return;
 	tcp_set_state(f, TCP_TIME_WAIT);
+	TAILQ_INSERT_TAIL(&e->time_wait, f, tw_link); /* before closed(): it may release f */
 	e->stats.closed[TCP_CLOSE_NORMAL]++;
 	notify_closed(f, TCP_CLOSE_NORMAL);
 	if (f->state == TCP_CLOSED)
@@ -1184,6 +1187,38 @@ tcp_enter_time_wait(struct tcp_flow *f)
 	f->rexmt_at = 0;
 	f->linger_at = e->now + e->p.time_wait_us;
 	tcp_timer_sched(f);
+}
+
+/*
+ * The table is full and a new connection wants a place: a TIME_WAIT flow only absorbs late
+ * segments of a connection both sides finished, so it gives way. The oldest one that
+ * negotiated timestamps goes first: if its tuple comes back, PAWS on the new incarnation
+ * rejects the old one's duplicates, and RFC 6191 (a newer timestamp or sequence) is what a
+ * SYN needs to reuse a tuple in TIME_WAIT anyway. With none among the eight oldest, the
+ * oldest goes: refusing a client for a connection that ended is worse than the small risk.
+ */
+bool
+tcp_time_wait_reap(struct tcp_engine *e)
+{
+	struct tcp_flow *f, *victim = NULL;
+	unsigned int n = 0;
+
+	TAILQ_FOREACH(f, &e->time_wait, tw_link)
+	{
+		if (f->flags & TF_TS) {
+			victim = f;
+			break;
+		}
+		if (++n == 8)
+			break;
+	}
+	if (victim == NULL)
+		victim = TAILQ_FIRST(&e->time_wait);
+	if (victim == NULL)
+		return false;
+	e->stats.time_wait_reaped++;
+	tcp_flow_release(victim, TCP_CLOSE_NORMAL, false);
+	return true;
 }
 
 void
@@ -1196,6 +1231,8 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 		return;
 	if (f->state == TCP_SYN_RECEIVED)
 		e->half_open--;
+	if (f->state == TCP_TIME_WAIT)
+		TAILQ_REMOVE(&e->time_wait, f, tw_link);
 	wheel_remove(f);
 	f->rexmt_at = f->delack_at = f->linger_at = 0;
 	tcp_set_state(f, TCP_CLOSED);
@@ -1359,6 +1396,7 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	for (int i = 0; i < TCP_WHEEL_SLOTS; i++)
 		TAILQ_INIT(&e->wheel[i]);
 	TAILQ_INIT(&e->flows);
+	TAILQ_INIT(&e->time_wait);
 	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
 	while (e->rcv_wscale < TCP_MAX_WSCALE && (p->rcvbuf >> e->rcv_wscale) > 65535)
 		e->rcv_wscale++;

@@ -124,7 +124,13 @@ static void
 input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 {
 	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
-	bool full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
+	bool full;
+
+	/* A SYN that would get state makes room in TIME_WAIT (a cookie ACK does the same). */
+	if (e->nb_flows >= e->p.max_flows && e->half_open < e->p.max_half_open &&
+	    e->p.syncookies != TCP_SYNCOOKIE_ALWAYS && !pool_low)
+		tcp_time_wait_reap(e);
+	full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
 	const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
 	bool cookie;
 
@@ -215,7 +221,7 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 		tcp_drop(e, m, TCP_DROP_COOKIE);
 		return;
 	}
-	if (e->nb_flows >= e->p.max_flows) {
+	if (e->nb_flows >= e->p.max_flows && !tcp_time_wait_reap(e)) {
 		tcp_send_rst_reply(e, s);
 		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
 		return;

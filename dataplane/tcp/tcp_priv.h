@@ -204,6 +204,7 @@ struct tcp_flow {
 	uint32_t wheel_slot;
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
+	TAILQ_ENTRY(tcp_flow) tw_link;	/* TIME_WAIT flows, oldest first */
 };
 
 TAILQ_HEAD(tcp_flow_list, tcp_flow);
@@ -237,6 +238,7 @@ struct tcp_engine {
 	uint64_t wheel_tick; /* last tick processed */
 	struct tcp_flow_list wheel[TCP_WHEEL_SLOTS];
 	struct tcp_flow_list flows;
+	struct tcp_flow_list time_wait; /* by entry into TIME_WAIT, oldest first */
 	uint32_t nb_flows;
 	uint32_t half_open;
 	uint32_t id_base;
@@ -304,6 +306,8 @@ void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
 void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify);
 void tcp_enter_time_wait(struct tcp_flow *f);
+/* Ends one TIME_WAIT flow to make room; false when there is none. */
+bool tcp_time_wait_reap(struct tcp_engine *e);
 struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
 			      uint32_t iss, enum tcp_state st);
 int tcp_flow_accept(struct tcp_flow *f);

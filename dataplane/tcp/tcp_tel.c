@@ -68,6 +68,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(oow_acks_limited);
 	T(persist_probes);
 	T(persist_timeouts);
+	T(time_wait_reaped);
 	T(keepalive_probes);
 	T(accepted);
 	T(refused);

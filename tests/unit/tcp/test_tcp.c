@@ -1727,6 +1727,62 @@ test_active_close_time_wait(void **state)
 }
 
 static void
+four_flows(struct tcp_engine_params *p)
+{
+	p->max_flows = 4;
+}
+
+/* Closes the connection under test from our side and leaves it in TIME_WAIT. */
+static void
+close_to_time_wait(struct h *h)
+{
+	struct h_pkt p;
+
+	assert_int_equal(tcp_shutdown(h->app.flow), 0);
+	h_pop(h, &p);
+	assert_int_equal(p.flags, F_FIN | F_ACK);
+	h_ack(h, h->sseq + 1, 1000);
+	h->sseq++;
+	h_send(h, F_FIN | F_ACK, h->cseq, h->sseq, 1000, NULL, NULL, 0);
+	h->cseq++;
+	h_pop(h, &p);
+	assert_int_equal(tcp_flow_state(h_flow(h)), TCP_TIME_WAIT);
+}
+
+/*
+ * A busy server closes first, so its table fills with TIME_WAIT flows that nobody uses. A
+ * new client must not be refused for them: the oldest is reaped to make room (its
+ * timestamps guard a later incarnation of the same tuple, RFC 6191).
+ */
+static void
+test_time_wait_reaped_when_full(void **state)
+{
+	struct h h;
+
+	(void)state;
+	h_init(&h, four_flows);
+	for (uint16_t i = 0; i < 4; i++) {
+		assert_int_equal(h_connect(&h, (uint16_t)(43000 + i), H_APP_PORT, NULL, 1), 0);
+		close_to_time_wait(&h);
+		h_advance(&h, 100 * MS);
+	}
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
+	assert_int_equal(h_connect(&h, 43004, H_APP_PORT, NULL, 1), 0);
+	h_drain(&h);
+	assert_int_equal(h.app.accepted, 5);
+	assert_int_equal(h_drops(&h, TCP_DROP_FLOW_LIMIT), 0);
+	assert_int_equal(stats(&h)->time_wait_reaped, 1);
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 3);
+	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	h.cport = 43000; /* the oldest went */
+	assert_null(h_flow(&h));
+	h.cport = 43001;
+	assert_non_null(h_flow(&h));
+	assert_int_equal(h.app.closed, 4); /* the reaped flow's app was told once, long ago */
+	h_fini(&h);
+}
+
+static void
 test_time_wait_recycled_by_new_syn(void **state)
 {
 	struct h h;
@@ -2538,6 +2594,7 @@ main(void)
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_active_close_time_wait),
 		cmocka_unit_test(test_time_wait_recycled_by_new_syn),
+		cmocka_unit_test(test_time_wait_reaped_when_full),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_rst_in_every_state),
 		cmocka_unit_test(test_time_wait_survives_rst),
