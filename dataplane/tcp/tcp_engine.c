@@ -620,9 +620,27 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 	bool sent = false;
 
 	for (;;) {
-		uint32_t inflight = f->snd_nxt - f->snd_una;
-		uint32_t avail, usable, len;
+		uint32_t inflight, avail, usable, len, limit = end;
 		uint8_t flags = TCP_FL_ACK;
+
+		/*
+		 * Resending after an RTO with the scoreboard kept: what the peer SACKed is
+		 * skipped, not sent again, and does not count as in flight.
+		 */
+		if (f->nb_sb > 0 && seq_lt(f->snd_nxt, f->snd_max)) {
+			for (unsigned int i = 0; i < f->nb_sb; i++) {
+				if (seq_geq(f->snd_nxt, f->sb[i][0]) &&
+				    seq_lt(f->snd_nxt, f->sb[i][1])) {
+					f->snd_nxt = f->sb[i][1];
+				} else if (seq_lt(f->snd_nxt, f->sb[i][0])) {
+					limit = f->sb[i][0];
+					break;
+				}
+			}
+			if (seq_gt(limit, end))
+				limit = end;
+		}
+		inflight = f->snd_nxt - f->snd_una - sb_sacked_below(f, f->snd_nxt);
 
 		if (seq_geq(f->snd_nxt, end)) {
 			if ((f->flags & TF_FIN_QUEUED) && f->snd_nxt == end &&
@@ -638,6 +656,8 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 		avail = end - f->snd_nxt;
 		usable = win > inflight ? win - inflight : 0;
 		len = RTE_MIN(RTE_MIN(avail, smss), usable);
+		if (seq_lt(limit, end))
+			len = RTE_MIN(len, limit - f->snd_nxt); /* up to the next SACKed range */
 		if (len == 0)
 			break;
 		/* Sender SWS avoidance: a runt only when it empties the queue or nothing flies. */
@@ -692,8 +712,8 @@ tcp_output(struct tcp_flow *f)
 	/* RFC 3042 limited transmit: two segments beyond cwnd on duplicate ACKs, no more. */
 	win = RTE_MIN(f->cwnd + RTE_MIN(f->dupacks, 2u) * smss * !(f->flags & TF_RECOVERY),
 		      f->snd_wnd);
-	if ((f->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) && f->nb_sb > 0 &&
-	    !(f->flags & TF_FIN_SENT))
+	/* Our FIN going out does not end recovery: holes below it still need the scoreboard. */
+	if ((f->flags & (TF_RECOVERY | TF_SACK)) == (TF_RECOVERY | TF_SACK) && f->nb_sb > 0)
 		sent = output_sack_recovery(f, end, smss);
 	else
 		sent = output_window(f, end, win, smss);
@@ -909,7 +929,13 @@ rexmt_expired(struct tcp_flow *f)
 	f->flags &= ~(TF_RECOVERY | TF_RTT_TIMING | TF_TLP_DONE);
 	f->recover = f->snd_max;
 	f->dupacks = 0;
-	tcp_sb_clear(f); /* RFC 6675 5.1 allows keeping it; go-back-N is simpler and safe */
+	/*
+	 * RFC 6675 5.1: the scoreboard is kept, so the resend skips what the peer SACKed
+	 * instead of sending it all again. A peer that reneged (dropped SACKed data) lets the
+	 * next RTO expire too: from the second one in a row, it is go-back-N of everything.
+	 */
+	if (f->retries > 1)
+		tcp_sb_clear(f);
 	f->snd_nxt = f->snd_una;
 	f->rto = RTE_MIN(f->rto * 2, e->p.rto_max_us);
 	f->rexmt_at = 0;

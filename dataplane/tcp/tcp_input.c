@@ -348,6 +348,18 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 				f->flags &= ~TF_RECOVERY;
 				f->dupacks = 0;
 				f->cwnd = f->ssthresh;
+			} else if (seq_leq(f->rtx_nxt, f->snd_una)) {
+				/*
+				 * Partial ACK (RFC 6582 3.2 step 4, FreeBSD's
+				 * tcp_sack_partialack): the segment at snd_una was sent before
+				 * the loss and is lost too. The scoreboard may be empty by now
+				 * (everything SACKed got acked), and nothing else would resend it
+				 * before the RTO.
+				 */
+				tcp_retransmit_una(f);
+				f->rtx_nxt = f->snd_una + RTE_MIN(smss, f->sndq_bytes);
+				f->rexmt_at = e->now + f->rto;
+				f->flags &= ~TF_TLP_ARMED;
 			}
 			if (seq_lt(f->rtx_nxt, f->snd_una))
 				f->rtx_nxt = f->snd_una;

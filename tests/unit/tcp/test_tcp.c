@@ -1005,6 +1005,158 @@ test_sack_recovery(void **state)
 	h_fini(&h);
 }
 
+/* Pops everything pending; returns how many segments started in [lo, hi). */
+static int
+pop_count_in(struct h *h, uint32_t lo, uint32_t hi, uint32_t *first_seq)
+{
+	struct h_pkt p;
+	int n = 0;
+
+	*first_seq = 0;
+	while (h_pending(h)) {
+		h_pop(h, &p);
+		if (p.len == 0)
+			continue;
+		if (*first_seq == 0)
+			*first_seq = p.seq;
+		if (seq_geq(p.seq, lo) && seq_lt(p.seq, hi))
+			n++;
+	}
+	return n;
+}
+
+/* SACK recovery goes on after our FIN went out: the second hole is resent from the SACK. */
+static void
+test_sack_recovery_after_fin(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[2][2];
+	bool fin = false;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 10000;
+	assert_int_equal(h_connect(&h, 40065, H_APP_PORT, &o, 1), 0);
+	u = h.sseq;
+	assert_int_equal(tcp_shutdown(h.app.flow), 0);
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		fin |= (p.flags & F_FIN) != 0;
+	}
+	assert_true(fin);
+	/* segments 0 and 5 lost */
+	for (int i = 1; i <= 3; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u);
+	h_drain(&h);
+	b[0][0] = u + 6000;
+	b[0][1] = u + 10000;
+	b[1][0] = u + 1000;
+	b[1][1] = u + 5000;
+	ack_sack(&h, u, 2, b);
+	assert_true(h_pending(&h) > 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u + 5000);
+	assert_int_equal(p.len, 1000);
+	h_ack(&h, u + 10001, 65535);
+	assert_int_equal(h.app.acked, 10000);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_fini(&h);
+}
+
+/*
+ * A partial ACK in SACK recovery that leaves the scoreboard empty: the segment at snd_una
+ * is lost too and goes out now, not after an RTO (RFC 6582 3.2 step 4; FreeBSD does it in
+ * SACK recovery as well).
+ */
+static void
+test_sack_partial_ack_retransmits(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[1][2];
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 6000;
+	assert_int_equal(h_connect(&h, 40066, H_APP_PORT, &o, 1), 0);
+	u = h.sseq;
+	h_drain(&h);
+	/* segments 0 and 5 lost; 1-4 SACKed */
+	for (int i = 1; i <= 4; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u);
+	h_drain(&h);
+	h_ack(&h, u + 5000, 65535); /* partial: recover is u + 6000 */
+	assert_true(h_pending(&h) > 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u + 5000);
+	assert_int_equal(p.len, 1000);
+	h_ack(&h, u + 6000, 65535);
+	assert_int_equal(h.app.acked, 6000);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_fini(&h);
+}
+
+/*
+ * Both retransmissions are lost and the RTO fires. The peer holds 1-4 and 6-9: after the
+ * timeout only the holes may be resent, not a go-back-N of data it SACKed.
+ */
+static void
+test_rto_keeps_sack_scoreboard(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[2][2], first;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 10000;
+	assert_int_equal(h_connect(&h, 40067, H_APP_PORT, &o, 1), 0);
+	u = h.sseq;
+	h_drain(&h);
+	for (int i = 1; i <= 3; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	h_drain(&h); /* the retransmission of 0 is lost */
+	b[0][0] = u + 6000;
+	b[0][1] = u + 10000;
+	b[1][0] = u + 1000;
+	b[1][1] = u + 5000;
+	ack_sack(&h, u, 2, b);
+	h_drain(&h); /* and that of 5 */
+	while (stats(&h)->rto_expired == 0)
+		h_advance(&h, 10 * MS);
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, u);
+	h_drain(&h);
+	/* 0 arrives; the peer acks up to the second hole and SACKs the rest */
+	b[0][0] = u + 6000;
+	b[0][1] = u + 10000;
+	ack_sack(&h, u + 5000, 1, b);
+	assert_int_equal(pop_count_in(&h, u + 6000, u + 10000, &first), 0);
+	assert_int_equal(first, u + 5000);
+	h_ack(&h, u + 10000, 65535);
+	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 0);
+	assert_int_equal(h.app.acked, 10000);
+	assert_int_equal(stats(&h)->rto_expired, 1);
+	h_fini(&h);
+}
+
 static void
 test_tail_loss_probe(void **state)
 {
@@ -2575,6 +2727,9 @@ main(void)
 		cmocka_unit_test(test_rto_gives_up),
 		cmocka_unit_test(test_fast_retransmit_newreno),
 		cmocka_unit_test(test_sack_recovery),
+		cmocka_unit_test(test_sack_recovery_after_fin),
+		cmocka_unit_test(test_sack_partial_ack_retransmits),
+		cmocka_unit_test(test_rto_keeps_sack_scoreboard),
 		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_zero_window_forever_gives_up),
