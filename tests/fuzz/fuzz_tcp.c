@@ -14,6 +14,7 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include "dataplane/tcp/tcp_priv.h" /* per-source counts, checked against the flows */
 #include "tests/unit/tcp/harness.h"
 
 /*
@@ -107,6 +108,7 @@ fuzz_tweak(struct tcp_engine_params *p)
 	p->max_half_open = 1; /* the second slot's SYN goes to cookies */
 	p->rx_low_watermark = 0;
 	p->challenge_ack_limit = 4;
+	p->rx_flow_share = 2048; /* 7 mbufs a flow: out-of-order pruning and rx_share drops */
 }
 
 static int
@@ -119,6 +121,33 @@ check_flow(const struct tcp_flow_info *i, void *arg)
 	fuzz_check(i->rcvq <= 2 * 128 * 1024, "receive queue bounded by the window");
 	fuzz_check(i->rto_us <= 60 * 1000 * 1000, "RTO at most rto_max");
 	return 0;
+}
+
+struct src_count {
+	uint32_t conns;
+	uint32_t half_open;
+};
+
+static int
+count_src(const struct tcp_flow_info *i, void *arg)
+{
+	struct src_count *c = arg;
+
+	c->conns += i->state != TCP_TIME_WAIT;
+	c->half_open += i->state == TCP_SYN_RECEIVED;
+	return 0;
+}
+
+/* Every client is H_CADDR: its per-source counts must match the flows in the table. */
+static void
+check_sources(struct h *h)
+{
+	struct src_count c = {0};
+	const struct tcp_src *src = tcp_src_find(h->e, H_CADDR);
+
+	tcp_flow_table_walk(h_table, h->now, count_src, &c);
+	fuzz_check((src != NULL ? src->conns : 0) == c.conns, "per-source connection count");
+	fuzz_check((src != NULL ? src->half_open : 0) == c.half_open, "per-source half-open count");
 }
 
 /* Parse everything the engine sent and note how far each slot's server side got. */
@@ -252,6 +281,7 @@ step(struct h *h, struct slot *sl, struct rd *r)
 		break;
 	}
 	collect(h, sl);
+	check_sources(h);
 }
 
 int
