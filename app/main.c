@@ -17,6 +17,7 @@
 
 #include "app/config.h"
 #include "app/eal_args.h"
+#include "app/journal.h"
 #include "app/metrics.h"
 #include "app/notify.h"
 #include "app/reload.h"
@@ -127,6 +128,8 @@ run(struct ag_eal_argv *eal)
 	if (eal_view == NULL)
 		FAIL(out, "out of memory\n");
 	memcpy(eal_view, eal->argv, eal->argc * sizeof(char *));
+	/* under systemd: the journal gets each DPDK line at its own priority */
+	journal_log_open();
 	if (rte_eal_init(eal->argc, eal_view) < 0)
 		FAIL(out_view, "EAL init failed: %s\n", rte_strerror(rte_errno));
 	if (rte_lcore_id() != cfg.eal.main_lcore)

@@ -110,6 +110,8 @@ reload_run(char *summary, size_t size)
 		snprintf(summary, size, "refused, the running config stays: %.*s", 180,
 			 errs != NULL && errs[0] != '\0' ? errs : strerror(-rc));
 		rl.refused++;
+		if (rl.log != NULL)
+			accesslog_reopen(rl.log); /* logrotate's SIGHUP still wants a new file */
 		free(errs);
 		free(next);
 		return rc;
