@@ -620,7 +620,7 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 	bool sent = false;
 
 	for (;;) {
-		uint32_t inflight, avail, usable, len, limit = end;
+		uint32_t inflight, avail, usable, len, limit = end, sacked = 0;
 		uint8_t flags = TCP_FL_ACK;
 
 		/*
@@ -639,8 +639,9 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 			}
 			if (seq_gt(limit, end))
 				limit = end;
+			sacked = sb_sacked_below(f, f->snd_nxt);
 		}
-		inflight = f->snd_nxt - f->snd_una - sb_sacked_below(f, f->snd_nxt);
+		inflight = f->snd_nxt - f->snd_una - sacked;
 
 		if (seq_geq(f->snd_nxt, end)) {
 			if ((f->flags & TF_FIN_QUEUED) && f->snd_nxt == end &&
