@@ -119,6 +119,12 @@ seeds = [
     # malformed options and absolute numbers far from the window
     HS + seg(0, F_ACK, 0, 0, 100, raw_opts(bytes([2, 0, 8, 11, 0]))) +
     abs_seg(0, F_ACK | F_FIN, 0x7fffffff, 0x80000000) + abs_seg(1, F_ACK, 1, 1, 0, 10),
+    # a hole, then one-byte segments behind it (coalesced), then larger ones past the share
+    HS + b"".join(seg(0, F_ACK, 1 + i, 0, 65535, opts(ts=True), 1) for i in range(40)) +
+    b"".join(seg(0, F_ACK, 41 + 1000 * i, 0, 65535, opts(ts=True), 1000) for i in range(10)) +
+    ack(0, 1),
+    # a peer that never reads: every probe answered with a zero window until persist gives up
+    HS + app_send(60000) + ack(0, 0, 0) + (advance(65535, 10) + ack(0, 0, 0)) * 8,
 ]
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "tcp")
