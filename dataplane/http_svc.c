@@ -37,6 +37,7 @@ static const struct ini_key http_keys[] = {
 	INI_U(http_svc_conf, max_requests, 0, 1 << 30, "10000"),
 	INI_S(http_svc_conf, access_log, INI_STRING, ""),
 	INI_U(http_svc_conf, shutdown_grace_s, 0, 3600, "30"),
+	INI_U(http_svc_conf, send_timeout_s, 0, 3600, "60"),
 	INI_END,
 };
 
@@ -496,6 +497,7 @@ start_response(struct ha_flow *h)
 		/* without an ext owner the body is copied: slower, still correct */
 	}
 	h->app->stats.responses++;
+	h->progress_us = dp_now_us();
 	pump(h);
 }
 
@@ -640,7 +642,9 @@ on_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 	struct ha_flow *h = ctx;
 
 	RTE_SET_USED(f);
-	RTE_SET_USED(bytes);
+	/* progress is bytes the client took: a window probe's answer acks none */
+	if (bytes > 0)
+		h->progress_us = dp_now_us();
 	if (h->resp != NULL)
 		pump(h);
 }
@@ -760,6 +764,7 @@ http_tick(void *state, uint64_t now_us)
 	struct ha_lcore *app = state;
 	uint64_t head_to = (uint64_t)cur_http()->header_timeout_s * 1000000;
 	uint64_t idle_to = (uint64_t)cur_http()->keepalive_timeout_s * 1000000;
+	uint64_t send_to = (uint64_t)cur_http()->send_timeout_s * 1000000;
 	struct ha_flow *h, *next;
 
 	if (app == NULL)
@@ -774,6 +779,13 @@ http_tick(void *state, uint64_t now_us)
 			h->seq++;
 			tcp_recv_resume(h->flow);
 			retry_later(h, &h->parked_req, h->parked_consumed);
+			continue;
+		}
+		if (h->resp != NULL && send_to != 0 && since(now_us, h->progress_us) > send_to) {
+			/* a client that stopped reading holds the response, its file and its
+			 * buffers: no byte acked for send_timeout_s ends it */
+			app->stats.send_timeouts++;
+			tcp_abort(h->flow);
 			continue;
 		}
 		if (h->resp != NULL || h->closing || h->parked)

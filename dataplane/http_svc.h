@@ -19,6 +19,7 @@ struct http_svc_conf {
 	uint32_t max_requests;	      /* per connection, then Connection: close; 0 = no limit */
 	char access_log[INI_STR];     /* combined-format log file; empty = off */
 	uint32_t shutdown_grace_s;    /* SIGTERM: how long open connections may finish */
+	uint32_t send_timeout_s;      /* a response with no byte acked for this long is reset */
 };
 
 /* [http], relative to a struct http_svc_conf. */

@@ -28,6 +28,7 @@ struct ha_stats {
 	uint64_t log_dropped;	    /* access log ring full */
 	uint64_t drain_idle_closed; /* SIGTERM: idle keep-alive connections closed */
 	uint64_t drain_finished;    /* SIGTERM: connections closed after their last response */
+	uint64_t send_timeouts;	    /* a response no byte of which was acked for send_timeout_s */
 };
 
 /* One per dataplane lcore, written by that lcore. */
@@ -62,6 +63,7 @@ struct ha_flow {
 	struct ha_ext *ext;
 	uint32_t requests;
 	uint64_t idle_since_us; /* last response finished (keep-alive timeout) */
+	uint64_t progress_us;	/* the response in flight last had bytes acked (send timeout) */
 	uint64_t head_since_us; /* first byte of the pending request head (header timeout) */
 	bool peer_fin;
 	bool closing;		      /* FIN queued: nothing more is parsed */

@@ -53,6 +53,7 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	H(log_dropped);
 	H(drain_idle_closed);
 	H(drain_finished);
+	H(send_timeouts);
 #undef H
 	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
 	/* pages of files truncated while mapped, replaced by zeros instead of a crash */
