@@ -66,6 +66,7 @@ struct dp_lcore_stats {
 	uint64_t neigh_learned;
 	uint64_t icmp_echo_in;
 	uint64_t icmp_echo_out;
+	uint64_t icmp_frag_needed_in; /* handed to the TCP engine, which validates (tcp drops) */
 	uint64_t tcp_in;
 	uint64_t steered_out;
 	uint64_t steered_in;

@@ -161,24 +161,49 @@ dp_l4_fini(void)
 		flow_table = NULL;
 }
 
+/* The tuple a TCP segment or an ICMP error about one (net.c passes both) belongs to. */
+static int
+l4_tuple(struct rte_mbuf *m, bool icmp, struct tcp_tuple *tuple)
+{
+	const struct rte_ipv4_hdr *ip;
+	const struct rte_tcp_hdr *th;
+	int rc;
+
+	if (icmp) {
+		rte_pktmbuf_adj(m, m->l2_len);
+		rc = tcp_icmp_tuple(m, tuple);
+		rte_pktmbuf_prepend(m, m->l2_len);
+		return rc;
+	}
+	if (rte_pktmbuf_data_len(m) < m->l2_len + m->l3_len + 4)
+		return -EINVAL;
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+	th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
+	tuple->raddr = rte_be_to_cpu_32(ip->src_addr);
+	tuple->laddr = rte_be_to_cpu_32(ip->dst_addr);
+	tuple->rport = rte_be_to_cpu_16(th->src_port);
+	tuple->lport = rte_be_to_cpu_16(th->dst_port);
+	return 0;
+}
+
+/*
+ * TCP segments and ICMP "fragmentation needed" about our segments (RFC 5927) both go to the
+ * owner of the flow: an ICMP acted on elsewhere would write a flow another lcore owns.
+ */
 void
 dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 {
 	const struct rte_ipv4_hdr *ip;
-	const struct rte_tcp_hdr *th;
 	struct tcp_tuple tuple;
 	uint16_t owner;
+	bool icmp;
 
 	RTE_SET_USED(port);
 	if (lc->tcp == NULL)
 		return dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
-	if (lc->dp->nb_lcores > 1 && rte_pktmbuf_data_len(m) >= m->l2_len + m->l3_len + 4) {
-		ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
-		th = rte_pktmbuf_mtod_offset(m, const struct rte_tcp_hdr *, m->l2_len + m->l3_len);
-		tuple.raddr = rte_be_to_cpu_32(ip->src_addr);
-		tuple.laddr = rte_be_to_cpu_32(ip->dst_addr);
-		tuple.rport = rte_be_to_cpu_16(th->src_port);
-		tuple.lport = rte_be_to_cpu_16(th->dst_port);
+	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
+	icmp = ip->next_proto_id == IPPROTO_ICMP;
+	if (lc->dp->nb_lcores > 1 && l4_tuple(m, icmp, &tuple) == 0) {
 		owner = tcp_flow_owner(flow_table, &tuple, lc->dp->nb_lcores);
 		if (owner != lc->index) {
 			/* RSS or the vdev put it here; the owner's ring takes it there */
@@ -189,7 +214,10 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 		}
 	}
 	rte_pktmbuf_adj(m, m->l2_len);
-	tcp_input(lc->tcp, m, dp_now_us());
+	if (icmp)
+		tcp_icmp_input(lc->tcp, m, dp_now_us());
+	else
+		tcp_input(lc->tcp, m, dp_now_us());
 }
 
 void

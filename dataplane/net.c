@@ -202,6 +202,10 @@ arp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	dp_tx_enqueue(lc, port, m);
 }
 
+/* RFC 792 destination unreachable, code: fragmentation needed and DF set (RFC 1191) */
+#define ICMP_DEST_UNREACH 3
+#define ICMP_FRAG_NEEDED  4
+
 static void
 icmp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m, struct rte_ipv4_hdr *ip,
 	   uint16_t ihl)
@@ -215,6 +219,13 @@ icmp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m, struct
 		return dp_drop(lc, m, DP_DROP_ICMP_TRUNCATED);
 	if (rte_raw_cksum(icmp, len) != 0xffff)
 		return dp_drop(lc, m, DP_DROP_ICMP_CKSUM);
+	if (icmp->icmp_type == ICMP_DEST_UNREACH && icmp->icmp_code == ICMP_FRAG_NEEDED) {
+		/* path MTU: the TCP engine checks it against the flow it quotes (RFC 5927) */
+		lc->stats.icmp_frag_needed_in++;
+		m->l2_len = sizeof(*eth);
+		m->l3_len = ihl;
+		return dp_l4_tcp_input(lc, port, m);
+	}
 	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST || icmp->icmp_code != 0)
 		return dp_drop(lc, m, DP_DROP_ICMP_TYPE);
 	lc->stats.icmp_echo_in++;

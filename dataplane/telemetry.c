@@ -115,7 +115,7 @@ tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 #define STAT_FIELDS(X)                                                                            \
 	X(rx_pkts) X(rx_bytes) X(tx_pkts) X(tx_bytes) X(polls) X(busy_polls) X(sleeps)            \
 	X(arp_requests_in) X(arp_replies_in) X(arp_replies_out) X(arp_requests_out) X(garp_out)   \
-	X(neigh_learned) X(icmp_echo_in) X(icmp_echo_out) X(tcp_in) X(steered_out) X(steered_in)
+	X(neigh_learned) X(icmp_echo_in) X(icmp_echo_out) X(icmp_frag_needed_in) X(tcp_in) X(steered_out) X(steered_in)
 /* clang-format on */
 
 static void

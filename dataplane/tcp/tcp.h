@@ -74,28 +74,32 @@ enum tcp_close_reason {
 
 /* Why a received segment was dropped; one counter each in struct tcp_stats. */
 enum tcp_drop_reason {
-	TCP_DROP_SHORT = 0,	/* shorter than a TCP header or than its data offset */
-	TCP_DROP_BAD_CSUM,	/* TCP checksum wrong (software check or NIC verdict) */
-	TCP_DROP_BAD_DOFF,	/* data offset < 5 */
-	TCP_DROP_BAD_OPTIONS,	/* an option runs past the header or has length < 2 */
-	TCP_DROP_BAD_FLAGS,	/* SYN+FIN, SYN+RST, no flags, ... */
-	TCP_DROP_BAD_ADDR,	/* source is broadcast/multicast/zero, or port 0 */
-	TCP_DROP_NOT_OWNER,	/* flow belongs to another lcore: steering is wrong */
-	TCP_DROP_NO_LISTENER,	/* no flow and nobody listens on the port (RST sent) */
-	TCP_DROP_NO_FLOW,	/* no flow, not a SYN (RST sent unless it was a RST) */
-	TCP_DROP_COOKIE,	/* ACK for no flow whose SYN cookie did not verify */
-	TCP_DROP_FLOW_LIMIT,	/* max flows reached or out of memory for a new flow */
-	TCP_DROP_POOL_LOW,	/* mbuf pool below the watermark: new connection shed */
-	TCP_DROP_PAWS,		/* timestamp older than ts_recent (RFC 7323) */
-	TCP_DROP_OUT_OF_WINDOW, /* sequence not acceptable: duplicate or beyond window */
-	TCP_DROP_BAD_ACK,	/* ACK for data never sent or far in the past */
-	TCP_DROP_NO_ACK,	/* synchronized state and no ACK bit */
-	TCP_DROP_CHALLENGE,	/* in-window SYN/RST answered with a challenge ACK (RFC 5961) */
-	TCP_DROP_OOO_FULL,	/* out-of-order queue full */
-	TCP_DROP_STATE,		/* data after the peer's FIN, or segment in a closing state */
-	TCP_DROP_RX_POOL_LOW,	/* payload for a flow not reading, receive pool low (ACK kept) */
-	TCP_DROP_RX_SHARE,	/* payload held would take the flow past its share of the pool */
-	TCP_DROP_SRC_LIMIT,	/* connection refused: its source has max_conns_per_source */
+	TCP_DROP_SHORT = 0,	 /* shorter than a TCP header or than its data offset */
+	TCP_DROP_BAD_CSUM,	 /* TCP checksum wrong (software check or NIC verdict) */
+	TCP_DROP_BAD_DOFF,	 /* data offset < 5 */
+	TCP_DROP_BAD_OPTIONS,	 /* an option runs past the header or has length < 2 */
+	TCP_DROP_BAD_FLAGS,	 /* SYN+FIN, SYN+RST, no flags, ... */
+	TCP_DROP_BAD_ADDR,	 /* source is broadcast/multicast/zero, or port 0 */
+	TCP_DROP_NOT_OWNER,	 /* flow belongs to another lcore: steering is wrong */
+	TCP_DROP_NO_LISTENER,	 /* no flow and nobody listens on the port (RST sent) */
+	TCP_DROP_NO_FLOW,	 /* no flow, not a SYN (RST sent unless it was a RST) */
+	TCP_DROP_COOKIE,	 /* ACK for no flow whose SYN cookie did not verify */
+	TCP_DROP_FLOW_LIMIT,	 /* max flows reached or out of memory for a new flow */
+	TCP_DROP_POOL_LOW,	 /* mbuf pool below the watermark: new connection shed */
+	TCP_DROP_PAWS,		 /* timestamp older than ts_recent (RFC 7323) */
+	TCP_DROP_OUT_OF_WINDOW,	 /* sequence not acceptable: duplicate or beyond window */
+	TCP_DROP_BAD_ACK,	 /* ACK for data never sent or far in the past */
+	TCP_DROP_NO_ACK,	 /* synchronized state and no ACK bit */
+	TCP_DROP_CHALLENGE,	 /* in-window SYN/RST answered with a challenge ACK (RFC 5961) */
+	TCP_DROP_OOO_FULL,	 /* out-of-order queue full */
+	TCP_DROP_STATE,		 /* data after the peer's FIN, or segment in a closing state */
+	TCP_DROP_RX_POOL_LOW,	 /* payload for a flow not reading, receive pool low (ACK kept) */
+	TCP_DROP_RX_SHARE,	 /* payload held would take the flow past its share of the pool */
+	TCP_DROP_SRC_LIMIT,	 /* connection refused: its source has max_conns_per_source */
+	TCP_DROP_ICMP_MALFORMED, /* ICMP frag-needed: not type 3/4, or quote too short / not TCP */
+	TCP_DROP_ICMP_NO_FLOW,	 /* ICMP quotes a tuple we have no flow for (or not ours) */
+	TCP_DROP_ICMP_SEQ,	 /* ICMP quotes a sequence number outside snd_una..snd_max */
+	TCP_DROP_ICMP_MTU,	 /* ICMP's MTU would not lower the flow's MSS (or is 0) */
 	TCP_DROP_REASON_MAX
 };
 
@@ -131,6 +135,8 @@ struct tcp_stats {
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
 	uint64_t keepalive_probes;
+	uint64_t pmtu_lowered;	 /* validated ICMP frag-needed lowered a flow's MSS (RFC 5927) */
+	uint64_t pmtu_blackhole; /* MSS lowered after RTOs of full-size segments (RFC 4821) */
 	uint64_t accepted;
 	uint64_t refused; /* app refused or flow creation failed */
 	uint64_t closed[TCP_CLOSE_REASON_MAX];
@@ -261,6 +267,20 @@ void tcp_engine_destroy(struct tcp_engine *e);
 
 /* m starts at a validated IPv4 header with m->l3_len set; the engine owns m afterwards. */
 void tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us);
+/*
+ * ICMP "fragmentation needed" (type 3 code 4) about a segment we sent. m starts at the ICMP
+ * message's outer IPv4 header with m->l3_len set; the engine owns m afterwards. Acted on only
+ * when the quoted segment names a flow this engine owns and a sequence number it has sent and
+ * not had acknowledged (RFC 5927 4.1): the flow's MSS drops to the reported MTU - 40 (never
+ * under TCP_PMTU_MIN_MSS) and what no longer fits is sent again. Returns 0 when the MSS was
+ * lowered, -errno when the message was dropped (each cause a drop reason).
+ */
+int tcp_icmp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us);
+/* The flow an ICMP error (as for tcp_icmp_input) is about, for steering: 0 or -EINVAL. */
+int tcp_icmp_tuple(const struct rte_mbuf *m, struct tcp_tuple *tuple_out);
+/* Lowest MSS path MTU discovery goes to (RFC 1122 default MSS; MTU 576). */
+#define TCP_PMTU_MIN_MSS 536
+
 /* Runs due timers. Call every loop iteration (cheap when nothing is due). */
 void tcp_process(struct tcp_engine *e, uint64_t now_us);
 /* Counters of this engine (owner writes, readers read). */

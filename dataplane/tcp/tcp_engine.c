@@ -924,6 +924,18 @@ rexmt_expired(struct tcp_flow *f)
 		return;
 	}
 	e->stats.rto_expired++;
+	/*
+	 * RFC 4821-style black-hole fallback: a path that drops full-size segments and sends no
+	 * ICMP (filtered) times out every one of them. After every second RTO in a row of a
+	 * full-size segment, step the MSS down (1024, then TCP_PMTU_MIN_MSS) so the flow
+	 * still delivers. Not raised again: flows are short and a probe costs more here.
+	 */
+	if (f->retries % TCP_BLACKHOLE_RTOS == 0 && f->sndq_bytes >= smss &&
+	    f->mss > TCP_PMTU_MIN_MSS) {
+		f->mss = f->mss > TCP_BLACKHOLE_MSS ? TCP_BLACKHOLE_MSS : TCP_PMTU_MIN_MSS;
+		e->stats.pmtu_blackhole++;
+		smss = tcp_smss(f);
+	}
 	/* RFC 5681 (4): ssthresh from the flight, restart from one segment (loss window). */
 	f->ssthresh = RTE_MAX((f->snd_max - f->snd_una) / 2, 2 * smss);
 	f->cwnd = smss;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
@@ -1192,4 +1193,110 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 		return;
 	}
 	input_flow(e, f, &s, m);
+}
+
+/*
+ * The segment an ICMP error quotes: outer IPv4 (l3_len), 8 bytes of ICMP, then the IPv4
+ * header and at least the first 8 bytes of TCP of a segment we sent. NULL when it is not that.
+ */
+static const struct rte_ipv4_hdr *
+icmp_quote(const struct rte_mbuf *m, const struct rte_icmp_hdr **icmp_out,
+	   const struct rte_tcp_hdr **th_out)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	uint32_t l3 = m->l3_len ? m->l3_len : (uint32_t)(ip->version_ihl & 0xf) * 4;
+	const struct rte_ipv4_hdr *q;
+	uint32_t qihl;
+
+	if (m->data_len < l3 + sizeof(struct rte_icmp_hdr) + sizeof(*q))
+		return NULL;
+	*icmp_out = (const struct rte_icmp_hdr *)((const uint8_t *)ip + l3);
+	q = (const struct rte_ipv4_hdr *)(*icmp_out + 1);
+	qihl = (uint32_t)(q->version_ihl & 0xf) * 4;
+	if ((q->version_ihl >> 4) != 4 || qihl < sizeof(*q) || q->next_proto_id != IPPROTO_TCP)
+		return NULL;
+	/* RFC 792 quotes 64 bits of the datagram: ports and the sequence number */
+	if (m->data_len < l3 + sizeof(struct rte_icmp_hdr) + qihl + 8)
+		return NULL;
+	*th_out = (const struct rte_tcp_hdr *)((const uint8_t *)q + qihl);
+	return q;
+}
+
+int
+tcp_icmp_tuple(const struct rte_mbuf *m, struct tcp_tuple *tuple_out)
+{
+	const struct rte_icmp_hdr *icmp;
+	const struct rte_tcp_hdr *th;
+	const struct rte_ipv4_hdr *q = icmp_quote(m, &icmp, &th);
+
+	if (q == NULL)
+		return -EINVAL;
+	/* the quoted segment went from us to the peer */
+	tuple_out->laddr = rte_be_to_cpu_32(q->src_addr);
+	tuple_out->raddr = rte_be_to_cpu_32(q->dst_addr);
+	tuple_out->lport = rte_be_to_cpu_16(th->src_port);
+	tuple_out->rport = rte_be_to_cpu_16(th->dst_port);
+	return 0;
+}
+
+/* A new, lower MSS for f: what was sent in larger segments goes again from snd_una. */
+static void
+pmtu_lower(struct tcp_flow *f, uint16_t mss)
+{
+	f->mss = mss;
+	/*
+	 * The segment that drew the ICMP was dropped, and likely every full-size one after it
+	 * (RFC 5927 4.2: this is not congestion, so cwnd stays). Resend from snd_una in
+	 * segments of the new size; what the peer SACKed is skipped as after an RTO.
+	 */
+	f->flags &= ~TF_RTT_TIMING;
+	f->snd_nxt = f->snd_una;
+	f->rtx_nxt = f->snd_una;
+	tcp_output(f);
+}
+
+int
+tcp_icmp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
+{
+	const struct rte_icmp_hdr *icmp;
+	const struct rte_tcp_hdr *th;
+	struct tcp_tuple tuple;
+	struct tcp_flow *f;
+	uint32_t seq, mss;
+	uint16_t mtu;
+
+	e->now = now_us;
+	if (icmp_quote(m, &icmp, &th) == NULL || icmp->icmp_type != 3 || icmp->icmp_code != 4) {
+		tcp_drop(e, m, TCP_DROP_ICMP_MALFORMED);
+		return -EINVAL;
+	}
+	tcp_icmp_tuple(m, &tuple);
+	/* next-hop MTU: the low 16 bits of the ICMP header's second word (RFC 1191) */
+	mtu = rte_be_to_cpu_16(icmp->icmp_seq_nb);
+	seq = rte_be_to_cpu_32(th->sent_seq);
+	f = tcp_flow_lookup(e->t, &tuple);
+	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED || f->owner != e->p.lcore_idx ||
+	    f->state < TCP_ESTABLISHED) {
+		tcp_drop(e, m, TCP_DROP_ICMP_NO_FLOW);
+		return -ENOENT;
+	}
+	/*
+	 * RFC 5927 4.1: only a sequence number we sent and the peer has not acknowledged. An
+	 * off-path host must guess one inside the flight to shrink the flow; our snd_max is the
+	 * RFC's SND.NXT (our snd_nxt moves back while resending).
+	 */
+	if (seq_lt(seq, f->snd_una) || seq_geq(seq, f->snd_max)) {
+		tcp_drop(e, m, TCP_DROP_ICMP_SEQ);
+		return -ERANGE;
+	}
+	/* mtu 0 is a pre-RFC 1191 router: no figure to act on (no plateau guessing) */
+	mss = RTE_MAX((uint32_t)(mtu > 40 ? mtu - 40 : 0), (uint32_t)TCP_PMTU_MIN_MSS);
+	if (mtu == 0 || mss >= f->mss) {
+		tcp_drop(e, m, TCP_DROP_ICMP_MTU);
+		return -EINVAL;
+	}
+	rte_pktmbuf_free(m);
+	e->stats.pmtu_lowered++;
+	pmtu_lower(f, (uint16_t)mss);
+	return 0;
 }

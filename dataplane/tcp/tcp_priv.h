@@ -317,6 +317,10 @@ struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
 struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
 void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
 uint32_t tcp_smss(const struct tcp_flow *f);
+/* RTOs in a row of a full-size segment before the MSS steps down (RFC 4821 black hole). */
+#define TCP_BLACKHOLE_RTOS 2
+/* The first step down: fits tunnels and VPNs of 1064+ bytes MTU. */
+#define TCP_BLACKHOLE_MSS 1024
 struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port);
 
 /* RFC 6928 initial window. */

@@ -33,6 +33,10 @@ static const char *const drop_names[TCP_DROP_REASON_MAX] = {
 	[TCP_DROP_RX_POOL_LOW] = "rx_pool_low",
 	[TCP_DROP_RX_SHARE] = "rx_share",
 	[TCP_DROP_SRC_LIMIT] = "src_limit",
+	[TCP_DROP_ICMP_MALFORMED] = "icmp_malformed",
+	[TCP_DROP_ICMP_NO_FLOW] = "icmp_no_flow",
+	[TCP_DROP_ICMP_SEQ] = "icmp_bad_seq",
+	[TCP_DROP_ICMP_MTU] = "icmp_mtu_not_lower",
 };
 
 static const char *const close_names[TCP_CLOSE_REASON_MAX] = {

@@ -70,6 +70,8 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(persist_timeouts);
 	T(time_wait_reaped);
 	T(keepalive_probes);
+	T(pmtu_lowered);
+	T(pmtu_blackhole);
 	T(accepted);
 	T(refused);
 	T(no_mbuf);

@@ -7,6 +7,7 @@
 
 #include <rte_eal.h>
 #include <rte_ether.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_errno.h>
@@ -2697,6 +2698,210 @@ test_strings(void **state)
 	assert_string_equal(tcp_drop_reason_str(TCP_DROP_REASON_MAX), "?");
 }
 
+/*
+ * An ICMP "fragmentation needed" from a router (198.18.0.254) about a segment the engine sent
+ * to the client: quotes the IPv4 header and 20 bytes of TCP (quote_len 8: only what RFC 792
+ * guarantees). Returns tcp_icmp_input's result.
+ */
+static int
+icmp_frag_needed(struct h *h, uint16_t cport, uint32_t seq, uint16_t mtu, uint32_t quote_len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(h_pool);
+	struct rte_ipv4_hdr *ip, *q;
+	struct rte_icmp_hdr *icmp;
+	struct rte_tcp_hdr *th;
+	uint32_t len = sizeof(*ip) + sizeof(*icmp) + sizeof(*q) + quote_len;
+
+	assert_non_null(m);
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m, len);
+	assert_non_null(ip);
+	memset(ip, 0, len);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(len);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->src_addr = rte_cpu_to_be_32(0xC61200FEu);
+	ip->dst_addr = rte_cpu_to_be_32(H_SADDR);
+	icmp = (struct rte_icmp_hdr *)(ip + 1);
+	icmp->icmp_type = 3;
+	icmp->icmp_code = 4;
+	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
+	q = (struct rte_ipv4_hdr *)(icmp + 1);
+	q->version_ihl = RTE_IPV4_VHL_DEF;
+	q->total_length = rte_cpu_to_be_16(1500);
+	q->next_proto_id = IPPROTO_TCP;
+	q->src_addr = rte_cpu_to_be_32(H_SADDR);
+	q->dst_addr = rte_cpu_to_be_32(H_CADDR);
+	th = (struct rte_tcp_hdr *)(q + 1);
+	if (quote_len >= 8) {
+		th->src_port = rte_cpu_to_be_16(h->lport);
+		th->dst_port = rte_cpu_to_be_16(cport);
+		th->sent_seq = rte_cpu_to_be_32(seq);
+	}
+	icmp->icmp_cksum = ~rte_raw_cksum(icmp, len - sizeof(*ip));
+	m->l3_len = sizeof(*ip);
+	return tcp_icmp_input(h->e, m, h->now);
+}
+
+/* Client acks everything sent so far; returns the payload bytes popped. */
+static uint32_t
+pop_all_max(struct h *h, uint32_t *max_len)
+{
+	struct h_pkt p;
+	uint32_t bytes = 0;
+
+	*max_len = 0;
+	while (h_pending(h)) {
+		h_pop(h, &p);
+		bytes += p.len;
+		*max_len = RTE_MAX(*max_len, p.len);
+	}
+	return bytes;
+}
+
+static void
+test_pmtu_icmp_lowers_mss(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1460, .ws = -1};
+	uint32_t max_len, total = 0;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 8760; /* six full segments */
+	assert_int_equal(h_connect(&h, 40300, H_APP_PORT, &o, 77), 0);
+	assert_int_equal(pop_all_max(&h, &max_len), 8760);
+	assert_int_equal(max_len, 1460);
+
+	/* a tunnel of MTU 1280 on the way: quotes the second segment, in flight */
+	assert_int_equal(icmp_frag_needed(&h, 40300, h.sseq + 1460, 1280, 20), 0);
+	assert_int_equal(stats(&h)->pmtu_lowered, 1);
+	/* what no longer fits goes again from snd_una, in 1240-byte segments */
+	h_pop(&h, &p);
+	assert_int_equal(p.seq, h.sseq);
+	assert_int_equal(p.len, 1240);
+	assert_memory_equal(p.data, h_pattern, 1240);
+	total = 1240 + pop_all_max(&h, &max_len);
+	assert_true(max_len <= 1240);
+	assert_true(total >= 8760);
+	h_ack(&h, h.sseq + 8760, 65535);
+	h.sseq += 8760;
+	h_drain(&h);
+
+	/* new data uses the new size; a later ICMP for more (1500) does not raise it back */
+	tcp_send(h.app.flow, h_pattern, 5000);
+	assert_int_equal(icmp_frag_needed(&h, 40300, h.sseq, 1500, 20), -EINVAL);
+	assert_int_equal(h_drops(&h, TCP_DROP_ICMP_MTU), 1);
+	assert_int_equal(pop_all_max(&h, &max_len), 5000);
+	assert_int_equal(max_len, 1240);
+
+	/* an MTU under 576 stops at TCP_PMTU_MIN_MSS; 8 quoted bytes are enough */
+	tcp_send(h.app.flow, h_pattern, 3000);
+	h_drain(&h);
+	assert_int_equal(icmp_frag_needed(&h, 40300, h.sseq + 5000, 296, 8), 0);
+	assert_int_equal(stats(&h)->pmtu_lowered, 2);
+	pop_all_max(&h, &max_len);
+	assert_int_equal(max_len, TCP_PMTU_MIN_MSS);
+	h_fini(&h);
+}
+
+/*
+ * An off-path host that knows (or guesses) the 4-tuple but not the flight sends "fragmentation
+ * needed" to shrink a flow's segments to nothing (a throughput attack and a way to force
+ * fragmentation-sized packets): nothing changes unless the quote names a sequence number in
+ * flight. Before ICMP handling existed this held trivially; it guards the validation.
+ */
+static void
+test_pmtu_icmp_forged_ignored(void **state)
+{
+	struct h h;
+	struct h_opts o = {.mss = 1460, .ws = -1};
+	uint32_t max_len;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 4380;
+	assert_int_equal(h_connect(&h, 40301, H_APP_PORT, &o, 77), 0);
+	assert_int_equal(pop_all_max(&h, &max_len), 4380);
+
+	/* already acknowledged (snd_una - 1), never sent (snd_max), far away */
+	assert_int_equal(icmp_frag_needed(&h, 40301, h.sseq - 1, 576, 20), -ERANGE);
+	assert_int_equal(icmp_frag_needed(&h, 40301, h.sseq + 4380, 576, 20), -ERANGE);
+	assert_int_equal(icmp_frag_needed(&h, 40301, h.sseq + 0x40000000u, 576, 20), -ERANGE);
+	assert_int_equal(h_drops(&h, TCP_DROP_ICMP_SEQ), 3);
+	/* a flow that does not exist */
+	assert_int_equal(icmp_frag_needed(&h, 40399, h.sseq, 576, 20), -ENOENT);
+	assert_int_equal(h_drops(&h, TCP_DROP_ICMP_NO_FLOW), 1);
+	/* a quote too short to carry the sequence number; MTU 0 (pre-RFC 1191 router) */
+	assert_int_equal(icmp_frag_needed(&h, 40301, h.sseq, 576, 4), -EINVAL);
+	assert_int_equal(h_drops(&h, TCP_DROP_ICMP_MALFORMED), 1);
+	assert_int_equal(icmp_frag_needed(&h, 40301, h.sseq, 0, 20), -EINVAL);
+	assert_int_equal(h_drops(&h, TCP_DROP_ICMP_MTU), 1);
+	assert_int_equal(stats(&h)->pmtu_lowered, 0);
+	expect_none(&h); /* nothing resent */
+
+	/* the flow still sends full-size segments */
+	h_ack(&h, h.sseq + 4380, 65535);
+	h.sseq += 4380;
+	h_drain(&h);
+	tcp_send(h.app.flow, h_pattern, 4380);
+	assert_int_equal(pop_all_max(&h, &max_len), 4380);
+	assert_int_equal(max_len, 1460);
+	h_fini(&h);
+}
+
+/* Advance until the next RTO has fired; returns the first segment it sent. */
+static void
+next_rto(struct h *h, struct h_pkt *p)
+{
+	uint64_t before = stats(h)->rto_expired;
+
+	for (int i = 0; i < 120000 && stats(h)->rto_expired == before; i++) {
+		h_advance(h, 1 * MS);
+		if (stats(h)->rto_expired == before)
+			h_drain(h); /* tail loss probes */
+	}
+	assert_int_equal(stats(h)->rto_expired, before + 1);
+	h_pop(h, p);
+	h_drain(h);
+}
+
+/* A path that drops full-size segments and sends no ICMP still delivers (RFC 4821 idea). */
+static void
+test_pmtu_blackhole_fallback(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1460, .ws = -1};
+	uint32_t max_len;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 4380;
+	assert_int_equal(h_connect(&h, 40302, H_APP_PORT, &o, 77), 0);
+	h_drain(&h);
+	next_rto(&h, &p);
+	assert_int_equal(p.len, 1460);
+	assert_int_equal(stats(&h)->pmtu_blackhole, 0);
+	next_rto(&h, &p); /* second full-size timeout in a row: 1024 */
+	assert_int_equal(p.seq, h.sseq);
+	assert_int_equal(p.len, 1024);
+	assert_int_equal(stats(&h)->pmtu_blackhole, 1);
+	next_rto(&h, &p);
+	assert_int_equal(p.len, 1024);
+	next_rto(&h, &p); /* and then the floor */
+	assert_int_equal(p.len, TCP_PMTU_MIN_MSS);
+	assert_int_equal(stats(&h)->pmtu_blackhole, 2);
+	/* the small segment gets through: the rest follows at that size */
+	h_ack(&h, h.sseq + TCP_PMTU_MIN_MSS, 65535);
+	h.sseq += TCP_PMTU_MIN_MSS;
+	assert_int_equal(pop_all_max(&h, &max_len) > 0, true);
+	assert_int_equal(max_len, TCP_PMTU_MIN_MSS);
+	assert_int_equal(h.app.closed, 0);
+	h_fini(&h);
+}
+
 int
 main(void)
 {
@@ -2704,6 +2909,9 @@ main(void)
 			"256",	    "--log-level=error", "-l",	     "0",	    NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_options),
+		cmocka_unit_test(test_pmtu_icmp_lowers_mss),
+		cmocka_unit_test(test_pmtu_icmp_forged_ignored),
+		cmocka_unit_test(test_pmtu_blackhole_fallback),
 		cmocka_unit_test(test_handshake_no_options),
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_cookie_flow_carries_data),
