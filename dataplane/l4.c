@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_random.h>
@@ -47,16 +48,17 @@ l4_tx(void *arg, struct rte_mbuf *m)
  * could send nothing, so nothing was acked and nothing freed.
  */
 static int
-l4_lcore_pools(struct dp *dp, struct dp_lcore *lc)
+l4_lcore_pools(struct dp *dp, struct dp_lcore *lc, bool linear, uint16_t mtu)
 {
 	char name[RTE_MEMPOOL_NAMESIZE];
 	const struct dp_port_conf *pc = dp->ports[0].conf;
 	unsigned int nb_hdr = RTE_MAX(pc->mbufs / 2, 1023u);
 	unsigned int socket = rte_lcore_to_socket_id(lc->lcore_id);
+	/* linear output copies the payload behind the headers: a whole packet per mbuf */
+	uint16_t room = RTE_PKTMBUF_HEADROOM + (linear ? RTE_MAX(mtu, (uint16_t)128) : 128);
 
 	snprintf(name, sizeof(name), "tcp_hdr_%u", lc->lcore_id);
-	lc->hdr_pool = rte_pktmbuf_pool_create(name, nb_hdr, pc->mbuf_cache, 0,
-					       RTE_PKTMBUF_HEADROOM + 128, socket);
+	lc->hdr_pool = rte_pktmbuf_pool_create(name, nb_hdr, pc->mbuf_cache, 0, room, socket);
 	if (lc->hdr_pool == NULL) {
 		DP_LOG(ERR, "lcore %u: TCP header pool of %u: %s (raise [eal] memory_mb?)",
 		       lc->lcore_id, nb_hdr, rte_strerror(rte_errno));
@@ -79,7 +81,7 @@ l4_lcore_pools(struct dp *dp, struct dp_lcore *lc)
 /* The parameters of lcore lc's engine: the ports' addresses and smallest MTU, [tcp], pools. */
 static void
 l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, bool offload,
-		 struct tcp_engine_params *p)
+		 bool linear, struct tcp_engine_params *p)
 {
 	tcp_engine_params_init(p);
 	p->table = flow_table;
@@ -96,6 +98,7 @@ l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, 
 	p->tx = l4_tx;
 	p->tx_arg = lc;
 	p->csum_offload = offload;
+	p->tx_linear = linear;
 	tcp_conf_apply(tc, dp->nb_lcores, p);
 	/* shed new connections while an eighth of the pool is all that is left */
 	p->pool_low_watermark = dp->ports[0].conf->mbufs / 8;
@@ -104,10 +107,21 @@ l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, 
 	/* p->seed stays 0: each engine draws its keys from getrandom() */
 }
 
+/* Whether port.c enabled multi-segment TX (it does whenever the PMD offers it). */
+static bool
+l4_port_multi_seg(const struct dp_port *port)
+{
+	struct rte_eth_conf conf;
+
+	return rte_eth_dev_conf_get(port->port_id, &conf) == 0 &&
+	       (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
+}
+
 int
 dp_l4_init(struct dp *dp, const struct tcp_conf *tc)
 {
-	bool offload = true;
+	bool offload = true, linear = false;
+	uint16_t mtu = dp->ports[0].conf->mtu;
 
 	flow_table = tcp_flow_table_create(tc->max_flows, rte_rand());
 	if (flow_table == NULL) {
@@ -116,16 +130,30 @@ dp_l4_init(struct dp *dp, const struct tcp_conf *tc)
 	}
 	for (uint16_t p = 0; p < dp->nb_ports; p++)
 		offload &= dp->ports[p].tx_ip_cksum && dp->ports[p].tx_tcp_cksum;
+	/*
+	 * A PMD without MULTI_SEGS sends only the first mbuf of a chain (af_xdp, some virtual
+	 * and older NICs): one such port and every engine builds one-mbuf packets (a copy).
+	 */
+	for (uint16_t p = 0; p < dp->nb_ports; p++) {
+		mtu = RTE_MAX(mtu, dp->ports[p].conf->mtu);
+		if (!l4_port_multi_seg(&dp->ports[p])) {
+			DP_LOG(INFO, "port %s has no multi-segment TX: TCP output is linearized",
+			       dp->ports[p].conf->name);
+			linear = true;
+		}
+	}
+	if (!linear)
+		DP_LOG(INFO, "TCP output: header mbuf + zero-copy payload chains");
 
 	for (uint16_t i = 0; i < dp->nb_lcores; i++) {
 		struct dp_lcore *lc = &dp->lcores[i];
 		struct tcp_engine_params p;
 		int rc;
 
-		rc = l4_lcore_pools(dp, lc);
+		rc = l4_lcore_pools(dp, lc, linear, mtu);
 		if (rc < 0)
 			return rc;
-		l4_engine_params(dp, lc, tc, offload, &p);
+		l4_engine_params(dp, lc, tc, offload, linear, &p);
 		lc->tcp = tcp_engine_create(&p);
 		if (lc->tcp == NULL) {
 			DP_LOG(ERR, "lcore %u: TCP engine: %s", lc->lcore_id,

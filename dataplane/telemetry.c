@@ -67,6 +67,14 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_int(p, "mtu", port->conf->mtu);
 		rte_tel_data_add_dict_string(p, "link", port->link_up ? "up" : "down");
 		rte_tel_data_add_dict_int(p, "queues", port->nb_queues);
+		{
+			struct rte_eth_conf conf;
+			bool multi = rte_eth_dev_conf_get(port->port_id, &conf) == 0 &&
+				     (conf.txmode.offloads & RTE_ETH_TX_OFFLOAD_MULTI_SEGS);
+
+			/* no: the TCP engines copy payload into one mbuf per packet */
+			rte_tel_data_add_dict_string(p, "tx_multi_seg", multi ? "yes" : "no");
+		}
 		rte_tel_data_add_dict_u64(p, "rx_packets", st.ipackets);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", st.ibytes);
 		rte_tel_data_add_dict_u64(p, "rx_missed", st.imissed);
