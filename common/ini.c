@@ -339,6 +339,17 @@ choice_list(const char *const *choices, char *list, size_t size)
 }
 
 static void
+store_string(struct ini_ctx *ctx, const char *section, const struct ini_key *k, const char *v,
+	     unsigned int line, void *dst)
+{
+	if (strlen(v) >= k->size) {
+		ini_error(ctx, line, section, k->name, "longer than %zu characters", k->size - 1);
+		return;
+	}
+	snprintf(dst, k->size, "%s", v);
+}
+
+static void
 parse_value(struct ini_ctx *ctx, const char *section, const struct ini_key *k, const char *v,
 	    unsigned int line, void *base)
 {
@@ -379,12 +390,7 @@ parse_value(struct ini_ctx *ctx, const char *section, const struct ini_key *k, c
 		}
 		/* fall through */
 	case INI_STRING:
-		if (strlen(v) >= k->size) {
-			ini_error(ctx, line, section, k->name, "longer than %zu characters",
-				  k->size - 1);
-			return;
-		}
-		snprintf(dst, k->size, "%s", v);
+		store_string(ctx, section, k, v, line, dst);
 		return;
 	case INI_ENUM:
 		for (unsigned int i = 0; k->choices[i] != NULL; i++) {
@@ -496,12 +502,7 @@ parse_value(struct ini_ctx *ctx, const char *section, const struct ini_key *k, c
 				  rc == -ERANGE ? "lcore ids are 0..127" : "bad syntax");
 			return;
 		}
-		if (strlen(v) >= k->size) {
-			ini_error(ctx, line, section, k->name, "longer than %zu characters",
-				  k->size - 1);
-			return;
-		}
-		snprintf(dst, k->size, "%s", v);
+		store_string(ctx, section, k, v, line, dst);
 		return;
 	}
 	}
