@@ -337,6 +337,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 			tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
 		}
 		f->retries = 0;
+		if (acked >= smss)
+			f->flags |= TF_FULL_ACKED;
 		data_acked = RTE_MIN(acked, f->sndq_bytes);
 		tcp_sndq_drop(f, data_acked);
 		f->snd_una = s->ack;

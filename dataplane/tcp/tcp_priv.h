@@ -120,6 +120,7 @@ struct tcp_listener {
 #define TF_OUT_PENDING 0x10000 /* app queued data during input: output once at the end */
 #define TF_TLP_ARMED   0x20000 /* rexmt timer is a tail loss probe (RFC 8985 7) */
 #define TF_TLP_DONE    0x40000 /* a probe went out since snd_una last moved */
+#define TF_FULL_ACKED  0x80000 /* an ACK covered a full segment: the path is no black hole */
 
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */

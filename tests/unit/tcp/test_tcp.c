@@ -2902,6 +2902,30 @@ test_pmtu_blackhole_fallback(void **state)
 	h_fini(&h);
 }
 
+/* Timeouts on a path that has carried full segments are loss, not a black hole: MSS kept. */
+static void
+test_pmtu_blackhole_not_after_full_ack(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1460, .ws = -1};
+
+	(void)state;
+	h_init(&h, NULL);
+	h.app.send_on_accept = 5840;
+	assert_int_equal(h_connect(&h, 40303, H_APP_PORT, &o, 77), 0);
+	h_drain(&h);
+	h_ack(&h, h.sseq + 1460, 65535);
+	h.sseq += 1460;
+	h_drain(&h);
+	for (int i = 0; i < 4; i++) {
+		next_rto(&h, &p);
+		assert_int_equal(p.len, 1460);
+	}
+	assert_int_equal(stats(&h)->pmtu_blackhole, 0);
+	h_fini(&h);
+}
+
 int
 main(void)
 {
@@ -2912,6 +2936,7 @@ main(void)
 		cmocka_unit_test(test_pmtu_icmp_lowers_mss),
 		cmocka_unit_test(test_pmtu_icmp_forged_ignored),
 		cmocka_unit_test(test_pmtu_blackhole_fallback),
+		cmocka_unit_test(test_pmtu_blackhole_not_after_full_ack),
 		cmocka_unit_test(test_handshake_no_options),
 		cmocka_unit_test(test_syn_cookies),
 		cmocka_unit_test(test_cookie_flow_carries_data),
