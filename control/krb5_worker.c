@@ -550,6 +550,7 @@ struct kw_pool_item {
 	int sema_result;	   /* 0, -ETIMEDOUT or -EAGAIN (admission) */
 	enum kw_item_state state;
 	uint64_t submitted_ns;
+	uint64_t started_ns; /* a worker took it: the watchdog's clock */
 };
 
 struct kw_pool {
@@ -911,6 +912,7 @@ kw_pool_thread(void *arg)
 		if (p->run_head == NULL)
 			p->run_tail = NULL;
 		it->state = KW_ITEM_RUNNING;
+		it->started_ns = kw_now_ns();
 		it->run_next = p->running;
 		if (p->running != NULL)
 			p->running->run_prev = it;
@@ -1091,7 +1093,11 @@ kw_pool_watchdog(struct kw_pool *p)
 	deadline = p->deadline_ns;
 	for (it = p->running; it != NULL; it = next) {
 		next = it->run_next;
-		if (now - it->submitted_ns <= deadline)
+		/*
+		 * Validating longer than the trust's deadline: its KDC or DC does not answer.
+		 * Time spent queued for the slot is the semaphore's to bound, not this.
+		 */
+		if (now - it->started_ns <= deadline)
 			continue;
 		kw_running_unlink(p, it);
 		it->state = KW_ITEM_ABANDONED;
