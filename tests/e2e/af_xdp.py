@@ -48,32 +48,10 @@ def pmd_available():
 
 
 def config(www):
-    return f"""[eal]
-lcores = 0-1
-main_lcore = 0
-memory_mb = 512
-hugepages = no
-file_prefix = {PREFIX}
-pci = no
-
-[dataplane]
-lcores = 1
-
-[log]
-level = info
-
-[port xdp]
+    return agtest.gateway_config(PREFIX, f"""[port xdp]
 device = net_af_xdp0,iface={IF_GW}
-address = {GW}/24
-mtu = 1500
-mbufs = 8191
+address = {GW}/24""", www)
 
-[http]
-port = 80
-
-[site /pkg]
-root = {www}
-"""
 
 
 def setup_net():

@@ -58,6 +58,35 @@ def lab_up_config(text):
         os.unlink(path)
 
 
+def gateway_config(prefix, port, www):
+    """A one-port gateway config for tests that run it on a link of their own (no lab):
+    --no-huge, one dataplane lcore, /pkg open from www; port is the [port NAME] section."""
+    return f"""[eal]
+lcores = 0-1
+main_lcore = 0
+memory_mb = 512
+hugepages = no
+file_prefix = {prefix}
+pci = no
+
+[dataplane]
+lcores = 1
+
+[log]
+level = info
+
+{port.strip()}
+mtu = 1500
+mbufs = 8191
+
+[http]
+port = 80
+
+[site /pkg]
+root = {www}
+"""
+
+
 def in_ns(*cmd, check=True, **kw):
     return run(["ip", "netns", "exec", NS, *cmd], check=check, **kw)
 

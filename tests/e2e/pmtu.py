@@ -35,33 +35,11 @@ PATH_MTU = 1280
 
 
 def config(www):
-    return f"""[eal]
-lcores = 0-1
-main_lcore = 0
-memory_mb = 512
-hugepages = no
-file_prefix = {PREFIX}
-pci = no
-
-[dataplane]
-lcores = 1
-
-[log]
-level = info
-
-[port lab]
+    return agtest.gateway_config(PREFIX, f"""[port lab]
 device = net_tap0,iface={TAP}
 address = {GW}/24
-gateway = 198.18.6.1
-mtu = 1500
-mbufs = 8191
+gateway = 198.18.6.1""", www)
 
-[http]
-port = 80
-
-[site /pkg]
-root = {www}
-"""
 
 
 def setup_router_and_client():
