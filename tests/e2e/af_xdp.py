@@ -11,7 +11,6 @@ tx_multi_seg (af_xdp in DPDK 22.11 has none, so the engines linearize).
 Exit 77 (skip) when net_af_xdp is not built or the kernel refuses AF_XDP on the veth.
 """
 import glob
-import hashlib
 import os
 import signal
 import subprocess
@@ -93,12 +92,9 @@ def main():
     work = tempfile.mkdtemp(prefix="ag-afxdp-")
     log = os.path.join(work, "authgate.log")
     www = os.path.join(work, "www")
-    os.mkdir(www)
     files = {"hello.txt": b"hello over af_xdp\n", "odd.bin": os.urandom(1234567),
              "4m.bin": os.urandom(4 << 20), "1k.bin": os.urandom(1024)}
-    for name, data in files.items():
-        with open(os.path.join(www, name), "wb") as f:
-            f.write(data)
+    agtest.write_files(www, files)
     cfg = os.path.join(work, "af_xdp.ini")
     with open(cfg, "w") as f:
         f.write(config(www))
@@ -108,16 +104,7 @@ def main():
             gw = subprocess.Popen(["ip", "netns", "exec", NS_GW, binary, "-c", cfg, "--",
                                    f"--file-prefix={PREFIX}"], stdout=lf, stderr=lf,
                                   stdin=subprocess.DEVNULL)
-        up = False
-        for _ in range(100):
-            if gw.poll() is not None:
-                break
-            if run(["ip", "netns", "exec", NS_CL, "ping", "-c", "1", "-W", "1", "-q", GW],
-                   check=False).returncode == 0:
-                up = True
-                break
-            time.sleep(0.2)
-        if not up:
+        if not agtest.wait_ping(gw, NS_CL, GW):
             text = open(log).read()
             print(text[-3000:])
             if gw.poll() is not None and ("xdp" in text.lower() or "xsk" in text.lower()):
@@ -137,16 +124,11 @@ def main():
             check("linearized" in text, "the gateway logged that TCP output is linearized")
 
         for name, data in files.items():
-            out = os.path.join(work, "got-" + name)
-            t0 = time.time()
-            p = run(["ip", "netns", "exec", NS_CL, "curl", "-sS", "--max-time", "30",
-                     "-o", out, "-w", "%{http_code}", f"http://{GW}/pkg/{name}"], check=False)
-            dt = time.time() - t0
-            got = open(out, "rb").read() if os.path.exists(out) else b""
-            same = hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
-            check(p.stdout == "200" and same,
-                  f"GET /pkg/{name}: {p.stdout} {len(got)}/{len(data)} bytes byte-exact={same} "
-                  f"({dt:.2f} s) {p.stderr.strip()}")
+            status, got, same, dt, err = agtest.get_exact(
+                NS_CL, f"http://{GW}/pkg/{name}", os.path.join(work, "got-" + name), data)
+            check(status == "200" and same,
+                  f"GET /pkg/{name}: {status} {got}/{len(data)} bytes byte-exact={same} "
+                  f"({dt:.2f} s) {err}")
         tcp = agtest.telemetry("/authgate/tcp/stats", prefix=PREFIX)
         print(f"tcp: seg_out={tcp.get('seg_out')} retransmits={tcp.get('retransmits')} "
               f"bad_csum={tcp.get('drops', {}).get('bad_csum')}")

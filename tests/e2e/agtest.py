@@ -1,4 +1,5 @@
 """Shared helpers for authgate end-to-end tests: the lab, telemetry, assertions."""
+import hashlib
 import json
 import os
 import socket
@@ -85,6 +86,39 @@ port = 80
 [site /pkg]
 root = {www}
 """
+
+
+def write_files(directory, files):
+    """Writes each name -> bytes of files into directory (created)."""
+    os.makedirs(directory, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(directory, name), "wb") as f:
+            f.write(data)
+
+
+def wait_ping(gw, ns, addr, tries=100):
+    """Pings addr from netns ns until it answers (True) or the gateway process gw exits
+    or tries run out, 0.2 s apart (False)."""
+    for _ in range(tries):
+        if gw.poll() is not None:
+            return False
+        if run(["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-q", addr],
+               check=False).returncode == 0:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def get_exact(ns, url, out, data):
+    """curl GET url from netns ns into out; returns (status, bytes got, byte-exact, seconds,
+    curl's stderr)."""
+    t0 = time.time()
+    p = run(["ip", "netns", "exec", ns, "curl", "-sS", "--max-time", "30", "-o", out,
+             "-w", "%{http_code}", url], check=False)
+    dt = time.time() - t0
+    got = open(out, "rb").read() if os.path.exists(out) else b""
+    return p.stdout, len(got), hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), \
+        dt, p.stderr.strip()
 
 
 def in_ns(*cmd, check=True, **kw):

@@ -11,7 +11,6 @@ full-size segments carry DF; the router answers each with ICMP "fragmentation ne
 completes byte-exact, quickly (no black-hole fallback), with pmtu_lowered counted and no ICMP
 rejected.
 """
-import hashlib
 import os
 import signal
 import subprocess
@@ -85,12 +84,9 @@ def main():
     work = tempfile.mkdtemp(prefix="ag-pmtu-")
     log = os.path.join(work, "authgate.log")
     www = os.path.join(work, "www")
-    os.mkdir(www)
     files = {"odd.bin": os.urandom(1234567), "4m.bin": os.urandom(4 << 20),
              "small.txt": b"fits in one segment\n"}
-    for name, data in files.items():
-        with open(os.path.join(www, name), "wb") as f:
-            f.write(data)
+    agtest.write_files(www, files)
     cfg = os.path.join(work, "pmtu.ini")
     with open(cfg, "w") as f:
         f.write(config(www))
@@ -108,31 +104,16 @@ def main():
             time.sleep(0.1)
         run(["ip", "-n", NS_R, "-batch", "-"],
             input=f"addr add 198.18.6.1/24 dev {TAP}\nlink set {TAP} up\n", check=False)
-        up = False
-        for _ in range(100):
-            if gw.poll() is not None:
-                break
-            if run(["ip", "netns", "exec", NS_C, "ping", "-c", "1", "-W", "1", "-q", GW],
-                   check=False).returncode == 0:
-                up = True
-                break
-            time.sleep(0.2)
-        if not up:
+        if not agtest.wait_ping(gw, NS_C, GW):
             print(open(log).read()[-3000:])
             raise AssertionError("gateway not reachable through the router within 20 s")
 
         for name, data in files.items():
-            out = os.path.join(work, "got-" + name)
-            t0 = time.time()
-            p = run(["ip", "netns", "exec", NS_C, "curl", "-sS", "--max-time", "30",
-                     "-o", out, "-w", "%{http_code}", f"http://{GW}/pkg/{name}"], check=False)
-            dt = time.time() - t0
-            got = open(out, "rb").read() if os.path.exists(out) else b""
-            same = hashlib.sha256(got).digest() == hashlib.sha256(data).digest()
-            check(p.stdout == "200" and same and dt < 5,
-                  f"GET /pkg/{name} over a {PATH_MTU}-byte hop: {p.stdout} "
-                  f"{len(got)}/{len(data)} bytes byte-exact={same} ({dt:.2f} s, < 5 s) "
-                  f"{p.stderr.strip()}")
+            status, got, same, dt, err = agtest.get_exact(
+                NS_C, f"http://{GW}/pkg/{name}", os.path.join(work, "got-" + name), data)
+            check(status == "200" and same and dt < 5,
+                  f"GET /pkg/{name} over a {PATH_MTU}-byte hop: {status} "
+                  f"{got}/{len(data)} bytes byte-exact={same} ({dt:.2f} s, < 5 s) {err}")
         tcp = agtest.telemetry("/authgate/tcp/stats", prefix=PREFIX)
         drops = tcp.get("drops", {})
         lcores = agtest.telemetry("/authgate/lcores", prefix=PREFIX)
