@@ -53,6 +53,7 @@ struct dp_lcore {
 	uint16_t index; /* 0..nb_dp_lcores-1: its RX and TX queue on every port */
 	uint32_t burst;
 	uint32_t idle_sleep_us;
+	uint32_t tx_step; /* data segments per output step, UINT32_MAX: not paced */
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
 	struct tcp_engine *tcp;

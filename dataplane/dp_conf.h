@@ -30,8 +30,9 @@ struct dp_conf {
 	char lcores[64]; /* lcores that poll; each owns one RX/TX queue per port */
 	uint16_t lcore_ids[DP_MAX_LCORES];
 	uint16_t nb_lcores;
-	uint32_t burst;		/* rx burst size */
-	uint32_t idle_sleep_us; /* 0: pure busy poll; else sleep after a run of empty polls */
+	uint32_t burst;		   /* rx burst size */
+	uint32_t idle_sleep_us;	   /* 0: pure busy poll; else sleep after a run of empty polls */
+	uint32_t tx_step_segments; /* data segments per paced output step; 0: not paced */
 	struct dp_port_conf ports[DP_MAX_PORTS];
 	unsigned int nb_ports;
 	struct dp_impair_conf impair; /* lab fault injection, both directions */

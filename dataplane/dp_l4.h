@@ -19,6 +19,14 @@ void dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf 
 /* Timers of the transport; every loop iteration. */
 void dp_l4_process(struct dp_lcore *lc, uint64_t now_us);
 
+/*
+ * Output pacing (tcp_tx_budget): data segments this lcore's engine may send until the next
+ * call; resume lets the flows the budget held back send; waiting says whether any are held.
+ */
+void dp_l4_tx_budget(struct dp_lcore *lc, uint32_t segs);
+void dp_l4_tx_resume(struct dp_lcore *lc);
+bool dp_l4_tx_waiting(const struct dp_lcore *lc);
+
 struct tcp_flow_table *dp_flow_table(void);
 
 /* lcore.c: the registered applications, after dp_l4_init; and after every lcore stopped. */

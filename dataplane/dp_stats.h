@@ -58,6 +58,8 @@ struct dp_lcore_stats {
 	uint64_t polls;
 	uint64_t busy_polls;
 	uint64_t sleeps;
+	uint64_t tx_steps;	/* paced output steps: a burst of held-back data, then a read */
+	uint64_t rx_between_tx; /* frames read in those steps, between two bursts of data */
 	uint64_t arp_requests_in;
 	uint64_t arp_replies_in;
 	uint64_t arp_replies_out;

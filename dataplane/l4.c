@@ -254,3 +254,23 @@ dp_l4_process(struct dp_lcore *lc, uint64_t now_us)
 	if (lc->tcp != NULL)
 		tcp_process(lc->tcp, now_us);
 }
+
+void
+dp_l4_tx_budget(struct dp_lcore *lc, uint32_t segs)
+{
+	if (lc->tcp != NULL)
+		tcp_tx_budget(lc->tcp, segs);
+}
+
+void
+dp_l4_tx_resume(struct dp_lcore *lc)
+{
+	if (lc->tcp != NULL)
+		tcp_tx_resume(lc->tcp);
+}
+
+bool
+dp_l4_tx_waiting(const struct dp_lcore *lc)
+{
+	return lc->tcp != NULL && tcp_tx_waiting(lc->tcp);
+}

@@ -149,6 +149,7 @@ dp_lcores_init(struct dp *dp, const struct dp_conf *cfg)
 		lc->index = i;
 		lc->burst = cfg->burst;
 		lc->idle_sleep_us = cfg->idle_sleep_us;
+		lc->tx_step = cfg->tx_step_segments != 0 ? cfg->tx_step_segments : UINT32_MAX;
 		lc->garp_left = GARP_COUNT;
 		{
 			const struct dp_impair_conf ic = cfg->impair;
@@ -248,6 +249,64 @@ drain_steer_ring(struct dp_lcore *lc)
 	return n;
 }
 
+/* One burst from each port's queue of this lcore, and what other lcores steered here. */
+static unsigned int
+rx_poll(struct dp_lcore *lc, struct rte_mbuf **pkts)
+{
+	unsigned int got = 0;
+
+	for (uint16_t p = 0; p < lc->dp->nb_ports; p++) {
+		struct dp_port *port = &lc->dp->ports[p];
+		uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
+
+		if (unlikely(lc->impaired)) {
+			impaired_input(lc, port, pkts, n, dp_now_us());
+			got += n;
+			continue;
+		}
+		for (uint16_t i = 0; i < n; i++) {
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+			dp_net_input(lc, port, pkts[i]);
+		}
+		got += n;
+	}
+	return got + drain_steer_ring(lc);
+}
+
+/*
+ * Output is paced: the engine may send at most tx_step_segments data segments per step, and
+ * each step reads the ports again before the next. On net_tap every frame we write runs the
+ * client's TCP at once and queues its ACK toward us: sending a whole iteration's output
+ * (hundreds of segments when many responses start together) before reading again overflowed
+ * that queue, and each lost ACK or request cost an RTO. Flows the budget holds back wait
+ * their turn in the engine (nothing is built for them meanwhile); the ACKs read in a step go
+ * through the engine before the data queued behind them.
+ */
+#define TX_STEPS_PER_ITER 4
+
+static unsigned int
+tx_steps(struct dp_lcore *lc, struct rte_mbuf **pkts)
+{
+	unsigned int got = 0;
+
+	dp_tx_flush(lc);
+	for (int s = 0; s < TX_STEPS_PER_ITER && dp_l4_tx_waiting(lc); s++) {
+		unsigned int n;
+
+		dp_l4_tx_budget(lc, lc->tx_step);
+		dp_l4_tx_resume(lc);
+		dp_tx_flush(lc);
+		lc->stats.tx_steps++;
+		n = rx_poll(lc, pkts);
+		lc->stats.rx_between_tx += n;
+		got += n;
+		/* ACKs the input owes go now; its new data waits for the next step's budget */
+		dp_tx_flush(lc);
+	}
+	return got;
+}
+
 int
 dp_lcore_main(void *arg)
 {
@@ -260,26 +319,11 @@ dp_lcore_main(void *arg)
 	DP_LOG(INFO, "lcore %u polls queue %u on %u port(s)", lc->lcore_id, lc->index,
 	       lc->dp->nb_ports);
 	while (!dp_force_quit) {
-		unsigned int got = 0;
+		unsigned int got;
 
 		rcu_quiescent_state();
-		for (uint16_t p = 0; p < lc->dp->nb_ports; p++) {
-			struct dp_port *port = &lc->dp->ports[p];
-			uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
-
-			if (unlikely(lc->impaired)) {
-				impaired_input(lc, port, pkts, n, dp_now_us());
-				got += n;
-				continue;
-			}
-			for (uint16_t i = 0; i < n; i++) {
-				if (i + 1 < n)
-					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-				dp_net_input(lc, port, pkts[i]);
-			}
-			got += n;
-		}
-		got += drain_steer_ring(lc);
+		dp_l4_tx_budget(lc, lc->tx_step);
+		got = rx_poll(lc, pkts);
 		if (unlikely(lc->impaired)) {
 			impaired_release(lc, dp_now_us());
 			got += lc->rx_imp.tail - lc->rx_imp.head + lc->tx_imp.tail -
@@ -290,7 +334,9 @@ dp_lcore_main(void *arg)
 		apps_run(lc, dp_tsc_to_us(now));
 		if ((++iter % SLOW_EVERY) == 0)
 			slow_path(lc, now);
-		dp_tx_flush(lc);
+		got += tx_steps(lc, pkts);
+		/* flows still waiting for budget are work: no sleep until they are served */
+		got += dp_l4_tx_waiting(lc);
 
 		lc->stats.polls++;
 		if (got > 0) {

@@ -1,6 +1,8 @@
 /* rte_telemetry commands under /authgate/: ports, drops, lcores, neighbours, info. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +38,71 @@ pool_count(const struct rte_mempool *mp, uint64_t *free_out, uint64_t *used_out)
 		return;
 	*free_out += rte_mempool_avail_count(mp);
 	*used_out += rte_mempool_in_use_count(mp);
+}
+
+/* A counter of the kernel interface behind a port (net_tap, net_af_xdp, ...); -1: none. */
+static int64_t
+kernel_if_counter(const char *ifname, const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname, name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/*
+ * What the device side lost before the engine saw it. For a port with a kernel interface the
+ * kernel's own count comes first: on net_tap the frames the kernel queued for us and dropped
+ * because the ring was full are the tap's TX drops (the kernel transmits toward us); on
+ * net_af_xdp and net_af_packet they are the interface's RX drops. Then the PMD's extended
+ * counters that name a drop, a miss or an error (non-zero only).
+ */
+static void
+port_device_drops(const struct dp_port *port, struct rte_tel_data *p)
+{
+	struct rte_eth_dev_info info;
+	char ifname[IF_NAMESIZE];
+	int n;
+
+	if (rte_eth_dev_info_get(port->port_id, &info) == 0 && info.if_index != 0 &&
+	    if_indextoname(info.if_index, ifname) != NULL) {
+		bool tap = strcmp(port->driver, "net_tap") == 0;
+		int64_t v = kernel_if_counter(ifname, tap ? "tx_dropped" : "rx_dropped");
+
+		rte_tel_data_add_dict_string(p, "kernel_if", ifname);
+		if (v >= 0)
+			rte_tel_data_add_dict_u64(p, "kernel_drops_toward_port", (uint64_t)v);
+	}
+	n = rte_eth_xstats_get(port->port_id, NULL, 0);
+	if (n <= 0 || n > 1024)
+		return;
+	struct rte_eth_xstat *xs = calloc((size_t)n, sizeof(*xs));
+	struct rte_eth_xstat_name *names = calloc((size_t)n, sizeof(*names));
+
+	if (xs != NULL && names != NULL && rte_eth_xstats_get(port->port_id, xs, n) == n &&
+	    rte_eth_xstats_get_names(port->port_id, names, n) == n) {
+		for (int i = 0; i < n; i++) {
+			char key[RTE_ETH_XSTATS_NAME_SIZE + 8];
+			const char *nm = names[xs[i].id].name;
+
+			if (xs[i].value == 0 ||
+			    (strstr(nm, "drop") == NULL && strstr(nm, "miss") == NULL &&
+			     strstr(nm, "err") == NULL && strstr(nm, "nombuf") == NULL))
+				continue;
+			snprintf(key, sizeof(key), "xstat_%s", nm);
+			rte_tel_data_add_dict_u64(p, key, xs[i].value);
+		}
+	}
+	free(xs);
+	free(names);
 }
 
 static int
@@ -83,6 +150,17 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(p, "tx_packets", st.opackets);
 		rte_tel_data_add_dict_u64(p, "tx_bytes", st.obytes);
 		rte_tel_data_add_dict_u64(p, "tx_errors", st.oerrors);
+		port_device_drops(port, p);
+		{
+			/* the gateway's own drops, every reason (authgate-ctl drops splits them) */
+			struct dp_lcore_stats sum;
+			uint64_t total = 0;
+
+			sum_stats(&sum);
+			for (int r = 0; r < DP_DROP_MAX; r++)
+				total += sum.drops[r];
+			rte_tel_data_add_dict_u64(p, "dataplane_drops_all_ports", total);
+		}
 		rte_tel_data_add_dict_u64(p, "mbufs_free", rte_mempool_avail_count(port->pool));
 		rte_tel_data_add_dict_u64(p, "mbufs_in_use", rte_mempool_in_use_count(port->pool));
 		{
@@ -122,6 +200,7 @@ tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 /* clang-format off */
 #define STAT_FIELDS(X)                                                                            \
 	X(rx_pkts) X(rx_bytes) X(tx_pkts) X(tx_bytes) X(polls) X(busy_polls) X(sleeps)            \
+	X(tx_steps) X(rx_between_tx)                                                              \
 	X(arp_requests_in) X(arp_replies_in) X(arp_replies_out) X(arp_requests_out) X(garp_out)   \
 	X(neigh_learned) X(icmp_echo_in) X(icmp_echo_out) X(icmp_frag_needed_in) X(tcp_in) X(steered_out) X(steered_in)
 /* clang-format on */

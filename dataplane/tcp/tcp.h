@@ -140,8 +140,9 @@ struct tcp_stats {
 	uint64_t accepted;
 	uint64_t refused; /* app refused or flow creation failed */
 	uint64_t closed[TCP_CLOSE_REASON_MAX];
-	uint64_t no_mbuf;     /* output segment lost: pool empty */
-	uint64_t send_nobufs; /* app sends cut short by an empty pool (retried by timer) */
+	uint64_t no_mbuf;	  /* output segment lost: pool empty */
+	uint64_t send_nobufs;	  /* app sends cut short by an empty pool (retried by timer) */
+	uint64_t tx_budget_waits; /* flows that had to wait for the next round's TX budget */
 	uint64_t drops[TCP_DROP_REASON_MAX];
 	int64_t flows_by_state[TCP_STATE_MAX]; /* gauge of flows this engine owns */
 } __rte_cache_aligned;
@@ -280,6 +281,19 @@ int tcp_icmp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us);
 int tcp_icmp_tuple(const struct rte_mbuf *m, struct tcp_tuple *tuple_out);
 /* Lowest MSS path MTU discovery goes to (RFC 1122 default MSS; MTU 576). */
 #define TCP_PMTU_MIN_MSS 536
+
+/*
+ * Output pacing by the caller. tcp_tx_budget() sets how many data segments (payload > 0,
+ * retransmissions included) the engine may hand to tx from now on; a flow that wants to send
+ * more waits in turn, and tcp_tx_resume() lets the waiting flows send within the budget set
+ * since. The dataplane uses it to read its port between bursts of output. The default,
+ * UINT32_MAX, never holds anything back. Pure ACKs, SYN-ACKs, FINs and RSTs are never held.
+ */
+void tcp_tx_budget(struct tcp_engine *e, uint32_t segs);
+/* Returns segments sent (an ACK a waiting flow owed included). */
+uint32_t tcp_tx_resume(struct tcp_engine *e);
+/* Flows waiting for budget. */
+bool tcp_tx_waiting(const struct tcp_engine *e);
 
 /* Runs due timers. Call every loop iteration (cheap when nothing is due). */
 void tcp_process(struct tcp_engine *e, uint64_t now_us);

@@ -296,6 +296,8 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	}
 	e->stats.seg_out++;
 	e->stats.bytes_out += len;
+	if (len > 0 && e->tx_budget != UINT32_MAX && e->tx_budget > 0)
+		e->tx_budget--;
 	if (flags & TCP_FL_RST)
 		e->stats.rst_out++;
 	e->p.tx(e->p.tx_arg, m);
@@ -554,6 +556,22 @@ sb_sacked_below(const struct tcp_flow *f, uint32_t upto)
 	return n;
 }
 
+/* The caller's budget for this round is spent: f waits its turn (tcp_tx_resume). */
+static bool
+tx_held(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	if (likely(e->tx_budget > 0))
+		return false;
+	if (!(f->flags & TF_TX_WAIT)) {
+		f->flags |= TF_TX_WAIT;
+		TAILQ_INSERT_TAIL(&e->tx_wait, f, txw_link);
+		e->stats.tx_budget_waits++;
+	}
+	return true;
+}
+
 /*
  * SACK recovery (RFC 6675, simplified as FreeBSD does): what lies beyond the highest SACK
  * is in flight, holes below it are lost, and retransmitted holes are in flight again.
@@ -585,7 +603,7 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 		if (seq_lt(seq, f->fack) && seq_lt(seq, end) &&
 		    (seq == f->snd_una || f->sacked - sb_sacked_below(f, seq) >= 3 * smss)) {
 			len = RTE_MIN(RTE_MIN(smss, limit - seq), end - seq);
-			if (xmit(f, seq, len, TCP_FL_ACK) != 0)
+			if (tx_held(f) || xmit(f, seq, len, TCP_FL_ACK) != 0)
 				break;
 			f->e->stats.retransmits++;
 			f->flags &= ~TF_RTT_TIMING;
@@ -602,7 +620,8 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 			break;
 		len = RTE_MIN(RTE_MIN(smss, end - f->snd_nxt),
 			      f->snd_una + f->snd_wnd - f->snd_nxt);
-		if (xmit(f, f->snd_nxt, len,
+		if (tx_held(f) ||
+		    xmit(f, f->snd_nxt, len,
 			 TCP_FL_ACK | (len == end - f->snd_nxt ? TCP_FL_PSH : 0)) != 0)
 			break;
 		f->snd_nxt += len;
@@ -663,6 +682,8 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 			break;
 		/* Sender SWS avoidance: a runt only when it empties the queue or nothing flies. */
 		if (len < smss && len < avail && inflight > 0)
+			break;
+		if (tx_held(f))
 			break;
 		if (len == avail) {
 			flags |= TCP_FL_PSH;
@@ -1274,6 +1295,10 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 		e->half_open--;
 	if (f->state == TCP_TIME_WAIT)
 		TAILQ_REMOVE(&e->time_wait, f, tw_link);
+	if (f->flags & TF_TX_WAIT) {
+		TAILQ_REMOVE(&e->tx_wait, f, txw_link);
+		f->flags &= ~TF_TX_WAIT;
+	}
 	wheel_remove(f);
 	f->rexmt_at = f->delack_at = f->linger_at = 0;
 	tcp_set_state(f, TCP_CLOSED);
@@ -1438,6 +1463,8 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		TAILQ_INIT(&e->wheel[i]);
 	TAILQ_INIT(&e->flows);
 	TAILQ_INIT(&e->time_wait);
+	TAILQ_INIT(&e->tx_wait);
+	e->tx_budget = UINT32_MAX;
 	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
 	while (e->rcv_wscale < TCP_MAX_WSCALE && (p->rcvbuf >> e->rcv_wscale) > 65535)
 		e->rcv_wscale++;
@@ -1472,6 +1499,33 @@ tcp_engine_destroy(struct tcp_engine *e)
 	tcp_src_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
+}
+
+void
+tcp_tx_budget(struct tcp_engine *e, uint32_t segs)
+{
+	e->tx_budget = segs;
+}
+
+uint32_t
+tcp_tx_resume(struct tcp_engine *e)
+{
+	uint64_t before = e->stats.seg_out;
+	struct tcp_flow *f;
+
+	/* a flow the budget stops again goes back to the tail, so the loop ends with it */
+	while (e->tx_budget > 0 && (f = TAILQ_FIRST(&e->tx_wait)) != NULL) {
+		TAILQ_REMOVE(&e->tx_wait, f, txw_link);
+		f->flags &= ~TF_TX_WAIT;
+		tcp_output(f);
+	}
+	return (uint32_t)(e->stats.seg_out - before);
+}
+
+bool
+tcp_tx_waiting(const struct tcp_engine *e)
+{
+	return !TAILQ_EMPTY(&e->tx_wait);
 }
 
 const struct tcp_stats *

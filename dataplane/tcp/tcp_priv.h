@@ -122,6 +122,9 @@ struct tcp_listener {
 #define TF_TLP_DONE    0x40000 /* a probe went out since snd_una last moved */
 #define TF_FULL_ACKED  0x80000 /* an ACK covered a full segment: the path is no black hole */
 
+/* On e->tx_wait: the caller's segment budget (tcp_tx_budget) ran out. */
+#define TF_TX_WAIT 0x100000
+
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */
 	struct rcu_head rcu;
@@ -206,6 +209,7 @@ struct tcp_flow {
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
 	TAILQ_ENTRY(tcp_flow) tw_link;	/* TIME_WAIT flows, oldest first */
+	TAILQ_ENTRY(tcp_flow) txw_link; /* flows waiting for TX budget, in turn */
 };
 
 TAILQ_HEAD(tcp_flow_list, tcp_flow);
@@ -240,6 +244,8 @@ struct tcp_engine {
 	struct tcp_flow_list wheel[TCP_WHEEL_SLOTS];
 	struct tcp_flow_list flows;
 	struct tcp_flow_list time_wait; /* by entry into TIME_WAIT, oldest first */
+	struct tcp_flow_list tx_wait;	/* flows with data the budget held back (TF_TX_WAIT) */
+	uint32_t tx_budget;		/* data segments left this round (UINT32_MAX: no bound) */
 	uint32_t nb_flows;
 	uint32_t half_open;
 	uint32_t id_base;

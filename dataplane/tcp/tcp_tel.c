@@ -76,6 +76,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(refused);
 	T(no_mbuf);
 	T(send_nobufs);
+	T(tx_budget_waits);
 #undef T
 	rte_tel_data_add_dict_u64(d, "flows", tcp_flow_table_count(tel.table));
 	rte_tel_data_start_dict(states);

@@ -29,10 +29,17 @@ def auth_validations():
     return json.loads(t.ctl("auth", "--json").stdout)["validations"]
 
 
+def kernel_drops():
+    """Frames the kernel dropped on the tap's queue toward the gateway, as authgate-ctl ports says."""
+    import json
+    return json.loads(t.ctl("ports", "--json").stdout)["lab"].get("kernel_drops_toward_port")
+
+
 def phase(check, conf_path, persist):
     t.lab("down", check=False)
     t.lab("up", conf_path)
     v0 = auth_validations()
+    d0 = kernel_drops()
     burst = os.path.join(t.BUILD, "bench", "authgate-burst")
     p = t.in_ns("bash", "-c",
                 f'eval "$({t.TOP}/scripts/realm env)"; exec {burst} --clients {CLIENTS} '
@@ -43,8 +50,12 @@ def phase(check, conf_path, persist):
     print(p.stdout, end="")
     print(p.stderr, end="", file=sys.stderr)
     v1 = auth_validations()
+    d1 = kernel_drops()
     r = result(p.stdout)
     name = f"persist {'on' if persist else 'off'}"
+    # paced output: the gateway reads between bursts of data, so its queue never overflows
+    check(d0 is not None and d1 is not None and d1 == d0,
+          f"{name}: no frame dropped on the tap toward the gateway (ports: {d0} -> {d1})")
     check(r is not None, f"{name}: authgate-burst printed a RESULT line")
     if r is None:
         return

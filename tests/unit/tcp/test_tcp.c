@@ -2926,6 +2926,67 @@ test_pmtu_blackhole_not_after_full_ack(void **state)
 	h_fini(&h);
 }
 
+/*
+ * Paced output: with a budget of 3 data segments a 20000-byte send puts 3 on the wire and the
+ * flow waits; ACKs still go out with the budget spent; resume sends within the next budget,
+ * in sequence; an aborted flow leaves the wait list.
+ */
+static void
+test_tx_budget_paces_output(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	uint32_t next;
+
+	(void)state;
+	h_init(&h, NULL);
+	assert_int_equal(h_connect(&h, 40100, H_APP_PORT, NULL, 1), 0);
+	h.app.flow = h_flow(&h);
+	next = h.sseq;
+	tcp_tx_budget(h.e, 3);
+	assert_int_equal(tcp_send(h.app.flow, h_pattern, 20000), 20000);
+	for (int i = 0; i < 3; i++) {
+		h_pop(&h, &p);
+		assert_int_equal(p.seq, next);
+		assert_int_equal(p.len, 1448);
+		next += p.len;
+	}
+	expect_none(&h);
+	assert_true(tcp_tx_waiting(h.e));
+	assert_int_equal(stats(&h)->tx_budget_waits, 1);
+
+	/* data from the client is acknowledged although no data segment may go */
+	h_data(&h, h_pattern, 1448);
+	h_data(&h, h_pattern, 1448); /* two full segments: ACKed at once (RFC 5681 4.2) */
+	h_pop(&h, &p);
+	assert_int_equal(p.len, 0);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+
+	tcp_tx_budget(h.e, 4);
+	assert_int_equal(tcp_tx_resume(h.e), 4);
+	for (int i = 0; i < 4; i++) {
+		h_pop(&h, &p);
+		assert_int_equal(p.seq, next);
+		next += p.len;
+	}
+	expect_none(&h);
+	assert_true(tcp_tx_waiting(h.e));
+
+	/* no bound: the rest of the initial window */
+	tcp_tx_budget(h.e, UINT32_MAX);
+	assert_int_equal(tcp_tx_resume(h.e), 3);
+	h_drain(&h);
+	assert_false(tcp_tx_waiting(h.e));
+
+	tcp_tx_budget(h.e, 0);
+	h_ack(&h, next, 512);
+	assert_true(tcp_tx_waiting(h.e));
+	tcp_abort(h.app.flow);
+	assert_false(tcp_tx_waiting(h.e));
+	h_fini(&h);
+}
+
 int
 main(void)
 {
@@ -3004,6 +3065,7 @@ main(void)
 		cmocka_unit_test(test_discard),
 		cmocka_unit_test(test_flow_table_ids),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_tx_budget_paces_output),
 	};
 	int rc;
 
