@@ -297,6 +297,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	signal(SIGPIPE, SIG_IGN);
+	if (!cfg.dp.tap_rx_signal && dp_tap_rx_signal_off() < 0)
+		fprintf(stderr, "authgate: net_tap RX signals stay on: %s\n", strerror(errno));
 	rc = run(&eal);
 	ag_eal_argv_free(&eal);
 	return rc;

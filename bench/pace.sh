@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Paced output on and off, side by side: frames the tap dropped toward the gateway, RTOs, rate.
+# One [dataplane] key at several values, side by side: tap drops toward the gateway, RTOs, rate.
 #
 #   bench/pace.sh                         2000 clients x (HEAD + 10 x 64 KiB) of /secure/64m.bin
 #   bench/pace.sh --clients 5000 --rounds 2 --values "0 32 64"
+#   bench/pace.sh --key tap_rx_signal --values "yes no"
 #
-# Each round runs the burst once per --values entry ([dataplane] tx_step_segments; 0 = not
-# paced), in that order, each on a fresh lab; rounds alternate so machine noise hits every
-# value alike. Prints one line per run and the medians per value.
-# options: --clients N --ranges K --path P --rounds R --values "V..." --extra "INI LINES"
+# Each round runs the burst once per --values entry of --key (default tx_step_segments; 0 =
+# not paced), in that order, each on a fresh lab; rounds alternate so machine noise hits every
+# value alike. Also counted: signals delivered to the gateway (perf, signal:signal_deliver)
+# and the CPU seconds of its main thread. Prints one line per run and the medians per value.
+# options: --clients N --ranges K --path P --rounds R --key K --values "V..." --extra "INI LINES"
 # env: AUTHGATE_LAB (default authgate-pace), BUILD_DIR (default build). Needs root.
 set -euo pipefail
 
@@ -21,7 +23,7 @@ CTL=$BUILD/app/authgate-ctl
 BURST=$BUILD/bench/authgate-burst
 WWW=/var/lib/authgate-lab/www
 
-clients=2000 ranges=10 path=/secure/64m.bin rounds=1 values="0 32" extra=""
+clients=2000 ranges=10 path=/secure/64m.bin rounds=1 key=tx_step_segments values="0 32" extra=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--clients) clients=$2; shift ;;
@@ -29,8 +31,9 @@ while [ $# -gt 0 ]; do
 	--path) path=$2; shift ;;
 	--rounds) rounds=$2; shift ;;
 	--values) values=$2; shift ;;
+	--key) key=$2; shift ;;
 	--extra) extra=$2; shift ;;
-	-h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "pace: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -47,33 +50,44 @@ trap '"$LAB" down >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 tcp() { "$CTL" -p "$NS" tcp --json; }
 jget() { /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 
-printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s\n' round step tap_drop rto rexmit seg_in rps p99_ms failed
+printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s %9s %8s\n' round value tap_drop rto rexmit seg_in rps p99_ms \
+	failed signals main_cpu
 for r in $(seq 1 "$rounds"); do
 	for v in $values; do
 		conf=$tmp/pace-$v.ini
-		awk -v v="$v" -v extra="$extra" '
+		awk -v key="$key" -v v="$v" -v extra="$extra" '
 			{ print }
-			/^\[dataplane\]/ { print "tx_step_segments = " v; if (extra != "") print extra }' \
+			/^\[dataplane\]/ { print key " = " v; if (extra != "") print extra }' \
 			"$TOP/configs/lab.ini" >"$conf"
 		"$LAB" down >/dev/null 2>&1 || true
 		"$LAB" up "$conf" >/dev/null
+		gw=$(cat "/run/$NS/authgate.pid")
+		perf stat -x, -e signal:signal_deliver -p "$gw" -o "$tmp/perf" &
+		perf_pid=$!
+		cpu0=$(awk '{print $14 + $15}' "/proc/$gw/task/$gw/stat")
 		"$LAB" exec "$BURST" --clients "$clients" --ranges "$ranges" --path "$path" \
 			--auth "$auth" --verify-file "$WWW/${path#/*/}" --timeout 60 --max-time 600 \
 			--label "pace-$v" --out "$tmp/out" --allow-failures >/dev/null 2>&1 || true
+		cpu1=$(awk '{print $14 + $15}' "/proc/$gw/task/$gw/stat")
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true
+		sigs=$(awk -F, '/signal_deliver/ {print $1}' "$tmp/perf")
 		res=$(grep '^RESULT' "$tmp/out" | tail -1)
 		field() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 		# the tap's TX (kernel to gateway) drops: frames the gateway never read
 		drop=$(ip -n "$NS" -s -j link show dev "$(cat "/run/$NS/iface")" |
 			jget '[0]["stats64"]["tx"]["dropped"]')
 		st=$(tcp)
-		printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s\n' "$r" "$v" "$drop" \
+		printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s %9s %8s\n' "$r" "$v" "$drop" \
 			"$(echo "$st" | jget '["rto_expired"]')" "$(echo "$st" | jget '["retransmits"]')" \
 			"$(echo "$st" | jget '["seg_in"]')" "$(field rps)" "$(field p99_ms)" \
-			"$(field requests_failed)" | tee -a "$tmp/rows"
+			"$(field requests_failed)" "${sigs:-?}" \
+			"$(echo "($cpu1 - $cpu0) / $(getconf CLK_TCK)" | bc -l | xargs printf '%.2f')" |
+			tee -a "$tmp/rows"
 	done
 done
 echo
-echo "medians per tx_step_segments:"
+echo "medians per $key:"
 /usr/bin/python3 - "$tmp/rows" <<'EOF'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
@@ -85,6 +99,8 @@ for v, rs in by.items():
     med = lambda i: statistics.median(float(x[i]) for x in rs)
     rps = med(6)
     base = base or rps
-    print(f"step {v:>4}: tap drops {med(2):.0f}  RTOs {med(3):.0f}  retransmits {med(4):.0f}  "
-          f"requests/s {rps:.0f} ({rps / base:.2f}x the first)  p99 {med(7):.0f} ms")
+    sig = statistics.median(float(x[9]) for x in rs if x[9] != "?") if any(x[9] != "?" for x in rs) else -1
+    print(f"{v:>5}: tap drops {med(2):.0f}  RTOs {med(3):.0f}  retransmits {med(4):.0f}  "
+          f"requests/s {rps:.0f} ({rps / base:.2f}x the first)  p99 {med(7):.0f} ms  "
+          f"signals {sig:.0f}  main thread CPU {med(10):.2f} s")
 EOF

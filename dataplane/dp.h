@@ -90,6 +90,11 @@ extern int ag_logtype_dp;
 /* port.c: bring every configured port up in the skeleton's order. Returns 0 or -errno. */
 int dp_ports_init(struct dp *dp, const struct dp_conf *cfg);
 void dp_ports_close(struct dp *dp);
+/*
+ * Before EAL init, on the main thread: net_tap finds no free realtime signal for its RX
+ * trigger, so the kernel raises none per received frame (see port.c). 0 or -errno.
+ */
+int dp_tap_rx_signal_off(void);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 

@@ -10,6 +10,7 @@ static const struct ini_key dp_keys[] = {
 	INI_U(dp_conf, burst, 1, 512, "32"),
 	INI_U(dp_conf, idle_sleep_us, 0, 100000, "0"),
 	INI_U(dp_conf, tx_step_segments, 0, 4096, "32"),
+	INI_B(dp_conf, tap_rx_signal, "no"),
 	INI_END,
 };
 

@@ -33,6 +33,7 @@ struct dp_conf {
 	uint32_t burst;		   /* rx burst size */
 	uint32_t idle_sleep_us;	   /* 0: pure busy poll; else sleep after a run of empty polls */
 	uint32_t tx_step_segments; /* data segments per paced output step; 0: not paced */
+	bool tap_rx_signal;	   /* let net_tap raise a signal per frame it queues for us */
 	struct dp_port_conf ports[DP_MAX_PORTS];
 	unsigned int nb_ports;
 	struct dp_impair_conf impair; /* lab fault injection, both directions */

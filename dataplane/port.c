@@ -1,5 +1,6 @@
 /* Port bring-up and teardown: configure, queues, start, in the order the DPDK skeleton uses. */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -11,6 +12,32 @@
 #include "dataplane/dp.h"
 
 RTE_LOG_REGISTER(ag_logtype_dp, authgate.dp, INFO);
+
+/*
+ * net_tap (DPDK 22.11) asks the kernel for a realtime signal on every frame it queues toward
+ * us (O_ASYNC, F_SETSIG), so that an empty rx burst costs no read(2). It takes the first
+ * signal from SIGRTMIN+1 whose handler is SIG_DFL; when there is none it logs "All rt-signals
+ * are in use" and reads on every burst instead. The signals are queued one per frame and each
+ * interrupts a thread of ours: measured in bench/README.md, a poll-mode lcore is better off
+ * paying the read. Ignoring them all before the tap is created (EAL init) turns it off;
+ * nothing in the gateway uses realtime signals.
+ */
+int
+dp_tap_rx_signal_off(void)
+{
+	for (int sig = SIGRTMIN + 1; sig < SIGRTMAX; sig++) {
+		struct sigaction sa;
+
+		if (sigaction(sig, NULL, &sa) != 0)
+			return -errno;
+		if (sa.sa_handler != SIG_DFL)
+			continue;
+		sa = (struct sigaction){.sa_handler = SIG_IGN};
+		if (sigaction(sig, &sa, NULL) != 0)
+			return -errno;
+	}
+	return 0;
+}
 
 /* Room for a full frame at this MTU in one segment: no scatter on the RX path. */
 static uint16_t
