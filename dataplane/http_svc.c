@@ -699,6 +699,7 @@ http_lcore_init(const struct dp_app_env *env, void **state_out)
 		.sites = cur_gate()->sites,
 		.nsites = cur_gate()->nb_sites,
 		.revalidate_ns = 1000000000ull,
+		.check_ns = 10000000ull, /* a hot file: one fstat() per 10 ms, not per response */
 	};
 	struct ha_lcore *app;
 	int rc;
@@ -888,6 +889,7 @@ http_svc_reconfigure(const struct http_svc_conf *http, const struct gate_conf *g
 			.sites = gate->sites,
 			.nsites = gate->nb_sites,
 			.revalidate_ns = 1000000000ull,
+			.check_ns = 10000000ull,
 		};
 
 		if (ha_lcores[i] == NULL)

@@ -22,6 +22,13 @@ struct store_site {
 	size_t root_len;
 };
 
+/* A path that was not found, and when we last looked. */
+struct store_neg {
+	uint64_t checked_ns;
+	uint16_t len; /* 0: free */
+	char key[STORE_NEG_KEY_MAX];
+};
+
 struct store {
 	const struct site_conf *conf_sites; /* the caller's: they outlive the store */
 	struct store_site *sites;	    /* index for index with conf_sites */
@@ -29,7 +36,12 @@ struct store {
 	unsigned max_files;
 	unsigned nfiles;
 	uint64_t revalidate_ns;
+	uint64_t check_ns;
+	uint64_t (*now_ns)(void);
+	uint64_t syscalls;
+	uint64_t neg_hits;
 	struct store_file *buckets[STORE_BUCKETS];
+	struct store_neg neg[STORE_NEG_SLOTS];
 };
 
 static const struct {
@@ -112,6 +124,8 @@ store_create(const struct store_conf *conf)
 		return NULL;
 	st->max_files = conf->max_files ? conf->max_files : 1024;
 	st->revalidate_ns = conf->revalidate_ns;
+	st->check_ns = conf->check_ns;
+	st->now_ns = conf->now_ns != NULL ? conf->now_ns : store_now_ns;
 	st->sites = calloc(conf->nsites ? conf->nsites : 1, sizeof(*st->sites));
 	if (st->sites == NULL) {
 		err = ENOMEM;
@@ -201,6 +215,28 @@ store_cached(const struct store *st)
 	return st->nfiles;
 }
 
+uint64_t
+store_syscalls(const struct store *st)
+{
+	return st->syscalls;
+}
+
+uint64_t
+store_negative_hits(const struct store *st)
+{
+	return st->neg_hits;
+}
+
+/* The negative entry for path: the slot it has or would take. */
+static struct store_neg *
+store_neg_slot(struct store *st, const char *path, size_t len, bool *match)
+{
+	struct store_neg *n = &st->neg[store_hash(path, len) % STORE_NEG_SLOTS];
+
+	*match = n->len != 0 && n->len == len && memcmp(n->key, path, len) == 0;
+	return n;
+}
+
 static const struct store_site *
 store_site_for(const struct store *st, const char *path, size_t len, long *rest_out)
 {
@@ -214,7 +250,8 @@ store_site_for(const struct store *st, const char *path, size_t len, long *rest_
  * Returns an open fd or -errno.
  */
 static int
-store_open_fd(const struct store_site *site, const char *rel, size_t rel_len, struct stat *sb)
+store_open_fd(struct store *st, const struct store_site *site, const char *rel, size_t rel_len,
+	      struct stat *sb)
 {
 	char full[PATH_MAX], *real = NULL;
 	int fd = -1, rc;
@@ -225,6 +262,7 @@ store_open_fd(const struct store_site *site, const char *rel, size_t rel_len, st
 	memcpy(full + site->root_len, rel, rel_len);
 	full[site->root_len + rel_len] = '\0';
 
+	st->syscalls++; /* realpath: an lstat per component, at least */
 	real = realpath(full, NULL);
 	if (real == NULL) {
 		rc = errno == ENOMEM ? -ENOMEM : -ENOENT;
@@ -236,6 +274,7 @@ store_open_fd(const struct store_site *site, const char *rel, size_t rel_len, st
 		goto cleanup;
 	}
 	/* O_NOFOLLOW: the final component was resolved above; a swap since then is refused */
+	st->syscalls += 2; /* open, fstat */
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		rc = errno == ENOMEM ? -ENOMEM : -ENOENT;
@@ -366,7 +405,7 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 	if ((size_t)rest >= len || path[len - 1] == '/')
 		return -ENOENT;
 
-	now = store_now_ns();
+	now = st->now_ns();
 	b = store_hash(path, len);
 	for (pp = &st->buckets[b]; *pp != NULL; pp = &(*pp)->next)
 		if (strlen((*pp)->key) == len && memcmp((*pp)->key, path, len) == 0)
@@ -378,15 +417,41 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 		return 0;
 	}
 
-	fd = store_open_fd(site, path + rest, len - (size_t)rest, &sb);
+	if (*pp == NULL && len <= STORE_NEG_KEY_MAX) {
+		bool match;
+		struct store_neg *n = store_neg_slot(st, path, len, &match);
+
+		if (match && now - n->checked_ns < st->revalidate_ns) {
+			st->neg_hits++;
+			return -ENOENT;
+		}
+	}
+	fd = store_open_fd(st, site, path + rest, len - (size_t)rest, &sb);
 	if (fd < 0) {
 		/* vanished or now refused: forget it; responses in flight keep their mapping */
 		if (*pp != NULL)
 			store_unlink(st, pp);
+		if (fd == -ENOENT && len <= STORE_NEG_KEY_MAX && st->revalidate_ns > 0) {
+			bool match;
+			struct store_neg *n = store_neg_slot(st, path, len, &match);
+
+			/* a colliding path takes the slot over: the table only saves work */
+			n->checked_ns = now;
+			n->len = (uint16_t)len;
+			memcpy(n->key, path, len);
+		}
 		return fd;
+	}
+	if (len <= STORE_NEG_KEY_MAX) {
+		bool match;
+		struct store_neg *n = store_neg_slot(st, path, len, &match);
+
+		if (match)
+			n->len = 0; /* it exists now */
 	}
 	if (*pp != NULL) {
 		if (store_same(*pp, &sb)) {
+			st->syscalls++;
 			close(fd);
 			(*pp)->checked_ns = now;
 			store_file_get(*pp);
@@ -396,12 +461,16 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 		store_unlink(st, pp);
 	}
 
+	st->syscalls++; /* mmap */
 	rc = store_map(path, len, fd, &sb, &f);
 	if (rc != 0) {
 		close(fd);
 		return rc;
 	}
 	f->checked_ns = now;
+	f->fstat_ns = now;
+	f->check_ns = st->check_ns;
+	f->now_ns = st->now_ns;
 	if (st->nfiles >= st->max_files)
 		store_evict_one(st);
 	f->next = st->buckets[b];
@@ -413,14 +482,22 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 }
 
 int
-store_file_check(const struct store_file *f)
+store_file_check(struct store_file *f)
 {
 	struct stat sb;
+	uint64_t now;
 
-	if (fstat(f->fd, &sb) != 0)
+	if (f->stale)
 		return -ESTALE;
-	if ((uint64_t)sb.st_size != f->size ||
-	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != f->mtime_ns)
+	/* the store's lcore is the only one that checks its files: no race on these fields */
+	now = f->check_ns > 0 ? f->now_ns() : 0;
+	if (f->check_ns > 0 && now - f->fstat_ns < f->check_ns)
+		return 0;
+	f->fstat_ns = now;
+	if (fstat(f->fd, &sb) != 0 || (uint64_t)sb.st_size != f->size ||
+	    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != f->mtime_ns) {
+		f->stale = true;
 		return -ESTALE;
+	}
 	return 0;
 }

@@ -19,7 +19,23 @@ struct store_conf {
 	 * off the per-request path.
 	 */
 	uint64_t revalidate_ns;
+	/*
+	 * How long store_file_check() trusts its last fstat() of a file, in ns (0: every call).
+	 * The dataplane checks each response's file before queueing its last bytes; a hot file
+	 * served thousands of times a second needs one fstat() per interval, not per response.
+	 */
+	uint64_t check_ns;
+	/* The monotonic clock in ns; NULL: CLOCK_MONOTONIC_COARSE (tests bring their own). */
+	uint64_t (*now_ns)(void);
 };
+
+/*
+ * Paths that were not found are remembered for revalidate_ns too (a 404 costs no syscall
+ * until then), in a table of their own that never evicts a file: a client asking for made-up
+ * names cannot push the served files out of the cache.
+ */
+#define STORE_NEG_SLOTS	  256
+#define STORE_NEG_KEY_MAX 96
 
 #define STORE_ETAG_MAX 64
 
@@ -41,7 +57,11 @@ struct store_file {
 	int64_t mtime_ns;
 	uint64_t checked_ns; /* monotonic time of the last stat() of the path */
 	int fd;		     /* kept open so store_file_check() can detect in-place changes */
-	char *key;	     /* normalised URL path */
+	uint64_t fstat_ns;   /* monotonic time of store_file_check()'s last fstat() */
+	uint64_t check_ns;   /* the store's check_ns */
+	uint64_t (*now_ns)(void);
+	bool stale; /* a check saw it changed: it stays so */
+	char *key;  /* normalised URL path */
 	struct store_file *next;
 };
 
@@ -68,12 +88,15 @@ void store_file_put(struct store_file *f);
  * it is intact. The sender calls it before finishing a response so that torn data is never
  * delivered as if it were whole: it aborts the connection instead.
  */
-int store_file_check(const struct store_file *f);
+int store_file_check(struct store_file *f);
 
 /* Content-Type for a file name by extension; application/octet-stream by default. */
 const char *store_content_type(const char *name, size_t len);
 
 /* Cached entries, for tests and telemetry. */
 unsigned store_cached(const struct store *st);
+/* Syscalls the store made (realpath counts one), and 404s answered from the cache. */
+uint64_t store_syscalls(const struct store *st);
+uint64_t store_negative_hits(const struct store *st);
 
 #endif

@@ -402,6 +402,91 @@ test_conditionals(void **state)
 	store_destroy(st);
 }
 
+static uint64_t fake_ns = 1000000000ull;
+
+static uint64_t
+fake_now(void)
+{
+	return fake_ns;
+}
+
+/*
+ * The dataplane's store trusts what it saw for an interval: a 404 costs no syscall until then,
+ * nor does a per-response check. What changed is still noticed once the interval is over: a
+ * path that appeared, a file rewritten in place, a file removed.
+ */
+static void
+test_store_caches_within_interval(void **state)
+{
+	static struct site_conf sites[1];
+	struct store_conf conf = {0};
+	struct store *st;
+	struct store_file *a, *b;
+	uint64_t calls;
+	char p[512];
+
+	(void)state;
+	snprintf(sites[0].root, sizeof(sites[0].root), "%.*s/pkg", (int)sizeof(sites[0].root) - 5,
+		 tmpdir);
+	strcpy(sites[0].prefix, "/pkg");
+	conf.sites = sites;
+	conf.nsites = 1;
+	conf.revalidate_ns = 1000000000ull;
+	conf.check_ns = 10000000ull;
+	conf.now_ns = fake_now;
+	st = store_create(&conf);
+	assert_non_null(st);
+	snprintf(p, sizeof(p), "%s/pkg/late.txt", tmpdir);
+	unlink(p);
+
+	/* 404 twice: the second from the cache */
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &a), -ENOENT);
+	calls = store_syscalls(st);
+	assert_true(calls > 0);
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &a), -ENOENT);
+	assert_int_equal(store_syscalls(st), calls);
+	assert_int_equal(store_negative_hits(st), 1);
+	/* a 404 never takes a file's place */
+	assert_int_equal(store_cached(st), 0);
+
+	/* the file appears: noticed once the interval is over */
+	write_file("pkg/late.txt", "first", 5);
+	fake_ns += 500000000ull;
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &a), -ENOENT);
+	fake_ns += 600000000ull;
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &a), 0);
+	assert_memory_equal(a->data, "first", 5);
+
+	/* checks within check_ns cost nothing; a rewrite in place is seen after it */
+	calls = store_syscalls(st);
+	assert_int_equal(store_file_check(a), 0);
+	write_file("pkg/late.txt", "second!", 7);
+	fake_ns += 20000000ull;
+	assert_int_equal(store_file_check(a), -ESTALE);
+	assert_int_equal(store_file_check(a), -ESTALE); /* and stays stale */
+	assert_int_equal(store_syscalls(st), calls);
+
+	/* served from the cache (the old mapping) within revalidate_ns, then re-mapped */
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &b), 0);
+	assert_ptr_equal(a, b);
+	store_file_put(b);
+	fake_ns += 1000000000ull;
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(b->size, 7);
+	store_file_put(b);
+	store_file_put(a);
+
+	/* removed: 404 once the interval is over */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &b), 0);
+	store_file_put(b);
+	fake_ns += 1000000000ull;
+	assert_int_equal(store_open(st, "/pkg/late.txt", 13, &b), -ENOENT);
+	assert_int_equal(store_cached(st), 0);
+	store_destroy(st);
+}
+
 static void
 test_store_lifecycle(void **state)
 {
@@ -650,6 +735,7 @@ main(void)
 		cmocka_unit_test(test_part_head_limit),
 		cmocka_unit_test(test_conditionals),
 		cmocka_unit_test(test_store_lifecycle),
+		cmocka_unit_test(test_store_caches_within_interval),
 		cmocka_unit_test(test_symlinks),
 		cmocka_unit_test(test_pipeline_and_bodies),
 		cmocka_unit_test(test_retry_after_once),
