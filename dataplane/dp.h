@@ -95,6 +95,8 @@ void dp_ports_close(struct dp *dp);
  * trigger, so the kernel raises none per received frame (see port.c). 0 or -errno.
  */
 int dp_tap_rx_signal_off(void);
+/* Offload flags as DPDK names them, space-separated ("none"); returns the length. */
+size_t dp_port_offloads_str(uint64_t offloads, bool tx, char *buf, size_t len);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 

@@ -50,6 +50,26 @@ mbuf_data_room(uint32_t mtu)
 	return (uint16_t)(need + RTE_PKTMBUF_HEADROOM);
 }
 
+size_t
+dp_port_offloads_str(uint64_t offloads, bool tx, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned int bit = 0; bit < 64 && n < len; bit++) {
+		uint64_t f = 1ULL << bit;
+
+		if (!(offloads & f))
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "",
+				      tx ? rte_eth_dev_tx_offload_name(f)
+					 : rte_eth_dev_rx_offload_name(f));
+	}
+	if (n == 0)
+		snprintf(buf, len, "none");
+	return n;
+}
+
 static int
 port_find(const char *device, uint16_t *port_id_out)
 {
@@ -175,12 +195,11 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 		port->tx_ip_cksum = true;
 	}
 	/*
-	 * net_tap "offloads" checksums by computing them in software with DPDK's
-	 * rte_raw_cksum_mbuf(), which is wrong for chains with odd-length
-	 * segments in 22.11; the TCP engine's own checksum is right and no slower.
+	 * net_tap "offloads" checksums by summing in software segment by segment, wrong in
+	 * 22.11 for a chain with an odd-length segment before its last: the TCP engine sums
+	 * those packets itself (tcp_engine.c, xmit_raw) and offloads the others.
 	 */
-	if ((info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) &&
-	    strcmp(info.driver_name, "net_tap") != 0) {
+	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) {
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
 		port->tx_tcp_cksum = true;
 	}
@@ -229,10 +248,18 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 		return rc;
 
 	DP_LOG(INFO,
-	       "port %s: %s (%s) " RTE_ETHER_ADDR_PRT_FMT " %u.%u.%u.%u/%u mtu %u, %u queue(s)%s",
+	       "port %s: %s (%s) " RTE_ETHER_ADDR_PRT_FMT " %u.%u.%u.%u/%u mtu %u, %u queue(s)",
 	       pc->name, pc->device, port->driver, RTE_ETHER_ADDR_BYTES(&port->mac), pc->addr >> 24,
 	       (pc->addr >> 16) & 0xff, (pc->addr >> 8) & 0xff, pc->addr & 0xff, pc->prefix_len,
-	       pc->mtu, nb_queues, port->tx_tcp_cksum ? ", tx checksum offload" : "");
+	       pc->mtu, nb_queues);
+	{
+		char rx[256], tx[256];
+
+		/* the choice, once: authgate-ctl ports shows it too */
+		dp_port_offloads_str(conf.rxmode.offloads, false, rx, sizeof(rx));
+		dp_port_offloads_str(conf.txmode.offloads, true, tx, sizeof(tx));
+		DP_LOG(INFO, "port %s: rx offloads %s; tx offloads %s", pc->name, rx, tx);
+	}
 	RTE_SET_USED(dp);
 	return 0;
 }

@@ -141,6 +141,20 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 
 			/* no: the TCP engines copy payload into one mbuf per packet */
 			rte_tel_data_add_dict_string(p, "tx_multi_seg", multi ? "yes" : "no");
+			if (rte_eth_dev_conf_get(port->port_id, &conf) == 0) {
+				char buf[RTE_TEL_MAX_STRING_LEN];
+
+				dp_port_offloads_str(conf.rxmode.offloads, false, buf, sizeof(buf));
+				rte_tel_data_add_dict_string(p, "rx_offloads", buf);
+				dp_port_offloads_str(conf.txmode.offloads, true, buf, sizeof(buf));
+				rte_tel_data_add_dict_string(p, "tx_offloads", buf);
+			}
+			/* what the TCP engines do with it: the port sums, or they do */
+			rte_tel_data_add_dict_string(
+				p, "tcp_tx_checksum",
+				port->tx_ip_cksum && port->tx_tcp_cksum ? "port" : "software");
+			rte_tel_data_add_dict_string(p, "tcp_rx_checksum",
+						     port->rx_cksum ? "port verdict" : "software");
 		}
 		rte_tel_data_add_dict_u64(p, "rx_packets", st.ipackets);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", st.ibytes);
