@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions per segment of the TCP engine, from callgrind (deterministic: the same binary and
 # script give the same count on any machine load). Usage: bench/tcp/callgrind.sh [SEGMENTS] [BUILD]
+# (REQUESTS=N: GETs per whole-request run, default 200)
 set -euo pipefail
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=${1:-20000}
@@ -29,3 +30,35 @@ echo "segments processed (in + out): receive $rseg, send $sseg"
 echo "tcp_input (inclusive):   ${in_ir:-?} Ir"
 echo "tcp_process (inclusive): ${proc_ir:-?} Ir"
 echo "RESULT tcp_instructions_per_segment=$(( (${in_ir:-0} + ${proc_ir:-0}) / total )) segments=$total"
+
+# A whole keep-alive authenticated GET (bench/tcp/reqbench.c): engine, HTTP and gate, crypto and
+# net.c excluded; 1 KiB and 64 KiB bodies, TX checksum offload off and on. The count splits into
+# the app (HTTP parse, gate, response head, store; app_data/app_acked), segments built and sent
+# (xmit_raw, checksum included when not offloaded) and the rest of the engine's receive path
+# (segment parse, ACK processing, send-queue upkeep, timers), divided by what each handles.
+REQ=$BUILD/bench/reqbench
+[ -x "$REQ" ] || { echo "no $REQ: build first" >&2; exit 1; }
+R=${REQUESTS:-200}
+printf '\n%-9s %-8s %10s %10s %10s %12s %12s\n' body offload "Ir/request" "app/req" "Ir/seg out" \
+	"Ir/seg in" "segs out/in"
+for size in 1024 65536; do
+	for off in no offload; do
+		info=$(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/rq.out" \
+			"$REQ" "$R" "$size" "$off" 2>"$out/vg.log")
+		ann=$(callgrind_annotate --inclusive=yes "$out/rq.out" 2>/dev/null)
+		in_ir=$(ir_of tcp_input)
+		proc_ir=$(ir_of tcp_process)
+		x_ir=$(ir_of xmit_raw)
+		app_ir=$(( $(ir_of app_data) + $(ir_of app_acked) ))
+		sin=$(echo "$info" | sed -n 's/.*segments_in=\([0-9]*\).*/\1/p')
+		sout=$(echo "$info" | sed -n 's/.*segments_out=\([0-9]*\) .*/\1/p')
+		total=$((in_ir + proc_ir))
+		printf '%-9s %-8s %10d %10d %10d %12d %12s\n' "$size" "${off/no/off}" $((total / R)) \
+			$((app_ir / R)) $((x_ir / sout)) $(((total - app_ir - x_ir) / sin)) "$sout/$sin"
+		echo "RESULT request_body=$size offload=${off/no/off} instructions_per_request=$((total / R))" \
+			"app_per_request=$((app_ir / R)) per_segment_out=$((x_ir / sout))" \
+			"per_segment_in=$(((total - app_ir - x_ir) / sin)) segments_out=$sout segments_in=$sin" \
+			>>"$out/results"
+	done
+done
+cat "$out/results"
