@@ -13,6 +13,7 @@ static const char *const level_choices[] = {
 
 static const struct ini_key eal_keys[] = {
 	INI_S(ag_eal_conf, lcores, INI_LCORES, "0-1"),
+	INI_S(ag_eal_conf, cpus, INI_STRING, ""),
 	INI_U(ag_eal_conf, main_lcore, 0, 127, "0"),
 	INI_U(ag_eal_conf, memory_mb, 64, 1 << 20, "512"),
 	INI_E(ag_eal_conf, hugepages, hugepage_choices, "auto"),
@@ -70,6 +71,13 @@ check_across(struct ini_ctx *ctx, void *arg)
 	uint16_t eal_ids[128], nb_eal = 0;
 	bool main_found = false;
 
+	if (cfg->eal.cpus[0] != '\0') {
+		uint16_t cpus[128], nb_cpus = 0;
+
+		if (ini_parse_lcores(cfg->eal.cpus, cpus, 128, &nb_cpus) < 0 || nb_cpus == 0)
+			ini_error(ctx, ini_line(ctx, "eal", "cpus"), "eal", "cpus",
+				  "'%s' is not a list of CPUs (like 0-1 or 0,2)", cfg->eal.cpus);
+	}
 	if (ini_parse_lcores(cfg->eal.lcores, eal_ids, 128, &nb_eal) < 0)
 		return; /* already reported */
 	for (uint16_t j = 0; j < nb_eal; j++)

@@ -24,6 +24,7 @@ enum ag_hugepages {
 
 struct ag_eal_conf {
 	char lcores[64];      /* EAL -l list: the main lcore plus the dataplane lcores */
+	char cpus[64];	      /* "": lcore i on CPU i; else lcore k-th on cpus[k % n] (--lcores) */
 	uint32_t main_lcore;  /* control plane, telemetry, signals */
 	uint32_t memory_mb;   /* -m */
 	uint32_t hugepages;   /* enum ag_hugepages */

@@ -105,8 +105,25 @@ ag_eal_argv_build_ex(const struct ag_config *cfg, const char *prog, int extra_ar
 	}
 
 	rc |= push(&a, prog);
-	rc |= pushf(&a, "-l");
-	rc |= push(&a, cfg->eal.lcores);
+	if (cfg->eal.cpus[0] == '\0') {
+		rc |= pushf(&a, "-l");
+		rc |= push(&a, cfg->eal.lcores);
+	} else {
+		/* more lcores than CPUs (a small lab): each lcore's thread pinned round robin */
+		uint16_t ids[128], cpus[128], nb_ids = 0, nb_cpus = 0;
+		char map[1024];
+		size_t n = 0;
+
+		if (ini_parse_lcores(cfg->eal.lcores, ids, 128, &nb_ids) < 0 ||
+		    ini_parse_lcores(cfg->eal.cpus, cpus, 128, &nb_cpus) < 0 || nb_cpus == 0)
+			return -EINVAL; /* the config loader checked both */
+		for (uint16_t i = 0; i < nb_ids && n < sizeof(map); i++)
+			n += (size_t)snprintf(map + n, sizeof(map) - n, "%s%u@%u", i ? "," : "",
+					      ids[i], cpus[i % nb_cpus]);
+		if (n >= sizeof(map))
+			return -E2BIG;
+		rc |= pushf(&a, "--lcores=%s", map);
+	}
 	rc |= pushf(&a, "--main-lcore=%u", cfg->eal.main_lcore);
 	rc |= pushf(&a, "-m");
 	rc |= pushf(&a, "%u", cfg->eal.memory_mb);

@@ -6,6 +6,8 @@
 #
 # options: --clients N --ranges K --range-size S --path /secure/FILE --persist on|off|both
 #          --no-apache --rate N --threads N --timeout S --max-time S --out DIR
+#          --link tap|af_xdp (the lab's link, AUTHGATE_LAB_LINK; default af_xdp, the faster here)
+#          --lcores N ([dataplane] lcores for the gateway, default the config's)
 # env: AUTHGATE_LAB (default authgate-burst), BUILD_DIR (default build), KEEP_LAB=1,
 #      TAP_QLEN (default 10000: the client side of the tap queues a 5000-SYN burst)
 # Needs root. Brings up its own lab instance (scripts/lab) and always takes it down.
@@ -24,7 +26,7 @@ TAP_QLEN=${TAP_QLEN:-10000}
 APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
-rate=0 threads=1 timeout=60 max_time=900 out=""
+rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores=""
 
 die() {
 	echo "burst: $*" >&2
@@ -32,7 +34,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -51,11 +53,14 @@ while [ $# -gt 0 ]; do
 	--timeout) timeout=$2; shift ;;
 	--max-time) max_time=$2; shift ;;
 	--out) out=$2; shift ;;
+	--link) link=$2; shift ;;
+	--lcores) lcores=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "burst: unknown option $1" >&2; usage ;;
 	esac
 	shift
 done
+case $link in tap | af_xdp) export AUTHGATE_LAB_LINK=$link ;; *) die "--link tap|af_xdp" ;; esac
 case $persist in on) modes=(on) ;; off) modes=(off) ;; both) modes=(on off) ;; *) die "--persist on|off|both" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, net_tap)"
 for b in "$BURST" "$CTL" "$AUTHGATE_BIN"; do
@@ -115,6 +120,7 @@ lab_up() { # CONFIG
 	"$LAB" down >/dev/null 2>&1 || true
 	"$LAB" up "$1" >/dev/null
 	# the kernel side of the tap is the client host's NIC queue; 1000 packets drop a 5000-SYN burst
+	# (on a veth the same setting is the client's own queue: harmless)
 	ip -n "$NS" link set ag0 txqueuelen "$TAP_QLEN"
 }
 
@@ -124,6 +130,11 @@ run_authgate() { # on|off
 	[ "$p" = off ] && val=no
 	grep -q '^persist_non_ntlm = yes$' "$TOP/configs/lab.ini" || die "configs/lab.ini has no 'persist_non_ntlm = yes' line to edit"
 	sed "s/^persist_non_ntlm = yes$/persist_non_ntlm = $val/" "$TOP/configs/lab.ini" >"$conf"
+	if [ -n "$lcores" ]; then
+		# dataplane lcores 1..N, the main lcore 0, all on the machine's CPUs in turn
+		sed -i -e "s/^lcores = 0-1$/lcores = 0-$lcores\ncpus = 0-$(($(nproc) - 1))/" \
+			-e "/^\[dataplane\]/,/^\[/ s/^lcores = 1$/lcores = 1-$lcores/" "$conf"
+	fi
 	lab_up "$conf"
 	v0=$(validations)
 	rm -f "$tmp/stop"
@@ -135,7 +146,7 @@ run_authgate() { # on|off
 	wait "$(cat "$tmp/sampler.pid")" 2>/dev/null || true
 	rm -f "$tmp/sampler.pid"
 	v1=$(validations)
-	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_tap\n' "$p" "$((v1 - v0))" >"$out/$name.meta"
+	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s\n' "$p" "$((v1 - v0))" "$link" >"$out/$name.meta"
 }
 
 run_apache() { # on|off

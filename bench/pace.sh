@@ -4,6 +4,8 @@
 #   bench/pace.sh                         2000 clients x (HEAD + 10 x 64 KiB) of /secure/64m.bin
 #   bench/pace.sh --clients 5000 --rounds 2 --values "0 32 64"
 #   bench/pace.sh --key tap_rx_signal --values "yes no"
+#   bench/pace.sh --key link --values "tap af_xdp"     the lab's link (AUTHGATE_LAB_LINK)
+#   bench/pace.sh --key lcores --values "1 2"          dataplane lcores (AUTHGATE_LAB_LINK applies)
 #
 # Each round runs the burst once per --values entry of --key (default tx_step_segments; 0 =
 # not paced), in that order, each on a fresh lab; rounds alternate so machine noise hits every
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--values) values=$2; shift ;;
 	--key) key=$2; shift ;;
 	--extra) extra=$2; shift ;;
-	-h | --help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "pace: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -60,7 +62,20 @@ for r in $(seq 1 "$rounds"); do
 			/^\[dataplane\]/ { print key " = " v; if (extra != "") print extra }' \
 			"$TOP/configs/lab.ini" >"$conf"
 		"$LAB" down >/dev/null 2>&1 || true
-		"$LAB" up "$conf" >/dev/null
+		if [ "$key" = lcores ]; then
+			# N dataplane lcores (1..N) beside the main lcore 0, on the CPUs in turn
+			sed -e "s/^lcores = 0-1$/lcores = 0-$v\ncpus = 0-$(($(nproc) - 1))/" \
+				-e "/^\[dataplane\]/,/^\[/ s/^lcores = 1$/lcores = 1-$v/" \
+				"$TOP/configs/lab.ini" >"$conf"
+			[ -z "$extra" ] || sed -i "s/^\[dataplane\]$/[dataplane]\n$extra/" "$conf"
+			"$LAB" up "$conf" >/dev/null
+		elif [ "$key" = link ]; then
+			cp "$TOP/configs/lab.ini" "$conf"
+			[ -z "$extra" ] || sed -i "s/^\[dataplane\]$/[dataplane]\n$extra/" "$conf"
+			AUTHGATE_LAB_LINK=$v "$LAB" up "$conf" >/dev/null
+		else
+			"$LAB" up "$conf" >/dev/null
+		fi
 		gw=$(cat "/run/$NS/authgate.pid")
 		perf stat -x, -e signal:signal_deliver -p "$gw" -o "$tmp/perf" &
 		perf_pid=$!
@@ -74,9 +89,11 @@ for r in $(seq 1 "$rounds"); do
 		sigs=$(awk -F, '/signal_deliver/ {print $1}' "$tmp/perf")
 		res=$(grep '^RESULT' "$tmp/out" | tail -1)
 		field() { echo "$res" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-		# the tap's TX (kernel to gateway) drops: frames the gateway never read
-		drop=$(ip -n "$NS" -s -j link show dev "$(cat "/run/$NS/iface")" |
-			jget '[0]["stats64"]["tx"]["dropped"]')
+		# frames lost before the gateway read them: the kernel's count (the tap's TX drops,
+		# the veth's RX drops) and the PMD's (an AF_XDP ring full is rx_missed)
+		drop=$("$CTL" -p "$NS" ports --json | /usr/bin/python3 -c 'import json,sys
+p = json.load(sys.stdin)["lab"]
+print(p.get("kernel_drops_toward_port", 0) + p.get("rx_missed", 0))')
 		st=$(tcp)
 		printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s %9s %8s\n' "$r" "$v" "$drop" \
 			"$(echo "$st" | jget '["rto_expired"]')" "$(echo "$st" | jget '["retransmits"]')" \

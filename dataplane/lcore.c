@@ -249,7 +249,13 @@ drain_steer_ring(struct dp_lcore *lc)
 	return n;
 }
 
-/* One burst from each port's queue of this lcore, and what other lcores steered here. */
+/*
+ * Bursts from each port's queue of this lcore while they come full, up to RX_BURSTS_PER_POLL,
+ * and what other lcores steered here. Reading more than one burst keeps the queue toward us
+ * short when the peer answers our output in bursts (a veth's ACKs arrive a NAPI poll at a time).
+ */
+#define RX_BURSTS_PER_POLL 4
+
 static unsigned int
 rx_poll(struct dp_lcore *lc, struct rte_mbuf **pkts)
 {
@@ -257,19 +263,24 @@ rx_poll(struct dp_lcore *lc, struct rte_mbuf **pkts)
 
 	for (uint16_t p = 0; p < lc->dp->nb_ports; p++) {
 		struct dp_port *port = &lc->dp->ports[p];
-		uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
 
-		if (unlikely(lc->impaired)) {
-			impaired_input(lc, port, pkts, n, dp_now_us());
+		for (int b = 0; b < RX_BURSTS_PER_POLL; b++) {
+			uint16_t n = rte_eth_rx_burst(port->port_id, lc->index, pkts, lc->burst);
+
+			if (unlikely(lc->impaired)) {
+				impaired_input(lc, port, pkts, n, dp_now_us());
+			} else {
+				for (uint16_t i = 0; i < n; i++) {
+					if (i + 1 < n)
+						rte_prefetch0(
+							rte_pktmbuf_mtod(pkts[i + 1], void *));
+					dp_net_input(lc, port, pkts[i]);
+				}
+			}
 			got += n;
-			continue;
+			if (n < lc->burst)
+				break;
 		}
-		for (uint16_t i = 0; i < n; i++) {
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-			dp_net_input(lc, port, pkts[i]);
-		}
-		got += n;
 	}
 	return got + drain_steer_ring(lc);
 }

@@ -454,6 +454,21 @@ test_eal_args(void **state)
 	assert_string_equal(a.argv[6], "--huge-unlink");
 	ag_eal_argv_free(&a);
 	free(errs);
+	errs = NULL;
+
+	/* three lcores on two CPUs: pinned round robin */
+	assert_int_equal(
+		load_text("[eal]\nlcores = 0-2\ncpus = 0-1\n[dataplane]\nlcores = 1-2\n" PORT, &cfg,
+			  &errs),
+		0);
+	assert_int_equal(ag_eal_argv_build_ex(&cfg, "authgate", 0, NULL, 0, &a), 0);
+	assert_string_equal(a.argv[1], "--lcores=0@0,1@1,2@0");
+	ag_eal_argv_free(&a);
+	free(errs);
+	errs = NULL;
+	assert_int_not_equal(load_text("[eal]\ncpus = x\n" PORT, &cfg, &errs), 0);
+	assert_non_null(strstr(errs, "[eal] cpus"));
+	free(errs);
 }
 
 int
