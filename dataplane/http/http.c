@@ -118,7 +118,9 @@ static void
 http_validators(struct resp_buf *r, const struct store_file *f)
 {
 	resp_header_date(r, "Last-Modified", f->mtime);
-	resp_appendf(r, "ETag: %.*s\r\n", (int)f->etag_len, f->etag);
+	resp_append(r, "ETag: ", 6);
+	resp_append(r, f->etag, f->etag_len);
+	resp_append(r, "\r\n", 2);
 }
 
 /* Builds the multipart/byteranges body as slices; returns the Content-Length. */

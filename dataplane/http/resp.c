@@ -100,16 +100,44 @@ resp_appendf(struct resp_buf *r, const char *fmt, ...)
 	r->len += (size_t)n;
 }
 
+/*
+ * The headers of every response are appended piece by piece: vsnprintf took more than half of
+ * the instructions of a whole keep-alive GET (bench/tcp/callgrind.sh).
+ */
+static void
+resp_append_u64(struct resp_buf *r, uint64_t v)
+{
+	char d[20];
+	size_t n = 0;
+
+	do {
+		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	resp_append(r, d + sizeof(d) - n, n);
+}
+
+static void
+resp_name(struct resp_buf *r, const char *name)
+{
+	resp_append(r, name, strlen(name));
+	resp_append(r, ": ", 2);
+}
+
 void
 resp_header(struct resp_buf *r, const char *name, const char *value)
 {
-	resp_appendf(r, "%s: %s\r\n", name, value);
+	resp_name(r, name);
+	resp_append(r, value, strlen(value));
+	resp_append(r, "\r\n", 2);
 }
 
 void
 resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
 {
-	resp_appendf(r, "%s: %" PRIu64 "\r\n", name, value);
+	resp_name(r, name);
+	resp_append_u64(r, value);
+	resp_append(r, "\r\n", 2);
 }
 
 void
@@ -118,13 +146,23 @@ resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 	char d[HTTP_DATE_LEN + 1];
 
 	http_date_fmt(t, d);
-	resp_appendf(r, "%s: %s\r\n", name, d);
+	resp_header(r, name, d);
 }
 
 void
 resp_status(struct resp_buf *r, int status, int64_t now)
 {
-	resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));
+	if (status >= 100 && status <= 999) {
+		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+				(char)('0' + status % 10), ' ', '\0'};
+
+		resp_append(r, "HTTP/1.1 ", 9);
+		resp_append(r, code, 4);
+		resp_append(r, resp_reason(status), strlen(resp_reason(status)));
+		resp_append(r, "\r\n", 2);
+	} else {
+		resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));
+	}
 	resp_header_date(r, "Date", now);
 	resp_append(r, "Server: authgate\r\n", 18);
 }
