@@ -130,7 +130,7 @@ struct tcp_stats {
 	uint64_t challenge_acks_limited; /* RFC 5961 challenge ACKs not sent: over a limit */
 	uint64_t oow_acks_limited; /* ACKs for out-of-window/PAWS/unsent-ACK segments not sent */
 	uint64_t persist_probes;
-	uint64_t time_wait_reaped;  /* TIME_WAIT flows ended early to make room for a new one */
+	uint64_t time_wait_reaped;  /* TIME_WAIT entries ended early: the entry table was full */
 	uint64_t persist_timeouts;  /* flows reset: zero window for persist_timeout_us */
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
@@ -204,7 +204,12 @@ struct tcp_engine_params {
 	bool csum_offload;
 	/* Copy payload into the header mbuf so every output mbuf is one segment. */
 	bool tx_linear;
-	uint32_t max_flows;	/* flows this engine may own, TIME_WAIT included */
+	uint32_t max_flows; /* flows this engine may own (TIME_WAIT is not a flow) */
+	/*
+	 * TIME_WAIT entries (about 100 bytes each, no flow) this engine keeps; when full, the
+	 * oldest gives way (time_wait_reaped). 0: as many as max_flows.
+	 */
+	uint32_t max_time_wait;
 	uint32_t sndbuf;	/* bytes queued per flow, unacked included */
 	uint32_t rcvbuf;	/* receive window and per-flow receive memory bound */
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
@@ -293,6 +298,13 @@ void tcp_telemetry_init(struct tcp_flow_table *table, struct tcp_engine *const *
 			unsigned int nb_engines, uint64_t (*now_us)(void));
 /* Flows this engine owns right now. */
 uint32_t tcp_engine_nb_flows(const struct tcp_engine *e);
+/* TIME_WAIT entries the engine holds (they are not flows). */
+uint32_t tcp_engine_nb_time_wait(const struct tcp_engine *e);
+/*
+ * What the engine keeps for tuple: its flow's state, TCP_TIME_WAIT for a TIME_WAIT entry,
+ * TCP_CLOSED for nothing. On the owning lcore only.
+ */
+enum tcp_state tcp_tuple_state(struct tcp_engine *e, const struct tcp_tuple *t);
 
 /* Listen on lport (host order) on every local address. Returns 0, -EEXIST, -ENOSPC. */
 int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg);

@@ -10,9 +10,6 @@
 #include "dataplane/tcp/tcp_cksum.h"
 #include "dataplane/tcp/tcp_priv.h"
 
-#define PAWS_IDLE_US (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
-#define PAWS_SLACK   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
-
 /* Returns 0 or -EINVAL for a structurally broken option list. */
 static int
 parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
@@ -127,10 +124,7 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
 	bool full;
 
-	/* A SYN that would get state makes room in TIME_WAIT (a cookie ACK does the same). */
-	if (e->nb_flows >= e->p.max_flows && e->half_open < e->p.max_half_open &&
-	    e->p.syncookies != TCP_SYNCOOKIE_ALWAYS && !pool_low)
-		tcp_time_wait_reap(e);
+	/* TIME_WAIT holds no flow (tcp_tw.c): it never stands in a new connection's way. */
 	full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
 	const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
 	bool cookie;
@@ -222,7 +216,7 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 		tcp_drop(e, m, TCP_DROP_COOKIE);
 		return;
 	}
-	if (e->nb_flows >= e->p.max_flows && !tcp_time_wait_reap(e)) {
+	if (e->nb_flows >= e->p.max_flows) {
 		tcp_send_rst_reply(e, s);
 		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
 		return;
@@ -807,16 +801,6 @@ input_early(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct 
 		rte_pktmbuf_free(*mp);
 		return false;
 	}
-	if (f->state == TCP_TIME_WAIT &&
-	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN) {
-		/* RFC 6191: a new incarnation may reuse a TIME_WAIT tuple if it is newer. */
-		if (seq_gt(s->seq, f->rcv_nxt) ||
-		    ((f->flags & TF_TS) && s->opts.has_ts && seq_gt(s->opts.tsval, f->ts_recent))) {
-			tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
-			input_noflow(e, s, *mp);
-			return false;
-		}
-	}
 	if (f->state == TCP_SYN_RECEIVED &&
 	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN && s->seq == f->irs) {
 		/* Our SYN-ACK was lost: send it again. */
@@ -845,8 +829,8 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	 * Segments without timestamps are tolerated.
 	 */
 	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
-	    (int32_t)(f->ts_recent - s->opts.tsval) > PAWS_SLACK &&
-	    e->now - f->ts_recent_age < PAWS_IDLE_US) {
+	    (int32_t)(f->ts_recent - s->opts.tsval) > TCP_PAWS_SLACK &&
+	    e->now - f->ts_recent_age < TCP_PAWS_IDLE_US) {
 		tcp_send_oow_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return false;
@@ -859,8 +843,6 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 				rte_pktmbuf_free(m);
 				return false;
 			}
-			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
-				f->linger_at = e->now + e->p.time_wait_us;
 			/*
 			 * Data or a FIN we already have is a retransmission whose ACK was
 			 * lost: the peer needs the answer every time. Anything else out of
@@ -880,14 +862,9 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	if (s->flags & TCP_FL_RST) {
 		e->stats.rst_in++;
 		/*
-		 * RFC 5961 3.2: only an exact match resets; in window elicits a challenge. RFC
-		 * 1337: not in TIME_WAIT (TIME-WAIT assassination: a late duplicate of this
-		 * connection would then meet no flow, or a new one).
+		 * RFC 5961 3.2: only an exact match resets; in window elicits a challenge.
+		 * (TIME_WAIT, where RFC 1337 ignores even an exact one, is tcp_tw.c's.)
 		 */
-		if (s->seq == f->rcv_nxt && f->state == TCP_TIME_WAIT) {
-			tcp_drop(e, m, TCP_DROP_STATE);
-			return false;
-		}
 		if (s->seq == f->rcv_nxt) {
 			tcp_flow_release(f, TCP_CLOSE_RESET, true);
 			rte_pktmbuf_free(m);
@@ -979,7 +956,7 @@ input_handshake_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
 	return true;
 }
 
-/* The ACK field: RFC 5961 5.2's bounds, then process_ack; TIME_WAIT answers and lingers. */
+/* The ACK field: RFC 5961 5.2's bounds, then process_ack. */
 static bool
 input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m,
 	  bool handshake)
@@ -996,15 +973,6 @@ input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rt
 		return false;
 	}
 	if (!process_ack(e, f, s, handshake)) {
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	if (f->state == TCP_TIME_WAIT) {
-		if (m != NULL || (s->flags & TCP_FL_FIN)) {
-			tcp_send_ack(f);
-			f->linger_at = e->now + e->p.time_wait_us;
-			tcp_timer_sched(f);
-		}
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -1187,6 +1155,10 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 
 	f = tcp_flow_lookup(e->t, &s.tuple);
 	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED) {
+		struct tcp_tw *w = tcp_tw_lookup(e, &s.tuple);
+
+		if (w != NULL && tcp_tw_input(e, w, &s, m))
+			return;
 		input_noflow(e, &s, m);
 		return;
 	}

@@ -49,14 +49,17 @@ seq_max(uint32_t a, uint32_t b)
 #define TCP_FL_ACK 0x10
 #define TCP_FL_URG 0x20
 
-#define TCP_OOO_MAX	64 /* out-of-order segments held per flow */
-#define TCP_SB_MAX	16 /* SACKed ranges remembered per flow (sender scoreboard) */
-#define TCP_MAX_LISTEN	16
-#define TCP_WHEEL_SLOTS 4096 /* power of two */
-#define TCP_WHEEL_TICK	1000 /* µs per slot */
-#define TCP_DEFAULT_MSS 536
-#define TCP_MAX_WSCALE	14
-#define TCP_TS_HZ_DIV	1000 /* TSval ticks in ms */
+#define TCP_OOO_MAX	   64 /* out-of-order segments held per flow */
+#define TCP_SB_MAX	   16 /* SACKed ranges remembered per flow (sender scoreboard) */
+#define TCP_MAX_LISTEN	   16
+#define TCP_WHEEL_SLOTS	   4096 /* power of two */
+#define TCP_WHEEL_TICK	   1000 /* µs per slot */
+#define TCP_DEFAULT_MSS	   536
+#define TCP_MAX_WSCALE	   14
+#define TCP_TS_HZ_DIV	   1000				     /* TSval ticks in ms */
+#define TCP_PAWS_IDLE_US   (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
+#define TCP_PAWS_SLACK	   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
+#define TCP_OOW_ACK_GAP_US (500 * 1000) /* answers to invalid segments, per flow */
 
 /* Options parsed from a received segment. */
 struct tcp_opts {
@@ -205,7 +208,23 @@ struct tcp_flow {
 	uint32_t wheel_slot;
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
-	TAILQ_ENTRY(tcp_flow) tw_link;	/* TIME_WAIT flows, oldest first */
+};
+
+/* What a connection keeps in TIME_WAIT (tcp_tw.c): no flow, no id, no queues. */
+struct tcp_tw {
+	struct tcp_tuple tuple;
+	uint32_t snd_nxt; /* ours, after our FIN */
+	uint32_t rcv_nxt; /* after the peer's FIN */
+	uint32_t rcv_wnd; /* the window we last advertised (bytes) */
+	uint32_t ts_recent;
+	uint32_t ts_offset;
+	uint16_t win; /* rcv_wnd as the header carries it (scaled) */
+	bool ts;      /* timestamps were negotiated */
+	uint64_t ts_recent_age;
+	uint64_t oow_ack_at;
+	uint64_t expire_at;
+	struct tcp_tw *hnext; /* bucket chain, or the free list */
+	TAILQ_ENTRY(tcp_tw) age;
 };
 
 TAILQ_HEAD(tcp_flow_list, tcp_flow);
@@ -239,7 +258,14 @@ struct tcp_engine {
 	uint64_t wheel_tick; /* last tick processed */
 	struct tcp_flow_list wheel[TCP_WHEEL_SLOTS];
 	struct tcp_flow_list flows;
-	struct tcp_flow_list time_wait; /* by entry into TIME_WAIT, oldest first */
+	/* TIME_WAIT entries: hashed by tuple, and by age (= by expiry) */
+	struct tcp_tw *tw_mem;
+	struct tcp_tw *tw_free;
+	struct tcp_tw **tw_bucket;
+	TAILQ_HEAD(, tcp_tw) tw_age;
+	uint32_t tw_mask;
+	uint32_t tw_cap;
+	uint32_t nb_tw;
 	uint32_t nb_flows;
 	uint32_t half_open;
 	uint32_t id_base;
@@ -285,6 +311,17 @@ const struct tcp_src *tcp_src_find(const struct tcp_engine *e, uint32_t addr);
 /* Adds conns and half_open (each +1, 0 or -1) to addr's counts. */
 void tcp_src_count(struct tcp_engine *e, uint32_t addr, int conns, int half_open);
 
+/* tcp_tw.c */
+int tcp_tw_init(struct tcp_engine *e);
+void tcp_tw_fini(struct tcp_engine *e);
+struct tcp_tw *tcp_tw_lookup(struct tcp_engine *e, const struct tcp_tuple *t);
+/* Records f's TIME_WAIT (reaping the oldest entry when the table is full). */
+void tcp_tw_enter(struct tcp_engine *e, const struct tcp_flow *f);
+/* Frees the entries whose time is up. */
+void tcp_tw_expire(struct tcp_engine *e);
+bool tcp_tw_input(struct tcp_engine *e, struct tcp_tw *w, const struct tcp_seg *s,
+		  struct rte_mbuf *m);
+
 /* tcp_flowtab.c */
 unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
 int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out);
@@ -306,9 +343,13 @@ void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
 void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
 void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify);
+/* The flow becomes a TIME_WAIT entry and is released (the app told first). */
 void tcp_enter_time_wait(struct tcp_flow *f);
-/* Ends one TIME_WAIT flow to make room; false when there is none. */
-bool tcp_time_wait_reap(struct tcp_engine *e);
+/* An ACK of no flow: TIME_WAIT's answer. */
+void tcp_send_bare_ack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
+		       uint16_t win, bool ts, uint32_t ts_offset, uint32_t ts_recent);
+/* RFC 5961's engine-wide challenge ACK budget: true when one more may go this second. */
+bool tcp_challenge_budget(struct tcp_engine *e);
 struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
 			      uint32_t iss, enum tcp_state st);
 int tcp_flow_accept(struct tcp_flow *f);

@@ -409,6 +409,14 @@ h_flow(struct h *h)
 	return tcp_flow_lookup(h_table, &t);
 }
 
+enum tcp_state
+h_state(struct h *h)
+{
+	struct tcp_tuple t = h_tuple(h);
+
+	return tcp_tuple_state(h->e, &t);
+}
+
 uint64_t
 h_drops(const struct h *h, enum tcp_drop_reason r)
 {

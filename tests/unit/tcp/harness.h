@@ -127,6 +127,8 @@ void h_advance(struct h *h, uint64_t us);
 int h_connect(struct h *h, uint16_t cport, uint16_t lport, const struct h_opts *o,
 	      uint32_t client_isn);
 struct tcp_flow *h_flow(struct h *h);
+/* What the engine keeps for the connection under test: TCP_TIME_WAIT has no flow. */
+enum tcp_state h_state(struct h *h);
 struct tcp_tuple h_tuple(const struct h *h);
 uint64_t h_drops(const struct h *h, enum tcp_drop_reason r);
 

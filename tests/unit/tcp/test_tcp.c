@@ -96,7 +96,7 @@ test_handshake_options(void **state)
 	o = (struct h_opts){.ws = -1, .ts = true, .tsval = 5556, .tsecr = p.tsval};
 	h_send(&h, F_ACK, 1001, p.seq + 1, 512, &o, NULL, 0);
 	assert_int_equal(h.app.accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_SYN_RECEIVED], 0);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_ESTABLISHED], 1);
 	expect_none(&h);
@@ -172,7 +172,7 @@ test_syn_cookies(void **state)
 	h_send(&h, F_ACK, 5001, p.seq + 1, 1000, &o, NULL, 0);
 	assert_int_equal(h.app.accepted, 1);
 	assert_int_equal(stats(&h)->cookies_accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	/* MSS, timestamps and the peer's window scale came back from the cookie: 1000 << 7. */
 	h_pop(&h, &p);
 	assert_int_equal(p.len, 1448);
@@ -1821,7 +1821,7 @@ test_passive_close(void **state)
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
 	assert_int_equal(h.app.eof, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_CLOSE_WAIT);
+	assert_int_equal(h_state(&h), TCP_CLOSE_WAIT);
 	/* half-close: the app may still send */
 	assert_int_equal(tcp_send(h.app.flow, "bye", 3), 3);
 	h_pop(&h, &p);
@@ -1830,7 +1830,7 @@ test_passive_close(void **state)
 	h_pop(&h, &p);
 	assert_int_equal(p.flags & (F_FIN | F_ACK), F_FIN | F_ACK);
 	assert_int_equal(p.seq, h.sseq + 3);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_LAST_ACK);
+	assert_int_equal(h_state(&h), TCP_LAST_ACK);
 	h_ack(&h, h.sseq + 4, 1000);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.reason, TCP_CLOSE_NORMAL);
@@ -1851,10 +1851,10 @@ test_active_close_time_wait(void **state)
 	assert_int_equal(tcp_shutdown(h.app.flow), 0);
 	h_pop(&h, &p);
 	assert_int_equal(p.flags, F_FIN | F_ACK);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_1);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_1);
 	assert_int_equal(tcp_send(h.app.flow, "x", 1), -ENOTCONN);
 	h_ack(&h, h.sseq + 1, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	/* the peer may still talk in FIN_WAIT_2 */
 	h.sseq++;
 	h_data(&h, "late", 4);
@@ -1863,17 +1863,24 @@ test_active_close_time_wait(void **state)
 	h.cseq++;
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.eof, 1);
 	/* a retransmitted FIN is ACKed again */
 	h_send(&h, F_FIN | F_ACK, h.cseq - 1, h.sseq, 1000, NULL, NULL, 0);
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	h_advance(&h, 9 * 1000 * MS);
-	assert_non_null(h_flow(&h));
-	h_advance(&h, 2 * 1000 * MS);
+	/* TIME_WAIT is an entry, not a flow: the flow and its slot are free already */
 	assert_null(h_flow(&h));
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	assert_int_equal(tcp_engine_nb_time_wait(h.e), 1);
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 1);
+	h_advance(&h, 9 * 1000 * MS);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	/* the FIN again restarted the wait: it ends 10 s after that, not after the first */
+	h_advance(&h, 2 * 1000 * MS);
+	assert_int_equal(h_state(&h), TCP_CLOSED);
+	assert_int_equal(tcp_engine_nb_time_wait(h.e), 0);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 0);
 	assert_int_equal(h.app.closed, 1);
 	h_fini(&h);
@@ -1899,16 +1906,18 @@ close_to_time_wait(struct h *h)
 	h_send(h, F_FIN | F_ACK, h->cseq, h->sseq, 1000, NULL, NULL, 0);
 	h->cseq++;
 	h_pop(h, &p);
-	assert_int_equal(tcp_flow_state(h_flow(h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(h), TCP_TIME_WAIT);
 }
 
 /*
- * A busy server closes first, so its table fills with TIME_WAIT flows that nobody uses. A
- * new client must not be refused for them: the oldest is reaped to make room (its
- * timestamps guard a later incarnation of the same tuple, RFC 6191).
+ * A busy server closes first, so it holds a TIME_WAIT for nearly every connection it served.
+ * Those must cost neither flow slots nor flow memory: with max_flows = 4, four connections in
+ * TIME_WAIT and four open ones live side by side (before, TIME_WAIT was a whole flow and the
+ * fifth client could only get in by reaping one). When the entry table itself is full, the
+ * oldest entry gives way; nobody is refused for a connection that ended.
  */
 static void
-test_time_wait_reaped_when_full(void **state)
+test_time_wait_costs_no_flow(void **state)
 {
 	struct h h;
 
@@ -1920,18 +1929,25 @@ test_time_wait_reaped_when_full(void **state)
 		h_advance(&h, 100 * MS);
 	}
 	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
-	assert_int_equal(h_connect(&h, 43004, H_APP_PORT, NULL, 1), 0);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	for (uint16_t i = 0; i < 4; i++)
+		assert_int_equal(h_connect(&h, (uint16_t)(44000 + i), H_APP_PORT, NULL, 1), 0);
 	h_drain(&h);
-	assert_int_equal(h.app.accepted, 5);
+	assert_int_equal(h.app.accepted, 8);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 4);
 	assert_int_equal(h_drops(&h, TCP_DROP_FLOW_LIMIT), 0);
+	assert_int_equal(stats(&h)->cookies_sent, 0);
+	assert_int_equal(stats(&h)->time_wait_reaped, 0);
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
+	/* a fifth TIME_WAIT: the entry table (as large as max_flows) gives up its oldest */
+	close_to_time_wait(&h);
 	assert_int_equal(stats(&h)->time_wait_reaped, 1);
-	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 3);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
-	h.cport = 43000; /* the oldest went */
-	assert_null(h_flow(&h));
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
+	h.cport = 43000;
+	assert_int_equal(h_state(&h), TCP_CLOSED);
 	h.cport = 43001;
-	assert_non_null(h_flow(&h));
-	assert_int_equal(h.app.closed, 4); /* the reaped flow's app was told once, long ago */
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	assert_int_equal(h.app.closed, 5); /* each app told once, when its connection ended */
 	h_fini(&h);
 }
 
@@ -1948,11 +1964,11 @@ test_time_wait_recycled_by_new_syn(void **state)
 	h_pop(&h, &p);
 	h_send(&h, F_FIN | F_ACK, h.cseq, h.sseq + 1, 1000, NULL, NULL, 0);
 	h_pop(&h, &p);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	h.app.accepted = 0;
 	assert_int_equal(h_connect(&h, 40032, H_APP_PORT, NULL, h.cseq + 100000), 0);
 	assert_int_equal(h.app.accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	h_fini(&h);
 }
 
@@ -1972,9 +1988,9 @@ test_simultaneous_close(void **state)
 	h.cseq++;
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_CLOSING);
+	assert_int_equal(h_state(&h), TCP_CLOSING);
 	h_ack(&h, h.sseq + 1, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.reason, TCP_CLOSE_NORMAL);
 	h_fini(&h);
@@ -2022,7 +2038,7 @@ reach_state(struct h *h, uint16_t cport, enum tcp_state st)
 			}
 		}
 	}
-	assert_int_equal(tcp_flow_state(h_flow(h)), st);
+	assert_int_equal(h_state(h), st);
 	return h_flow(h);
 }
 
@@ -2054,15 +2070,15 @@ test_rst_in_every_state(void **state)
 		assert_int_equal(p.flags & F_ACK, F_ACK);
 		assert_int_equal(p.ack, h.cseq);
 		expect_none(&h);
-		assert_non_null(h_flow(&h));
+		assert_int_equal(h_state(&h), st);
 		/* exact: the connection goes (not TIME_WAIT: RFC 1337) */
 		h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
 		expect_none(&h);
 		if (st == TCP_TIME_WAIT) {
-			assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+			assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 			h_advance(&h, 11 * 1000 * MS);
 		}
-		assert_null(h_flow(&h));
+		assert_int_equal(h_state(&h), TCP_CLOSED);
 		if (st == TCP_ESTABLISHED || st == TCP_FIN_WAIT_1 || st == TCP_FIN_WAIT_2 ||
 		    st == TCP_CLOSE_WAIT || st == TCP_CLOSING || st == TCP_LAST_ACK) {
 			assert_int_equal(h.app.closed, closed + 1);
@@ -2092,8 +2108,7 @@ test_time_wait_survives_rst(void **state)
 	reach_state(&h, 42100, TCP_TIME_WAIT);
 	h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
 	expect_none(&h);
-	assert_non_null(h_flow(&h));
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h_drops(&h, TCP_DROP_STATE), 1);
 	/* the old connection's FIN again: acknowledged from TIME_WAIT, not reset */
 	h_send(&h, F_FIN | F_ACK, h.cseq - 1, h.sseq, 1000, NULL, NULL, 0);
@@ -2103,7 +2118,56 @@ test_time_wait_survives_rst(void **state)
 	assert_int_equal(h.app.closed, 1);
 	/* and it still ends on time */
 	h_advance(&h, 11 * 1000 * MS);
-	assert_null(h_flow(&h));
+	assert_int_equal(h_state(&h), TCP_CLOSED);
+	h_fini(&h);
+}
+
+/*
+ * TIME_WAIT keeps what it must to protect the old connection (RFC 9293 3.6, RFC 6191): a SYN
+ * that is not newer (an old duplicate) does not reopen the tuple, and what the entry answers
+ * to stale segments is bounded like a flow's answers, however many a spoofer sends.
+ */
+static void
+test_time_wait_entry_guards_tuple(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts old = {.mss = 1460, .ws = 7, .sackp = true, .ts = true, .tsval = 1};
+	unsigned int answers = 0;
+
+	(void)state;
+	h_init(&h, NULL);
+	h_advance(&h, 5000 * MS);
+	reach_state(&h, 42200, TCP_TIME_WAIT);
+	h.app.accepted = 0;
+	/* an old SYN: lower sequence, older timestamp: challenged, not taken */
+	h_send(&h, F_SYN, h.cseq - 5000, 0, 65535, &old, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+	assert_int_equal(h.app.accepted, 0);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	/* data in the window: nothing taken, the ACK repeats where the stream ended */
+	h_advance(&h, 600 * MS);
+	h_send(&h, F_ACK | F_PSH, h.cseq, h.sseq, 1000, NULL, "late", 4);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	assert_int_equal(p.seq, h.sseq);
+	assert_true(p.ts);
+	/* 1000 spoofed out-of-window segments over 1 s: two answers at most (one per 500 ms) */
+	for (int i = 0; i < 1000; i++) {
+		h_send(&h, F_ACK, h.cseq + 1000000 + (uint32_t)i, h.sseq, 1000, NULL, NULL, 0);
+		while (h_pending(&h) > 0) {
+			h_pop(&h, &p);
+			answers++;
+		}
+		h_advance(&h, MS);
+	}
+	assert_true(answers <= 3);
+	assert_true(stats(&h)->oow_acks_limited >= 997);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	h_fini(&h);
 }
 
@@ -2134,7 +2198,7 @@ test_fin_in_every_state(void **state)
 		assert_int_equal(p.flags & F_ACK, F_ACK);
 		assert_int_equal(p.ack, repeat ? h.cseq : h.cseq + 1);
 		h_drain(&h);
-		assert_int_equal(tcp_flow_state(h_flow(&h)), after[st]);
+		assert_int_equal(h_state(&h), after[st]);
 	}
 	h_fini(&h);
 }
@@ -2154,7 +2218,7 @@ test_challenge_ack_for_syn(void **state)
 	assert_int_equal(p.seq, h.sseq);
 	assert_int_equal(p.ack, h.cseq);
 	assert_int_equal(stats(&h)->challenge_acks, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	assert_int_equal(h.app.closed, 0);
 	h_fini(&h);
 }
@@ -2175,14 +2239,14 @@ test_fin_wait2_keeps_receiving(void **state)
 	h_pop(&h, &p);
 	h.sseq++;
 	h_ack(&h, h.sseq, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	for (int i = 0; i < 12; i++) { /* two minutes of an upload, a segment every 10 s */
 		h_advance(&h, 10 * 1000 * MS);
 		h_drain(&h);
 		h_data(&h, "0123456789", 10);
 		assert_int_equal(h.app.rxlen, 10 * (uint32_t)(i + 1));
 	}
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	assert_int_equal(h.app.closed, 0);
 	/* a peer that goes quiet for fin_wait2_us is given up */
 	h_advance(&h, 61 * 1000 * MS);
@@ -2302,7 +2366,7 @@ test_challenge_ack_per_flow_limit(void **state)
 	assert_int_equal(p.ack, h.cseq);
 	expect_none(&h);
 	assert_int_equal(stats(&h)->challenge_acks, 2);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	h_fini(&h);
 }
 
@@ -2982,7 +3046,8 @@ main(void)
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_active_close_time_wait),
 		cmocka_unit_test(test_time_wait_recycled_by_new_syn),
-		cmocka_unit_test(test_time_wait_reaped_when_full),
+		cmocka_unit_test(test_time_wait_entry_guards_tuple),
+		cmocka_unit_test(test_time_wait_costs_no_flow),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_rst_in_every_state),
 		cmocka_unit_test(test_time_wait_survives_rst),
