@@ -272,6 +272,14 @@ step(struct h *h, struct slot *sl, struct rd *r)
 	case 8:
 		h->rx_ol_flags = rx_flags[u8(r) % RTE_DIM(rx_flags)];
 		break;
+	case 10: /* a router's ICMP about a segment we sent: mostly frag-needed near the flight */
+		flags = u8(r);
+		seq = s->sseq + (uint32_t)(int16_t)u16(r);
+		win = u16(r);	  /* the next-hop MTU */
+		len = u8(r) % 24; /* quoted TCP bytes */
+		h_icmp(h, (flags & 0xc0) ? 3 : flags & 0xf, (flags & 0xc0) ? 4 : (flags >> 4) & 3,
+		       s->cport, seq, win, len);
+		break;
 	default: /* a burst of the same segment: floods and duplicates */
 		flags = u8(r) & 0x3f;
 		seq = s->cseq + (uint32_t)(int16_t)u16(r);
