@@ -949,6 +949,20 @@ rexmt_expired(struct tcp_flow *f)
 	}
 	e->stats.rto_expired++;
 	/*
+	 * The first timeout of an episode may be a delay, not a loss (a busy peer, a queue that
+	 * drained late): keep what it takes away so that the ACKs that follow can give it back
+	 * (tcp_input.c rto_undo_*). Not from inside fast recovery, and not twice in a row.
+	 */
+	if (f->retries == 1 && f->rto_undo == RTO_UNDO_NONE && !(f->flags & TF_RECOVERY)) {
+		f->undo_cwnd = f->cwnd;
+		f->undo_ssthresh = f->ssthresh;
+		f->rto_recover = f->snd_max;
+		f->rto_tsval = ts_now(e) + f->ts_offset; /* what the retransmission carries */
+		f->rto_undo = (f->flags & TF_TS) ? RTO_UNDO_EIFEL : RTO_UNDO_FRTO_1;
+	} else {
+		f->rto_undo = RTO_UNDO_NONE;
+	}
+	/*
 	 * RFC 4821-style black-hole fallback: a path that drops full-size segments and sends no
 	 * ICMP (filtered) times out every one of them. After every second RTO in a row of a
 	 * full-size segment, step the MSS down (1024, then TCP_PMTU_MIN_MSS) so the flow

@@ -314,6 +314,79 @@ tail_lost(const struct tcp_flow *f)
 	       seq_geq(f->fack, f->snd_nxt) && seq_geq(f->snd_nxt, f->snd_una + f->sndq_bytes);
 }
 
+/*
+ * The timeout was needless: the peer had the data, the ACKs were late. Give back what it took
+ * (RFC 4015): cwnd and ssthresh as before, and go on after what is in flight instead of
+ * sending it all again.
+ */
+static void
+rto_undo(struct tcp_engine *e, struct tcp_flow *f)
+{
+	f->cwnd = RTE_MAX(f->cwnd, f->undo_cwnd);
+	f->ssthresh = RTE_MAX(f->ssthresh, f->undo_ssthresh);
+	f->snd_nxt = f->snd_max;
+	f->retries = 0;
+	f->rto_undo = RTO_UNDO_NONE;
+	e->stats.rto_spurious++;
+}
+
+/*
+ * An ACK that moves snd_una after a timeout. Eifel (RFC 3522): it echoes a TSval older than
+ * the retransmission's, so it acknowledges the original transmission, and the RTT it shows
+ * is sampled (unambiguous with timestamps, RFC 7323). F-RTO (RFC 5682) without timestamps:
+ * the first such ACK lets two new segments out instead of the go-back-N resend; if the next
+ * ACK moves snd_una again, data never resent was acknowledged. Returns true when F-RTO now
+ * waits for that second ACK (the caller sends the new segments).
+ */
+static bool
+rto_undo_on_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
+{
+	switch (f->rto_undo) {
+	case RTO_UNDO_EIFEL:
+		if (s->opts.has_ts && seq_lt(s->opts.tsecr, f->rto_tsval)) {
+			uint32_t ticks =
+				(uint32_t)(e->now / TCP_TS_HZ_DIV) + f->ts_offset - s->opts.tsecr;
+
+			if (ticks < 60000)
+				tcp_rtt_sample(f, ticks * 1000u);
+			rto_undo(e, f);
+		}
+		f->rto_undo = RTO_UNDO_NONE;
+		return false;
+	case RTO_UNDO_FRTO_1:
+		f->rto_undo = RTO_UNDO_NONE;
+		/* step 2b: only below the old flight, and with new data to show the path */
+		if (seq_lt(s->ack, f->rto_recover) &&
+		    (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT) &&
+		    seq_lt(f->rto_recover, f->snd_una + f->sndq_bytes)) {
+			f->rto_undo = RTO_UNDO_FRTO_2;
+			return true;
+		}
+		return false;
+	case RTO_UNDO_FRTO_2:
+		rto_undo(e, f);
+		return false;
+	default:
+		return false;
+	}
+}
+
+/*
+ * A duplicate ACK after a timeout: F-RTO's answer is that the segments are really lost
+ * (RFC 5682 step 3a): resume the conventional go-back-N from snd_una, in slow start from at
+ * most three segments. Eifel keeps waiting for the ACK that covers the retransmission.
+ */
+static void
+rto_undo_on_dupack(struct tcp_flow *f, uint32_t smss)
+{
+	if (f->rto_undo == RTO_UNDO_FRTO_2) {
+		f->cwnd = RTE_MIN(f->cwnd, 3 * smss);
+		f->snd_nxt = f->snd_una;
+	}
+	if (f->rto_undo != RTO_UNDO_EIFEL)
+		f->rto_undo = RTO_UNDO_NONE;
+}
+
 /* Returns false when the flow went away. */
 static bool
 process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
@@ -325,6 +398,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 
 	if (seq_gt(s->ack, f->snd_una)) {
 		uint32_t acked = s->ack - f->snd_una;
+		bool frto_probe = f->rto_undo != RTO_UNDO_NONE && rto_undo_on_ack(e, f, s);
 
 		if ((f->flags & TF_RTT_TIMING) && seq_gt(s->ack, f->rtt_seq)) {
 			f->flags &= ~TF_RTT_TIMING;
@@ -383,6 +457,11 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 			cc_new_ack(f, acked);
 		}
 		f->flags &= ~TF_TLP_DONE;
+		if (frto_probe) {
+			/* F-RTO step 2b: two segments never sent before, past the old flight */
+			f->snd_nxt = f->snd_max;
+			f->cwnd = f->snd_max - f->snd_una + 2 * smss;
+		}
 		if (f->snd_una == f->snd_max) {
 			f->rexmt_at = 0;
 			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
@@ -394,6 +473,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		   (swnd == f->snd_wnd || s->opts.nb_sack > 0) && f->snd_max != f->snd_una) {
 		/* RFC 5681 duplicate ACK (one carrying SACK counts even if the window moved) */
 		e->stats.dup_acks_in++;
+		if (f->rto_undo != RTO_UNDO_NONE)
+			rto_undo_on_dupack(f, smss);
 		tcp_sb_update(f, &s->opts);
 		if (f->dupacks < 255)
 			f->dupacks++;

@@ -125,6 +125,12 @@ struct tcp_listener {
 #define TF_TLP_DONE    0x40000 /* a probe went out since snd_una last moved */
 #define TF_FULL_ACKED  0x80000 /* an ACK covered a full segment: the path is no black hole */
 
+/* tcp_flow.rto_undo: how the first RTO of an episode may still prove spurious */
+#define RTO_UNDO_NONE	0
+#define RTO_UNDO_EIFEL	1 /* timestamps: the first ACK's TSecr tells (RFC 3522) */
+#define RTO_UNDO_FRTO_1 2 /* F-RTO: waiting for the first ACK (RFC 5682 step 2) */
+#define RTO_UNDO_FRTO_2 3 /* F-RTO: two new segments sent, the second ACK tells (step 3) */
+
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */
 	struct rcu_head rcu;
@@ -164,6 +170,18 @@ struct tcp_flow {
 	uint32_t recover; /* RFC 6582 */
 	uint8_t dupacks;
 	uint8_t retries; /* RTO expirations without progress */
+	/*
+	 * Spurious RTO detection (tcp_engine.c rto_undo_*): what the first timeout of an
+	 * episode took away, and how to tell whether it was needed. RTO_UNDO_EIFEL: with
+	 * timestamps, an ACK echoing a TSval older than rto_tsval (our retransmission's) acks
+	 * the original (RFC 3522). RTO_UNDO_FRTO_1/2: without them, F-RTO (RFC 5682): new data
+	 * instead of go-back-N after the first ACK, and the second ACK decides.
+	 */
+	uint8_t rto_undo;
+	uint32_t undo_cwnd;
+	uint32_t undo_ssthresh;
+	uint32_t rto_tsval;
+	uint32_t rto_recover; /* snd_max when the RTO fired */
 	uint8_t ka_probes;
 	/* RFC 6675 scoreboard: ranges above snd_una the peer holds; sorted, disjoint */
 	uint32_t sb[TCP_SB_MAX][2];

@@ -1158,6 +1158,116 @@ test_rto_keeps_sack_scoreboard(void **state)
 	h_fini(&h);
 }
 
+/*
+ * A timeout that was only a delay: the peer had every segment, its ACKs were late (a busy
+ * client, a queue that drained late). With timestamps the first ACK after the resend echoes
+ * the original's TSval (RFC 3522): cwnd comes back and nothing more is resent. Before, every
+ * such timeout cut cwnd to one segment and resent the whole flight (go-back-N).
+ */
+static void
+rto_eifel_case(bool spurious)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts syn = {.mss = 1000, .ws = -1, .sackp = true, .ts = true};
+	struct h_opts o = {.ws = -1, .ts = true};
+	uint32_t u, first, orig_tsval = 0, rtx_tsval;
+
+	h_init(&h, NULL);
+	h.app.send_on_accept = 10000;
+	assert_int_equal(h_connect(&h, 40090, H_APP_PORT, &syn, 1), 0);
+	u = h.sseq;
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		if (p.seq == u && p.len > 0)
+			orig_tsval = p.tsval;
+	}
+	h_advance(&h, 30 * MS); /* late: the tail loss probe, then the RTO */
+	while (stats(&h)->rto_expired == 0)
+		h_advance(&h, 10 * MS);
+	rtx_tsval = 0;
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		if (p.seq == u && p.len > 0)
+			rtx_tsval = p.tsval;
+	}
+	assert_true(rtx_tsval > orig_tsval);
+	/* the ACK for the first three segments: of the original, or of the resend */
+	o.tsval = (uint32_t)(h.now / 1000);
+	o.tsecr = spurious ? orig_tsval : rtx_tsval;
+	h_send(&h, F_ACK, h.cseq, u + 3000, 65535, &o, NULL, 0);
+	if (spurious) {
+		assert_int_equal(stats(&h)->rto_spurious, 1);
+		/* the rest is in flight: not sent again */
+		assert_int_equal(pop_count_in(&h, u + 3000, u + 10000, &first), 0);
+	} else {
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+		assert_true(pop_count_in(&h, u + 3000, u + 10000, &first) > 0);
+		assert_int_equal(first, u + 3000); /* go-back-N: the flight is resent */
+	}
+	h_fini(&h);
+}
+
+static void
+test_rto_spurious_eifel_undo(void **state)
+{
+	(void)state;
+	rto_eifel_case(true);
+	rto_eifel_case(false);
+}
+
+/*
+ * The same without timestamps (Windows clients by default): F-RTO (RFC 5682). After the first
+ * ACK past the resend, two segments never sent before go out instead of the old flight; an
+ * ACK that then moves snd_una acknowledges data that was not resent: the timeout was
+ * spurious. A duplicate ACK instead says the flight is lost: go-back-N from snd_una.
+ */
+static void
+rto_frto_case(bool spurious)
+{
+	struct h h;
+	struct h_opts syn = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, first;
+
+	h_init(&h, NULL);
+	h.app.send_on_accept = 30000;
+	assert_int_equal(h_connect(&h, 40091, H_APP_PORT, &syn, 1), 0);
+	u = h.sseq;
+	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 10); /* IW10 */
+	/* a tail loss probe (one new segment), then the RTO resends the first */
+	while (stats(&h)->rto_expired == 0)
+		h_advance(&h, 10 * MS);
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(stats(&h)->tlp_probes, 1);
+	/* first ACK: two new segments past the probe, not the old flight */
+	h_ack(&h, u + 2000, 65535);
+	assert_int_equal(pop_count_in(&h, u + 11000, u + 13000, &first), 2);
+	assert_int_equal(first, u + 11000);
+	if (spurious) {
+		h_ack(&h, u + 5000, 65535);
+		assert_int_equal(stats(&h)->rto_spurious, 1);
+		/* cwnd back: new data flows on, nothing of the old flight is resent */
+		assert_int_equal(pop_count_in(&h, u + 5000, u + 11000, &first), 0);
+		assert_true(seq_geq(first, u + 13000));
+	} else {
+		h_ack(&h, u + 2000, 65535); /* a duplicate: the flight is lost */
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+		assert_true(pop_count_in(&h, u + 2000, u + 11000, &first) > 0);
+		assert_int_equal(first, u + 2000); /* go-back-N from snd_una */
+		h_ack(&h, u + 4000, 65535);
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+	}
+	h_fini(&h);
+}
+
+static void
+test_rto_spurious_frto_undo(void **state)
+{
+	(void)state;
+	rto_frto_case(true);
+	rto_frto_case(false);
+}
+
 static void
 test_tail_loss_probe(void **state)
 {
@@ -2989,6 +3099,8 @@ main(void)
 		cmocka_unit_test(test_sack_recovery_after_fin),
 		cmocka_unit_test(test_sack_partial_ack_retransmits),
 		cmocka_unit_test(test_rto_keeps_sack_scoreboard),
+		cmocka_unit_test(test_rto_spurious_eifel_undo),
+		cmocka_unit_test(test_rto_spurious_frto_undo),
 		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_zero_window_forever_gives_up),
