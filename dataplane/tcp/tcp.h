@@ -216,7 +216,8 @@ struct tcp_engine_params {
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
 	enum tcp_syncookie_mode syncookies;
 	/*
-	 * Per client address on this engine (0: no bound). Connections exclude TIME_WAIT; a
+	 * Per client address, every engine on the table together (0: no bound). Connections
+	 * exclude TIME_WAIT; a
 	 * SYN over the bound is dropped, a cookie ACK over it reset (src_limit). A source over
 	 * its half-open bound gets SYN cookies (or, with cookies never, its SYN is dropped).
 	 */

@@ -1446,7 +1446,7 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
 		goto fail;
-	if (tcp_src_init(e) != 0 || tcp_tw_init(e) != 0) {
+	if (tcp_tw_init(e) != 0) {
 		rte_errno = ENOMEM;
 		goto fail;
 	}
@@ -1454,7 +1454,6 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	return e;
 fail:
 	tcp_tw_fini(e);
-	tcp_src_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 	return NULL;
@@ -1474,7 +1473,6 @@ tcp_engine_destroy(struct tcp_engine *e)
 	}
 	/* The id range is not returned to the table: engines live as long as the process. */
 	tcp_tw_fini(e);
-	tcp_src_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 }

@@ -126,7 +126,7 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 
 	/* TIME_WAIT holds no flow (tcp_tw.c): it never stands in a new connection's way. */
 	full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
-	const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
+	const struct tcp_src src = tcp_src_get(e, s->tuple.raddr);
 	bool cookie;
 
 	/*
@@ -135,13 +135,11 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 	 * when one of its flows may have ended. Over the half-open bound it gets cookies, which
 	 * hold nothing, so it cannot push others' SYNs into cookies or drops.
 	 */
-	if (src != NULL && e->p.max_conns_per_source != 0 &&
-	    src->conns >= e->p.max_conns_per_source) {
+	if (e->p.max_conns_per_source != 0 && src.conns >= e->p.max_conns_per_source) {
 		e->stats.drops[TCP_DROP_SRC_LIMIT]++;
 		return;
 	}
-	if (src != NULL && e->p.max_half_open_per_source != 0 &&
-	    src->half_open >= e->p.max_half_open_per_source) {
+	if (e->p.max_half_open_per_source != 0 && src.half_open >= e->p.max_half_open_per_source) {
 		e->stats.src_half_open_limited++;
 		if (e->p.syncookies == TCP_SYNCOOKIE_NEVER) {
 			e->stats.drops[TCP_DROP_SRC_LIMIT]++;
@@ -223,9 +221,7 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 	}
 	/* Cookies collected while under the bound must not take the source past it. */
 	if (e->p.max_conns_per_source != 0) {
-		const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
-
-		if (src != NULL && src->conns >= e->p.max_conns_per_source) {
+		if (tcp_src_get(e, s->tuple.raddr).conns >= e->p.max_conns_per_source) {
 			e->stats.refused++;
 			tcp_send_rst_reply(e, s);
 			tcp_drop(e, m, TCP_DROP_SRC_LIMIT);

@@ -8,6 +8,7 @@
 #include <urcu/rculfhash.h>
 
 #include <rte_log.h>
+#include <rte_spinlock.h>
 
 #include "dataplane/tcp/tcp.h"
 
@@ -259,6 +260,11 @@ struct tcp_flow_table {
 	uint32_t next_base; /* atomically carved into per-engine id ranges */
 	uint32_t count;	    /* atomic */
 	struct tcp_flow_slot *slots;
+	/* per-source counts of every engine (tcp_src.c) */
+	rte_spinlock_t src_lock;
+	struct tcp_src *src;
+	uint32_t src_mask;
+	uint64_t src_k0, src_k1;
 };
 
 /* Flows of one client address on one engine (addr 0: free slot; 0.0.0.0 never connects). */
@@ -304,8 +310,6 @@ struct tcp_engine {
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
-	struct tcp_src *src; /* per-source counts, open addressing */
-	uint32_t src_mask;
 };
 
 /* tcp_hash.c */
@@ -323,9 +327,10 @@ int tcp_cookie_check(struct tcp_engine *e, const struct tcp_seg *s, uint16_t *ms
 #define TCP_COOKIE_PERIOD_US (64ULL * 1000 * 1000)
 
 /* tcp_src.c */
-int tcp_src_init(struct tcp_engine *e);
-void tcp_src_fini(struct tcp_engine *e);
-const struct tcp_src *tcp_src_find(const struct tcp_engine *e, uint32_t addr);
+int tcp_src_init(struct tcp_flow_table *t);
+void tcp_src_fini(struct tcp_flow_table *t);
+/* addr's counts over the whole gateway (zeros when it holds nothing). */
+struct tcp_src tcp_src_get(struct tcp_engine *e, uint32_t addr);
 /* Adds conns and half_open (each +1, 0 or -1) to addr's counts. */
 void tcp_src_count(struct tcp_engine *e, uint32_t addr, int conns, int half_open);
 

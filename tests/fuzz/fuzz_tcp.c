@@ -143,11 +143,11 @@ static void
 check_sources(struct h *h)
 {
 	struct src_count c = {0};
-	const struct tcp_src *src = tcp_src_find(h->e, H_CADDR);
+	const struct tcp_src src = tcp_src_get(h->e, H_CADDR);
 
 	tcp_flow_table_walk(h_table, h->now, count_src, &c);
-	fuzz_check((src != NULL ? src->conns : 0) == c.conns, "per-source connection count");
-	fuzz_check((src != NULL ? src->half_open : 0) == c.half_open, "per-source half-open count");
+	fuzz_check(src.conns == c.conns, "per-source connection count");
+	fuzz_check(src.half_open == c.half_open, "per-source half-open count");
 }
 
 /* Parse everything the engine sent and note how far each slot's server side got. */

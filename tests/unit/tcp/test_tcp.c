@@ -1915,6 +1915,61 @@ test_not_owner_dropped(void **state)
 	h_fini(&h0);
 }
 
+static void
+lcore0_of_2_limited(struct tcp_engine_params *p)
+{
+	src_limits(p);
+	p->nb_lcores = 2;
+}
+
+static void
+lcore1_of_2_limited(struct tcp_engine_params *p)
+{
+	src_limits(p);
+	p->nb_lcores = 2;
+	p->lcore_idx = 1;
+}
+
+/*
+ * The tuple hash spreads one client's connections over the lcores. Counted per engine, the
+ * bound of 4 let it hold 4 on each (8 with two lcores); counted for the gateway, the fifth
+ * is refused on whichever lcore it lands.
+ */
+static void
+test_source_limit_spans_lcores(void **state)
+{
+	struct h hs[2];
+	unsigned int on[2] = {0, 0}, opened = 0, refused = 0;
+
+	(void)state;
+	h_init(&hs[0], lcore0_of_2_limited);
+	h_init(&hs[1], lcore1_of_2_limited);
+	for (uint16_t port = 41100; port < 41140; port++) {
+		struct tcp_tuple t = {
+			.raddr = H_CADDR, .laddr = H_SADDR, .rport = port, .lport = H_APP_PORT};
+		uint16_t o = tcp_flow_owner(h_table, &t, 2);
+
+		if (h_connect(&hs[o], port, H_APP_PORT, NULL, 1) == 0) {
+			opened++;
+			on[o]++;
+		} else {
+			refused++;
+		}
+	}
+	assert_int_equal(opened, 4);
+	assert_int_equal(refused, 36);
+	assert_int_equal(h_drops(&hs[0], TCP_DROP_SRC_LIMIT) + h_drops(&hs[1], TCP_DROP_SRC_LIMIT),
+			 36);
+	assert_true(on[0] + on[1] == 4);
+	/* both engines refused some: the bound is not per engine */
+	assert_true(h_drops(&hs[0], TCP_DROP_SRC_LIMIT) > 0);
+	assert_true(h_drops(&hs[1], TCP_DROP_SRC_LIMIT) > 0);
+	assert_int_equal(tcp_src_get(hs[0].e, H_CADDR).conns, 4);
+	h_fini(&hs[1]); /* its flows go: the count follows */
+	assert_int_equal(tcp_src_get(hs[0].e, H_CADDR).conns, on[0]);
+	h_fini(&hs[0]);
+}
+
 /* ---------------------------------------------------------------- close and reset */
 
 static void
@@ -3113,6 +3168,7 @@ main(void)
 		cmocka_unit_test(test_ooo_pruned_first_under_pressure),
 		cmocka_unit_test(test_source_connection_limit),
 		cmocka_unit_test(test_source_half_open_limit),
+		cmocka_unit_test(test_source_limit_spans_lcores),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pool_low_sheds_to_cookies),
