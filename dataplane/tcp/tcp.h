@@ -111,11 +111,12 @@ const char *tcp_close_reason_str(enum tcp_close_reason r);
 struct tcp_stats {
 	uint64_t seg_in;
 	uint64_t seg_out;
-	uint64_t bytes_in;     /* payload bytes accepted in order */
-	uint64_t bytes_out;    /* payload bytes sent, retransmissions included */
-	uint64_t retransmits;  /* segments retransmitted (all causes) */
-	uint64_t rto_expired;  /* retransmission timer expirations */
-	uint64_t rto_spurious; /* of them, found needless afterwards and undone (Eifel, F-RTO) */
+	uint64_t bytes_in;	/* payload bytes accepted in order */
+	uint64_t bytes_out;	/* payload bytes sent, retransmissions included */
+	uint64_t retransmits;	/* segments retransmitted (all causes) */
+	uint64_t rto_expired;	/* retransmission timer expirations */
+	uint64_t rto_spurious;	/* of them, found needless afterwards and undone (Eifel, F-RTO) */
+	uint64_t rack_rtx_lost; /* lost retransmissions resent without waiting for the RTO */
 	uint64_t fast_retransmits; /* entries into fast recovery */
 	uint64_t dup_acks_in;
 	uint64_t dup_acks_out; /* immediate ACKs for out-of-order/duplicate data */

@@ -498,6 +498,8 @@ tcp_retransmit_una(struct tcp_flow *f)
 
 	f->flags &= ~TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
 	f->e->stats.retransmits++;
+	f->rack_rtx_us = f->e->now;
+	f->rack_mark = f->snd_nxt;
 	if ((f->flags & TF_FIN_SENT) && f->snd_una + len == f->fin_seq)
 		flags |= TCP_FL_FIN;
 	if (len == 0 && !(flags & TCP_FL_FIN))
@@ -614,6 +616,8 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 			f->e->stats.retransmits++;
 			f->flags &= ~TF_RTT_TIMING;
 			f->rtx_nxt = seq + len;
+			f->rack_rtx_us = f->e->now;
+			f->rack_mark = f->snd_nxt;
 			pipe += len;
 			sent = true;
 			continue;

@@ -383,6 +383,27 @@ rto_undo_on_dupack(struct tcp_flow *f, uint32_t smss)
 		f->rto_undo = RTO_UNDO_NONE;
 }
 
+/*
+ * SACK recovery resends each hole once; a lost retransmission used to wait for the RTO (200
+ * ms at least, then backoff). RFC 8985's time rule finds it: data sent after the resend has
+ * been SACKed, and the resend has had an RTT and a reordering window (SRTT/4) to arrive, so
+ * it is lost. Every hole resent before then is due again: rtx_nxt goes back to snd_una and
+ * the output resends those still not SACKed.
+ */
+static void
+rack_check_retransmits(struct tcp_engine *e, struct tcp_flow *f)
+{
+	uint64_t wait = (uint64_t)f->srtt + f->srtt / 4;
+
+	if (f->rack_rtx_us == 0 || !(f->flags & TF_RECOVERY) || f->srtt == 0 ||
+	    !seq_gt(f->fack, f->rack_mark) || e->now - f->rack_rtx_us < RTE_MAX(wait, 1000u) ||
+	    !seq_gt(f->rtx_nxt, f->snd_una))
+		return;
+	f->rack_rtx_us = 0;
+	f->rtx_nxt = f->snd_una;
+	e->stats.rack_rtx_lost++;
+}
+
 /* Returns false when the flow went away. */
 static bool
 process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
@@ -497,6 +518,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 	} else if (s->opts.nb_sack > 0) {
 		tcp_sb_update(f, &s->opts);
 	}
+	if (sack_recovery)
+		rack_check_retransmits(e, f);
 	/* Window update (RFC 9293 3.10.7.4) */
 	if (seq_lt(f->snd_wl1, s->seq) || (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
 		f->snd_wnd = swnd;

@@ -187,9 +187,15 @@ struct tcp_flow {
 	/* RFC 6675 scoreboard: ranges above snd_una the peer holds; sorted, disjoint */
 	uint32_t sb[TCP_SB_MAX][2];
 	uint8_t nb_sb;
-	uint32_t sacked;	    /* bytes in sb */
-	uint32_t fack;		    /* highest SACKed sequence + 1 (snd_una when none) */
-	uint32_t rtx_nxt;	    /* next hole byte to retransmit in SACK recovery */
+	uint32_t sacked;  /* bytes in sb */
+	uint32_t fack;	  /* highest SACKed sequence + 1 (snd_una when none) */
+	uint32_t rtx_nxt; /* next hole byte to retransmit in SACK recovery */
+	/*
+	 * RFC 8985's rule for retransmissions: the last hole resent at rack_rtx_us, when
+	 * snd_nxt was rack_mark; data from rack_mark on was sent after it. 0: none pending.
+	 */
+	uint64_t rack_rtx_us;
+	uint32_t rack_mark;
 	struct rte_mbuf *sndq_head; /* chunks of unacked + unsent data, linked by m->next */
 	struct rte_mbuf *sndq_tail;
 	uint32_t sndq_bytes; /* bytes from snd_una to the end of the queue */

@@ -1111,6 +1111,69 @@ test_sack_partial_ack_retransmits(void **state)
 }
 
 /*
+ * The fast retransmission itself is lost. Before, nothing sent it again until the RTO (200
+ * ms at least, several RTTs here): SACK recovery resends each hole once. Now, once data sent
+ * after the resend is SACKed and the resend had SRTT + SRTT/4 to arrive, it goes again
+ * (RFC 8985's time rule), with no timeout.
+ */
+static void
+test_rack_lost_retransmission(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[1][2], first, top;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.cport = 40092;
+	h.lport = H_APP_PORT;
+	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
+	h_pop(&h, &p);
+	h.cseq = 2;
+	h.sseq = u = p.seq + 1;
+	h_advance(&h, 10 * MS); /* srtt 10 ms */
+	h.app.send_on_accept = 30000;
+	h_ack(&h, u, 65535);
+	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 10);
+	h_advance(&h, 10 * MS);
+	/* segment 0 lost: SACKs for 1-3 start recovery; its resend is lost too */
+	for (int i = 1; i <= 3; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(stats(&h)->fast_retransmits, 1);
+	/* 4-9 arrive: new data goes out, beyond what was sent before the resend */
+	top = u + 10000;
+	for (int i = 4; i <= 9; i++) {
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+		while (h_pending(&h)) {
+			h_pop(&h, &p);
+			assert_int_not_equal(p.seq, u); /* too early to call the resend lost */
+			if (seq_gt(p.seq + p.len, top))
+				top = p.seq + p.len;
+		}
+	}
+	/* 10 and 11 went out on the first duplicate ACKs (limited transmit), before the resend */
+	assert_true(seq_gt(top, u + 12000));
+	/* an RTT later what was sent after the resend is SACKed: the resend is lost */
+	h_advance(&h, 13 * MS);
+	b[0][1] = top;
+	ack_sack(&h, u, 1, b);
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(first, u);
+	assert_int_equal(stats(&h)->rack_rtx_lost, 1);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_ack(&h, top, 65535);
+	h_drain(&h);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_fini(&h);
+}
+
+/*
  * Both retransmissions are lost and the RTO fires. The peer holds 1-4 and 6-9: after the
  * timeout only the holes may be resent, not a go-back-N of data it SACKed.
  */
@@ -3153,6 +3216,7 @@ main(void)
 		cmocka_unit_test(test_sack_recovery),
 		cmocka_unit_test(test_sack_recovery_after_fin),
 		cmocka_unit_test(test_sack_partial_ack_retransmits),
+		cmocka_unit_test(test_rack_lost_retransmission),
 		cmocka_unit_test(test_rto_keeps_sack_scoreboard),
 		cmocka_unit_test(test_rto_spurious_eifel_undo),
 		cmocka_unit_test(test_rto_spurious_frto_undo),
