@@ -184,6 +184,9 @@ dataplane_metrics(FILE *f)
 	fprintf(f, "authgate_tcp_retransmits_total %" PRIu64 "\n", tcp.retransmits);
 	family(f, "tcp_rto_expired_total", "counter", "Retransmission timer expirations.");
 	fprintf(f, "authgate_tcp_rto_expired_total %" PRIu64 "\n", tcp.rto_expired);
+	family(f, "tcp_rto_spurious_total", "counter",
+	       "Retransmission timeouts found needless and undone (Eifel, F-RTO).");
+	fprintf(f, "authgate_tcp_rto_spurious_total %" PRIu64 "\n", tcp.rto_spurious);
 	family(f, "tcp_syn_cookies_sent_total", "counter", "SYN cookies sent.");
 	fprintf(f, "authgate_tcp_syn_cookies_sent_total %" PRIu64 "\n", tcp.cookies_sent);
 	family(f, "tcp_drops_total", "counter", "TCP segments dropped, by reason.");

@@ -111,10 +111,12 @@ const char *tcp_close_reason_str(enum tcp_close_reason r);
 struct tcp_stats {
 	uint64_t seg_in;
 	uint64_t seg_out;
-	uint64_t bytes_in;	   /* payload bytes accepted in order */
-	uint64_t bytes_out;	   /* payload bytes sent, retransmissions included */
-	uint64_t retransmits;	   /* segments retransmitted (all causes) */
-	uint64_t rto_expired;	   /* retransmission timer expirations */
+	uint64_t bytes_in;	/* payload bytes accepted in order */
+	uint64_t bytes_out;	/* payload bytes sent, retransmissions included */
+	uint64_t retransmits;	/* segments retransmitted (all causes) */
+	uint64_t rto_expired;	/* retransmission timer expirations */
+	uint64_t rto_spurious;	/* of them, found needless afterwards and undone (Eifel, F-RTO) */
+	uint64_t rack_rtx_lost; /* lost retransmissions resent without waiting for the RTO */
 	uint64_t fast_retransmits; /* entries into fast recovery */
 	uint64_t dup_acks_in;
 	uint64_t dup_acks_out; /* immediate ACKs for out-of-order/duplicate data */
@@ -130,7 +132,7 @@ struct tcp_stats {
 	uint64_t challenge_acks_limited; /* RFC 5961 challenge ACKs not sent: over a limit */
 	uint64_t oow_acks_limited; /* ACKs for out-of-window/PAWS/unsent-ACK segments not sent */
 	uint64_t persist_probes;
-	uint64_t time_wait_reaped;  /* TIME_WAIT flows ended early to make room for a new one */
+	uint64_t time_wait_reaped;  /* TIME_WAIT entries ended early: the entry table was full */
 	uint64_t persist_timeouts;  /* flows reset: zero window for persist_timeout_us */
 	uint64_t tlp_probes;	    /* tail loss probes (RFC 8985) */
 	uint64_t early_retransmits; /* recoveries entered from a probe's SACK, not 3 dup ACKs */
@@ -205,13 +207,19 @@ struct tcp_engine_params {
 	bool csum_offload;
 	/* Copy payload into the header mbuf so every output mbuf is one segment. */
 	bool tx_linear;
-	uint32_t max_flows;	/* flows this engine may own, TIME_WAIT included */
+	uint32_t max_flows; /* flows this engine may own (TIME_WAIT is not a flow) */
+	/*
+	 * TIME_WAIT entries (about 100 bytes each, no flow) this engine keeps; when full, the
+	 * oldest gives way (time_wait_reaped). 0: as many as max_flows.
+	 */
+	uint32_t max_time_wait;
 	uint32_t sndbuf;	/* bytes queued per flow, unacked included */
 	uint32_t rcvbuf;	/* receive window and per-flow receive memory bound */
 	uint32_t max_half_open; /* SYN_RECEIVED flows before cookies take over */
 	enum tcp_syncookie_mode syncookies;
 	/*
-	 * Per client address on this engine (0: no bound). Connections exclude TIME_WAIT; a
+	 * Per client address, every engine on the table together (0: no bound). Connections
+	 * exclude TIME_WAIT; a
 	 * SYN over the bound is dropped, a cookie ACK over it reset (src_limit). A source over
 	 * its half-open bound gets SYN cookies (or, with cookies never, its SYN is dropped).
 	 */
@@ -307,6 +315,13 @@ void tcp_telemetry_init(struct tcp_flow_table *table, struct tcp_engine *const *
 			unsigned int nb_engines, uint64_t (*now_us)(void));
 /* Flows this engine owns right now. */
 uint32_t tcp_engine_nb_flows(const struct tcp_engine *e);
+/* TIME_WAIT entries the engine holds (they are not flows). */
+uint32_t tcp_engine_nb_time_wait(const struct tcp_engine *e);
+/*
+ * What the engine keeps for tuple: its flow's state, TCP_TIME_WAIT for a TIME_WAIT entry,
+ * TCP_CLOSED for nothing. On the owning lcore only.
+ */
+enum tcp_state tcp_tuple_state(struct tcp_engine *e, const struct tcp_tuple *t);
 
 /* Listen on lport (host order) on every local address. Returns 0, -EEXIST, -ENOSPC. */
 int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg);

@@ -14,7 +14,9 @@ static const struct ini_key tcp_keys[] = {
 	INI_U(tcp_conf, max_conns_per_source, 0, 4194304, "0"),
 	INI_U(tcp_conf, max_half_open_per_source, 0, 1 << 20, "64"),
 	INI_U(tcp_conf, rto_min_ms, 10, 1000, "200"),
+	INI_U(tcp_conf, rto_max_ms, 1000, 120000, "60000"),
 	INI_U(tcp_conf, time_wait_ms, 0, 240000, "10000"),
+	INI_U(tcp_conf, max_time_wait, 0, 4194304, "0"),
 	INI_U(tcp_conf, idle_timeout_s, 0, 86400, "300"),
 	INI_U(tcp_conf, keepalive_s, 0, 86400, "0"),
 	INI_U(tcp_conf, persist_timeout_s, 0, 86400, "120"),
@@ -37,7 +39,9 @@ tcp_conf_apply(const struct tcp_conf *c, uint16_t nb_lcores, struct tcp_engine_p
 	p->max_conns_per_source = c->max_conns_per_source;
 	p->max_half_open_per_source = c->max_half_open_per_source;
 	p->rto_min_us = c->rto_min_ms * 1000;
+	p->rto_max_us = c->rto_max_ms * 1000;
 	p->time_wait_us = (uint64_t)c->time_wait_ms * 1000;
+	p->max_time_wait = c->max_time_wait / nb_lcores;
 	p->idle_timeout_us = (uint64_t)c->idle_timeout_s * 1000000;
 	p->keepalive_us = (uint64_t)c->keepalive_s * 1000000;
 	p->persist_timeout_us = (uint64_t)c->persist_timeout_s * 1000000;

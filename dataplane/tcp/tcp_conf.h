@@ -13,10 +13,12 @@ struct tcp_conf {
 	uint32_t rcvbuf;	/* receive window per flow */
 	uint32_t max_half_open; /* per lcore */
 	enum tcp_syncookie_mode syncookies;
-	uint32_t max_conns_per_source;	   /* per lcore, 0 = off */
-	uint32_t max_half_open_per_source; /* per lcore, 0 = off */
+	uint32_t max_conns_per_source;	   /* gateway-wide, 0 = off */
+	uint32_t max_half_open_per_source; /* gateway-wide, 0 = off */
 	uint32_t rto_min_ms;
+	uint32_t rto_max_ms; /* backoff cap */
 	uint32_t time_wait_ms;
+	uint32_t max_time_wait;	    /* 0: as many as max_flows */
 	uint32_t idle_timeout_s;    /* 0 = off */
 	uint32_t keepalive_s;	    /* 0 = off */
 	uint32_t persist_timeout_s; /* zero window this long: RST (0 = off) */

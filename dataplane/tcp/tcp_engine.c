@@ -18,7 +18,6 @@ RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
 #define TCP_CWND_MAX   (1u << 30)
 #define TCP_SYNACK_WND 65535u
 /* Linux's tcp_invalid_ratelimit: answers to invalid segments, per flow. */
-#define TCP_OOW_ACK_GAP_US (500 * 1000)
 
 void
 tcp_engine_params_init(struct tcp_engine_params *p)
@@ -349,6 +348,26 @@ tcp_send_ack(struct tcp_flow *f)
 	xmit(f, f->snd_nxt, 0, TCP_FL_ACK);
 }
 
+void
+tcp_send_bare_ack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
+		  uint16_t win, bool ts, uint32_t ts_offset, uint32_t ts_recent)
+{
+	uint8_t o[12];
+
+	if (ts) {
+		uint32_t v = rte_cpu_to_be_32(ts_now(e) + ts_offset);
+		uint32_t r = rte_cpu_to_be_32(ts_recent);
+
+		o[0] = 1;
+		o[1] = 1;
+		o[2] = 8;
+		o[3] = 10;
+		memcpy(o + 4, &v, 4);
+		memcpy(o + 8, &r, 4);
+	}
+	xmit_raw(e, tp, seq, ack, TCP_FL_ACK, win, o, ts ? 12 : 0, NULL, 0, 0);
+}
+
 /* xorshift64*: not a secret, only unpredictable enough to blur a count (seeded from keys). */
 static uint32_t
 engine_rand(struct tcp_engine *e)
@@ -392,27 +411,32 @@ tcp_send_oow_ack(struct tcp_flow *f)
  * One per flow per 500 ms leaves its own connection nothing to count; the engine-wide budget
  * (against floods over many flows) is redrawn every second so that it reveals nothing either.
  */
-void
-tcp_send_challenge_ack(struct tcp_flow *f)
+bool
+tcp_challenge_budget(struct tcp_engine *e)
 {
-	struct tcp_engine *e = f->e;
 	uint64_t sec = e->now / 1000000;
 
-	if (!oow_ack_allowed(f)) {
-		e->stats.challenge_acks_limited++;
-		return;
-	}
 	if (sec != e->challenge_sec) {
 		uint32_t lim = RTE_MAX(e->p.challenge_ack_limit, 1u);
 
 		e->challenge_sec = sec;
 		e->challenge_left = (lim + 1) / 2 + engine_rand(e) % lim;
 	}
-	if (e->challenge_left == 0) {
+	if (e->challenge_left == 0)
+		return false;
+	e->challenge_left--;
+	return true;
+}
+
+void
+tcp_send_challenge_ack(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	if (!oow_ack_allowed(f) || !tcp_challenge_budget(e)) {
 		e->stats.challenge_acks_limited++;
 		return;
 	}
-	e->challenge_left--;
 	e->stats.challenge_acks++;
 	tcp_send_ack(f);
 }
@@ -492,6 +516,8 @@ tcp_retransmit_una(struct tcp_flow *f)
 
 	f->flags &= ~TF_RTT_TIMING; /* Karn: no sample from a retransmitted segment */
 	f->e->stats.retransmits++;
+	f->rack_rtx_us = f->e->now;
+	f->rack_mark = f->snd_nxt;
 	if ((f->flags & TF_FIN_SENT) && f->snd_una + len == f->fin_seq)
 		flags |= TCP_FL_FIN;
 	if (len == 0 && !(flags & TCP_FL_FIN))
@@ -624,6 +650,8 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 			f->e->stats.retransmits++;
 			f->flags &= ~TF_RTT_TIMING;
 			f->rtx_nxt = seq + len;
+			f->rack_rtx_us = f->e->now;
+			f->rack_mark = f->snd_nxt;
 			pipe += len;
 			sent = true;
 			continue;
@@ -962,6 +990,20 @@ rexmt_expired(struct tcp_flow *f)
 	}
 	e->stats.rto_expired++;
 	/*
+	 * The first timeout of an episode may be a delay, not a loss (a busy peer, a queue that
+	 * drained late): keep what it takes away so that the ACKs that follow can give it back
+	 * (tcp_input.c rto_undo_*). Not from inside fast recovery, and not twice in a row.
+	 */
+	if (f->retries == 1 && f->rto_undo == RTO_UNDO_NONE && !(f->flags & TF_RECOVERY)) {
+		f->undo_cwnd = f->cwnd;
+		f->undo_ssthresh = f->ssthresh;
+		f->rto_recover = f->snd_max;
+		f->rto_tsval = ts_now(e) + f->ts_offset; /* what the retransmission carries */
+		f->rto_undo = (f->flags & TF_TS) ? RTO_UNDO_EIFEL : RTO_UNDO_FRTO_1;
+	} else {
+		f->rto_undo = RTO_UNDO_NONE;
+	}
+	/*
 	 * RFC 4821-style black-hole fallback: a path that drops full-size segments and sends no
 	 * ICMP (filtered) times out every one of them. After every second RTO in a row of a
 	 * full-size segment, step the MSS down (1024, then TCP_PMTU_MIN_MSS) so the flow
@@ -1005,9 +1047,6 @@ linger_expired(struct tcp_flow *f)
 	uint64_t idle_at;
 
 	switch (f->state) {
-	case TCP_TIME_WAIT:
-		tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
-		return;
 	case TCP_FIN_WAIT_2:
 	case TCP_CLOSING:
 	case TCP_LAST_ACK:
@@ -1090,6 +1129,7 @@ tcp_process(struct tcp_engine *e, uint64_t now_us)
 	uint64_t n;
 
 	e->now = now_us;
+	tcp_tw_expire(e);
 	if (tick <= e->wheel_tick)
 		return;
 	n = RTE_MIN(tick - e->wheel_tick, (uint64_t)TCP_WHEEL_SLOTS);
@@ -1248,6 +1288,11 @@ notify_closed(struct tcp_flow *f, enum tcp_close_reason r)
 		f->l->cb.closed(f, f->ctx, r);
 }
 
+/*
+ * The app is told first (it may release f from its callback), then what TIME_WAIT needs is
+ * copied into a small entry and the flow goes: its slot, id and memory serve the next
+ * connection at once (tcp_tw.c).
+ */
 void
 tcp_enter_time_wait(struct tcp_flow *f)
 {
@@ -1256,47 +1301,12 @@ tcp_enter_time_wait(struct tcp_flow *f)
 	if (f->state == TCP_TIME_WAIT || f->state == TCP_CLOSED)
 		return;
 	tcp_set_state(f, TCP_TIME_WAIT);
-	TAILQ_INSERT_TAIL(&e->time_wait, f, tw_link); /* before closed(): it may release f */
 	e->stats.closed[TCP_CLOSE_NORMAL]++;
 	notify_closed(f, TCP_CLOSE_NORMAL);
 	if (f->state == TCP_CLOSED)
 		return;
-	flow_free_queues(f);
-	f->rexmt_at = 0;
-	f->linger_at = e->now + e->p.time_wait_us;
-	tcp_timer_sched(f);
-}
-
-/*
- * The table is full and a new connection wants a place: a TIME_WAIT flow only absorbs late
- * segments of a connection both sides finished, so it gives way. The oldest one that
- * negotiated timestamps goes first: if its tuple comes back, PAWS on the new incarnation
- * rejects the old one's duplicates, and RFC 6191 (a newer timestamp or sequence) is what a
- * SYN needs to reuse a tuple in TIME_WAIT anyway. With none among the eight oldest, the
- * oldest goes: refusing a client for a connection that ended is worse than the small risk.
- */
-bool
-tcp_time_wait_reap(struct tcp_engine *e)
-{
-	struct tcp_flow *f, *victim = NULL;
-	unsigned int n = 0;
-
-	TAILQ_FOREACH(f, &e->time_wait, tw_link)
-	{
-		if (f->flags & TF_TS) {
-			victim = f;
-			break;
-		}
-		if (++n == 8)
-			break;
-	}
-	if (victim == NULL)
-		victim = TAILQ_FIRST(&e->time_wait);
-	if (victim == NULL)
-		return false;
-	e->stats.time_wait_reaped++;
-	tcp_flow_release(victim, TCP_CLOSE_NORMAL, false);
-	return true;
+	tcp_tw_enter(e, f);
+	tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
 }
 
 void
@@ -1309,8 +1319,6 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 		return;
 	if (f->state == TCP_SYN_RECEIVED)
 		e->half_open--;
-	if (f->state == TCP_TIME_WAIT)
-		TAILQ_REMOVE(&e->time_wait, f, tw_link);
 	if (f->flags & TF_TX_WAIT) {
 		TAILQ_REMOVE(&e->tx_wait, f, txw_link);
 		f->flags &= ~TF_TX_WAIT;
@@ -1478,7 +1486,6 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	for (int i = 0; i < TCP_WHEEL_SLOTS; i++)
 		TAILQ_INIT(&e->wheel[i]);
 	TAILQ_INIT(&e->flows);
-	TAILQ_INIT(&e->time_wait);
 	TAILQ_INIT(&e->tx_wait);
 	e->tx_budget = UINT32_MAX;
 	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
@@ -1486,14 +1493,14 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
 		goto fail;
-	if (tcp_src_init(e) != 0) {
+	if (tcp_tw_init(e) != 0) {
 		rte_errno = ENOMEM;
 		goto fail;
 	}
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
 	return e;
 fail:
-	tcp_src_fini(e);
+	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 	return NULL;
@@ -1512,7 +1519,7 @@ tcp_engine_destroy(struct tcp_engine *e)
 		tcp_flow_release(f, TCP_CLOSE_SHUTDOWN, true);
 	}
 	/* The id range is not returned to the table: engines live as long as the process. */
-	tcp_src_fini(e);
+	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
 }

@@ -41,8 +41,14 @@ tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 	}
 	t->seed = seed;
 	t->max_flows = max_flows;
+	if (tcp_src_init(t) != 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	return t;
 fail:
+	if (t->ht != NULL)
+		cds_lfht_destroy(t->ht, NULL);
 	free(t->slots);
 	free(t);
 	return NULL;
@@ -57,6 +63,7 @@ tcp_flow_table_destroy(struct tcp_flow_table *t)
 		return -EBUSY;
 	if (cds_lfht_destroy(t->ht, NULL) != 0)
 		return -EBUSY;
+	tcp_src_fini(t);
 	free(t->slots);
 	free(t);
 	return 0;

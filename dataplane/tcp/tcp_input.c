@@ -10,9 +10,6 @@
 #include "dataplane/tcp/tcp_cksum.h"
 #include "dataplane/tcp/tcp_priv.h"
 
-#define PAWS_IDLE_US (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
-#define PAWS_SLACK   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
-
 /* Returns 0 or -EINVAL for a structurally broken option list. */
 static int
 parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
@@ -127,12 +124,9 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 	bool pool_low = rte_mempool_avail_count(e->p.pool) < e->p.pool_low_watermark;
 	bool full;
 
-	/* A SYN that would get state makes room in TIME_WAIT (a cookie ACK does the same). */
-	if (e->nb_flows >= e->p.max_flows && e->half_open < e->p.max_half_open &&
-	    e->p.syncookies != TCP_SYNCOOKIE_ALWAYS && !pool_low)
-		tcp_time_wait_reap(e);
+	/* TIME_WAIT holds no flow (tcp_tw.c): it never stands in a new connection's way. */
 	full = e->half_open >= e->p.max_half_open || e->nb_flows >= e->p.max_flows;
-	const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
+	const struct tcp_src src = tcp_src_get(e, s->tuple.raddr);
 	bool cookie;
 
 	/*
@@ -141,13 +135,11 @@ input_syn(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s)
 	 * when one of its flows may have ended. Over the half-open bound it gets cookies, which
 	 * hold nothing, so it cannot push others' SYNs into cookies or drops.
 	 */
-	if (src != NULL && e->p.max_conns_per_source != 0 &&
-	    src->conns >= e->p.max_conns_per_source) {
+	if (e->p.max_conns_per_source != 0 && src.conns >= e->p.max_conns_per_source) {
 		e->stats.drops[TCP_DROP_SRC_LIMIT]++;
 		return;
 	}
-	if (src != NULL && e->p.max_half_open_per_source != 0 &&
-	    src->half_open >= e->p.max_half_open_per_source) {
+	if (e->p.max_half_open_per_source != 0 && src.half_open >= e->p.max_half_open_per_source) {
 		e->stats.src_half_open_limited++;
 		if (e->p.syncookies == TCP_SYNCOOKIE_NEVER) {
 			e->stats.drops[TCP_DROP_SRC_LIMIT]++;
@@ -222,16 +214,14 @@ input_cookie_ack(struct tcp_engine *e, struct tcp_listener *l, struct tcp_seg *s
 		tcp_drop(e, m, TCP_DROP_COOKIE);
 		return;
 	}
-	if (e->nb_flows >= e->p.max_flows && !tcp_time_wait_reap(e)) {
+	if (e->nb_flows >= e->p.max_flows) {
 		tcp_send_rst_reply(e, s);
 		tcp_drop(e, m, TCP_DROP_FLOW_LIMIT);
 		return;
 	}
 	/* Cookies collected while under the bound must not take the source past it. */
 	if (e->p.max_conns_per_source != 0) {
-		const struct tcp_src *src = tcp_src_find(e, s->tuple.raddr);
-
-		if (src != NULL && src->conns >= e->p.max_conns_per_source) {
+		if (tcp_src_get(e, s->tuple.raddr).conns >= e->p.max_conns_per_source) {
 			e->stats.refused++;
 			tcp_send_rst_reply(e, s);
 			tcp_drop(e, m, TCP_DROP_SRC_LIMIT);
@@ -320,6 +310,100 @@ tail_lost(const struct tcp_flow *f)
 	       seq_geq(f->fack, f->snd_nxt) && seq_geq(f->snd_nxt, f->snd_una + f->sndq_bytes);
 }
 
+/*
+ * The timeout was needless: the peer had the data, the ACKs were late. Give back what it took
+ * (RFC 4015): cwnd and ssthresh as before, and go on after what is in flight instead of
+ * sending it all again.
+ */
+static void
+rto_undo(struct tcp_engine *e, struct tcp_flow *f)
+{
+	f->cwnd = RTE_MAX(f->cwnd, f->undo_cwnd);
+	f->ssthresh = RTE_MAX(f->ssthresh, f->undo_ssthresh);
+	f->snd_nxt = f->snd_max;
+	f->retries = 0;
+	f->rto_undo = RTO_UNDO_NONE;
+	e->stats.rto_spurious++;
+}
+
+/*
+ * An ACK that moves snd_una after a timeout. Eifel (RFC 3522): it echoes a TSval older than
+ * the retransmission's, so it acknowledges the original transmission, and the RTT it shows
+ * is sampled (unambiguous with timestamps, RFC 7323). F-RTO (RFC 5682) without timestamps:
+ * the first such ACK lets two new segments out instead of the go-back-N resend; if the next
+ * ACK moves snd_una again, data never resent was acknowledged. Returns true when F-RTO now
+ * waits for that second ACK (the caller sends the new segments).
+ */
+static bool
+rto_undo_on_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
+{
+	switch (f->rto_undo) {
+	case RTO_UNDO_EIFEL:
+		if (s->opts.has_ts && seq_lt(s->opts.tsecr, f->rto_tsval)) {
+			uint32_t ticks =
+				(uint32_t)(e->now / TCP_TS_HZ_DIV) + f->ts_offset - s->opts.tsecr;
+
+			if (ticks < 60000)
+				tcp_rtt_sample(f, ticks * 1000u);
+			rto_undo(e, f);
+		}
+		f->rto_undo = RTO_UNDO_NONE;
+		return false;
+	case RTO_UNDO_FRTO_1:
+		f->rto_undo = RTO_UNDO_NONE;
+		/* step 2b: only below the old flight, and with new data to show the path */
+		if (seq_lt(s->ack, f->rto_recover) &&
+		    (f->state == TCP_ESTABLISHED || f->state == TCP_CLOSE_WAIT) &&
+		    seq_lt(f->rto_recover, f->snd_una + f->sndq_bytes)) {
+			f->rto_undo = RTO_UNDO_FRTO_2;
+			return true;
+		}
+		return false;
+	case RTO_UNDO_FRTO_2:
+		rto_undo(e, f);
+		return false;
+	default:
+		return false;
+	}
+}
+
+/*
+ * A duplicate ACK after a timeout: F-RTO's answer is that the segments are really lost
+ * (RFC 5682 step 3a): resume the conventional go-back-N from snd_una, in slow start from at
+ * most three segments. Eifel keeps waiting for the ACK that covers the retransmission.
+ */
+static void
+rto_undo_on_dupack(struct tcp_flow *f, uint32_t smss)
+{
+	if (f->rto_undo == RTO_UNDO_FRTO_2) {
+		f->cwnd = RTE_MIN(f->cwnd, 3 * smss);
+		f->snd_nxt = f->snd_una;
+	}
+	if (f->rto_undo != RTO_UNDO_EIFEL)
+		f->rto_undo = RTO_UNDO_NONE;
+}
+
+/*
+ * SACK recovery resends each hole once; a lost retransmission used to wait for the RTO (200
+ * ms at least, then backoff). RFC 8985's time rule finds it: data sent after the resend has
+ * been SACKed, and the resend has had an RTT and a reordering window (SRTT/4) to arrive, so
+ * it is lost. Every hole resent before then is due again: rtx_nxt goes back to snd_una and
+ * the output resends those still not SACKed.
+ */
+static void
+rack_check_retransmits(struct tcp_engine *e, struct tcp_flow *f)
+{
+	uint64_t wait = (uint64_t)f->srtt + f->srtt / 4;
+
+	if (f->rack_rtx_us == 0 || !(f->flags & TF_RECOVERY) || f->srtt == 0 ||
+	    !seq_gt(f->fack, f->rack_mark) || e->now - f->rack_rtx_us < RTE_MAX(wait, 1000u) ||
+	    !seq_gt(f->rtx_nxt, f->snd_una))
+		return;
+	f->rack_rtx_us = 0;
+	f->rtx_nxt = f->snd_una;
+	e->stats.rack_rtx_lost++;
+}
+
 /* Returns false when the flow went away. */
 static bool
 process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
@@ -331,6 +415,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 
 	if (seq_gt(s->ack, f->snd_una)) {
 		uint32_t acked = s->ack - f->snd_una;
+		bool frto_probe = f->rto_undo != RTO_UNDO_NONE && rto_undo_on_ack(e, f, s);
 
 		if ((f->flags & TF_RTT_TIMING) && seq_gt(s->ack, f->rtt_seq)) {
 			f->flags &= ~TF_RTT_TIMING;
@@ -389,6 +474,11 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 			cc_new_ack(f, acked);
 		}
 		f->flags &= ~TF_TLP_DONE;
+		if (frto_probe) {
+			/* F-RTO step 2b: two segments never sent before, past the old flight */
+			f->snd_nxt = f->snd_max;
+			f->cwnd = f->snd_max - f->snd_una + 2 * smss;
+		}
 		if (f->snd_una == f->snd_max) {
 			f->rexmt_at = 0;
 			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
@@ -400,6 +490,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		   (swnd == f->snd_wnd || s->opts.nb_sack > 0) && f->snd_max != f->snd_una) {
 		/* RFC 5681 duplicate ACK (one carrying SACK counts even if the window moved) */
 		e->stats.dup_acks_in++;
+		if (f->rto_undo != RTO_UNDO_NONE)
+			rto_undo_on_dupack(f, smss);
 		tcp_sb_update(f, &s->opts);
 		if (f->dupacks < 255)
 			f->dupacks++;
@@ -426,6 +518,8 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 	} else if (s->opts.nb_sack > 0) {
 		tcp_sb_update(f, &s->opts);
 	}
+	if (sack_recovery)
+		rack_check_retransmits(e, f);
 	/* Window update (RFC 9293 3.10.7.4) */
 	if (seq_lt(f->snd_wl1, s->seq) || (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
 		f->snd_wnd = swnd;
@@ -807,16 +901,6 @@ input_early(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct 
 		rte_pktmbuf_free(*mp);
 		return false;
 	}
-	if (f->state == TCP_TIME_WAIT &&
-	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN) {
-		/* RFC 6191: a new incarnation may reuse a TIME_WAIT tuple if it is newer. */
-		if (seq_gt(s->seq, f->rcv_nxt) ||
-		    ((f->flags & TF_TS) && s->opts.has_ts && seq_gt(s->opts.tsval, f->ts_recent))) {
-			tcp_flow_release(f, TCP_CLOSE_NORMAL, false);
-			input_noflow(e, s, *mp);
-			return false;
-		}
-	}
 	if (f->state == TCP_SYN_RECEIVED &&
 	    (s->flags & (TCP_FL_SYN | TCP_FL_ACK | TCP_FL_RST)) == TCP_FL_SYN && s->seq == f->irs) {
 		/* Our SYN-ACK was lost: send it again. */
@@ -845,8 +929,8 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	 * Segments without timestamps are tolerated.
 	 */
 	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
-	    (int32_t)(f->ts_recent - s->opts.tsval) > PAWS_SLACK &&
-	    e->now - f->ts_recent_age < PAWS_IDLE_US) {
+	    (int32_t)(f->ts_recent - s->opts.tsval) > TCP_PAWS_SLACK &&
+	    e->now - f->ts_recent_age < TCP_PAWS_IDLE_US) {
 		tcp_send_oow_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return false;
@@ -859,8 +943,6 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 				rte_pktmbuf_free(m);
 				return false;
 			}
-			if (f->state == TCP_TIME_WAIT && (s->flags & TCP_FL_FIN))
-				f->linger_at = e->now + e->p.time_wait_us;
 			/*
 			 * Data or a FIN we already have is a retransmission whose ACK was
 			 * lost: the peer needs the answer every time. Anything else out of
@@ -880,14 +962,9 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 	if (s->flags & TCP_FL_RST) {
 		e->stats.rst_in++;
 		/*
-		 * RFC 5961 3.2: only an exact match resets; in window elicits a challenge. RFC
-		 * 1337: not in TIME_WAIT (TIME-WAIT assassination: a late duplicate of this
-		 * connection would then meet no flow, or a new one).
+		 * RFC 5961 3.2: only an exact match resets; in window elicits a challenge.
+		 * (TIME_WAIT, where RFC 1337 ignores even an exact one, is tcp_tw.c's.)
 		 */
-		if (s->seq == f->rcv_nxt && f->state == TCP_TIME_WAIT) {
-			tcp_drop(e, m, TCP_DROP_STATE);
-			return false;
-		}
 		if (s->seq == f->rcv_nxt) {
 			tcp_flow_release(f, TCP_CLOSE_RESET, true);
 			rte_pktmbuf_free(m);
@@ -979,7 +1056,7 @@ input_handshake_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
 	return true;
 }
 
-/* The ACK field: RFC 5961 5.2's bounds, then process_ack; TIME_WAIT answers and lingers. */
+/* The ACK field: RFC 5961 5.2's bounds, then process_ack. */
 static bool
 input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m,
 	  bool handshake)
@@ -996,15 +1073,6 @@ input_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rt
 		return false;
 	}
 	if (!process_ack(e, f, s, handshake)) {
-		rte_pktmbuf_free(m);
-		return false;
-	}
-	if (f->state == TCP_TIME_WAIT) {
-		if (m != NULL || (s->flags & TCP_FL_FIN)) {
-			tcp_send_ack(f);
-			f->linger_at = e->now + e->p.time_wait_us;
-			tcp_timer_sched(f);
-		}
 		rte_pktmbuf_free(m);
 		return false;
 	}
@@ -1187,6 +1255,10 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 
 	f = tcp_flow_lookup(e->t, &s.tuple);
 	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED) {
+		struct tcp_tw *w = tcp_tw_lookup(e, &s.tuple);
+
+		if (w != NULL && tcp_tw_input(e, w, &s, m))
+			return;
 		input_noflow(e, &s, m);
 		return;
 	}

@@ -8,6 +8,7 @@
 #include <urcu/rculfhash.h>
 
 #include <rte_log.h>
+#include <rte_spinlock.h>
 
 #include "dataplane/tcp/tcp.h"
 
@@ -49,14 +50,17 @@ seq_max(uint32_t a, uint32_t b)
 #define TCP_FL_ACK 0x10
 #define TCP_FL_URG 0x20
 
-#define TCP_OOO_MAX	64 /* out-of-order segments held per flow */
-#define TCP_SB_MAX	16 /* SACKed ranges remembered per flow (sender scoreboard) */
-#define TCP_MAX_LISTEN	16
-#define TCP_WHEEL_SLOTS 4096 /* power of two */
-#define TCP_WHEEL_TICK	1000 /* µs per slot */
-#define TCP_DEFAULT_MSS 536
-#define TCP_MAX_WSCALE	14
-#define TCP_TS_HZ_DIV	1000 /* TSval ticks in ms */
+#define TCP_OOO_MAX	   64 /* out-of-order segments held per flow */
+#define TCP_SB_MAX	   16 /* SACKed ranges remembered per flow (sender scoreboard) */
+#define TCP_MAX_LISTEN	   16
+#define TCP_WHEEL_SLOTS	   4096 /* power of two */
+#define TCP_WHEEL_TICK	   1000 /* µs per slot */
+#define TCP_DEFAULT_MSS	   536
+#define TCP_MAX_WSCALE	   14
+#define TCP_TS_HZ_DIV	   1000				     /* TSval ticks in ms */
+#define TCP_PAWS_IDLE_US   (24ULL * 24 * 3600 * 1000 * 1000) /* RFC 7323 5.5: 24 days */
+#define TCP_PAWS_SLACK	   1000 /* TSval ticks: 1 s at Linux's 1 kHz clock, 10 s on 100 Hz ones */
+#define TCP_OOW_ACK_GAP_US (500 * 1000) /* answers to invalid segments, per flow */
 
 /* Options parsed from a received segment. */
 struct tcp_opts {
@@ -125,6 +129,12 @@ struct tcp_listener {
 /* On e->tx_wait: the caller's segment budget (tcp_tx_budget) ran out. */
 #define TF_TX_WAIT 0x100000
 
+/* tcp_flow.rto_undo: how the first RTO of an episode may still prove spurious */
+#define RTO_UNDO_NONE	0
+#define RTO_UNDO_EIFEL	1 /* timestamps: the first ACK's TSecr tells (RFC 3522) */
+#define RTO_UNDO_FRTO_1 2 /* F-RTO: waiting for the first ACK (RFC 5682 step 2) */
+#define RTO_UNDO_FRTO_2 3 /* F-RTO: two new segments sent, the second ACK tells (step 3) */
+
 struct tcp_flow {
 	struct cds_lfht_node node; /* in the table, keyed by tuple */
 	struct rcu_head rcu;
@@ -164,13 +174,31 @@ struct tcp_flow {
 	uint32_t recover; /* RFC 6582 */
 	uint8_t dupacks;
 	uint8_t retries; /* RTO expirations without progress */
+	/*
+	 * Spurious RTO detection (tcp_engine.c rto_undo_*): what the first timeout of an
+	 * episode took away, and how to tell whether it was needed. RTO_UNDO_EIFEL: with
+	 * timestamps, an ACK echoing a TSval older than rto_tsval (our retransmission's) acks
+	 * the original (RFC 3522). RTO_UNDO_FRTO_1/2: without them, F-RTO (RFC 5682): new data
+	 * instead of go-back-N after the first ACK, and the second ACK decides.
+	 */
+	uint8_t rto_undo;
+	uint32_t undo_cwnd;
+	uint32_t undo_ssthresh;
+	uint32_t rto_tsval;
+	uint32_t rto_recover; /* snd_max when the RTO fired */
 	uint8_t ka_probes;
 	/* RFC 6675 scoreboard: ranges above snd_una the peer holds; sorted, disjoint */
 	uint32_t sb[TCP_SB_MAX][2];
 	uint8_t nb_sb;
-	uint32_t sacked;	    /* bytes in sb */
-	uint32_t fack;		    /* highest SACKed sequence + 1 (snd_una when none) */
-	uint32_t rtx_nxt;	    /* next hole byte to retransmit in SACK recovery */
+	uint32_t sacked;  /* bytes in sb */
+	uint32_t fack;	  /* highest SACKed sequence + 1 (snd_una when none) */
+	uint32_t rtx_nxt; /* next hole byte to retransmit in SACK recovery */
+	/*
+	 * RFC 8985's rule for retransmissions: the last hole resent at rack_rtx_us, when
+	 * snd_nxt was rack_mark; data from rack_mark on was sent after it. 0: none pending.
+	 */
+	uint64_t rack_rtx_us;
+	uint32_t rack_mark;
 	struct rte_mbuf *sndq_head; /* chunks of unacked + unsent data, linked by m->next */
 	struct rte_mbuf *sndq_tail;
 	uint32_t sndq_bytes; /* bytes from snd_una to the end of the queue */
@@ -208,8 +236,24 @@ struct tcp_flow {
 	uint32_t wheel_slot;
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
-	TAILQ_ENTRY(tcp_flow) tw_link;	/* TIME_WAIT flows, oldest first */
 	TAILQ_ENTRY(tcp_flow) txw_link; /* flows waiting for TX budget, in turn */
+};
+
+/* What a connection keeps in TIME_WAIT (tcp_tw.c): no flow, no id, no queues. */
+struct tcp_tw {
+	struct tcp_tuple tuple;
+	uint32_t snd_nxt; /* ours, after our FIN */
+	uint32_t rcv_nxt; /* after the peer's FIN */
+	uint32_t rcv_wnd; /* the window we last advertised (bytes) */
+	uint32_t ts_recent;
+	uint32_t ts_offset;
+	uint16_t win; /* rcv_wnd as the header carries it (scaled) */
+	bool ts;      /* timestamps were negotiated */
+	uint64_t ts_recent_age;
+	uint64_t oow_ack_at;
+	uint64_t expire_at;
+	struct tcp_tw *hnext; /* bucket chain, or the free list */
+	TAILQ_ENTRY(tcp_tw) age;
 };
 
 TAILQ_HEAD(tcp_flow_list, tcp_flow);
@@ -226,6 +270,11 @@ struct tcp_flow_table {
 	uint32_t next_base; /* atomically carved into per-engine id ranges */
 	uint32_t count;	    /* atomic */
 	struct tcp_flow_slot *slots;
+	/* per-source counts of every engine (tcp_src.c) */
+	rte_spinlock_t src_lock;
+	struct tcp_src *src;
+	uint32_t src_mask;
+	uint64_t src_k0, src_k1;
 };
 
 /* Flows of one client address on one engine (addr 0: free slot; 0.0.0.0 never connects). */
@@ -243,9 +292,16 @@ struct tcp_engine {
 	uint64_t wheel_tick; /* last tick processed */
 	struct tcp_flow_list wheel[TCP_WHEEL_SLOTS];
 	struct tcp_flow_list flows;
-	struct tcp_flow_list time_wait; /* by entry into TIME_WAIT, oldest first */
-	struct tcp_flow_list tx_wait;	/* flows with data the budget held back (TF_TX_WAIT) */
-	uint32_t tx_budget;		/* data segments left this round (UINT32_MAX: no bound) */
+	struct tcp_flow_list tx_wait; /* flows with data the budget held back (TF_TX_WAIT) */
+	uint32_t tx_budget;	      /* data segments left this round (UINT32_MAX: no bound) */
+	/* TIME_WAIT entries: hashed by tuple, and by age (= by expiry) */
+	struct tcp_tw *tw_mem;
+	struct tcp_tw *tw_free;
+	struct tcp_tw **tw_bucket;
+	TAILQ_HEAD(, tcp_tw) tw_age;
+	uint32_t tw_mask;
+	uint32_t tw_cap;
+	uint32_t nb_tw;
 	uint32_t nb_flows;
 	uint32_t half_open;
 	uint32_t id_base;
@@ -266,8 +322,6 @@ struct tcp_engine {
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
-	struct tcp_src *src; /* per-source counts, open addressing */
-	uint32_t src_mask;
 };
 
 /* tcp_hash.c */
@@ -285,11 +339,23 @@ int tcp_cookie_check(struct tcp_engine *e, const struct tcp_seg *s, uint16_t *ms
 #define TCP_COOKIE_PERIOD_US (64ULL * 1000 * 1000)
 
 /* tcp_src.c */
-int tcp_src_init(struct tcp_engine *e);
-void tcp_src_fini(struct tcp_engine *e);
-const struct tcp_src *tcp_src_find(const struct tcp_engine *e, uint32_t addr);
+int tcp_src_init(struct tcp_flow_table *t);
+void tcp_src_fini(struct tcp_flow_table *t);
+/* addr's counts over the whole gateway (zeros when it holds nothing). */
+struct tcp_src tcp_src_get(struct tcp_engine *e, uint32_t addr);
 /* Adds conns and half_open (each +1, 0 or -1) to addr's counts. */
 void tcp_src_count(struct tcp_engine *e, uint32_t addr, int conns, int half_open);
+
+/* tcp_tw.c */
+int tcp_tw_init(struct tcp_engine *e);
+void tcp_tw_fini(struct tcp_engine *e);
+struct tcp_tw *tcp_tw_lookup(struct tcp_engine *e, const struct tcp_tuple *t);
+/* Records f's TIME_WAIT (reaping the oldest entry when the table is full). */
+void tcp_tw_enter(struct tcp_engine *e, const struct tcp_flow *f);
+/* Frees the entries whose time is up. */
+void tcp_tw_expire(struct tcp_engine *e);
+bool tcp_tw_input(struct tcp_engine *e, struct tcp_tw *w, const struct tcp_seg *s,
+		  struct rte_mbuf *m);
 
 /* tcp_flowtab.c */
 unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
@@ -312,9 +378,13 @@ void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
 void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
 void tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify);
+/* The flow becomes a TIME_WAIT entry and is released (the app told first). */
 void tcp_enter_time_wait(struct tcp_flow *f);
-/* Ends one TIME_WAIT flow to make room; false when there is none. */
-bool tcp_time_wait_reap(struct tcp_engine *e);
+/* An ACK of no flow: TIME_WAIT's answer. */
+void tcp_send_bare_ack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
+		       uint16_t win, bool ts, uint32_t ts_offset, uint32_t ts_recent);
+/* RFC 5961's engine-wide challenge ACK budget: true when one more may go this second. */
+bool tcp_challenge_budget(struct tcp_engine *e);
 struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
 			      uint32_t iss, enum tcp_state st);
 int tcp_flow_accept(struct tcp_flow *f);

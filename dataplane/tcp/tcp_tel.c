@@ -52,6 +52,8 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(bytes_out);
 	T(retransmits);
 	T(rto_expired);
+	T(rto_spurious);
+	T(rack_rtx_lost);
 	T(fast_retransmits);
 	T(dup_acks_in);
 	T(dup_acks_out);

@@ -125,17 +125,23 @@ def in_ns(*cmd, check=True, **kw):
     return run(["ip", "netns", "exec", NS, *cmd], check=check, **kw)
 
 
-def telemetry(cmd, prefix=NS):
-    """One telemetry command over the v2 socket; returns the value."""
+def telemetry(cmd, prefix=NS, tries=3):
+    """One telemetry command over the v2 socket; returns the value. The telemetry thread
+    shares two cores with busy-polling lcores: an answer later than 5 s is asked again (a
+    gateway that is gone refuses the connection at once)."""
     path = f"/var/run/dpdk/{prefix}/dpdk_telemetry.v2"
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(5)
-    s.connect(path)
-    greeting = json.loads(s.recv(4096).decode())
-    s.send(cmd.encode())
-    reply = json.loads(s.recv(greeting.get("max_output_len", 16384)).decode())
-    s.close()
-    return reply[cmd.split(",")[0]]
+    for attempt in range(tries):
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
+                s.settimeout(5)
+                s.connect(path)
+                greeting = json.loads(s.recv(4096).decode())
+                s.send(cmd.encode())
+                reply = json.loads(s.recv(greeting.get("max_output_len", 16384)).decode())
+            return reply[cmd.split(",")[0]]
+        except TimeoutError:
+            if attempt == tries - 1:
+                raise
 
 
 def ctl(*args, check=True):

@@ -143,11 +143,11 @@ static void
 check_sources(struct h *h)
 {
 	struct src_count c = {0};
-	const struct tcp_src *src = tcp_src_find(h->e, H_CADDR);
+	const struct tcp_src src = tcp_src_get(h->e, H_CADDR);
 
 	tcp_flow_table_walk(h_table, h->now, count_src, &c);
-	fuzz_check((src != NULL ? src->conns : 0) == c.conns, "per-source connection count");
-	fuzz_check((src != NULL ? src->half_open : 0) == c.half_open, "per-source half-open count");
+	fuzz_check(src.conns == c.conns, "per-source connection count");
+	fuzz_check(src.half_open == c.half_open, "per-source half-open count");
 }
 
 /* Parse everything the engine sent and note how far each slot's server side got. */
@@ -271,6 +271,14 @@ step(struct h *h, struct slot *sl, struct rd *r)
 		break;
 	case 8:
 		h->rx_ol_flags = rx_flags[u8(r) % RTE_DIM(rx_flags)];
+		break;
+	case 10: /* a router's ICMP about a segment we sent: mostly frag-needed near the flight */
+		flags = u8(r);
+		seq = s->sseq + (uint32_t)(int16_t)u16(r);
+		win = u16(r);	  /* the next-hop MTU */
+		len = u8(r) % 24; /* quoted TCP bytes */
+		h_icmp(h, (flags & 0xc0) ? 3 : flags & 0xf, (flags & 0xc0) ? 4 : (flags >> 4) & 3,
+		       s->cport, seq, win, len);
 		break;
 	default: /* a burst of the same segment: floods and duplicates */
 		flags = u8(r) & 0x3f;

@@ -74,6 +74,10 @@ def burst(slot, flags, dseq, dack, n):
     return bytes([0x09 | slot << 4, flags]) + struct.pack("!hhB", dseq, dack, n)
 
 
+def icmp(slot, sel, dseq, mtu, quote):  # sel & 0xc0: type 3 code 4, else type/code from sel
+    return bytes([0x0a | slot << 4, sel]) + struct.pack("!hHB", dseq, mtu, quote)
+
+
 FULL = opts(mss=1460, ws=7, sack=True, ts=True)
 HS = syn(0, APP, 1000, FULL) + ack(0)
 seeds = [
@@ -123,6 +127,14 @@ seeds = [
     HS + b"".join(seg(0, F_ACK, 1 + i, 0, 65535, opts(ts=True), 1) for i in range(40)) +
     b"".join(seg(0, F_ACK, 41 + 1000 * i, 0, 65535, opts(ts=True), 1000) for i in range(10)) +
     ack(0, 1),
+    # path MTU: frag-needed inside the flight, below it, beyond it, short quotes, other types
+    HS + app_send(30000) + icmp(0, 0xc0, -20000, 1280, 20) + icmp(0, 0xc0, 0, 1280, 20) +
+    icmp(0, 0xc0, -100, 300, 8) + icmp(0, 0xc0, -100, 0, 8) + icmp(0, 0xc0, -100, 9000, 4) +
+    icmp(0, 0x13, -100, 1280, 20) + icmp(1, 0xc0, 0, 1280, 20) + ack(0) + advance(65535, 8),
+    # TIME_WAIT entry: stale data, RSTs, old and new SYNs on the tuple
+    HS + app(1) + ack(0) + seg(0, F_FIN | F_ACK) + seg(0, F_ACK | F_PSH, -10, 0, 65535, None, 5) +
+    burst(0, F_ACK, 20000, 0, 20) + seg(0, F_RST) + seg(0, F_RST, 5) +
+    syn(0, APP, 1, opts(ts=True, age=60000)) + advance(65535, 8) + syn(0, APP, 900000, FULL),
     # a peer that never reads: every probe answered with a zero window until persist gives up
     HS + app_send(60000) + ack(0, 0, 0) + (advance(65535, 10) + ack(0, 0, 0)) * 8,
 ]

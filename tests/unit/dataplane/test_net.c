@@ -10,6 +10,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
@@ -237,6 +238,65 @@ test_ip_cksum_flags(void **state)
 	assert_int_equal(tcp_in, 3);
 }
 
+/* An ICMP error from a router: type/code, next-hop MTU, quoting a segment we sent. */
+static struct rte_mbuf *
+icmp_frame(uint8_t type, uint8_t code, uint16_t mtu, bool bad_cksum)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+	struct rte_ether_hdr *eth;
+	struct rte_ipv4_hdr *ip, *q;
+	struct rte_icmp_hdr *icmp;
+	uint16_t icmp_len = sizeof(*icmp) + sizeof(*q) + 8;
+
+	assert_non_null(m);
+	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, sizeof(*eth) + sizeof(*ip) + icmp_len);
+	memset(eth, 0, m->pkt_len);
+	eth->dst_addr = our_mac;
+	eth->src_addr = gw_mac;
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip) + icmp_len);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->src_addr = rte_cpu_to_be_32(GW_IP);
+	ip->dst_addr = rte_cpu_to_be_32(OUR_IP);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	icmp = (struct rte_icmp_hdr *)(ip + 1);
+	icmp->icmp_type = type;
+	icmp->icmp_code = code;
+	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
+	q = (struct rte_ipv4_hdr *)(icmp + 1);
+	q->version_ihl = RTE_IPV4_VHL_DEF;
+	q->total_length = rte_cpu_to_be_16(1500);
+	q->next_proto_id = IPPROTO_TCP;
+	q->src_addr = rte_cpu_to_be_32(OUR_IP);
+	q->dst_addr = rte_cpu_to_be_32(PEER_IP);
+	icmp->icmp_cksum = ~rte_raw_cksum(icmp, icmp_len);
+	if (bad_cksum)
+		icmp->icmp_cksum ^= 0x1234;
+	return m;
+}
+
+/*
+ * Path MTU: "fragmentation needed" goes on to the TCP engine (which checks the quote against
+ * its flows, RFC 5927); other unreachables and broken ICMP stop here.
+ */
+static void
+test_icmp_frag_needed_reaches_tcp(void **state)
+{
+	(void)state;
+	rx(icmp_frame(3, 4, 1280, false));
+	assert_int_equal(tcp_in, 1);
+	assert_int_equal(lcore()->stats.icmp_frag_needed_in, 1);
+	rx(icmp_frame(3, 4, 1280, true));
+	assert_int_equal(drops(DP_DROP_ICMP_CKSUM), 1);
+	rx(icmp_frame(3, 1, 0, false)); /* host unreachable: not acted on */
+	assert_int_equal(drops(DP_DROP_ICMP_TYPE), 1);
+	assert_int_equal(tcp_in, 1);
+	assert_int_equal(lcore()->stats.icmp_frag_needed_in, 1);
+}
+
 /* ---------------------------------------------------------------- neighbours */
 
 /* One spoofed IPv4 packet claiming the router's address must not redirect traffic for it. */
@@ -399,6 +459,7 @@ main(void)
 			"64",	    "--log-level=error", "-l",	     "0",	    NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ip_cksum_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmp_frag_needed_reaches_tcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv4_does_not_redirect_router, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_arp_learning_rules, setup, teardown),

@@ -6,6 +6,7 @@
 #include <urcu-qsbr.h>
 
 #include <rte_byteorder.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 
@@ -409,8 +410,57 @@ h_flow(struct h *h)
 	return tcp_flow_lookup(h_table, &t);
 }
 
+enum tcp_state
+h_state(struct h *h)
+{
+	struct tcp_tuple t = h_tuple(h);
+
+	return tcp_tuple_state(h->e, &t);
+}
+
 uint64_t
 h_drops(const struct h *h, enum tcp_drop_reason r)
 {
 	return tcp_engine_stats(h->e)->drops[r];
+}
+
+int
+h_icmp(struct h *h, uint8_t type, uint8_t code, uint16_t cport, uint32_t seq, uint16_t mtu,
+       uint32_t quote_len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(h_pool);
+	struct rte_ipv4_hdr *ip, *q;
+	struct rte_icmp_hdr *icmp;
+	struct rte_tcp_hdr *th;
+	uint32_t len = sizeof(*ip) + sizeof(*icmp) + sizeof(*q) + quote_len;
+
+	assert_non_null(m);
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m, len);
+	assert_non_null(ip);
+	memset(ip, 0, len);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(len);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->src_addr = rte_cpu_to_be_32(0xC61200FEu);
+	ip->dst_addr = rte_cpu_to_be_32(H_SADDR);
+	icmp = (struct rte_icmp_hdr *)(ip + 1);
+	icmp->icmp_type = type;
+	icmp->icmp_code = code;
+	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
+	q = (struct rte_ipv4_hdr *)(icmp + 1);
+	q->version_ihl = RTE_IPV4_VHL_DEF;
+	q->total_length = rte_cpu_to_be_16(1500);
+	q->next_proto_id = IPPROTO_TCP;
+	q->src_addr = rte_cpu_to_be_32(H_SADDR);
+	q->dst_addr = rte_cpu_to_be_32(H_CADDR);
+	th = (struct rte_tcp_hdr *)(q + 1);
+	if (quote_len >= 8) {
+		th->src_port = rte_cpu_to_be_16(h->lport);
+		th->dst_port = rte_cpu_to_be_16(cport);
+		th->sent_seq = rte_cpu_to_be_32(seq);
+	}
+	icmp->icmp_cksum = ~rte_raw_cksum(icmp, len - sizeof(*ip));
+	m->l3_len = sizeof(*ip);
+	return tcp_icmp_input(h->e, m, h->now);
 }

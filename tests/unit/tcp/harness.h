@@ -127,6 +127,15 @@ void h_advance(struct h *h, uint64_t us);
 int h_connect(struct h *h, uint16_t cport, uint16_t lport, const struct h_opts *o,
 	      uint32_t client_isn);
 struct tcp_flow *h_flow(struct h *h);
+/*
+ * An ICMP error (type 3 code 4: "fragmentation needed") from a router (198.18.0.254) about a
+ * segment the engine sent to cport: it quotes the IPv4 header and quote_len bytes of TCP (8:
+ * only what RFC 792 guarantees). Returns tcp_icmp_input's result.
+ */
+int h_icmp(struct h *h, uint8_t type, uint8_t code, uint16_t cport, uint32_t seq, uint16_t mtu,
+	   uint32_t quote_len);
+/* What the engine keeps for the connection under test: TCP_TIME_WAIT has no flow. */
+enum tcp_state h_state(struct h *h);
 struct tcp_tuple h_tuple(const struct h *h);
 uint64_t h_drops(const struct h *h, enum tcp_drop_reason r);
 

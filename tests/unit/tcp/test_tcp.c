@@ -96,7 +96,7 @@ test_handshake_options(void **state)
 	o = (struct h_opts){.ws = -1, .ts = true, .tsval = 5556, .tsecr = p.tsval};
 	h_send(&h, F_ACK, 1001, p.seq + 1, 512, &o, NULL, 0);
 	assert_int_equal(h.app.accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_SYN_RECEIVED], 0);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_ESTABLISHED], 1);
 	expect_none(&h);
@@ -172,7 +172,7 @@ test_syn_cookies(void **state)
 	h_send(&h, F_ACK, 5001, p.seq + 1, 1000, &o, NULL, 0);
 	assert_int_equal(h.app.accepted, 1);
 	assert_int_equal(stats(&h)->cookies_accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	/* MSS, timestamps and the peer's window scale came back from the cookie: 1000 << 7. */
 	h_pop(&h, &p);
 	assert_int_equal(p.len, 1448);
@@ -1111,6 +1111,69 @@ test_sack_partial_ack_retransmits(void **state)
 }
 
 /*
+ * The fast retransmission itself is lost. Before, nothing sent it again until the RTO (200
+ * ms at least, several RTTs here): SACK recovery resends each hole once. Now, once data sent
+ * after the resend is SACKed and the resend had SRTT + SRTT/4 to arrive, it goes again
+ * (RFC 8985's time rule), with no timeout.
+ */
+static void
+test_rack_lost_retransmission(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts o = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, b[1][2], first, top;
+
+	(void)state;
+	h_init(&h, NULL);
+	h.cport = 40092;
+	h.lport = H_APP_PORT;
+	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
+	h_pop(&h, &p);
+	h.cseq = 2;
+	h.sseq = u = p.seq + 1;
+	h_advance(&h, 10 * MS); /* srtt 10 ms */
+	h.app.send_on_accept = 30000;
+	h_ack(&h, u, 65535);
+	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 10);
+	h_advance(&h, 10 * MS);
+	/* segment 0 lost: SACKs for 1-3 start recovery; its resend is lost too */
+	for (int i = 1; i <= 3; i++) {
+		b[0][0] = u + 1000;
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+	}
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(stats(&h)->fast_retransmits, 1);
+	/* 4-9 arrive: new data goes out, beyond what was sent before the resend */
+	top = u + 10000;
+	for (int i = 4; i <= 9; i++) {
+		b[0][1] = u + 1000 + 1000 * i;
+		ack_sack(&h, u, 1, b);
+		while (h_pending(&h)) {
+			h_pop(&h, &p);
+			assert_int_not_equal(p.seq, u); /* too early to call the resend lost */
+			if (seq_gt(p.seq + p.len, top))
+				top = p.seq + p.len;
+		}
+	}
+	/* 10 and 11 went out on the first duplicate ACKs (limited transmit), before the resend */
+	assert_true(seq_gt(top, u + 12000));
+	/* an RTT later what was sent after the resend is SACKed: the resend is lost */
+	h_advance(&h, 13 * MS);
+	b[0][1] = top;
+	ack_sack(&h, u, 1, b);
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(first, u);
+	assert_int_equal(stats(&h)->rack_rtx_lost, 1);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_ack(&h, top, 65535);
+	h_drain(&h);
+	assert_int_equal(stats(&h)->rto_expired, 0);
+	h_fini(&h);
+}
+
+/*
  * Both retransmissions are lost and the RTO fires. The peer holds 1-4 and 6-9: after the
  * timeout only the holes may be resent, not a go-back-N of data it SACKed.
  */
@@ -1156,6 +1219,116 @@ test_rto_keeps_sack_scoreboard(void **state)
 	assert_int_equal(h.app.acked, 10000);
 	assert_int_equal(stats(&h)->rto_expired, 1);
 	h_fini(&h);
+}
+
+/*
+ * A timeout that was only a delay: the peer had every segment, its ACKs were late (a busy
+ * client, a queue that drained late). With timestamps the first ACK after the resend echoes
+ * the original's TSval (RFC 3522): cwnd comes back and nothing more is resent. Before, every
+ * such timeout cut cwnd to one segment and resent the whole flight (go-back-N).
+ */
+static void
+rto_eifel_case(bool spurious)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts syn = {.mss = 1000, .ws = -1, .sackp = true, .ts = true};
+	struct h_opts o = {.ws = -1, .ts = true};
+	uint32_t u, first, orig_tsval = 0, rtx_tsval;
+
+	h_init(&h, NULL);
+	h.app.send_on_accept = 10000;
+	assert_int_equal(h_connect(&h, 40090, H_APP_PORT, &syn, 1), 0);
+	u = h.sseq;
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		if (p.seq == u && p.len > 0)
+			orig_tsval = p.tsval;
+	}
+	h_advance(&h, 30 * MS); /* late: the tail loss probe, then the RTO */
+	while (stats(&h)->rto_expired == 0)
+		h_advance(&h, 10 * MS);
+	rtx_tsval = 0;
+	while (h_pending(&h)) {
+		h_pop(&h, &p);
+		if (p.seq == u && p.len > 0)
+			rtx_tsval = p.tsval;
+	}
+	assert_true(rtx_tsval > orig_tsval);
+	/* the ACK for the first three segments: of the original, or of the resend */
+	o.tsval = (uint32_t)(h.now / 1000);
+	o.tsecr = spurious ? orig_tsval : rtx_tsval;
+	h_send(&h, F_ACK, h.cseq, u + 3000, 65535, &o, NULL, 0);
+	if (spurious) {
+		assert_int_equal(stats(&h)->rto_spurious, 1);
+		/* the rest is in flight: not sent again */
+		assert_int_equal(pop_count_in(&h, u + 3000, u + 10000, &first), 0);
+	} else {
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+		assert_true(pop_count_in(&h, u + 3000, u + 10000, &first) > 0);
+		assert_int_equal(first, u + 3000); /* go-back-N: the flight is resent */
+	}
+	h_fini(&h);
+}
+
+static void
+test_rto_spurious_eifel_undo(void **state)
+{
+	(void)state;
+	rto_eifel_case(true);
+	rto_eifel_case(false);
+}
+
+/*
+ * The same without timestamps (Windows clients by default): F-RTO (RFC 5682). After the first
+ * ACK past the resend, two segments never sent before go out instead of the old flight; an
+ * ACK that then moves snd_una acknowledges data that was not resent: the timeout was
+ * spurious. A duplicate ACK instead says the flight is lost: go-back-N from snd_una.
+ */
+static void
+rto_frto_case(bool spurious)
+{
+	struct h h;
+	struct h_opts syn = {.mss = 1000, .ws = -1, .sackp = true};
+	uint32_t u, first;
+
+	h_init(&h, NULL);
+	h.app.send_on_accept = 30000;
+	assert_int_equal(h_connect(&h, 40091, H_APP_PORT, &syn, 1), 0);
+	u = h.sseq;
+	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 10); /* IW10 */
+	/* a tail loss probe (one new segment), then the RTO resends the first */
+	while (stats(&h)->rto_expired == 0)
+		h_advance(&h, 10 * MS);
+	assert_int_equal(pop_count_in(&h, u, u + 1000, &first), 1);
+	assert_int_equal(stats(&h)->tlp_probes, 1);
+	/* first ACK: two new segments past the probe, not the old flight */
+	h_ack(&h, u + 2000, 65535);
+	assert_int_equal(pop_count_in(&h, u + 11000, u + 13000, &first), 2);
+	assert_int_equal(first, u + 11000);
+	if (spurious) {
+		h_ack(&h, u + 5000, 65535);
+		assert_int_equal(stats(&h)->rto_spurious, 1);
+		/* cwnd back: new data flows on, nothing of the old flight is resent */
+		assert_int_equal(pop_count_in(&h, u + 5000, u + 11000, &first), 0);
+		assert_true(seq_geq(first, u + 13000));
+	} else {
+		h_ack(&h, u + 2000, 65535); /* a duplicate: the flight is lost */
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+		assert_true(pop_count_in(&h, u + 2000, u + 11000, &first) > 0);
+		assert_int_equal(first, u + 2000); /* go-back-N from snd_una */
+		h_ack(&h, u + 4000, 65535);
+		assert_int_equal(stats(&h)->rto_spurious, 0);
+	}
+	h_fini(&h);
+}
+
+static void
+test_rto_spurious_frto_undo(void **state)
+{
+	(void)state;
+	rto_frto_case(true);
+	rto_frto_case(false);
 }
 
 static void
@@ -1805,6 +1978,61 @@ test_not_owner_dropped(void **state)
 	h_fini(&h0);
 }
 
+static void
+lcore0_of_2_limited(struct tcp_engine_params *p)
+{
+	src_limits(p);
+	p->nb_lcores = 2;
+}
+
+static void
+lcore1_of_2_limited(struct tcp_engine_params *p)
+{
+	src_limits(p);
+	p->nb_lcores = 2;
+	p->lcore_idx = 1;
+}
+
+/*
+ * The tuple hash spreads one client's connections over the lcores. Counted per engine, the
+ * bound of 4 let it hold 4 on each (8 with two lcores); counted for the gateway, the fifth
+ * is refused on whichever lcore it lands.
+ */
+static void
+test_source_limit_spans_lcores(void **state)
+{
+	struct h hs[2];
+	unsigned int on[2] = {0, 0}, opened = 0, refused = 0;
+
+	(void)state;
+	h_init(&hs[0], lcore0_of_2_limited);
+	h_init(&hs[1], lcore1_of_2_limited);
+	for (uint16_t port = 41100; port < 41140; port++) {
+		struct tcp_tuple t = {
+			.raddr = H_CADDR, .laddr = H_SADDR, .rport = port, .lport = H_APP_PORT};
+		uint16_t o = tcp_flow_owner(h_table, &t, 2);
+
+		if (h_connect(&hs[o], port, H_APP_PORT, NULL, 1) == 0) {
+			opened++;
+			on[o]++;
+		} else {
+			refused++;
+		}
+	}
+	assert_int_equal(opened, 4);
+	assert_int_equal(refused, 36);
+	assert_int_equal(h_drops(&hs[0], TCP_DROP_SRC_LIMIT) + h_drops(&hs[1], TCP_DROP_SRC_LIMIT),
+			 36);
+	assert_true(on[0] + on[1] == 4);
+	/* both engines refused some: the bound is not per engine */
+	assert_true(h_drops(&hs[0], TCP_DROP_SRC_LIMIT) > 0);
+	assert_true(h_drops(&hs[1], TCP_DROP_SRC_LIMIT) > 0);
+	assert_int_equal(tcp_src_get(hs[0].e, H_CADDR).conns, 4);
+	h_fini(&hs[1]); /* its flows go: the count follows */
+	assert_int_equal(tcp_src_get(hs[0].e, H_CADDR).conns, on[0]);
+	h_fini(&hs[0]);
+}
+
 /* ---------------------------------------------------------------- close and reset */
 
 static void
@@ -1821,7 +2049,7 @@ test_passive_close(void **state)
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
 	assert_int_equal(h.app.eof, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_CLOSE_WAIT);
+	assert_int_equal(h_state(&h), TCP_CLOSE_WAIT);
 	/* half-close: the app may still send */
 	assert_int_equal(tcp_send(h.app.flow, "bye", 3), 3);
 	h_pop(&h, &p);
@@ -1830,7 +2058,7 @@ test_passive_close(void **state)
 	h_pop(&h, &p);
 	assert_int_equal(p.flags & (F_FIN | F_ACK), F_FIN | F_ACK);
 	assert_int_equal(p.seq, h.sseq + 3);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_LAST_ACK);
+	assert_int_equal(h_state(&h), TCP_LAST_ACK);
 	h_ack(&h, h.sseq + 4, 1000);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.reason, TCP_CLOSE_NORMAL);
@@ -1851,10 +2079,10 @@ test_active_close_time_wait(void **state)
 	assert_int_equal(tcp_shutdown(h.app.flow), 0);
 	h_pop(&h, &p);
 	assert_int_equal(p.flags, F_FIN | F_ACK);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_1);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_1);
 	assert_int_equal(tcp_send(h.app.flow, "x", 1), -ENOTCONN);
 	h_ack(&h, h.sseq + 1, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	/* the peer may still talk in FIN_WAIT_2 */
 	h.sseq++;
 	h_data(&h, "late", 4);
@@ -1863,17 +2091,24 @@ test_active_close_time_wait(void **state)
 	h.cseq++;
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.eof, 1);
 	/* a retransmitted FIN is ACKed again */
 	h_send(&h, F_FIN | F_ACK, h.cseq - 1, h.sseq, 1000, NULL, NULL, 0);
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	h_advance(&h, 9 * 1000 * MS);
-	assert_non_null(h_flow(&h));
-	h_advance(&h, 2 * 1000 * MS);
+	/* TIME_WAIT is an entry, not a flow: the flow and its slot are free already */
 	assert_null(h_flow(&h));
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	assert_int_equal(tcp_engine_nb_time_wait(h.e), 1);
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 1);
+	h_advance(&h, 9 * 1000 * MS);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	/* the FIN again restarted the wait: it ends 10 s after that, not after the first */
+	h_advance(&h, 2 * 1000 * MS);
+	assert_int_equal(h_state(&h), TCP_CLOSED);
+	assert_int_equal(tcp_engine_nb_time_wait(h.e), 0);
 	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 0);
 	assert_int_equal(h.app.closed, 1);
 	h_fini(&h);
@@ -1899,16 +2134,18 @@ close_to_time_wait(struct h *h)
 	h_send(h, F_FIN | F_ACK, h->cseq, h->sseq, 1000, NULL, NULL, 0);
 	h->cseq++;
 	h_pop(h, &p);
-	assert_int_equal(tcp_flow_state(h_flow(h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(h), TCP_TIME_WAIT);
 }
 
 /*
- * A busy server closes first, so its table fills with TIME_WAIT flows that nobody uses. A
- * new client must not be refused for them: the oldest is reaped to make room (its
- * timestamps guard a later incarnation of the same tuple, RFC 6191).
+ * A busy server closes first, so it holds a TIME_WAIT for nearly every connection it served.
+ * Those must cost neither flow slots nor flow memory: with max_flows = 4, four connections in
+ * TIME_WAIT and four open ones live side by side (before, TIME_WAIT was a whole flow and the
+ * fifth client could only get in by reaping one). When the entry table itself is full, the
+ * oldest entry gives way; nobody is refused for a connection that ended.
  */
 static void
-test_time_wait_reaped_when_full(void **state)
+test_time_wait_costs_no_flow(void **state)
 {
 	struct h h;
 
@@ -1920,18 +2157,25 @@ test_time_wait_reaped_when_full(void **state)
 		h_advance(&h, 100 * MS);
 	}
 	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
-	assert_int_equal(h_connect(&h, 43004, H_APP_PORT, NULL, 1), 0);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 0);
+	for (uint16_t i = 0; i < 4; i++)
+		assert_int_equal(h_connect(&h, (uint16_t)(44000 + i), H_APP_PORT, NULL, 1), 0);
 	h_drain(&h);
-	assert_int_equal(h.app.accepted, 5);
+	assert_int_equal(h.app.accepted, 8);
+	assert_int_equal(tcp_engine_nb_flows(h.e), 4);
 	assert_int_equal(h_drops(&h, TCP_DROP_FLOW_LIMIT), 0);
+	assert_int_equal(stats(&h)->cookies_sent, 0);
+	assert_int_equal(stats(&h)->time_wait_reaped, 0);
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
+	/* a fifth TIME_WAIT: the entry table (as large as max_flows) gives up its oldest */
+	close_to_time_wait(&h);
 	assert_int_equal(stats(&h)->time_wait_reaped, 1);
-	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 3);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
-	h.cport = 43000; /* the oldest went */
-	assert_null(h_flow(&h));
+	assert_int_equal(stats(&h)->flows_by_state[TCP_TIME_WAIT], 4);
+	h.cport = 43000;
+	assert_int_equal(h_state(&h), TCP_CLOSED);
 	h.cport = 43001;
-	assert_non_null(h_flow(&h));
-	assert_int_equal(h.app.closed, 4); /* the reaped flow's app was told once, long ago */
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	assert_int_equal(h.app.closed, 5); /* each app told once, when its connection ended */
 	h_fini(&h);
 }
 
@@ -1948,11 +2192,11 @@ test_time_wait_recycled_by_new_syn(void **state)
 	h_pop(&h, &p);
 	h_send(&h, F_FIN | F_ACK, h.cseq, h.sseq + 1, 1000, NULL, NULL, 0);
 	h_pop(&h, &p);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	h.app.accepted = 0;
 	assert_int_equal(h_connect(&h, 40032, H_APP_PORT, NULL, h.cseq + 100000), 0);
 	assert_int_equal(h.app.accepted, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	h_fini(&h);
 }
 
@@ -1972,9 +2216,9 @@ test_simultaneous_close(void **state)
 	h.cseq++;
 	h_pop(&h, &p);
 	assert_int_equal(p.ack, h.cseq);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_CLOSING);
+	assert_int_equal(h_state(&h), TCP_CLOSING);
 	h_ack(&h, h.sseq + 1, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h.app.closed, 1);
 	assert_int_equal(h.app.reason, TCP_CLOSE_NORMAL);
 	h_fini(&h);
@@ -2022,7 +2266,7 @@ reach_state(struct h *h, uint16_t cport, enum tcp_state st)
 			}
 		}
 	}
-	assert_int_equal(tcp_flow_state(h_flow(h)), st);
+	assert_int_equal(h_state(h), st);
 	return h_flow(h);
 }
 
@@ -2054,15 +2298,15 @@ test_rst_in_every_state(void **state)
 		assert_int_equal(p.flags & F_ACK, F_ACK);
 		assert_int_equal(p.ack, h.cseq);
 		expect_none(&h);
-		assert_non_null(h_flow(&h));
+		assert_int_equal(h_state(&h), st);
 		/* exact: the connection goes (not TIME_WAIT: RFC 1337) */
 		h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
 		expect_none(&h);
 		if (st == TCP_TIME_WAIT) {
-			assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+			assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 			h_advance(&h, 11 * 1000 * MS);
 		}
-		assert_null(h_flow(&h));
+		assert_int_equal(h_state(&h), TCP_CLOSED);
 		if (st == TCP_ESTABLISHED || st == TCP_FIN_WAIT_1 || st == TCP_FIN_WAIT_2 ||
 		    st == TCP_CLOSE_WAIT || st == TCP_CLOSING || st == TCP_LAST_ACK) {
 			assert_int_equal(h.app.closed, closed + 1);
@@ -2092,8 +2336,7 @@ test_time_wait_survives_rst(void **state)
 	reach_state(&h, 42100, TCP_TIME_WAIT);
 	h_send(&h, F_RST, h.cseq, 0, 0, NULL, NULL, 0);
 	expect_none(&h);
-	assert_non_null(h_flow(&h));
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_TIME_WAIT);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	assert_int_equal(h_drops(&h, TCP_DROP_STATE), 1);
 	/* the old connection's FIN again: acknowledged from TIME_WAIT, not reset */
 	h_send(&h, F_FIN | F_ACK, h.cseq - 1, h.sseq, 1000, NULL, NULL, 0);
@@ -2103,7 +2346,56 @@ test_time_wait_survives_rst(void **state)
 	assert_int_equal(h.app.closed, 1);
 	/* and it still ends on time */
 	h_advance(&h, 11 * 1000 * MS);
-	assert_null(h_flow(&h));
+	assert_int_equal(h_state(&h), TCP_CLOSED);
+	h_fini(&h);
+}
+
+/*
+ * TIME_WAIT keeps what it must to protect the old connection (RFC 9293 3.6, RFC 6191): a SYN
+ * that is not newer (an old duplicate) does not reopen the tuple, and what the entry answers
+ * to stale segments is bounded like a flow's answers, however many a spoofer sends.
+ */
+static void
+test_time_wait_entry_guards_tuple(void **state)
+{
+	struct h h;
+	struct h_pkt p;
+	struct h_opts old = {.mss = 1460, .ws = 7, .sackp = true, .ts = true, .tsval = 1};
+	unsigned int answers = 0;
+
+	(void)state;
+	h_init(&h, NULL);
+	h_advance(&h, 5000 * MS);
+	reach_state(&h, 42200, TCP_TIME_WAIT);
+	h.app.accepted = 0;
+	/* an old SYN: lower sequence, older timestamp: challenged, not taken */
+	h_send(&h, F_SYN, h.cseq - 5000, 0, 65535, &old, NULL, 0);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	expect_none(&h);
+	assert_int_equal(h.app.accepted, 0);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
+	/* data in the window: nothing taken, the ACK repeats where the stream ended */
+	h_advance(&h, 600 * MS);
+	h_send(&h, F_ACK | F_PSH, h.cseq, h.sseq, 1000, NULL, "late", 4);
+	h_pop(&h, &p);
+	assert_int_equal(p.flags, F_ACK);
+	assert_int_equal(p.ack, h.cseq);
+	assert_int_equal(p.seq, h.sseq);
+	assert_true(p.ts);
+	/* 1000 spoofed out-of-window segments over 1 s: two answers at most (one per 500 ms) */
+	for (int i = 0; i < 1000; i++) {
+		h_send(&h, F_ACK, h.cseq + 1000000 + (uint32_t)i, h.sseq, 1000, NULL, NULL, 0);
+		while (h_pending(&h) > 0) {
+			h_pop(&h, &p);
+			answers++;
+		}
+		h_advance(&h, MS);
+	}
+	assert_true(answers <= 3);
+	assert_true(stats(&h)->oow_acks_limited >= 997);
+	assert_int_equal(h_state(&h), TCP_TIME_WAIT);
 	h_fini(&h);
 }
 
@@ -2134,7 +2426,7 @@ test_fin_in_every_state(void **state)
 		assert_int_equal(p.flags & F_ACK, F_ACK);
 		assert_int_equal(p.ack, repeat ? h.cseq : h.cseq + 1);
 		h_drain(&h);
-		assert_int_equal(tcp_flow_state(h_flow(&h)), after[st]);
+		assert_int_equal(h_state(&h), after[st]);
 	}
 	h_fini(&h);
 }
@@ -2154,7 +2446,7 @@ test_challenge_ack_for_syn(void **state)
 	assert_int_equal(p.seq, h.sseq);
 	assert_int_equal(p.ack, h.cseq);
 	assert_int_equal(stats(&h)->challenge_acks, 1);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	assert_int_equal(h.app.closed, 0);
 	h_fini(&h);
 }
@@ -2175,14 +2467,14 @@ test_fin_wait2_keeps_receiving(void **state)
 	h_pop(&h, &p);
 	h.sseq++;
 	h_ack(&h, h.sseq, 1000);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	for (int i = 0; i < 12; i++) { /* two minutes of an upload, a segment every 10 s */
 		h_advance(&h, 10 * 1000 * MS);
 		h_drain(&h);
 		h_data(&h, "0123456789", 10);
 		assert_int_equal(h.app.rxlen, 10 * (uint32_t)(i + 1));
 	}
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_FIN_WAIT_2);
+	assert_int_equal(h_state(&h), TCP_FIN_WAIT_2);
 	assert_int_equal(h.app.closed, 0);
 	/* a peer that goes quiet for fin_wait2_us is given up */
 	h_advance(&h, 61 * 1000 * MS);
@@ -2302,7 +2594,7 @@ test_challenge_ack_per_flow_limit(void **state)
 	assert_int_equal(p.ack, h.cseq);
 	expect_none(&h);
 	assert_int_equal(stats(&h)->challenge_acks, 2);
-	assert_int_equal(tcp_flow_state(h_flow(&h)), TCP_ESTABLISHED);
+	assert_int_equal(h_state(&h), TCP_ESTABLISHED);
 	h_fini(&h);
 }
 
@@ -2698,49 +2990,11 @@ test_strings(void **state)
 	assert_string_equal(tcp_drop_reason_str(TCP_DROP_REASON_MAX), "?");
 }
 
-/*
- * An ICMP "fragmentation needed" from a router (198.18.0.254) about a segment the engine sent
- * to the client: quotes the IPv4 header and 20 bytes of TCP (quote_len 8: only what RFC 792
- * guarantees). Returns tcp_icmp_input's result.
- */
+/* An ICMP "fragmentation needed" about a segment the engine sent on cport (harness.h). */
 static int
 icmp_frag_needed(struct h *h, uint16_t cport, uint32_t seq, uint16_t mtu, uint32_t quote_len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(h_pool);
-	struct rte_ipv4_hdr *ip, *q;
-	struct rte_icmp_hdr *icmp;
-	struct rte_tcp_hdr *th;
-	uint32_t len = sizeof(*ip) + sizeof(*icmp) + sizeof(*q) + quote_len;
-
-	assert_non_null(m);
-	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m, len);
-	assert_non_null(ip);
-	memset(ip, 0, len);
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16(len);
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_ICMP;
-	ip->src_addr = rte_cpu_to_be_32(0xC61200FEu);
-	ip->dst_addr = rte_cpu_to_be_32(H_SADDR);
-	icmp = (struct rte_icmp_hdr *)(ip + 1);
-	icmp->icmp_type = 3;
-	icmp->icmp_code = 4;
-	icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu);
-	q = (struct rte_ipv4_hdr *)(icmp + 1);
-	q->version_ihl = RTE_IPV4_VHL_DEF;
-	q->total_length = rte_cpu_to_be_16(1500);
-	q->next_proto_id = IPPROTO_TCP;
-	q->src_addr = rte_cpu_to_be_32(H_SADDR);
-	q->dst_addr = rte_cpu_to_be_32(H_CADDR);
-	th = (struct rte_tcp_hdr *)(q + 1);
-	if (quote_len >= 8) {
-		th->src_port = rte_cpu_to_be_16(h->lport);
-		th->dst_port = rte_cpu_to_be_16(cport);
-		th->sent_seq = rte_cpu_to_be_32(seq);
-	}
-	icmp->icmp_cksum = ~rte_raw_cksum(icmp, len - sizeof(*ip));
-	m->l3_len = sizeof(*ip);
-	return tcp_icmp_input(h->e, m, h->now);
+	return h_icmp(h, 3, 4, cport, seq, mtu, quote_len);
 }
 
 /* Client acks everything sent so far; returns the payload bytes popped. */
@@ -3075,7 +3329,10 @@ main(void)
 		cmocka_unit_test(test_sack_recovery),
 		cmocka_unit_test(test_sack_recovery_after_fin),
 		cmocka_unit_test(test_sack_partial_ack_retransmits),
+		cmocka_unit_test(test_rack_lost_retransmission),
 		cmocka_unit_test(test_rto_keeps_sack_scoreboard),
+		cmocka_unit_test(test_rto_spurious_eifel_undo),
+		cmocka_unit_test(test_rto_spurious_frto_undo),
 		cmocka_unit_test(test_tail_loss_probe),
 		cmocka_unit_test(test_zero_window_persist),
 		cmocka_unit_test(test_zero_window_forever_gives_up),
@@ -3088,6 +3345,7 @@ main(void)
 		cmocka_unit_test(test_ooo_pruned_first_under_pressure),
 		cmocka_unit_test(test_source_connection_limit),
 		cmocka_unit_test(test_source_half_open_limit),
+		cmocka_unit_test(test_source_limit_spans_lcores),
 		cmocka_unit_test(test_idle_timeout),
 		cmocka_unit_test(test_keepalive),
 		cmocka_unit_test(test_pool_low_sheds_to_cookies),
@@ -3095,7 +3353,8 @@ main(void)
 		cmocka_unit_test(test_passive_close),
 		cmocka_unit_test(test_active_close_time_wait),
 		cmocka_unit_test(test_time_wait_recycled_by_new_syn),
-		cmocka_unit_test(test_time_wait_reaped_when_full),
+		cmocka_unit_test(test_time_wait_entry_guards_tuple),
+		cmocka_unit_test(test_time_wait_costs_no_flow),
 		cmocka_unit_test(test_simultaneous_close),
 		cmocka_unit_test(test_rst_in_every_state),
 		cmocka_unit_test(test_time_wait_survives_rst),
