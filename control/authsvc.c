@@ -303,6 +303,17 @@ dispatch_basic(struct authsvc_job *job)
 	job_free(job);
 }
 
+/* The job's channel bindings for the validator: AUTHSVC_JOB_CB_* as a kw_cb_mode. */
+static void
+job_cb(const struct authsvc_job *job, struct kw_job *kj)
+{
+	kj->cb = job->cb;
+	kj->cb_len = job->cb_len;
+	kj->cb_mode = (job->flags & AUTHSVC_JOB_CB_REQUIRE) ? KW_CB_REQUIRE
+		      : (job->flags & AUTHSVC_JOB_CB_ALLOW) ? KW_CB_ALLOW
+							    : KW_CB_OFF;
+}
+
 /*
  * NTLM, raw or in SPNEGO (info from trust_parse_token). Type 1 takes a context slot for the
  * flow and needs no trust (the challenge is made here); Type 3 goes through the semaphore
@@ -366,6 +377,16 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	kj.ntlm_ctx = ntlm_entry_ctx(entry);
 	kj.spnego = spnego;
 	kj.user = nj;
+	if (m.type == 3) {
+		job_cb(job, &kj);
+		/*
+		 * gss-ntlmssp refuses bindings to a client that sent none; allow lets such a
+		 * client in, so it gets none to compare (one that sent some is still checked).
+		 */
+		if (kj.cb_mode == KW_CB_ALLOW &&
+		    ntlm_type3_has_cb(info->mech_token, info->mech_token_len) != 1)
+			kj.cb_mode = KW_CB_OFF;
+	}
 	if (kw_pool_submit(idx == TRUST_INDEX_NONE ? svc.local : svc.pools[idx], &kj) == 0)
 		return;
 	free(nj);
@@ -449,6 +470,7 @@ dispatch(struct authsvc_job *job)
 	kj.token = job->token;
 	kj.token_len = job->token_len;
 	kj.user = job;
+	job_cb(job, &kj);
 	rc = kw_pool_submit(svc.pools[route.trust_index], &kj);
 	if (rc == 0)
 		return; /* the job is the pool's until on_kw_verdict */

@@ -144,7 +144,13 @@ void ntlm_acceptor_destroy(struct ntlm_acceptor *a);
  * Returns 0 for challenge and ok, -EACCES otherwise.
  */
 int ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uint8_t *tok,
-		    size_t len, struct kw_verdict *v);
+		    size_t len, const uint8_t *cb, size_t cb_len, struct kw_verdict *v);
+
+/*
+ * Does this AUTHENTICATE (raw NTLMSSP) carry channel bindings, an MsvAvChannelBindings pair
+ * in its NTLMv2 response that is not all zeros? 1 yes, 0 no, -EBADMSG when malformed.
+ */
+int ntlm_type3_has_cb(const uint8_t *msg, size_t len);
 /* ntlm_ctx_free_fn for GSS contexts. */
 void ntlm_ctx_free(void *ctx);
 

@@ -238,7 +238,7 @@ challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, siz
 {
 	char extra[160];
 
-	gate_challenge_headers(cur_gate(), schemes, extra, sizeof(extra));
+	gate_challenge_headers(cur_gate(), schemes, h->tls != NULL, extra, sizeof(extra));
 	answer(h, req, 401, extra, close, consumed);
 }
 
@@ -257,6 +257,7 @@ gate_env_now(const struct ha_flow *h, struct gate_env *env)
 	env->now_s = h->app->now_s;
 	env->revoke_epoch = authsvc_revoke_epoch();
 	env->is_revoked = authsvc_is_revoked;
+	env->tls = h->tls != NULL;
 }
 
 /* Serve req with the auth headers this response owes the client. */
@@ -306,6 +307,16 @@ park(struct ha_flow *h, const struct h1_request *req, const struct site_conf *si
 	job->lcore = h->app->lcore;
 	job->token_len = (uint32_t)n;
 	job->flags = d->job_flags;
+	job->cb_len = 0;
+	if (h->tls != NULL && (d->job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE))) {
+		size_t cb_len = 0;
+		const uint8_t *cb = tls_channel_binding(h->tls, &cb_len);
+
+		if (cb != NULL && cb_len <= sizeof(job->cb)) {
+			memcpy(job->cb, cb, cb_len);
+			job->cb_len = (uint8_t)cb_len;
+		}
+	}
 	if (authsvc_submit_as(h->app->lcore, job, d->scheme) < 0) {
 		explicit_bzero(job->token, job->token_len);
 		free(job);
@@ -578,7 +589,10 @@ process(struct ha_flow *h)
 		h->requests++;
 		h->head_since_us = 0;
 		site = gate_site_for(cur_gate(), req.target.p, req.target.len);
-		if (site == NULL || site->auth == SITE_AUTH_NONE) {
+		if (gate_tls_refused(site, h->tls != NULL, &h->app->gate)) {
+			answer(h, &req, 403, NULL, false, consumed);
+			return;
+		} else if (site == NULL || site->auth == SITE_AUTH_NONE) {
 			serve(h, &req, consumed, NULL);
 			gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		} else if (!gate_and_serve(h, &req, site, consumed)) {
