@@ -315,6 +315,33 @@ job_cb(const struct authsvc_job *job, struct kw_job *kj)
 }
 
 /*
+ * Extended protection for an NTLM AUTHENTICATE, before any DC is asked. gss-ntlmssp 1.2
+ * compares the bindings it is given only with a client's that sent some: a client that sent
+ * none passes it. So: none sent is refused here under require and validated without
+ * bindings under allow; bindings that are not ours are refused here (the domain would refuse
+ * them anyway, at the price of a DC round trip); ours go to gss-ntlmssp, which checks them
+ * under the NTLMv2 proof.
+ */
+static bool
+ntlm_cb_acceptable(const struct authsvc_job *job, const struct trust_token_info *info,
+		   struct kw_job *kj)
+{
+	uint8_t theirs[16], ours[16];
+	int has = ntlm_type3_cb(info->mech_token, info->mech_token_len, theirs);
+
+	if (has != 1) {
+		bool allow = kj->cb_mode == KW_CB_ALLOW;
+
+		kj->cb_mode = KW_CB_OFF;
+		return allow;
+	}
+	if (job->cb_len == 0)
+		return false;
+	ntlm_cb_hash(job->cb, job->cb_len, ours);
+	return memcmp(theirs, ours, sizeof(ours)) == 0;
+}
+
+/*
  * NTLM, raw or in SPNEGO (info from trust_parse_token). Type 1 takes a context slot for the
  * flow and needs no trust (the challenge is made here); Type 3 goes through the semaphore
  * of the trust its domain names.
@@ -379,13 +406,11 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	kj.user = nj;
 	if (m.type == 3) {
 		job_cb(job, &kj);
-		/*
-		 * gss-ntlmssp refuses bindings to a client that sent none; allow lets such a
-		 * client in, so it gets none to compare (one that sent some is still checked).
-		 */
-		if (kj.cb_mode == KW_CB_ALLOW &&
-		    ntlm_type3_has_cb(info->mech_token, info->mech_token_len) != 1)
-			kj.cb_mode = KW_CB_OFF;
+		if (kj.cb_mode != KW_CB_OFF && !ntlm_cb_acceptable(job, info, &kj)) {
+			free(nj);
+			reason = KW_ERR_CHANNEL_BINDING;
+			goto refuse;
+		}
 	}
 	if (kw_pool_submit(idx == TRUST_INDEX_NONE ? svc.local : svc.pools[idx], &kj) == 0)
 		return;

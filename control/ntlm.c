@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <gssapi/gssapi.h>
+#include <nettle/md5.h>
 #include <gssapi/gssapi_ext.h>
 #include <wbclient.h>
 
@@ -99,8 +100,24 @@ ntlm_parse_msg(const uint8_t *msg, size_t len, struct ntlm_msg_info *info_out)
  * bytes in; MsvAvChannelBindings (id 10) holds the MD5 of the client's bindings, or zeros
  * for "none" (what Windows sends without TLS), or is absent.
  */
+void
+ntlm_cb_hash(const uint8_t *app, size_t len, uint8_t out[16])
+{
+	uint8_t head[20] = {0}; /* four zero address fields, then the length, little-endian */
+	struct md5_ctx md5;
+
+	head[16] = (uint8_t)len;
+	head[17] = (uint8_t)(len >> 8);
+	head[18] = (uint8_t)(len >> 16);
+	head[19] = (uint8_t)(len >> 24);
+	md5_init(&md5);
+	md5_update(&md5, sizeof(head), head);
+	md5_update(&md5, len, app);
+	md5_digest(&md5, 16, out);
+}
+
 int
-ntlm_type3_has_cb(const uint8_t *msg, size_t len)
+ntlm_type3_cb(const uint8_t *msg, size_t len, uint8_t cb_out[16])
 {
 	static const uint8_t zeros[16];
 	uint32_t nt_len, nt_off, end, p;
@@ -123,8 +140,12 @@ ntlm_type3_has_cb(const uint8_t *msg, size_t len)
 			return 0; /* MsvAvEOL */
 		if (l > end - p - 4)
 			return -EBADMSG;
-		if (id == 10)
-			return l == 16 && memcmp(msg + p + 4, zeros, 16) != 0;
+		if (id == 10) {
+			if (l != 16 || memcmp(msg + p + 4, zeros, 16) == 0)
+				return 0;
+			memcpy(cb_out, msg + p + 4, 16);
+			return 1;
+		}
 		p += 4 + l;
 	}
 	return 0;

@@ -420,11 +420,14 @@ gate_request(const struct gate_conf *c, struct gate_flow *f, const struct site_c
 	d->auth_hash = hash_view(authz);
 	if (!(schemes & (SITE_AUTH_NEGOTIATE | SITE_AUTH_NTLM)))
 		d->job_flags |= AUTHSVC_JOB_KRB5_ONLY;
-	/* channel bindings exist only over TLS; plain HTTP is what tls_only refuses */
-	if (env->tls && scheme != AUTHSVC_SCHEME_BASIC) {
+	/*
+	 * Channel bindings exist only over TLS. require asks for them over plain HTTP too,
+	 * where no client can have them: a token relayed to the plain port is refused.
+	 */
+	if (scheme != AUTHSVC_SCHEME_BASIC) {
 		if (site->extended_protection == SITE_EP_REQUIRE)
 			d->job_flags |= AUTHSVC_JOB_CB_REQUIRE;
-		else if (site->extended_protection == SITE_EP_ALLOW)
+		else if (site->extended_protection == SITE_EP_ALLOW && env->tls)
 			d->job_flags |= AUTHSVC_JOB_CB_ALLOW;
 	}
 }

@@ -24,7 +24,8 @@ enum site_auth {
 enum site_ep {
 	SITE_EP_OFF,	 /* bindings are not checked */
 	SITE_EP_ALLOW,	 /* a client that sends none passes; one that sends others' fails */
-	SITE_EP_REQUIRE, /* the client must send the bindings of our certificate */
+	SITE_EP_REQUIRE, /* the client must send the bindings of our certificate (so plain
+			  * HTTP, where there are none, refuses Negotiate and NTLM) */
 };
 
 /*
