@@ -1,6 +1,7 @@
 /* The TLS layer: [tls], the shared SSL_CTX and its ticket keys, and each flow's SSL. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,7 +15,6 @@
 
 #include <rte_common.h>
 #include <rte_log.h>
-#include <rte_malloc.h>
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
@@ -483,10 +483,11 @@ tls_init(const struct tls_conf *conf, unsigned int nb_lcores)
 				   "TLS: handshakes full and resumed, versions, alerts, errors");
 	if (conf->certificate[0] == '\0')
 		return 0;
-	tls.stats =
-		rte_zmalloc("tls_stats", sizeof(*tls.stats) * TLS_MAX_LCORES, RTE_CACHE_LINE_SIZE);
+	/* not rte_zmalloc: the fuzz target runs this layer without EAL */
+	tls.stats = aligned_alloc(RTE_CACHE_LINE_SIZE, sizeof(*tls.stats) * TLS_MAX_LCORES);
 	if (tls.stats == NULL)
 		return -ENOMEM;
+	memset(tls.stats, 0, sizeof(*tls.stats) * TLS_MAX_LCORES);
 	if (tls.cb_index < 0)
 		tls.cb_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, cb_free);
 	if (tls.cb_index < 0)
@@ -560,6 +561,8 @@ tls_fini(void)
 	SSL_CTX_free(tls.live);
 	tls.live = NULL;
 	tls.enabled = false;
+	free(tls.stats);
+	tls.stats = NULL;
 }
 
 const struct tls_stats *
