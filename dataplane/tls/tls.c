@@ -49,7 +49,7 @@ static const struct ini_key tls_keys[] = {
 	INI_E(tls_conf, min_version, min_version_choices, "1.2"),
 	INI_U(tls_conf, handshake_timeout_s, 1, 600, "10"),
 	INI_B(tls_conf, session_tickets, "yes"),
-	INI_U(tls_conf, ticket_rotate_s, 60, 7 * 86400, "3600"),
+	INI_U(tls_conf, ticket_rotate_s, 1, 7 * 86400, "3600"),
 	INI_END,
 };
 
@@ -548,7 +548,10 @@ tls_reconfigure(const struct tls_conf *conf)
 	 */
 	SSL_CTX_free(tls.retired);
 	tls.retired = __atomic_exchange_n(&tls.live, fresh, __ATOMIC_ACQ_REL);
-	tls.conf.session_tickets = conf->session_tickets;
+	/* the lcores read these two without a lock: each is one aligned word */
+	__atomic_store_n(&tls.conf.handshake_timeout_s, conf->handshake_timeout_s,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&tls.conf.ticket_rotate_s, conf->ticket_rotate_s, __ATOMIC_RELAXED);
 	TLS_LOG(INFO, "reload: certificate %s for new connections", conf->certificate);
 	return 0;
 }
