@@ -461,7 +461,17 @@ tel_tls_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(no_close_notify);
 	T(bytes_in);
 	T(bytes_out);
+	T(hs_steps);
+	T(hs_step_ns);
 #undef T
+	{
+		uint64_t max = 0;
+
+		for (unsigned int i = 0; tls.stats != NULL && i < tls.nb_lcores; i++)
+			max = RTE_MAX(max, __atomic_load_n(&tls.stats[i].hs_step_ns_max,
+							   __ATOMIC_RELAXED));
+		rte_tel_data_add_dict_u64(d, "hs_step_ns_max", max);
+	}
 	rte_tel_data_start_dict(errs);
 	for (int e = 0; e < TLS_E__COUNT; e++)
 		rte_tel_data_add_dict_u64(errs, err_names[e], sum.errors[e]);
@@ -728,10 +738,26 @@ ssl_result(struct tls_conn *c, int r)
 	}
 }
 
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int
 handshake(struct tls_conn *c)
 {
+	uint64_t t0 = mono_ns(), dt;
 	int r = SSL_do_handshake(c->ssl);
+
+	dt = mono_ns() - t0;
+	c->st->hs_steps++;
+	c->st->hs_step_ns += dt;
+	if (dt > c->st->hs_step_ns_max)
+		c->st->hs_step_ns_max = dt;
 
 	if (r != 1)
 		return ssl_result(c, r);

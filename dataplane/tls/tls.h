@@ -80,6 +80,10 @@ struct tls_stats {
 	uint64_t no_close_notify; /* FIN after a complete record without close_notify */
 	uint64_t bytes_in;	  /* ciphertext taken from the engine */
 	uint64_t bytes_out;	  /* ciphertext queued on the engine */
+	/* the handshake's cost on the lcore: every other flow waits while a step runs */
+	uint64_t hs_steps;	 /* SSL_do_handshake calls */
+	uint64_t hs_step_ns;	 /* their total time */
+	uint64_t hs_step_ns_max; /* the longest one: how long the lcore stalled for it */
 	uint64_t errors[TLS_E__COUNT];
 } __rte_cache_aligned;
 
