@@ -424,6 +424,8 @@ ha_poll(void *state, uint64_t now_us)
 	RTE_SET_USED(now_us);
 	if (app == NULL)
 		return;
+	if (tls_enabled())
+		tls_lcore_poll(app->lcore); /* handshakes the last iteration's budget put off */
 	if (unlikely(__atomic_load_n(&app->pending_store, __ATOMIC_ACQUIRE) != NULL &&
 		     __atomic_load_n(&app->retired_store, __ATOMIC_ACQUIRE) == NULL)) {
 		/* a reload's sites: the main thread built the store, and destroys the old one */

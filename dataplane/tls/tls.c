@@ -50,6 +50,7 @@ static const struct ini_key tls_keys[] = {
 	INI_U(tls_conf, handshake_timeout_s, 1, 600, "10"),
 	INI_B(tls_conf, session_tickets, "yes"),
 	INI_U(tls_conf, ticket_rotate_s, 1, 7 * 86400, "3600"),
+	INI_U(tls_conf, handshake_budget_us, 0, 1000000, "1000"),
 	INI_END,
 };
 
@@ -72,7 +73,16 @@ struct tls_conn {
 	bool fin_sent;
 	bool alpn_refused;
 	bool seen_bytes;
+	bool deferred; /* on its lcore's deferred list */
+	uint16_t lcore;
+	struct tls_conn *dprev, *dnext;
 };
+
+/* Per lcore: handshake time spent in this loop iteration, flows put off to the next. */
+struct tls_lcore {
+	uint64_t spent_ns;
+	struct tls_conn *deferred;
+} __rte_cache_aligned;
 
 /* Ticket keys: the current one encrypts, the previous one still decrypts (then renews). */
 struct tls_ticket_key {
@@ -90,6 +100,7 @@ static struct {
 	int cb_index; /* SSL_CTX ex_data slot of its struct tls_cb */
 	unsigned int nb_lcores;
 	struct tls_stats *stats; /* one per lcore */
+	struct tls_lcore lcores[TLS_MAX_LCORES];
 	rte_spinlock_t ticket_lock;
 	struct tls_ticket_key tickets[3];
 	unsigned int ticket_cur; /* index into tickets; written under the lock */
@@ -463,6 +474,7 @@ tel_tls_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(bytes_out);
 	T(hs_steps);
 	T(hs_step_ns);
+	T(hs_deferred);
 #undef T
 	{
 		uint64_t max = 0;
@@ -578,6 +590,25 @@ tls_fini(void)
 	tls.stats = NULL;
 }
 
+void
+tls_lcore_poll(uint16_t lcore)
+{
+	struct tls_lcore *lc = &tls.lcores[lcore % TLS_MAX_LCORES];
+	struct tls_conn *c, *next;
+
+	lc->spent_ns = 0;
+	c = lc->deferred;
+	lc->deferred = NULL;
+	/* detached first: a flow deferred again while this runs waits for the next poll */
+	for (; c != NULL; c = next) {
+		next = c->dnext;
+		c->dprev = c->dnext = NULL;
+		c->deferred = false;
+		/* may run its callbacks and free c: nothing of c after this */
+		tcp_recv_resume(c->flow);
+	}
+}
+
 const struct tls_stats *
 tls_lcore_stats(unsigned int lcore)
 {
@@ -607,6 +638,7 @@ tls_conn_new(struct tcp_flow *f, uint16_t lcore)
 	SSL_set_accept_state(c->ssl);
 	c->flow = f;
 	c->st = st;
+	c->lcore = lcore % TLS_MAX_LCORES;
 	st->connections++;
 	return c;
 nomem:
@@ -619,11 +651,29 @@ nomem:
 	return NULL;
 }
 
+static void
+undefer(struct tls_conn *c)
+{
+	struct tls_lcore *lc = &tls.lcores[c->lcore];
+
+	if (!c->deferred)
+		return;
+	if (c->dprev != NULL)
+		c->dprev->dnext = c->dnext;
+	else
+		lc->deferred = c->dnext;
+	if (c->dnext != NULL)
+		c->dnext->dprev = c->dprev;
+	c->dprev = c->dnext = NULL;
+	c->deferred = false;
+}
+
 void
 tls_conn_free(struct tls_conn *c)
 {
 	if (c == NULL)
 		return;
+	undefer(c);
 	SSL_free(c->ssl); /* frees the inner BIO */
 	BIO_free(c->net);
 	free(c);
@@ -754,6 +804,7 @@ handshake(struct tls_conn *c)
 	int r = SSL_do_handshake(c->ssl);
 
 	dt = mono_ns() - t0;
+	tls.lcores[c->lcore].spent_ns += dt;
 	c->st->hs_steps++;
 	c->st->hs_step_ns += dt;
 	if (dt > c->st->hs_step_ns_max)
@@ -783,6 +834,24 @@ tls_input(struct tls_conn *c, const struct rte_mbuf *m)
 
 	if (c->failed)
 		return -EPROTO;
+	if (!c->established && tls.conf.handshake_budget_us != 0 &&
+	    tls.lcores[c->lcore].spent_ns >= (uint64_t)tls.conf.handshake_budget_us * 1000) {
+		/*
+		 * This iteration's handshakes took their share of the lcore: the bytes stay
+		 * with the engine (taking none pauses the flow) until tls_lcore_poll.
+		 */
+		if (!c->deferred) {
+			struct tls_lcore *lc = &tls.lcores[c->lcore];
+
+			c->deferred = true;
+			c->dnext = lc->deferred;
+			if (lc->deferred != NULL)
+				lc->deferred->dprev = c;
+			lc->deferred = c;
+			c->st->hs_deferred++;
+		}
+		return 0;
+	}
 	for (const struct rte_mbuf *s = m; s != NULL; s = s->next) {
 		const char *p = rte_pktmbuf_mtod(s, const char *);
 		size_t len = s->data_len, room = BIO_ctrl_get_write_guarantee(c->net);

@@ -41,6 +41,8 @@ struct tls_conf {
 	uint32_t handshake_timeout_s;
 	bool session_tickets;	  /* stateless resumption with the gateway's rotating keys */
 	uint32_t ticket_rotate_s; /* a new ticket key this often; tickets live two periods */
+	/* handshake CPU an lcore spends per loop iteration before it defers the rest (0: any) */
+	uint32_t handshake_budget_us;
 };
 
 /* [tls], relative to a struct tls_conf. */
@@ -84,6 +86,7 @@ struct tls_stats {
 	uint64_t hs_steps;	 /* SSL_do_handshake calls */
 	uint64_t hs_step_ns;	 /* their total time */
 	uint64_t hs_step_ns_max; /* the longest one: how long the lcore stalled for it */
+	uint64_t hs_deferred;	 /* handshake steps put off to the next iteration (budget) */
 	uint64_t errors[TLS_E__COUNT];
 } __rte_cache_aligned;
 
@@ -147,6 +150,12 @@ void tls_handshake_timed_out(struct tls_conn *c);
  * ones). NULL before the handshake completed.
  */
 const uint8_t *tls_channel_binding(const struct tls_conn *c, size_t *len_out);
+
+/*
+ * On the lcore, every loop iteration: a fresh handshake budget, and the flows whose handshake
+ * it put off get their bytes delivered again (tcp_recv_resume, so their callbacks run).
+ */
+void tls_lcore_poll(uint16_t lcore);
 
 /* Counters of lcore i (NULL when no TLS). */
 const struct tls_stats *tls_lcore_stats(unsigned int lcore);

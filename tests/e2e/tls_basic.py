@@ -23,8 +23,9 @@ def make_certs(d):
 
 
 def tls_section(d, extra=""):
+    # a 1 µs handshake budget: after one handshake step an iteration puts the others off
     return (f"\n[tls]\ncertificate = {d}/cert.pem\nkey = {d}/key.pem\n"
-            f"handshake_timeout_s = 2\n{extra}")
+            f"handshake_timeout_s = 2\nhandshake_budget_us = 1\n{extra}")
 
 
 def check_config(check, base, d):
@@ -80,6 +81,7 @@ def main():
         check(e["handshake_timeout"] >= 1, f"handshake timeouts counted ({e['handshake_timeout']})")
         check(e["truncated"] >= 2, f"truncations counted ({e['truncated']})")
         check(e["bad_record"] >= 1, f"bad records counted ({e['bad_record']})")
+        check(st["hs_deferred"] >= 1, f"handshakes put off by the budget and finished later ({st['hs_deferred']})")
         hs = t.telemetry("/authgate/http/stats")
         t.wait_until(lambda: t.telemetry("/authgate/http/stats")["active"] == 0, 15, "connections to close")
         check(True, f"no connection left open ({hs['connections']} served)")

@@ -108,6 +108,11 @@ def main():
     p = run(["curl", "-sSk", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{http_code}:%{num_connects} ",
              f"{URL}/pkg/hello.txt", f"{URL}/pkg/1m.bin"])
     check(p.stdout.split() == ["200:1", "200:0"], f"two requests, one TLS connection ({p.stdout.strip()})")
+    # 40 handshakes at once: with a tiny handshake_budget_us most are put off a loop iteration
+    burst = [subprocess.Popen(["curl", "-sk", "--max-time", "30", "-o", "/dev/null", "-w", "%{http_code}",
+                               f"{URL}/pkg/1k.bin"], stdout=subprocess.PIPE, text=True) for _ in range(40)]
+    codes = [b.communicate(timeout=60)[0] for b in burst]
+    check(codes.count("200") == 40, f"40 concurrent HTTPS clients: {codes.count('200')} got 200")
     p = run(["curl", "-sSk", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", f"{URL}/pkg/hello.txt"])
     check(p.stdout == "200 1.1", f"curl --http2 gets HTTP/1.1 by ALPN ({p.stdout})")
 

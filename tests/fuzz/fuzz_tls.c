@@ -64,6 +64,14 @@ tcp_send_space(const struct tcp_flow *f)
 	return space;
 }
 
+/* Only tls_lcore_poll calls it, for a handshake budget these set to 0 (none). */
+void
+tcp_recv_resume(struct tcp_flow *f)
+{
+	(void)f;
+	abort();
+}
+
 int
 tcp_shutdown(struct tcp_flow *f)
 {
