@@ -73,6 +73,7 @@ struct tls_conn {
 	bool fin_sent;
 	bool alpn_refused;
 	bool seen_bytes;
+	bool fin_seen; /* the peer's FIN: counted once */
 	bool deferred; /* on its lcore's deferred list */
 	uint16_t lcore;
 	struct tls_conn *dprev, *dnext;
@@ -81,7 +82,7 @@ struct tls_conn {
 /* Per lcore: handshake time spent in this loop iteration, flows put off to the next. */
 struct tls_lcore {
 	uint64_t spent_ns;
-	struct tls_conn *deferred;
+	struct tls_conn *head, *tail; /* deferred flows, oldest first */
 } __rte_cache_aligned;
 
 /* Ticket keys: the current one encrypts, the previous one still decrypts (then renews). */
@@ -590,21 +591,25 @@ tls_fini(void)
 	tls.stats = NULL;
 }
 
+static void undefer(struct tls_conn *c);
+
 void
 tls_lcore_poll(uint16_t lcore)
 {
 	struct tls_lcore *lc = &tls.lcores[lcore % TLS_MAX_LCORES];
-	struct tls_conn *c, *next;
+	uint64_t budget = (uint64_t)tls.conf.handshake_budget_us * 1000;
 
 	lc->spent_ns = 0;
-	c = lc->deferred;
-	lc->deferred = NULL;
-	/* detached first: a flow deferred again while this runs waits for the next poll */
-	for (; c != NULL; c = next) {
-		next = c->dnext;
-		c->dprev = c->dnext = NULL;
-		c->deferred = false;
-		/* may run its callbacks and free c: nothing of c after this */
+	/*
+	 * Oldest first, and only while this iteration's budget lasts: resuming every deferred
+	 * flow each iteration would cost the lcore more than the handshakes, and the newest
+	 * would starve the oldest into their handshake timeout.
+	 */
+	while (lc->head != NULL && lc->spent_ns < budget) {
+		struct tls_conn *c = lc->head;
+
+		undefer(c);
+		/* may run its callbacks and free c, or defer it again: nothing of c after this */
 		tcp_recv_resume(c->flow);
 	}
 }
@@ -661,9 +666,11 @@ undefer(struct tls_conn *c)
 	if (c->dprev != NULL)
 		c->dprev->dnext = c->dnext;
 	else
-		lc->deferred = c->dnext;
+		lc->head = c->dnext;
 	if (c->dnext != NULL)
 		c->dnext->dprev = c->dprev;
+	else
+		lc->tail = c->dprev;
 	c->dprev = c->dnext = NULL;
 	c->deferred = false;
 }
@@ -844,10 +851,13 @@ tls_input(struct tls_conn *c, const struct rte_mbuf *m)
 			struct tls_lcore *lc = &tls.lcores[c->lcore];
 
 			c->deferred = true;
-			c->dnext = lc->deferred;
-			if (lc->deferred != NULL)
-				lc->deferred->dprev = c;
-			lc->deferred = c;
+			c->dprev = lc->tail;
+			c->dnext = NULL;
+			if (lc->tail != NULL)
+				lc->tail->dnext = c;
+			else
+				lc->head = c;
+			lc->tail = c;
 			c->st->hs_deferred++;
 		}
 		return 0;
@@ -879,14 +889,18 @@ tls_input(struct tls_conn *c, const struct rte_mbuf *m)
 void
 tls_input_fin(struct tls_conn *c)
 {
-	if (c->failed || !c->seen_bytes)
+	if (c->failed || c->fin_seen || !c->seen_bytes)
 		return;
+	c->fin_seen = true;
 	if (!c->established || BIO_ctrl_pending(SSL_get_rbio(c->ssl)) > 0 ||
-	    (SSL_has_pending(c->ssl) && SSL_pending(c->ssl) == 0))
+	    (SSL_has_pending(c->ssl) && SSL_pending(c->ssl) == 0)) {
+		/* a handshake or a record that will never be whole */
 		c->st->errors[TLS_E_TRUNCATED]++;
-	else if (!(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN))
+		c->failed = true;
+	} else if (!(SSL_get_shutdown(c->ssl) & SSL_RECEIVED_SHUTDOWN)) {
+		/* a half-close on a record boundary: the responses owed still go out */
 		c->st->no_close_notify++;
-	c->failed = true; /* counted once; nothing more comes */
+	}
 }
 
 int

@@ -171,6 +171,35 @@ def rest():
     check(closed and time.time() - t0 >= 1.5, f"a client stopping mid-handshake is cut after {time.time() - t0:.1f} s")
     s.close()
 
+    # a request, then FIN without close_notify: the response still comes whole (half-close)
+    s = connect()
+    obj, inc, out = memory_handshake(s)
+    obj.write(b"GET /pkg/1m.bin HTTP/1.1\r\nHost: gw\r\n\r\n")
+    s.sendall(out.read())
+    s.shutdown(socket.SHUT_WR)
+    plain = b""
+    s.settimeout(10)
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            inc.write(d)
+            while True:
+                try:
+                    got = obj.read(65536)
+                except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                    break
+                if not got:
+                    break
+                plain += got
+    except (socket.timeout, ConnectionResetError):
+        pass
+    body = plain.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in plain else b""
+    check(plain.startswith(b"HTTP/1.1 200") and body == open(f"{WWW}/1m.bin", "rb").read(),
+          f"request then FIN (no close_notify): 1 MiB response whole ({len(body)} bytes)")
+    s.close()
+
     # a tampered record after the handshake: bad_record_mac, connection closed
     s = connect()
     obj, inc, out = memory_handshake(s)
