@@ -571,10 +571,12 @@ tls_reconfigure(const struct tls_conf *conf)
 	 */
 	SSL_CTX_free(tls.retired);
 	tls.retired = __atomic_exchange_n(&tls.live, fresh, __ATOMIC_ACQ_REL);
-	/* the lcores read these two without a lock: each is one aligned word */
+	/* the lcores read these without a lock: each is one aligned word */
 	__atomic_store_n(&tls.conf.handshake_timeout_s, conf->handshake_timeout_s,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&tls.conf.ticket_rotate_s, conf->ticket_rotate_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&tls.conf.handshake_budget_us, conf->handshake_budget_us,
+			 __ATOMIC_RELAXED);
 	TLS_LOG(INFO, "reload: certificate %s for new connections", conf->certificate);
 	return 0;
 }
