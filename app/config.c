@@ -49,6 +49,7 @@ bindings(struct ag_config *cfg, struct ini_binding *b)
 		BIND(&tcp_conf_section, tcp),
 		BIND(&diag_conf_section, diag),
 		BIND(&http_svc_conf_section, http),
+		BIND(&tls_conf_section, tls),
 		BIND(&gate_conf_sections[0], gate), /* [site PREFIX] */
 		BIND(&gate_conf_sections[1], gate), /* [auth]: the gate's keys */
 		BIND(&authsvc_sections[0], auth),   /* [auth]: the control plane's keys */
@@ -109,6 +110,13 @@ check_across(struct ini_ctx *ctx, void *arg)
 			if (dports[i] != 0 && dports[i] == cfg->http.port)
 				ini_error(ctx, ini_line(ctx, "diag", dnames[i]), "diag", dnames[i],
 					  "port %u is also the [http] port", dports[i]);
+		for (int i = 0; i < 3 && cfg->tls.certificate[0] != '\0'; i++)
+			if (dports[i] != 0 && dports[i] == cfg->tls.port)
+				ini_error(ctx, ini_line(ctx, "diag", dnames[i]), "diag", dnames[i],
+					  "port %u is also the [tls] port", dports[i]);
+		if (cfg->tls.certificate[0] != '\0' && cfg->tls.port == cfg->http.port)
+			ini_error(ctx, ini_line(ctx, "tls", "port"), "tls", "port",
+				  "port %u is also the [http] port", cfg->tls.port);
 	}
 	{
 		/* the largest token the gate takes must fit in a head: base64, the header, others

@@ -15,6 +15,7 @@
 #include "dataplane/dp_conf.h"
 #include "dataplane/http_svc.h"
 #include "dataplane/tcp/tcp_conf.h"
+#include "dataplane/tls/tls.h"
 
 enum ag_hugepages {
 	AG_HUGEPAGES_AUTO, /* use hugepages when enough are free, else --no-huge */
@@ -47,6 +48,7 @@ struct ag_config {
 	struct tcp_conf tcp;	     /* [tcp] */
 	struct diag_conf diag;	     /* [diag] */
 	struct http_svc_conf http;   /* [http] */
+	struct tls_conf tls;	     /* [tls] */
 	struct gate_conf gate;	     /* [site PREFIX], the gate's [auth] keys */
 	struct authsvc_config auth;  /* [trust REALM], the control plane's [auth] keys */
 	struct metrics_conf metrics; /* [metrics] */

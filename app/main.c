@@ -159,6 +159,9 @@ run(struct ag_eal_argv *eal)
 	if (rc < 0)
 		FAIL(out_l4, "transport: %s\n", strerror(-rc));
 	/* the loop's applications, in the order they listen: HTTP, then diagnostics */
+	rc = tls_init(&cfg.tls, dp_main.nb_lcores);
+	if (rc < 0)
+		FAIL(out_l4, "[tls]: %s\n", strerror(-rc));
 	rc = http_svc_register(&cfg.http, &cfg.gate, alog, authsvc_verdict_deadline_s(&cfg.auth));
 	if (rc == 0)
 		rc = diag_app_register(&cfg.diag);

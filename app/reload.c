@@ -128,6 +128,8 @@ reload_run(char *summary, size_t size)
 	}
 	restart += (unsigned int)rc;
 	restart += authsvc_reconfigure(&next->auth);
+	/* a new certificate for new connections; open ones keep theirs */
+	restart += (unsigned int)tls_reconfigure(&next->tls);
 	if (rl.log != NULL)
 		accesslog_reopen(rl.log); /* logrotate's SIGHUP, too */
 	/* parked requests point into the old sites until their verdict: keep it that long */

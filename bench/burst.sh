@@ -3,6 +3,7 @@
 #
 #   bench/burst.sh            5000 clients x (HEAD + 20 x 64 KiB) of /secure/64m.bin, four runs
 #   bench/burst.sh --quick    5000 clients x (HEAD + 4 x 64 KiB), authgate with persistence only
+#   bench/burst.sh --tls      authgate (persistence on) over HTTP and over HTTPS ([tls], RSA-2048)
 #
 # options: --clients N --ranges K --range-size S --path /secure/FILE --persist on|off|both
 #          --no-apache --rate N --threads N --timeout S --max-time S --out DIR
@@ -26,7 +27,7 @@ TAP_QLEN=${TAP_QLEN:-10000}
 APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
-rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores=""
+rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0
 
 die() {
 	echo "burst: $*" >&2
@@ -41,6 +42,7 @@ usage() {
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) clients=5000 ranges=4 persist=on apache=0 max_time=150 ;;
+	--tls) tls=1 persist=on apache=0 ;;
 	--clients) clients=$2; shift ;;
 	--ranges) ranges=$2; shift ;;
 	--range-size) range_size=$2; shift ;;
@@ -124,8 +126,8 @@ lab_up() { # CONFIG
 	ip -n "$NS" link set ag0 txqueuelen "$TAP_QLEN"
 }
 
-run_authgate() { # on|off
-	local p=$1 val conf=$tmp/lab-persist-$1.ini v0 v1 name=authgate-$1
+run_authgate() { # on|off [tls]
+	local p=$1 val conf=$tmp/lab-persist-$1.ini v0 v1 name=authgate-$1 extra=()
 	val=yes
 	[ "$p" = off ] && val=no
 	grep -q '^persist_non_ntlm = yes$' "$TOP/configs/lab.ini" || die "configs/lab.ini has no 'persist_non_ntlm = yes' line to edit"
@@ -135,18 +137,27 @@ run_authgate() { # on|off
 		sed -i -e "s/^lcores = 0-1$/lcores = 0-$lcores\ncpus = 0-$(($(nproc) - 1))/" \
 			-e "/^\[dataplane\]/,/^\[/ s/^lcores = 1$/lcores = 1-$lcores/" "$conf"
 	fi
+	if [ "${2:-}" = tls ]; then
+		# HTTPS: a certificate made here; the client does not check it
+		openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 2 -keyout "$tmp/key.pem" \
+			-out "$tmp/cert.pem" -subj /CN=gw.authgate.test 2>/dev/null
+		printf '\n[tls]\ncertificate = %s\nkey = %s\n' "$tmp/cert.pem" "$tmp/key.pem" >>"$conf"
+		name=authgate-$1-tls
+		extra=(--tls --port 443)
+	fi
 	lab_up "$conf"
 	v0=$(validations)
 	rm -f "$tmp/stop"
 	/usr/bin/python3 "$TOP/bench/burst_sample.py" "$CTL" "$NS" "$out/$name.samples" "$tmp/stop" \
 		"$((max_time + 300))" &
 	echo $! >"$tmp/sampler.pid"
-	run_burst "$name" --persist-hint "$p"
+	run_burst "$name" --persist-hint "$p" "${extra[@]}"
 	touch "$tmp/stop"
 	wait "$(cat "$tmp/sampler.pid")" 2>/dev/null || true
 	rm -f "$tmp/sampler.pid"
 	v1=$(validations)
-	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s\n' "$p" "$((v1 - v0))" "$link" >"$out/$name.meta"
+	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s%s\n' "$p" "$((v1 - v0))" \
+		"$link" "${2:+-$2}" >"$out/$name.meta"
 }
 
 run_apache() { # on|off
@@ -173,6 +184,10 @@ runs=()
 for p in "${modes[@]}"; do
 	run_authgate "$p"
 	runs+=("authgate-$p")
+	if [ "$tls" = 1 ]; then
+		run_authgate "$p" tls
+		runs+=("authgate-$p-tls")
+	fi
 done
 if [ "$apache" = 1 ] && [ "$auth" = negotiate ]; then
 	# Apache runs in the lab namespace on 198.18.0.1 (the client side of the tap, so the kernel

@@ -303,6 +303,44 @@ dispatch_basic(struct authsvc_job *job)
 	job_free(job);
 }
 
+/* The job's channel bindings for the validator: AUTHSVC_JOB_CB_* as a kw_cb_mode. */
+static void
+job_cb(const struct authsvc_job *job, struct kw_job *kj)
+{
+	kj->cb = job->cb;
+	kj->cb_len = job->cb_len;
+	kj->cb_mode = (job->flags & AUTHSVC_JOB_CB_REQUIRE) ? KW_CB_REQUIRE
+		      : (job->flags & AUTHSVC_JOB_CB_ALLOW) ? KW_CB_ALLOW
+							    : KW_CB_OFF;
+}
+
+/*
+ * Extended protection for an NTLM AUTHENTICATE, before any DC is asked. gss-ntlmssp 1.2
+ * compares the bindings it is given only with a client's that sent some: a client that sent
+ * none passes it. So: none sent is refused here under require and validated without
+ * bindings under allow; bindings that are not ours are refused here (the domain would refuse
+ * them anyway, at the price of a DC round trip); ours go to gss-ntlmssp, which checks them
+ * under the NTLMv2 proof.
+ */
+static bool
+ntlm_cb_acceptable(const struct authsvc_job *job, const struct trust_token_info *info,
+		   struct kw_job *kj)
+{
+	uint8_t theirs[16], ours[16];
+	int has = ntlm_type3_cb(info->mech_token, info->mech_token_len, theirs);
+
+	if (has != 1) {
+		bool allow = kj->cb_mode == KW_CB_ALLOW;
+
+		kj->cb_mode = KW_CB_OFF;
+		return allow;
+	}
+	if (job->cb_len == 0)
+		return false;
+	ntlm_cb_hash(job->cb, job->cb_len, ours);
+	return memcmp(theirs, ours, sizeof(ours)) == 0;
+}
+
 /*
  * NTLM, raw or in SPNEGO (info from trust_parse_token). Type 1 takes a context slot for the
  * flow and needs no trust (the challenge is made here); Type 3 goes through the semaphore
@@ -366,6 +404,14 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	kj.ntlm_ctx = ntlm_entry_ctx(entry);
 	kj.spnego = spnego;
 	kj.user = nj;
+	if (m.type == 3) {
+		job_cb(job, &kj);
+		if (kj.cb_mode != KW_CB_OFF && !ntlm_cb_acceptable(job, info, &kj)) {
+			free(nj);
+			reason = KW_ERR_CHANNEL_BINDING;
+			goto refuse;
+		}
+	}
 	if (kw_pool_submit(idx == TRUST_INDEX_NONE ? svc.local : svc.pools[idx], &kj) == 0)
 		return;
 	free(nj);
@@ -449,6 +495,7 @@ dispatch(struct authsvc_job *job)
 	kj.token = job->token;
 	kj.token_len = job->token_len;
 	kj.user = job;
+	job_cb(job, &kj);
 	rc = kw_pool_submit(svc.pools[route.trust_index], &kj);
 	if (rc == 0)
 		return; /* the job is the pool's until on_kw_verdict */

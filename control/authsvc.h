@@ -13,6 +13,11 @@
 
 /* The site refuses NTLMSSP inside Negotiate ([site] auth = kerberos). */
 #define AUTHSVC_JOB_KRB5_ONLY 0x01
+/* extended_protection over HTTPS: check cb against the client's channel bindings */
+#define AUTHSVC_JOB_CB_ALLOW   0x02 /* none sent passes, others' fail */
+#define AUTHSVC_JOB_CB_REQUIRE 0x04 /* they must be sent, and be ours */
+/* "tls-server-end-point:" and a hash of up to SHA-512 (RFC 5929) */
+#define AUTHSVC_CB_MAX 96
 
 #define AUTHSVC_MAX_GROUPS GROUPS_MAX /* distinct require_group entries, one bit each */
 #define AUTHSVC_GROUP_MAX  128
@@ -47,6 +52,8 @@ struct authsvc_job {
 	uint16_t lcore; /* whose verdict ring gets the answer */
 	uint8_t scheme; /* enum authsvc_scheme; set by authsvc_submit / authsvc_submit_as */
 	uint8_t flags;	/* AUTHSVC_JOB_* */
+	uint8_t cb_len; /* channel bindings (AUTHSVC_JOB_CB_*): application data, cb_len bytes */
+	uint8_t cb[AUTHSVC_CB_MAX];
 	uint32_t token_len;
 	uint8_t token[]; /* decoded credentials; the service wipes Basic ones before freeing.
 			  * The buffer has room for at least 1024 bytes whatever token_len says. */

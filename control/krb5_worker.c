@@ -92,6 +92,8 @@ kw_reason_str(enum kw_reason r)
 		return "worker_hung";
 	case KW_ERR_CLIENT_REALM:
 		return "client_realm_untrusted";
+	case KW_ERR_CHANNEL_BINDING:
+		return "channel_binding";
 	case KW_REASON_COUNT:
 		break;
 	}
@@ -414,6 +416,16 @@ kw_pac_groups(struct kw *kw, gss_name_t src, struct kw_verdict *v)
 int
 kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *verdict_out)
 {
+	return kw_accept_cb(kw, token, len, NULL, 0, KW_CB_OFF, verdict_out);
+}
+
+int
+kw_accept_cb(struct kw *kw, const uint8_t *token, size_t len, const uint8_t *cb, size_t cb_len,
+	     enum kw_cb_mode mode, struct kw_verdict *verdict_out)
+{
+	struct gss_channel_bindings_struct bindings;
+	gss_channel_bindings_t chan = GSS_C_NO_CHANNEL_BINDINGS;
+	OM_uint32 ret_flags = 0;
 	gss_ctx_id_t gctx = GSS_C_NO_CONTEXT;
 	gss_name_t src = GSS_C_NO_NAME;
 	gss_buffer_desc in, out = GSS_C_EMPTY_BUFFER, name = GSS_C_EMPTY_BUFFER;
@@ -463,9 +475,22 @@ kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *ve
 
 	in.length = info.mech_token_len;
 	in.value = (void *)info.mech_token;
+	if (mode != KW_CB_OFF) {
+		if (cb == NULL || cb_len == 0) {
+			/* the gateway could not say what its certificate binds to: fail closed */
+			v->reason = KW_ERR_CHANNEL_BINDING;
+			snprintf(v->detail, sizeof(v->detail), "no channel bindings of our own");
+			return -EACCES;
+		}
+		/* RFC 5929 / 5056: addresses unspecified, the TLS binding as application data */
+		memset(&bindings, 0, sizeof(bindings));
+		bindings.application_data.length = cb_len;
+		bindings.application_data.value = (void *)cb;
+		chan = &bindings;
+	}
 	t0 = kw_now_ns();
-	major = gss_accept_sec_context(&minor, &gctx, kw->cred, &in, GSS_C_NO_CHANNEL_BINDINGS,
-				       &src, &mech, &out, NULL, &time_rec, NULL);
+	major = gss_accept_sec_context(&minor, &gctx, kw->cred, &in, chan, &src, &mech, &out,
+				       &ret_flags, &time_rec, NULL);
 	v->accept_ns = kw_now_ns() - t0;
 	v->gss_major = major;
 	v->gss_minor = minor;
@@ -476,9 +501,17 @@ kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *ve
 		goto cleanup;
 	}
 	if (GSS_ERROR(major)) {
-		v->reason = kw_map_status(major, minor);
+		v->reason = GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS
+				    ? KW_ERR_CHANNEL_BINDING
+				    : kw_map_status(major, minor);
 		kw_status_text(major, GSS_C_GSS_CODE, GSS_C_NO_OID, v->detail, sizeof(v->detail));
 		kw_status_text(minor, GSS_C_MECH_CODE, mech, v->detail, sizeof(v->detail));
+		goto cleanup;
+	}
+	if (mode == KW_CB_REQUIRE && !(ret_flags & GSS_C_CHANNEL_BOUND_FLAG)) {
+		/* krb5 accepts an initiator that sent no bindings; require does not */
+		v->reason = KW_ERR_CHANNEL_BINDING;
+		snprintf(v->detail, sizeof(v->detail), "the client sent no channel bindings");
 		goto cleanup;
 	}
 
@@ -663,7 +696,8 @@ kw_pool_krb5(struct kw_pool *p, struct kw_thread *th, const struct trust *t,
 			return;
 		}
 	}
-	if (kw_accept(th->kw, job->token, job->token_len, v) != 0)
+	if (kw_accept_cb(th->kw, job->token, job->token_len, job->cb, job->cb_len,
+			 (enum kw_cb_mode)job->cb_mode, v) != 0)
 		return;
 	/*
 	 * The ticket's realm (ours, or a cross-realm path to us) only routed the job: the
@@ -818,7 +852,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 			}
 		}
 		ntlm_accept_leg(*acc, job->ntlm_ctx, job->spnego != 0, job->token, job->token_len,
-				v);
+				job->cb_mode != KW_CB_OFF ? job->cb : NULL, job->cb_len, v);
 		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
 			kw_pool_ntlm_dc_check(p, th, job, v);
 		kw_pool_winbind_groups(p, th, v);

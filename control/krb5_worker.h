@@ -47,7 +47,16 @@ enum kw_reason {
 			      */
 	KW_ERR_WORKER_HUNG,  /* the validation outlived the trust's deadline (a KDC or DC that never
 			      * answers): answered 503, its slot reclaimed, the thread replaced */
+	KW_ERR_CHANNEL_BINDING, /* extended protection: the client's channel bindings are not
+				 * those of our certificate, or missing where they are required */
 	KW_REASON_COUNT,
+};
+
+/* What a validation does with channel bindings (IIS extended protection). */
+enum kw_cb_mode {
+	KW_CB_OFF,     /* none given to GSS */
+	KW_CB_ALLOW,   /* given: a client that sent none passes, one that sent others fails */
+	KW_CB_REQUIRE, /* given, and the client must have sent them */
 };
 
 /*
@@ -70,6 +79,10 @@ struct kw_job {
 	 */
 	void *ntlm_ctx;
 	uint32_t spnego;
+	/* RFC 5929 application data to check the client's channel bindings against */
+	const uint8_t *cb;
+	uint32_t cb_len;
+	uint32_t cb_mode; /* enum kw_cb_mode */
 };
 
 /*
@@ -131,6 +144,14 @@ void kw_destroy(struct kw *kw);
  * bad arguments (verdict untouched).
  */
 int kw_accept(struct kw *kw, const uint8_t *token, size_t len, struct kw_verdict *verdict_out);
+/*
+ * The same with channel bindings: cb (cb_len bytes, "tls-server-end-point:" and the hash) is
+ * the application data of the bindings GSS compares with the authenticator's. KW_CB_REQUIRE
+ * refuses a client that sent none (GSS_C_CHANNEL_BOUND_FLAG not set, krb5 >= 1.19); wrong
+ * ones are refused in every mode but KW_CB_OFF. Both as KW_ERR_CHANNEL_BINDING.
+ */
+int kw_accept_cb(struct kw *kw, const uint8_t *token, size_t len, const uint8_t *cb, size_t cb_len,
+		 enum kw_cb_mode mode, struct kw_verdict *verdict_out);
 
 const char *kw_reason_str(enum kw_reason r);
 /* The HTTP answer the gateway owes the client for this reason: 200 path, 401 or 503. */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <gssapi/gssapi.h>
+#include <nettle/md5.h>
 #include <gssapi/gssapi_ext.h>
 #include <wbclient.h>
 
@@ -91,6 +92,62 @@ ntlm_parse_msg(const uint8_t *msg, size_t len, struct ntlm_msg_info *info_out)
 		return -EBADMSG;
 	}
 	*info_out = m;
+	return 0;
+}
+
+/*
+ * MS-NLMP 2.2.2.7: an NTLMv2 response is NTProofStr (16) and a blob whose AV pairs start 28
+ * bytes in; MsvAvChannelBindings (id 10) holds the MD5 of the client's bindings, or zeros
+ * for "none" (what Windows sends without TLS), or is absent.
+ */
+void
+ntlm_cb_hash(const uint8_t *app, size_t len, uint8_t out[16])
+{
+	uint8_t head[20] = {0}; /* four zero address fields, then the length, little-endian */
+	struct md5_ctx md5;
+
+	head[16] = (uint8_t)len;
+	head[17] = (uint8_t)(len >> 8);
+	head[18] = (uint8_t)(len >> 16);
+	head[19] = (uint8_t)(len >> 24);
+	md5_init(&md5);
+	md5_update(&md5, sizeof(head), head);
+	md5_update(&md5, len, app);
+	md5_digest(&md5, 16, out);
+}
+
+int
+ntlm_type3_cb(const uint8_t *msg, size_t len, uint8_t cb_out[16])
+{
+	static const uint8_t zeros[16];
+	uint32_t nt_len, nt_off, end, p;
+
+	if (msg == NULL || len < 64 || memcmp(msg, ntlm_sig, sizeof(ntlm_sig)) != 0 ||
+	    ntlm_le32(msg + 8) != 3)
+		return -EBADMSG;
+	nt_len = (uint32_t)msg[20] | (uint32_t)msg[21] << 8;
+	nt_off = ntlm_le32(msg + 24);
+	if (nt_off > len || nt_len > len - nt_off)
+		return -EBADMSG;
+	if (nt_len <= 24)
+		return 0; /* NTLMv1: no AV pairs, no bindings */
+	end = nt_off + nt_len;
+	for (p = nt_off + 44; p + 4 <= end;) {
+		uint32_t id = (uint32_t)msg[p] | (uint32_t)msg[p + 1] << 8;
+		uint32_t l = (uint32_t)msg[p + 2] | (uint32_t)msg[p + 3] << 8;
+
+		if (id == 0)
+			return 0; /* MsvAvEOL */
+		if (l > end - p - 4)
+			return -EBADMSG;
+		if (id == 10) {
+			if (l != 16 || memcmp(msg + p + 4, zeros, 16) == 0)
+				return 0;
+			memcpy(cb_out, msg + p + 4, 16);
+			return 1;
+		}
+		p += 4 + l;
+	}
 	return 0;
 }
 
@@ -536,8 +593,10 @@ ntlm_status_text(OM_uint32 code, int type, char *buf, size_t size)
 
 int
 ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uint8_t *tok,
-		size_t len, struct kw_verdict *v)
+		size_t len, const uint8_t *cb, size_t cb_len, struct kw_verdict *v)
 {
+	struct gss_channel_bindings_struct bindings;
+	gss_channel_bindings_t chan = GSS_C_NO_CHANNEL_BINDINGS;
 	gss_ctx_id_t gctx = *ctx_slot;
 	gss_buffer_desc in = {len, (void *)tok}, out = GSS_C_EMPTY_BUFFER,
 			name = GSS_C_EMPTY_BUFFER;
@@ -550,15 +609,27 @@ ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uin
 	v->principal[0] = '\0';
 	v->reply_len = 0;
 	v->expires_at = 0;
-	major = gss_accept_sec_context(&minor, &gctx, spnego ? a->spnego : a->raw, &in,
-				       GSS_C_NO_CHANNEL_BINDINGS, &src, NULL, &out, NULL, &time_rec,
-				       NULL);
+	if (cb != NULL && continuing) {
+		/*
+		 * The AUTHENTICATE leg. gss-ntlmssp compares the MD5 of these bindings with the
+		 * client's MsvAvChannelBindings and refuses a client that sent none: allow mode
+		 * leaves the bindings out for such a client (authsvc looks first).
+		 */
+		memset(&bindings, 0, sizeof(bindings));
+		bindings.application_data.length = cb_len;
+		bindings.application_data.value = (void *)cb;
+		chan = &bindings;
+	}
+	major = gss_accept_sec_context(&minor, &gctx, spnego ? a->spnego : a->raw, &in, chan, &src,
+				       NULL, &out, NULL, &time_rec, NULL);
 	/* whatever GSS left (a live context or none) is the table's to keep or free */
 	*ctx_slot = gctx;
 	v->gss_major = major;
 	v->gss_minor = minor;
 	if (GSS_ERROR(major)) {
-		if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN || !continuing)
+		if (GSS_ROUTINE_ERROR(major) == GSS_S_BAD_BINDINGS)
+			v->reason = KW_ERR_CHANNEL_BINDING;
+		else if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN || !continuing)
 			v->reason = KW_ERR_MALFORMED;
 		else
 			/* the Type 3 did not prove the password the domain (or user file) has */

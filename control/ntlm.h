@@ -144,7 +144,20 @@ void ntlm_acceptor_destroy(struct ntlm_acceptor *a);
  * Returns 0 for challenge and ok, -EACCES otherwise.
  */
 int ntlm_accept_leg(struct ntlm_acceptor *a, void **ctx_slot, bool spnego, const uint8_t *tok,
-		    size_t len, struct kw_verdict *v);
+		    size_t len, const uint8_t *cb, size_t cb_len, struct kw_verdict *v);
+
+/*
+ * Does this AUTHENTICATE (raw NTLMSSP) carry channel bindings, an MsvAvChannelBindings pair
+ * in its NTLMv2 response that is not all zeros? 1 yes (the 16 bytes in cb_out), 0 no,
+ * -EBADMSG when malformed. The NTLMv2 proof covers the pair: the domain checks it is the
+ * client's, this only reads what the client claims.
+ */
+int ntlm_type3_cb(const uint8_t *msg, size_t len, uint8_t cb_out[16]);
+/*
+ * What a client that binds to application data app puts in MsvAvChannelBindings: the MD5 of
+ * the RFC 2744 bindings struct with zero addresses (MS-NLMP 3.1.5.1.2).
+ */
+void ntlm_cb_hash(const uint8_t *app, size_t len, uint8_t out[16]);
 /* ntlm_ctx_free_fn for GSS contexts. */
 void ntlm_ctx_free(void *ctx);
 

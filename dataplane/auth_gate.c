@@ -12,6 +12,8 @@
 static const char *const site_auth_choices[] = {"none",	 "negotiate", "ntlm",
 						"basic", "kerberos",  NULL};
 
+static const char *const site_ep_choices[] = {"off", "allow", "require", NULL};
+
 static const struct ini_key site_keys[] = {
 	INI_S(site_conf, root, INI_STRING, NULL),
 	{"auth", INI_FLAGS, offsetof(struct site_conf, auth), sizeof(uint32_t), 0, 0, "none",
@@ -19,6 +21,8 @@ static const struct ini_key site_keys[] = {
 	INI_S(site_conf, require_user, INI_STRING, ""),
 	INI_S(site_conf, require_realm, INI_STRING, ""),
 	INI_S(site_conf, require_group, INI_STRING, ""),
+	INI_B(site_conf, tls_only, "no"),
+	INI_E(site_conf, extended_protection, site_ep_choices, "off"),
 	INI_END,
 };
 
@@ -404,7 +408,7 @@ gate_request(const struct gate_conf *c, struct gate_flow *f, const struct site_c
 		challenge(st, d, false);
 		return;
 	}
-	if (scheme == AUTHSVC_SCHEME_BASIC && !c->allow_basic_over_http) {
+	if (scheme == AUTHSVC_SCHEME_BASIC && !env->tls && !c->allow_basic_over_http) {
 		/* a password in the clear: refused, and not offered again */
 		st->basic_refused++;
 		challenge(st, d, false);
@@ -416,6 +420,25 @@ gate_request(const struct gate_conf *c, struct gate_flow *f, const struct site_c
 	d->auth_hash = hash_view(authz);
 	if (!(schemes & (SITE_AUTH_NEGOTIATE | SITE_AUTH_NTLM)))
 		d->job_flags |= AUTHSVC_JOB_KRB5_ONLY;
+	/*
+	 * Channel bindings exist only over TLS. require asks for them over plain HTTP too,
+	 * where no client can have them: a token relayed to the plain port is refused.
+	 */
+	if (scheme != AUTHSVC_SCHEME_BASIC) {
+		if (site->extended_protection == SITE_EP_REQUIRE)
+			d->job_flags |= AUTHSVC_JOB_CB_REQUIRE;
+		else if (site->extended_protection == SITE_EP_ALLOW && env->tls)
+			d->job_flags |= AUTHSVC_JOB_CB_ALLOW;
+	}
+}
+
+bool
+gate_tls_refused(const struct site_conf *site, bool tls, struct gate_stats *st)
+{
+	if (site == NULL || !site->tls_only || tls)
+		return false;
+	st->tls_required++;
+	return true;
 }
 
 void
@@ -505,7 +528,8 @@ gate_request_done(const struct gate_conf *c, struct gate_flow *f, struct gate_st
 }
 
 int
-gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, char *buf, size_t size)
+gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, bool tls, char *buf,
+		       size_t size)
 {
 	int len = 0;
 
@@ -514,7 +538,7 @@ gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, char *buf, s
 		len += snprintf(buf + len, size - len, "WWW-Authenticate: Negotiate\r\n");
 	if (schemes & SITE_AUTH_NTLM)
 		len += snprintf(buf + len, size - len, "WWW-Authenticate: NTLM\r\n");
-	if ((schemes & SITE_AUTH_BASIC) && c->allow_basic_over_http)
+	if ((schemes & SITE_AUTH_BASIC) && (tls || c->allow_basic_over_http))
 		len += snprintf(
 			buf + len, size - len,
 			"WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");

@@ -26,7 +26,7 @@ struct gate_conf {
 	uint32_t max_auth_failures;  /* failed validations on one connection before it is closed */
 	uint32_t retry_after_s;	     /* Retry-After on 503 when a trust is saturated */
 	uint32_t max_token_bytes;    /* decoded Authorization token bound */
-	bool allow_basic_over_http;  /* Basic sends passwords in the clear: off unless asked for */
+	bool allow_basic_over_http;  /* Basic over plain HTTP (always taken over HTTPS) */
 };
 
 /* [site PREFIX] and the gate's [auth] keys, relative to a struct gate_conf. */
@@ -51,6 +51,7 @@ struct gate_stats {
 	uint64_t failure_closes;  /* max_auth_failures reached */
 	uint64_t ntlm_challenges; /* 401 carrying an NTLM Type 2 */
 	uint64_t basic_refused;	  /* Basic over plain HTTP while allow_basic_over_http = no */
+	uint64_t tls_required;	  /* 403: a tls_only site asked for over plain HTTP */
 	/* 403: authenticated, refused by the site's rules or a revocation */
 	uint64_t forbidden_user;
 	uint64_t forbidden_realm;
@@ -79,6 +80,7 @@ struct gate_env {
 	int64_t now_s;
 	uint32_t revoke_epoch;
 	bool (*is_revoked)(const char *principal, bool ignore_case);
+	bool tls; /* the request came over HTTPS */
 };
 
 enum gate_action {
@@ -164,8 +166,15 @@ void gate_request_done(const struct gate_conf *c, struct gate_flow *f, struct ga
 /* The flow drops its identity (closed, revoked, another user). */
 void gate_forget(struct gate_flow *f, struct gate_stats *st);
 
-/* "WWW-Authenticate: ..." lines for a 401, one per scheme the site offers. Returns the length. */
-int gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, char *buf, size_t size);
+/*
+ * "WWW-Authenticate: ..." lines for a 401, one per scheme the site offers (Basic only over
+ * TLS or with allow_basic_over_http). Returns the length.
+ */
+int gate_challenge_headers(const struct gate_conf *c, uint32_t schemes, bool tls, char *buf,
+			   size_t size);
+
+/* A tls_only site asked for over plain HTTP: true (counted) when it must be refused, 403. */
+bool gate_tls_refused(const struct site_conf *site, bool tls, struct gate_stats *st);
 /*
  * "WWW-Authenticate: <scheme> <b64 token>\r\n" for a verdict's reply token; 0 and an empty
  * string when there is none or it does not fit.

@@ -17,6 +17,7 @@
 #include "dataplane/dp.h"
 #include "dataplane/http_svc_priv.h"
 #include "dataplane/tcp/tcp.h"
+#include "dataplane/tls/tls.h"
 
 #define RX_INITIAL 2048
 
@@ -156,6 +157,33 @@ wall_seconds(void)
 static void process(struct ha_flow *h);
 static void start_response(struct ha_flow *h);
 static void drop_rx(struct ha_flow *h, size_t n);
+static void tls_pull(struct ha_flow *h);
+
+/* Bytes out, the end of the stream, reading again: through the TLS layer on its port. */
+static int
+ha_send(struct ha_flow *h, const void *buf, size_t len)
+{
+	return h->tls != NULL ? tls_write(h->tls, buf, len) : tcp_send(h->flow, buf, len);
+}
+
+static void
+ha_shutdown(struct ha_flow *h)
+{
+	if (h->tls != NULL)
+		tls_shutdown(h->tls);
+	else
+		tcp_shutdown(h->flow);
+}
+
+/* Last thing its caller does: the connection may be gone when it returns. */
+static void
+ha_recv_resume(struct ha_flow *h)
+{
+	if (h->tls != NULL)
+		tls_pull(h);
+	else
+		tcp_recv_resume(h->flow);
+}
 
 /*
  * A response to fill, with opts set for it; NULL (connection aborted, counted) when there is no
@@ -210,7 +238,7 @@ challenge(struct ha_flow *h, const struct h1_request *req, uint32_t schemes, siz
 {
 	char extra[160];
 
-	gate_challenge_headers(cur_gate(), schemes, extra, sizeof(extra));
+	gate_challenge_headers(cur_gate(), schemes, h->tls != NULL, extra, sizeof(extra));
 	answer(h, req, 401, extra, close, consumed);
 }
 
@@ -229,6 +257,7 @@ gate_env_now(const struct ha_flow *h, struct gate_env *env)
 	env->now_s = h->app->now_s;
 	env->revoke_epoch = authsvc_revoke_epoch();
 	env->is_revoked = authsvc_is_revoked;
+	env->tls = h->tls != NULL;
 }
 
 /* Serve req with the auth headers this response owes the client. */
@@ -278,6 +307,16 @@ park(struct ha_flow *h, const struct h1_request *req, const struct site_conf *si
 	job->lcore = h->app->lcore;
 	job->token_len = (uint32_t)n;
 	job->flags = d->job_flags;
+	job->cb_len = 0;
+	if (h->tls != NULL && (d->job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE))) {
+		size_t cb_len = 0;
+		const uint8_t *cb = tls_channel_binding(h->tls, &cb_len);
+
+		if (cb != NULL && cb_len <= sizeof(job->cb)) {
+			memcpy(job->cb, cb, cb_len);
+			job->cb_len = (uint8_t)cb_len;
+		}
+	}
 	if (authsvc_submit_as(h->app->lcore, job, d->scheme) < 0) {
 		explicit_bzero(job->token, job->token_len);
 		free(job);
@@ -342,7 +381,8 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	int len = 0;
 
 	h->parked = false;
-	tcp_recv_resume(h->flow);
+	if (h->tls == NULL)
+		tcp_recv_resume(h->flow); /* TLS: process() pulls what waits when it runs out */
 	gate_env_now(h, &env);
 	gate_verdict(cur_gate(), &h->auth, h->site, v, &env, &h->app->gate, &d);
 	switch (d.action) {
@@ -384,6 +424,8 @@ ha_poll(void *state, uint64_t now_us)
 	RTE_SET_USED(now_us);
 	if (app == NULL)
 		return;
+	if (tls_enabled())
+		tls_lcore_poll(app->lcore); /* handshakes the last iteration's budget put off */
 	if (unlikely(__atomic_load_n(&app->pending_store, __ATOMIC_ACQUIRE) != NULL &&
 		     __atomic_load_n(&app->retired_store, __ATOMIC_ACQUIRE) == NULL)) {
 		/* a reload's sites: the main thread built the store, and destroys the old one */
@@ -415,7 +457,7 @@ pump(struct ha_flow *h)
 
 	while ((r = h->resp) != NULL) {
 		if (h->head_off < r->head_len) {
-			n = tcp_send(h->flow, r->head + h->head_off, r->head_len - h->head_off);
+			n = ha_send(h, r->head + h->head_off, r->head_len - h->head_off);
 			if (n <= 0)
 				return;
 			h->head_off += n;
@@ -433,7 +475,7 @@ pump(struct ha_flow *h)
 				continue;
 			}
 			if (s->kind == HTTP_SLICE_INLINE || h->ext == NULL) {
-				n = tcp_send(h->flow, base, left);
+				n = ha_send(h, base, left);
 			} else {
 				/* the last bytes of a file: refuse to finish a body that changed
 				 * under us */
@@ -466,7 +508,7 @@ pump(struct ha_flow *h)
 		}
 		if (close || h->peer_fin) {
 			h->closing = true;
-			tcp_shutdown(h->flow);
+			ha_shutdown(h);
 			return;
 		}
 		process(h);
@@ -482,7 +524,8 @@ start_response(struct ha_flow *h)
 	h->slice = 0;
 	h->slice_off = 0;
 	h->ext = NULL;
-	if (r->file != NULL && r->body_len > 0 && h->app->extbuf_ok) {
+	/* TLS encrypts the file from its mapping: no external mbufs there */
+	if (r->file != NULL && r->body_len > 0 && h->app->extbuf_ok && h->tls == NULL) {
 		struct ha_ext *ext = malloc(sizeof(*ext));
 
 		if (ext != NULL) {
@@ -528,9 +571,9 @@ process(struct ha_flow *h)
 				h->head_since_us = 0;
 			if (h->peer_fin && h->rx_len == 0) {
 				h->closing = true;
-				tcp_shutdown(h->flow);
+				ha_shutdown(h);
 			}
-			tcp_recv_resume(h->flow);
+			ha_recv_resume(h);
 			return;
 		}
 		if (rc == HTTP_CONN_ERROR) {
@@ -548,7 +591,10 @@ process(struct ha_flow *h)
 		h->requests++;
 		h->head_since_us = 0;
 		site = gate_site_for(cur_gate(), req.target.p, req.target.len);
-		if (site == NULL || site->auth == SITE_AUTH_NONE) {
+		if (gate_tls_refused(site, h->tls != NULL, &h->app->gate)) {
+			answer(h, &req, 403, NULL, false, consumed);
+			return;
+		} else if (site == NULL || site->auth == SITE_AUTH_NONE) {
 			serve(h, &req, consumed, NULL);
 			gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		} else if (!gate_and_serve(h, &req, site, consumed)) {
@@ -569,6 +615,14 @@ on_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
 	}
 	h->app = app;
 	h->flow = f;
+	if (tls_enabled() && tcp_flow_tuple(f)->lport == tls_port()) {
+		h->tls = tls_conn_new(f, app->lcore);
+		if (h->tls == NULL) {
+			free(h);
+			app->stats.no_memory++;
+			return -ENOMEM;
+		}
+	}
 	http_conn_init(&h->conn, &app->conn_conf);
 	h->idle_since_us = dp_now_us();
 	h->next = app->flows;
@@ -581,26 +635,13 @@ on_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
 	return 0;
 }
 
+/* Room in rx for up to want more bytes, growing it to the request limit: what fits now. */
 static uint32_t
-on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+rx_room(struct ha_flow *h, uint32_t want)
 {
-	struct ha_flow *h = ctx;
 	uint32_t limit =
 		conn_conf.limits.max_request_line + conn_conf.limits.max_header_bytes + 1024;
-	uint32_t want, off = 0;
 
-	RTE_SET_USED(f);
-	if (m == NULL) {
-		h->peer_fin = true;
-		if (h->resp == NULL && !h->closing && !h->parked)
-			process(h);
-		return 0;
-	}
-	if (h->closing)
-		return rte_pktmbuf_pkt_len(m); /* after an error or close: read and forget */
-	if (h->parked)
-		return 0; /* the parked request's views point into rx: it must not move */
-	want = rte_pktmbuf_pkt_len(m);
 	if (h->rx_len + want > h->rx_cap && h->rx_cap < limit) {
 		uint32_t cap = h->rx_cap ? h->rx_cap : RX_INITIAL;
 		char *nrx;
@@ -623,7 +664,100 @@ on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 		h->rx_cap = cap;
 	}
 	/* a full buffer is backpressure: the rest waits in the engine, the window closes */
-	want = RTE_MIN(want, h->rx_cap - h->rx_len);
+	return RTE_MIN(want, h->rx_cap - h->rx_len);
+}
+
+/* The TLS layer failed the connection: its alert goes out, then FIN (reset mid-response). */
+static void
+tls_failed(struct ha_flow *h)
+{
+	if (h->resp != NULL) {
+		tcp_abort(h->flow);
+		return;
+	}
+	h->closing = true;
+	tls_shutdown(h->tls);
+}
+
+/*
+ * Plaintext from the TLS layer into rx, and the requests it completes served, then more
+ * ciphertext from the engine. Reentered from process() and on_data: the running one loops.
+ */
+static void
+tls_pull(struct ha_flow *h)
+{
+	if (h->tls_pulling) {
+		h->tls_again = true;
+		return;
+	}
+	h->tls_pulling = true;
+	do {
+		h->tls_again = false;
+		while (!h->dead && !h->closing && !h->parked) {
+			uint32_t room = rx_room(h, 16384);
+			int n;
+
+			if (room == 0)
+				break;
+			n = tls_read(h->tls, h->rx + h->rx_len, room);
+			if (n == 0)
+				break;
+			if (n == TLS_EOF) {
+				/* close_notify: as a FIN, the requests before it are answered */
+				h->peer_fin = true;
+				if (h->resp == NULL)
+					process(h);
+				break;
+			}
+			if (n < 0) {
+				tls_failed(h);
+				break;
+			}
+			h->rx_len += (uint32_t)n;
+			h->app->stats.bytes_in += (uint32_t)n;
+			if (h->resp == NULL)
+				process(h);
+		}
+		if (!h->dead && !h->parked)
+			tcp_recv_resume(h->flow);
+	} while (h->tls_again && !h->dead);
+	h->tls_pulling = false;
+	if (h->dead)
+		free(h);
+}
+
+static uint32_t
+on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
+{
+	struct ha_flow *h = ctx;
+	uint32_t want, off = 0;
+	int n;
+
+	RTE_SET_USED(f);
+	if (m == NULL) {
+		if (h->tls != NULL)
+			tls_input_fin(h->tls);
+		h->peer_fin = true;
+		if (h->resp == NULL && !h->closing && !h->parked)
+			process(h);
+		return 0;
+	}
+	if (h->closing)
+		return rte_pktmbuf_pkt_len(m); /* after an error or close: read and forget */
+	if (h->parked)
+		return 0; /* the parked request's views point into rx: it must not move */
+	if (h->tls != NULL) {
+		n = tls_input(h->tls, m);
+		if (n < 0) {
+			want = rte_pktmbuf_pkt_len(m);
+			tls_failed(h);
+			return want;
+		}
+		if (n > 0)
+			tls_pull(h); /* h may be gone when it returns */
+		return (uint32_t)n;
+	}
+	want = rx_room(h, rte_pktmbuf_pkt_len(m));
 	for (struct rte_mbuf *s = m; s != NULL && off < want; s = s->next) {
 		uint32_t n = RTE_MIN((uint32_t)s->data_len, want - off);
 		memcpy(h->rx + h->rx_len + off, rte_pktmbuf_mtod(s, char *), n);
@@ -645,6 +779,8 @@ on_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 	/* progress is bytes the client took: a window probe's answer acks none */
 	if (bytes > 0)
 		h->progress_us = dp_now_us();
+	if (h->tls != NULL)
+		tls_flush(h->tls);
 	if (h->resp != NULL)
 		pump(h);
 }
@@ -668,7 +804,13 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	if (h->rx != NULL)
 		explicit_bzero(h->rx, h->rx_cap);
 	free(h->rx);
-	free(h);
+	h->rx = NULL;
+	tls_conn_free(h->tls);
+	h->tls = NULL;
+	if (h->tls_pulling)
+		h->dead = true; /* tls_pull frees it on its way out */
+	else
+		free(h);
 }
 
 static const struct tcp_callbacks http_callbacks = {
@@ -724,6 +866,8 @@ http_lcore_init(const struct dp_app_env *env, void **state_out)
 	}
 	app->now_s = wall_seconds();
 	rc = tcp_listen(env->tcp, cur_http()->port, &http_callbacks, app);
+	if (rc == 0 && tls_enabled())
+		rc = tcp_listen(env->tcp, tls_port(), &http_callbacks, app);
 	if (rc < 0) {
 		store_destroy(app->store);
 		rte_free(app);
@@ -766,6 +910,7 @@ http_tick(void *state, uint64_t now_us)
 	uint64_t head_to = (uint64_t)cur_http()->header_timeout_s * 1000000;
 	uint64_t idle_to = (uint64_t)cur_http()->keepalive_timeout_s * 1000000;
 	uint64_t send_to = (uint64_t)cur_http()->send_timeout_s * 1000000;
+	uint64_t hs_to = (uint64_t)tls_handshake_timeout_s() * 1000000;
 	struct ha_flow *h, *next;
 
 	if (app == NULL)
@@ -773,12 +918,20 @@ http_tick(void *state, uint64_t now_us)
 	app->now_s = wall_seconds();
 	for (h = app->flows; h != NULL; h = next) {
 		next = h->next; /* the flow may close under us */
+		if (h->tls != NULL && !tls_established(h->tls) &&
+		    since(now_us, h->idle_since_us) > hs_to) {
+			/* a client that stops mid-handshake holds an SSL and its buffers */
+			tls_handshake_timed_out(h->tls);
+			tcp_abort(h->flow);
+			continue;
+		}
 		if (h->parked && since(now_us, h->parked_since_us) > park_timeout_us) {
 			/* the verdict was lost (ring full): a late one finds seq moved on */
 			app->gate.parked_timeouts++;
 			h->parked = false;
 			h->seq++;
-			tcp_recv_resume(h->flow);
+			if (h->tls == NULL)
+				tcp_recv_resume(h->flow);
 			retry_later(h, &h->parked_req, h->parked_consumed);
 			continue;
 		}
@@ -806,7 +959,7 @@ http_tick(void *state, uint64_t now_us)
 			   since(now_us, h->idle_since_us) > idle_to) {
 			app->stats.idle_closes++;
 			h->closing = true;
-			tcp_shutdown(h->flow);
+			ha_shutdown(h);
 		}
 	}
 }
@@ -822,12 +975,14 @@ http_drain(void *state)
 		return;
 	app->draining = true;
 	tcp_unlisten(app->tcp, cur_http()->port);
+	if (tls_enabled())
+		tcp_unlisten(app->tcp, tls_port());
 	for (h = app->flows; h != NULL; h = next) {
 		next = h->next;
 		if (h->resp == NULL && !h->parked && !h->closing && h->rx_len == 0) {
 			app->stats.drain_idle_closed++;
 			h->closing = true;
-			tcp_shutdown(h->flow);
+			ha_shutdown(h);
 		}
 	}
 }

@@ -11,6 +11,7 @@
 #include "dataplane/http_svc.h"
 
 struct tcp_flow;
+struct tls_conn;
 
 /* Written by the owner lcore only; telemetry sums them. */
 struct ha_stats {
@@ -75,6 +76,10 @@ struct ha_flow {
 	size_t parked_consumed;
 	struct h1_request parked_req;
 	struct gate_flow auth;
+	struct tls_conn *tls; /* NULL on the plain HTTP port */
+	bool tls_pulling;     /* tls_pull runs: a nested call asks it to go round again */
+	bool tls_again;
+	bool dead; /* closed while tls_pull ran: it frees the connection on its way out */
 	struct ha_flow *prev, *next; /* this lcore's connections, for the timeout sweep */
 };
 

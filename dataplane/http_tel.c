@@ -104,6 +104,7 @@ gate_counters(struct rte_tel_data *d)
 	A(failure_closes);
 	A(ntlm_challenges);
 	A(basic_refused);
+	A(tls_required);
 	A(forbidden_user);
 	A(forbidden_realm);
 	A(forbidden_group);

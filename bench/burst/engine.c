@@ -13,6 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "engine.h"
 #include "range.h"
 #include "resp.h"
@@ -27,6 +30,7 @@
 enum bconn_state {
 	BCONN_IDLE,	  /* not started yet (the ramp has not reached it) */
 	BCONN_CONNECTING, /* non-blocking connect in flight, waiting to be writable */
+	BCONN_HANDSHAKE,  /* --tls: connected, the TLS handshake under way */
 	BCONN_SENDING,	  /* request partly written, waiting to be writable */
 	BCONN_RECEIVING,  /* request written, parsing the response */
 	BCONN_WAITING,	  /* backing off after a 503 until retry_at; fd may be closed (-1) */
@@ -36,6 +40,7 @@ enum bconn_state {
 
 struct bconn {
 	int fd;
+	SSL *ssl; /* --tls */
 	unsigned int client;
 	unsigned int user;
 	enum bconn_state state;
@@ -129,6 +134,11 @@ set_events(struct bworker *w, struct bconn *c, uint32_t events)
 static void
 close_fd(struct bconn *c)
 {
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl); /* no close_notify: the connection is done with either way */
+		c->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (c->fd >= 0) {
 		/* close() also takes the fd out of the epoll set */
 		close(c->fd);
@@ -298,8 +308,29 @@ try_send(struct bworker *w, struct bconn *c)
 		c->deadline = c->t_start + conf->timeout_ns;
 	}
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n;
 
+		if (c->ssl != NULL) {
+			int r = SSL_write(c->ssl, c->out + c->out_off,
+					  (int)(c->out_len - c->out_off));
+
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				ERR_clear_error();
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					c->state = BCONN_SENDING;
+					if (set_events(w, c, EPOLLIN | EPOLLOUT) < 0)
+						conn_fail(w, c, BFAIL_RESET);
+					return;
+				}
+				conn_fail(w, c, BFAIL_RESET);
+				return;
+			}
+			c->out_off += (size_t)r;
+			continue;
+		}
+		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				c->state = BCONN_SENDING;
@@ -510,7 +541,27 @@ on_readable(struct bworker *w, struct bconn *c)
 	ssize_t n;
 	int rc;
 
-	n = recv(c->fd, w->rbuf, RBUF_SIZE, 0);
+	if (c->ssl != NULL) {
+		int r = SSL_read(c->ssl, w->rbuf, RBUF_SIZE);
+
+		n = r;
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+
+			ERR_clear_error();
+			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+				return;
+			/* close_notify, or EOF without one: the end of the stream either way */
+			if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && errno == 0))
+				n = 0;
+			else {
+				n = -1;
+				errno = e == SSL_ERROR_SYSCALL && errno != 0 ? errno : ECONNRESET;
+			}
+		}
+	} else {
+		n = recv(c->fd, w->rbuf, RBUF_SIZE, 0);
+	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -547,6 +598,30 @@ on_readable(struct bworker *w, struct bconn *c)
 	}
 }
 
+/* --tls: one step of the handshake; the first request goes when it is done. */
+static void
+tls_handshake(struct bworker *w, struct bconn *c)
+{
+	int r = SSL_do_handshake(c->ssl), e;
+
+	if (r == 1) {
+		STAT_ADD(w, tls_handshakes, 1);
+		next_attempt(w, c);
+		return;
+	}
+	e = SSL_get_error(c->ssl, r);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ) {
+		if (set_events(w, c, EPOLLIN) < 0)
+			conn_fail(w, c, BFAIL_CONNECT);
+	} else if (e == SSL_ERROR_WANT_WRITE) {
+		if (set_events(w, c, EPOLLOUT) < 0)
+			conn_fail(w, c, BFAIL_CONNECT);
+	} else {
+		conn_fail(w, c, BFAIL_CONNECT);
+	}
+}
+
 static void
 on_writable(struct bworker *w, struct bconn *c)
 {
@@ -559,6 +634,17 @@ on_writable(struct bworker *w, struct bconn *c)
 			return;
 		}
 		bhist_add(&w->st.connect_time, (bnow_ns() - c->t_start) / 1000);
+		if (w->e->conf.tls != NULL) {
+			c->ssl = SSL_new(w->e->conf.tls);
+			if (c->ssl == NULL || !SSL_set_fd(c->ssl, c->fd)) {
+				conn_fail(w, c, BFAIL_CONNECT);
+				return;
+			}
+			SSL_set_connect_state(c->ssl);
+			c->state = BCONN_HANDSHAKE;
+			tls_handshake(w, c);
+			return;
+		}
 		next_attempt(w, c);
 		return;
 	}
@@ -633,6 +719,10 @@ worker_main(void *arg)
 
 			if (c->fd < 0 || c->state == BCONN_DONE || c->state == BCONN_FAILED)
 				continue;
+			if (c->state == BCONN_HANDSHAKE) {
+				tls_handshake(w, c);
+				continue;
+			}
 			if (c->state == BCONN_CONNECTING ||
 			    (evs[i].events & EPOLLOUT && c->state == BCONN_SENDING)) {
 				on_writable(w, c);
@@ -641,6 +731,10 @@ worker_main(void *arg)
 			}
 			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR) && c->fd >= 0 &&
 			    c->state != BCONN_DONE && c->state != BCONN_FAILED)
+				on_readable(w, c);
+			/* what TLS decrypted and holds makes no epoll event: read it now */
+			while (c->ssl != NULL && c->fd >= 0 && c->state == BCONN_RECEIVING &&
+			       SSL_pending(c->ssl) > 0)
 				on_readable(w, c);
 		}
 		now = bnow_ns();
@@ -773,6 +867,7 @@ sum_counters(struct bstats *sum, const struct bstats *s)
 	SUM(reconnects);
 	SUM(retried_closed);
 	SUM(tokens_unanswered);
+	SUM(tls_handshakes);
 	SUM(requests_ok);
 	SUM(requests_failed);
 	SUM(requests_not_run);

@@ -59,6 +59,7 @@ struct bengine_conf {
 	const unsigned char *verify; /* the file's bytes (mmap), or NULL */
 	uint64_t verify_size;
 	unsigned int threads;
+	void *tls; /* an SSL_CTX *: HTTPS on every connection (the certificate is not checked) */
 };
 
 /* Counters of one thread; the owner writes with relaxed stores so the progress reader may look. */
@@ -78,6 +79,7 @@ struct bstats {
 	uint64_t status_503;
 	uint64_t tokens_sent;
 	uint64_t tokens_unanswered; /* sent on an attempt the server closed without answering */
+	uint64_t tls_handshakes;    /* --tls: completed */
 	uint64_t fail[BFAIL_MAX];
 	struct bhist latency;	   /* per exchange, send start to last byte, us */
 	struct bhist connect_time; /* connect() to writable, us */

@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "engine.h"
 #include "range.h"
 #include "tok.h"
@@ -38,6 +40,7 @@ struct opts {
 	long tokens;
 	unsigned int mint_threads;
 	bool probe;
+	bool tls;
 	double rate;
 	double timeout_s;
 	double max_time_s;
@@ -83,6 +86,7 @@ usage(FILE *f)
 		"  --max-time S         whole run; what is left then counts as timeout (default "
 		"600)\n"
 		"  --verify-file PATH   the served file, read locally to check sizes and bytes\n"
+		"  --tls                HTTPS (TLS 1.2 or 1.3, the certificate not checked)\n"
 		"auth:\n"
 		"  --auth MODE          none | negotiate | basic (default none)\n"
 		"  --spn NAME           GSS host-based service (default HTTP@gw.authgate.test)\n"
@@ -285,7 +289,7 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 		"conns_failed=%llu status_401=%llu status_503=%llu tokens_sent=%llu "
 		"tokens_unanswered=%llu tokens_minted=%llu mint_s=%.3f tokens_late=%llu "
 		"reconnects=%llu "
-		"retried_closed=%llu "
+		"retried_closed=%llu tls=%d tls_handshakes=%llu "
 		"p50_ms=%.3f "
 		"p90_ms=%.3f p99_ms=%.3f max_ms=%.3f connect_p99_ms=%.3f start_epoch=%.3f",
 		label, o->clients, o->ranges, (unsigned long long)o->range_size, o->auth, o->probe,
@@ -296,7 +300,8 @@ report(FILE *out, const struct opts *o, const struct bstats *s, double wall, uin
 		(unsigned long long)s->status_503, (unsigned long long)s->tokens_sent,
 		(unsigned long long)s->tokens_unanswered, (unsigned long long)minted, mint_s,
 		(unsigned long long)late, (unsigned long long)s->reconnects,
-		(unsigned long long)s->retried_closed, ms(bhist_percentile(&s->latency, 50)),
+		(unsigned long long)s->retried_closed, o->tls,
+		(unsigned long long)s->tls_handshakes, ms(bhist_percentile(&s->latency, 50)),
 		ms(bhist_percentile(&s->latency, 90)), ms(bhist_percentile(&s->latency, 99)),
 		ms(s->latency.max), ms(bhist_percentile(&s->connect_time, 99)), start_epoch);
 	for (f = 0; f < BFAIL_MAX; f++)
@@ -353,6 +358,7 @@ enum {
 	OPT_TOKENS,
 	OPT_MINT_THREADS,
 	OPT_PROBE,
+	OPT_TLS,
 	OPT_R401,
 	OPT_R503,
 	OPT_RCAP,
@@ -388,6 +394,7 @@ static const struct option long_opts[] = {
 	{"tokens", required_argument, NULL, OPT_TOKENS},
 	{"mint-threads", required_argument, NULL, OPT_MINT_THREADS},
 	{"probe", no_argument, NULL, OPT_PROBE},
+	{"tls", no_argument, NULL, OPT_TLS},
 	{"401-retries", required_argument, NULL, OPT_R401},
 	{"503-retries", required_argument, NULL, OPT_R503},
 	{"retry-cap", required_argument, NULL, OPT_RCAP},
@@ -512,6 +519,9 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case OPT_PROBE:
 			o->probe = true;
 			break;
+		case OPT_TLS:
+			o->tls = true;
+			break;
 		case OPT_R401:
 			bad |= parse_uint(optarg, &o->retries_401) < 0;
 			break;
@@ -583,6 +593,7 @@ main(int argc, char **argv)
 	struct btok_pool *pool = NULL;
 	struct bengine *e = NULL;
 	struct bstats s;
+	SSL_CTX *tls_ctx = NULL;
 	void *map = MAP_FAILED;
 	size_t map_len = 0;
 	FILE *series = NULL;
@@ -653,6 +664,17 @@ main(int argc, char **argv)
 	conf.max_503_retries = o.retries_503;
 	conf.retry_cap_ns = (uint64_t)(o.retry_cap_s * 1e9);
 	conf.threads = o.threads;
+	if (o.tls) {
+		/* the gateway's certificate is the test's own: what is measured is the TLS work */
+		tls_ctx = SSL_CTX_new(TLS_client_method());
+		if (tls_ctx == NULL) {
+			fprintf(stderr, "authgate-burst: no TLS context\n");
+			goto cleanup;
+		}
+		SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+		SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL);
+		conf.tls = tls_ctx;
+	}
 	planned = (uint64_t)o.clients * (o.ranges + 1);
 
 	if (strcmp(o.auth, "negotiate") == 0) {
@@ -779,6 +801,7 @@ cleanup:
 	if (series)
 		fclose(series);
 	bengine_free(e);
+	SSL_CTX_free(tls_ctx);
 	btok_pool_free(pool);
 	free(basic_value);
 	if (map != MAP_FAILED)

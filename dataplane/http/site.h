@@ -2,6 +2,7 @@
 #ifndef AG_DATAPLANE_HTTP_SITE_H
 #define AG_DATAPLANE_HTTP_SITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,14 @@ enum site_auth {
 
 #define SITE_RULE_MAX 256 /* one INI value */
 
+/* IIS's extendedProtection tokenChecking: RFC 5929 channel bindings over HTTPS. */
+enum site_ep {
+	SITE_EP_OFF,	 /* bindings are not checked */
+	SITE_EP_ALLOW,	 /* a client that sends none passes; one that sends others' fails */
+	SITE_EP_REQUIRE, /* the client must send the bindings of our certificate (so plain
+			  * HTTP, where there are none, refuses Negotiate and NTLM) */
+};
+
 /*
  * One [site PREFIX] section. The store reads prefix and root; the auth gate the rest (its
  * rules live here so that one section fills one struct).
@@ -32,6 +41,8 @@ struct site_conf {
 	char require_realm[SITE_RULE_MAX]; /* realms of the principal */
 	char require_group[SITE_RULE_MAX]; /* SIDs (S-1-5-21-...) or DOMAIN\group names */
 	uint64_t group_mask; /* its require_group entries as bits of the gate's group table */
+	bool tls_only;	     /* over plain HTTP: 403 */
+	uint32_t extended_protection; /* enum site_ep, over HTTPS */
 };
 
 /*

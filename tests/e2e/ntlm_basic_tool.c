@@ -44,6 +44,7 @@ submit(uint32_t flow, unsigned int scheme, const uint8_t *tok, size_t len)
 
 	if (job == NULL)
 		return -ENOMEM;
+	memset(job, 0, sizeof(*job)); /* flags: no KRB5_ONLY, no channel bindings */
 	job->flow_id = flow;
 	job->flow_gen = 1;
 	job->seq = ++seq;

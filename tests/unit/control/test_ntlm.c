@@ -451,6 +451,76 @@ test_dc_ping_no_winbindd(void **state)
 	ntlm_dc_ctx_free(wb);
 }
 
+/* An AUTHENTICATE whose NTLMv2 response carries these AV pairs (id, length, value ...). */
+static size_t
+type3_with_av(uint8_t *msg, const uint8_t *av, size_t av_len)
+{
+	size_t nt_len = 16 + 28 + av_len;
+
+	memset(msg, 0, 64 + nt_len);
+	memcpy(msg, "NTLMSSP", 8);
+	msg[8] = 3;
+	msg[20] = (uint8_t)nt_len; /* NtChallengeResponseFields: len, maxlen, offset 64 */
+	msg[22] = (uint8_t)nt_len;
+	msg[24] = 64;
+	msg[64 + 16] = 1; /* RespType, HiRespType */
+	msg[64 + 17] = 1;
+	memcpy(msg + 64 + 44, av, av_len);
+	return 64 + nt_len;
+}
+
+/* MsvAvChannelBindings read from the client's AUTHENTICATE; the MD5 a binding client puts there. */
+static void
+test_type3_channel_bindings(void **state)
+{
+	static const uint8_t want_md5[16] = {0x8f, 0x12, 0x14, 0xc9, 0xc9, 0xca, 0xb8, 0xdc,
+					     0x3b, 0xf8, 0x66, 0xda, 0x9a, 0xba, 0x57, 0xa7};
+	uint8_t app[21 + 32], md5[16], got[16], msg[256], av[64];
+	size_t n;
+
+	(void)state;
+	/* python3: md5(16 zero bytes + le32(len) + app), app = prefix + bytes 0..31 */
+	memcpy(app, "tls-server-end-point:", 21);
+	for (int i = 0; i < 32; i++)
+		app[21 + i] = (uint8_t)i;
+	ntlm_cb_hash(app, sizeof(app), md5);
+	assert_memory_equal(md5, want_md5, 16);
+
+	/* MsvAvNbDomainName "D", then the bindings, then EOL */
+	memcpy(av,
+	       "\x02\x00\x02\x00"
+	       "D"
+	       "\x00\x0a\x00\x10\x00",
+	       10);
+	memcpy(av + 10, md5, 16);
+	memset(av + 26, 0, 4);
+	n = type3_with_av(msg, av, 30);
+	assert_int_equal(ntlm_type3_cb(msg, n, got), 1);
+	assert_memory_equal(got, md5, 16);
+	/* zeros are what a client without TLS sends: no bindings */
+	memset(av + 10, 0, 16);
+	n = type3_with_av(msg, av, 30);
+	assert_int_equal(ntlm_type3_cb(msg, n, got), 0);
+	/* no pair at all */
+	n = type3_with_av(msg, (const uint8_t *)"\x00\x00\x00\x00", 4);
+	assert_int_equal(ntlm_type3_cb(msg, n, got), 0);
+	/* a pair running past the response */
+	memcpy(av, "\x0a\x00\x40\x00", 4);
+	n = type3_with_av(msg, av, 8);
+	assert_int_equal(ntlm_type3_cb(msg, n, got), -EBADMSG);
+	/* the NT response's offset past the message */
+	n = type3_with_av(msg, (const uint8_t *)"\x00\x00\x00\x00", 4);
+	msg[24] = 250;
+	assert_int_equal(ntlm_type3_cb(msg, n, got), -EBADMSG);
+	/* NTLMv1: a 24-byte response, nothing to bind */
+	n = type3_with_av(msg, (const uint8_t *)"\x00\x00\x00\x00", 4);
+	msg[20] = msg[22] = 24;
+	assert_int_equal(ntlm_type3_cb(msg, 64 + 24, got), 0);
+	/* not an AUTHENTICATE */
+	msg[8] = 1;
+	assert_int_equal(ntlm_type3_cb(msg, n, got), -EBADMSG);
+}
+
 int
 main(void)
 {
@@ -458,6 +528,7 @@ main(void)
 		cmocka_unit_test(test_parse_vectors),
 		cmocka_unit_test(test_parse_oem_and_bad),
 		cmocka_unit_test(test_normalise_curl),
+		cmocka_unit_test(test_type3_channel_bindings),
 		cmocka_unit_test(test_route_type3),
 		cmocka_unit_test(test_table_exchange),
 		cmocka_unit_test(test_table_timeout),

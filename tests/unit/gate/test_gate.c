@@ -105,14 +105,77 @@ test_no_credentials_challenge(void **state)
 	assert_false(d.close);
 	assert_int_equal(w.st.challenges, 1);
 	/* Basic is offered only where it may be used */
-	gate_challenge_headers(&w.conf, ALL, buf, sizeof(buf));
+	gate_challenge_headers(&w.conf, ALL, false, buf, sizeof(buf));
 	assert_string_equal(buf, "WWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\n");
 	w.conf.allow_basic_over_http = true;
-	gate_challenge_headers(&w.conf, SITE_AUTH_BASIC, buf, sizeof(buf));
+	gate_challenge_headers(&w.conf, SITE_AUTH_BASIC, false, buf, sizeof(buf));
 	assert_string_equal(buf,
 			    "WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
 	/* a scheme the site does not take is no credential at all */
 	assert_int_equal(request(&w, SITE_AUTH_NEGOTIATE, "NTLM TlRMTVNTUAAB", &d), GATE_CHALLENGE);
+}
+
+/* Over HTTPS Basic is taken and offered; plain HTTP still refuses it; tls_only is 403. */
+static void
+test_tls_rules(void **state)
+{
+	struct world w;
+	struct gate_decision d;
+	struct site_conf open_site;
+	char buf[256];
+
+	(void)state;
+	world_init(&w);
+	assert_int_equal(request(&w, SITE_AUTH_BASIC, "Basic dXNlcjpwdw==", &d), GATE_CHALLENGE);
+	assert_int_equal(w.st.basic_refused, 1);
+	w.env.tls = true;
+	assert_int_equal(request(&w, SITE_AUTH_BASIC, "Basic dXNlcjpwdw==", &d), GATE_PARK);
+	assert_int_equal(d.scheme, AUTHSVC_SCHEME_BASIC);
+	assert_int_equal(w.st.basic_refused, 1);
+	gate_challenge_headers(&w.conf, SITE_AUTH_BASIC, true, buf, sizeof(buf));
+	assert_string_equal(buf,
+			    "WWW-Authenticate: Basic realm=\"authgate\", charset=\"UTF-8\"\r\n");
+	/* tls_only: refused over plain HTTP whatever the site's auth, never over TLS */
+	memset(&open_site, 0, sizeof(open_site));
+	assert_false(gate_tls_refused(&open_site, false, &w.st));
+	assert_false(gate_tls_refused(NULL, false, &w.st));
+	open_site.tls_only = true;
+	assert_false(gate_tls_refused(&open_site, true, &w.st));
+	assert_true(gate_tls_refused(&open_site, false, &w.st));
+	assert_int_equal(w.st.tls_required, 1);
+}
+
+/* extended_protection reaches the control plane as job flags, over TLS and for GSS only. */
+static void
+test_extended_protection_flags(void **state)
+{
+	struct world w;
+	struct gate_decision d;
+
+	(void)state;
+	world_init(&w);
+	/* require over plain HTTP: no client has bindings there, so the validation fails */
+	w.site.extended_protection = SITE_EP_REQUIRE;
+	assert_int_equal(request(&w, ALL, "Negotiate YIIabc", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & AUTHSVC_JOB_CB_REQUIRE, AUTHSVC_JOB_CB_REQUIRE);
+	w.site.extended_protection = SITE_EP_ALLOW;
+	assert_int_equal(request(&w, ALL, "Negotiate YIIabc", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE), 0);
+	w.site.extended_protection = SITE_EP_REQUIRE;
+	w.env.tls = true;
+	assert_int_equal(request(&w, ALL, "Negotiate YIIabc", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & AUTHSVC_JOB_CB_REQUIRE, AUTHSVC_JOB_CB_REQUIRE);
+	assert_int_equal(request(&w, ALL, "NTLM TlRMTVNTUAAB", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & AUTHSVC_JOB_CB_REQUIRE, AUTHSVC_JOB_CB_REQUIRE);
+	w.site.extended_protection = SITE_EP_ALLOW;
+	assert_int_equal(request(&w, ALL, "Negotiate YIIabc", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE),
+			 AUTHSVC_JOB_CB_ALLOW);
+	assert_int_equal(request(&w, ALL, "Basic dXNlcjpwdw==", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE), 0);
+	w.site.extended_protection = SITE_EP_OFF;
+	assert_int_equal(request(&w, ALL, "Negotiate YIIabc", &d), GATE_PARK);
+	assert_int_equal(d.job_flags & (AUTHSVC_JOB_CB_ALLOW | AUTHSVC_JOB_CB_REQUIRE), 0);
 }
 
 static void
@@ -556,6 +619,8 @@ main(void)
 		cmocka_unit_test(test_failures_close),
 		cmocka_unit_test(test_reply_header),
 		cmocka_unit_test(test_site_selection),
+		cmocka_unit_test(test_tls_rules),
+		cmocka_unit_test(test_extended_protection_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
