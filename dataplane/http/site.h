@@ -2,6 +2,7 @@
 #ifndef AG_DATAPLANE_HTTP_SITE_H
 #define AG_DATAPLANE_HTTP_SITE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,15 @@ enum site_auth {
 
 #define SITE_RULE_MAX 256 /* one INI value */
 
+#define SITE_UPSTREAM_MAX    8	/* HOST:PORT entries of one upstream key */
+#define SITE_HEADER_NAME_MAX 64 /* identity_header */
+
+/* One upstream of a proxied site, resolved when the configuration is loaded; host order. */
+struct site_upstream {
+	uint32_t addr;
+	uint16_t port;
+};
+
 /*
  * One [site PREFIX] section. The store reads prefix and root; the auth gate the rest (its
  * rules live here so that one section fills one struct).
@@ -32,6 +42,18 @@ struct site_conf {
 	char require_realm[SITE_RULE_MAX]; /* realms of the principal */
 	char require_group[SITE_RULE_MAX]; /* SIDs (S-1-5-21-...) or DOMAIN\group names */
 	uint64_t group_mask; /* its require_group entries as bits of the gate's group table */
+	/* Reverse proxy (exclusive with root): HOST:PORT[,HOST:PORT...], IPv4 or a name */
+	char upstream[SITE_RULE_MAX];
+	char upstream_prefix[SITE_PREFIX_MAX]; /* replaces prefix in the forwarded target */
+	uint32_t connect_timeout_ms;	       /* per connect; then the next upstream, or 502/504 */
+	uint32_t response_timeout_s;	       /* request sent, no byte of response: 504 */
+	uint32_t max_idle_upstream;  /* idle keep-alive connections per upstream per lcore */
+	uint32_t upstream_max_fails; /* failed connects in a row: the upstream is down */
+	uint32_t upstream_down_s;    /* how long a down upstream is left alone */
+	char identity_header[SITE_HEADER_NAME_MAX];	   /* carries user@REALM to the upstream */
+	bool forward_authorization;			   /* pass the client's Authorization on */
+	struct site_upstream upstreams[SITE_UPSTREAM_MAX]; /* upstream, resolved */
+	unsigned int nb_upstreams;			   /* 0: not a proxied site */
 };
 
 /*
@@ -41,5 +63,13 @@ struct site_conf {
  */
 int site_select(const struct site_conf *sites, unsigned int n, const char *path, size_t len,
 		long *rest_out);
+
+/*
+ * Parses an upstream list ("10.0.0.1:8080, web:80"); names are resolved now (getaddrinfo,
+ * IPv4 only: call at load time, never on an lcore). Returns the count, or -1 with a reason
+ * in err.
+ */
+int site_upstreams_parse(const char *list, struct site_upstream *out, unsigned int max, char *err,
+			 size_t errlen);
 
 #endif
