@@ -135,13 +135,12 @@ proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 	       const struct proxy_identity *id, uint32_t client_ip, char *out, size_t cap)
 {
 	struct out o = {out, cap, 0, false};
-	size_t pathlen = strcspn(req->target.p, "?");
+	const char *q = memchr(req->target.p, '?', req->target.len);
+	size_t pathlen = q != NULL ? (size_t)(q - req->target.p) : req->target.len;
 	size_t plen = strlen(site->prefix);
 	char ip[16];
 	long rest;
 
-	if (pathlen > req->target.len)
-		pathlen = req->target.len;
 	while (plen > 1 && site->prefix[plen - 1] == '/')
 		plen--;
 	rest = path_strip_prefix(req->target.p, pathlen, site->prefix, plen);
