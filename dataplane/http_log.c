@@ -92,12 +92,15 @@ ha_log_prepare(struct accesslog *log, struct ha_flow *h, const struct h1_request
 
 void
 ha_log_post(struct accesslog *log, struct ha_flow *h, struct accesslog_rec *rec, int status,
-	    uint64_t bytes)
+	    uint64_t bytes, uint32_t up_ip, uint16_t up_port, uint16_t up_status)
 {
 	if (rec == NULL)
 		return;
 	rec->status = (uint16_t)status;
 	rec->bytes = bytes;
+	rec->upstream_ip = up_ip;
+	rec->upstream_port = up_port;
+	rec->upstream_status = up_status;
 	if (log != NULL && accesslog_post(log, h->app->lcore, rec) < 0)
 		h->app->stats.log_dropped++;
 	free(rec);

@@ -274,9 +274,10 @@ px_done(void *arg, const struct proxy_result *res)
 	struct ha_flow *h = arg;
 
 	h->px = NULL;
-	ha_log_post(access_log, h, h->px_log, res->status, res->bytes);
+	ha_log_post(access_log, h, h->px_log, res->status, res->bytes, res->up_addr, res->up_port,
+		    (uint16_t)res->up_status);
 	h->px_log = NULL;
-	if (res->status >= 100 && res->status < 600)
+	if (!res->reset && res->status >= 100 && res->status < 600)
 		h->app->hstats.status_class[res->status / 100]++;
 	h->app->stats.bytes_out += res->bytes;
 	if (res->reset) {
@@ -801,7 +802,7 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	if (h->px != NULL) {
 		proxy_client_closed(h->px);
 		h->px = NULL;
-		ha_log_post(access_log, h, h->px_log, 0, 0);
+		ha_log_post(access_log, h, h->px_log, 0, 0, 0, 0, 0);
 		h->px_log = NULL;
 	}
 	if (h->ntlm_started)

@@ -94,9 +94,9 @@ void ha_log_request(struct accesslog *log, struct ha_flow *h, const struct h1_re
 /* The access-log line of a request whose status comes later (proxied); NULL: no log. */
 struct accesslog_rec *ha_log_prepare(struct accesslog *log, struct ha_flow *h,
 				     const struct h1_request *req);
-/* Posts and frees it (rec may be NULL). */
+/* Posts and frees it (rec may be NULL); up_ip 0: no upstream answered. */
 void ha_log_post(struct accesslog *log, struct ha_flow *h, struct accesslog_rec *rec, int status,
-		 uint64_t bytes);
+		 uint64_t bytes, uint32_t up_ip, uint16_t up_port, uint16_t up_status);
 
 /* http_tel.c: /authgate/http/stats and the gate's share of /authgate/auth/stats. */
 void ha_telemetry_init(void);

@@ -110,7 +110,8 @@ struct proxy_exchange {
 	uint64_t resp_left;
 	struct chunked resp_ck;
 	uint64_t resp_bytes;
-	int up_status;
+	int up_status; /* the upstream's answer, 0: none */
+	int status;    /* what the client got: the upstream's, or ours (502, 504, ...) */
 	struct pbuf cout;
 	char extra[512];
 	size_t extra_len;
@@ -305,7 +306,7 @@ ex_finish(struct proxy_exchange *ex, bool reusable, bool reset)
 	const struct proxy_hooks *hooks = ex->hooks;
 	void *arg = ex->arg;
 
-	res.status = reset ? 0 : ex->up_status;
+	res.status = ex->status;
 	res.close = ex->client_close;
 	res.reset = reset;
 	res.bytes = ex->resp_bytes;
@@ -348,7 +349,7 @@ ex_answer(struct proxy_exchange *ex, int status)
 	}
 	ex->resp_started = true;
 	ex->resp_bytes = 0;
-	ex->up_status = status; /* the log shows what the client got */
+	ex->status = status; /* ours: up_status stays what the upstream said (0: nothing) */
 	ex->pl->st.answered[status / 100 % 6]++;
 	ex_finish(ex, false, false);
 }
@@ -527,6 +528,7 @@ resp_head_ready(struct proxy_exchange *ex, const struct proxy_resp *r)
 	long n;
 
 	ex->up_status = r->status;
+	ex->status = r->status;
 	ex->rbody = proxy_resp_body(r, ex->head_request);
 	if (ex->rbody == PROXY_BODY_CLOSE || r->close)
 		ex->no_reuse = true;

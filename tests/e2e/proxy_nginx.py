@@ -26,6 +26,7 @@ NGX_PORT = 8081
 PYHTTP_PORT = 8082  # HTTP/1.0, close-delimited bodies
 REFUSED_PORT = 8099  # nothing listens
 STALL_PORT = 8098  # accepts, never answers
+RESET_PORT = 8097  # answers 200 with a Content-Length, sends part of it, then resets
 BIG = 64 * 1024 * 1024
 
 NGINX_CONF = """
@@ -111,6 +112,13 @@ class Upstreams:
                  "c=[]\n"
                  "while True: c.append(s.accept()[0])\n")
         self.procs.append(subprocess.Popen(["ip", "netns", "exec", t.NS, "/usr/bin/python3", "-c", stall]))
+        reset = ("import socket,struct\n"
+                 f"s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('{UP}', {RESET_PORT})); s.listen(64)\n"
+                 "while True:\n"
+                 "  c=s.accept()[0]; c.recv(65536)\n"
+                 "  c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\n'+b'x'*50000)\n"
+                 "  c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii',1,0)); c.close()\n")
+        self.procs.append(subprocess.Popen(["ip", "netns", "exec", t.NS, "/usr/bin/python3", "-c", reset]))
         time.sleep(1)
 
     def stop(self):
@@ -156,7 +164,11 @@ upstream_down_s = 30
 upstream = {UP}:{STALL_PORT}
 response_timeout_s = 2
 
+[site /reset]
+upstream = {UP}:{RESET_PORT}
+
 """
+    conf = conf.replace("[http]\nport = 80\n", f"[http]\nport = 80\naccess_log = /run/{t.NS}/access.log\n", 1)
     return conf.replace("[auth]\n", sites + "[auth]\n", 1)
 
 
@@ -319,7 +331,12 @@ def main():
         t0 = time.time()
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/stall/x")
         check(p.stdout == "504" and time.time() - t0 < 10, f"stalled upstream: 504 after {time.time() - t0:.1f}s")
+        p = curl("-o", out, "-w", "%{http_code} %{size_download}", "http://198.18.0.2/reset/x")
+        check(p.returncode != 0 and p.stdout.startswith("200 ") and int(p.stdout.split()[1]) < 1000000,
+              f"upstream reset mid-response: the client connection breaks too, never a complete 200 "
+              f"(curl exit {p.returncode}, {p.stdout})")
         tel = upstreams_tel()
+        check(tel[f"{UP}:{RESET_PORT}"]["err_truncated"] == 1, "the truncation is counted")
         r = tel[f"{UP}:{REFUSED_PORT}"]
         s = tel[f"{UP}:{STALL_PORT}"]
         check(r["err_refused"] == 2 and r["state"] == "down" and r["marked_down"] == 1,
@@ -328,6 +345,15 @@ def main():
         n = tel[f"{UP}:{NGX_PORT}"]
         check(n["2xx"] >= 30 and n["ttfb_p99_us"] > 0, f"nginx: {n['requests']} requests, {n['2xx']} 2xx, "
               f"ttfb p50 {n['ttfb_p50_us']} us p99 {n['ttfb_p99_us']} us")
+        log = f"/run/{t.NS}/access.log"
+        t.wait_until(lambda: os.path.exists(log) and "/stall/x" in open(log).read(), 10, "access log lines")
+        lines = open(log).read().splitlines()
+        check(any('"GET /app/whoami HTTP/1.1" 200 ' in ln and "user11@AUTHGATE.TEST" in ln
+                  and ln.endswith(f"upstream={UP}:{NGX_PORT} upstream_status=200") for ln in lines),
+              "access log: the upstream and its status after the combined fields")
+        check(any('"GET /refused/x HTTP/1.1" 502 ' in ln and ln.endswith(f"upstream={UP}:{REFUSED_PORT} upstream_status=0")
+                  for ln in lines), "access log: a 502 names the upstream that refused")
+        check(any('"GET /stall/x HTTP/1.1" 504 ' in ln for ln in lines), "access log: the 504")
         p = t.ctl("upstreams", check=False)
         check(p.returncode == 0 and f"{UP}:{NGX_PORT}" in p.stdout, "authgate-ctl upstreams lists them")
         print(p.stdout, end="")
