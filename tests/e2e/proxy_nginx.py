@@ -281,8 +281,8 @@ def main():
         check(st == "200" and exact, f"close-delimited (HTTP/1.0 upstream) 64 MiB byte-exact: {st} {n} {err}")
         # keep-alive to the client across proxied requests, pool reuse upstream
         before = upstreams_tel()[f"{UP}:{NGX_PORT}"]
-        urls = ["http://198.18.0.2/open/hello.txt"] * 20
-        p = curl("-o", "/dev/null", "-w", "%{http_code}%{num_connects}\n", *urls)
+        urls = ["-o", "/dev/null", "http://198.18.0.2/open/hello.txt"] * 20
+        p = curl("-w", "%{http_code}%{num_connects}\n", *urls)
         lines = p.stdout.split()
         after = upstreams_tel()[f"{UP}:{NGX_PORT}"]
         reused = after["reused"] - before["reused"]
