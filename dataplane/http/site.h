@@ -48,6 +48,7 @@ struct site_conf {
 	uint32_t connect_timeout_ms;	       /* per connect; then the next upstream, or 502/504 */
 	uint32_t response_timeout_s;	       /* request sent, no byte of response: 504 */
 	uint32_t max_idle_upstream;  /* idle keep-alive connections per upstream per lcore */
+	uint32_t max_upstream_conns; /* connections per upstream per lcore; more requests wait */
 	uint32_t upstream_max_fails; /* failed connects in a row: the upstream is down */
 	uint32_t upstream_down_s;    /* how long a down upstream is left alone */
 	char identity_header[SITE_HEADER_NAME_MAX];	   /* carries user@REALM to the upstream */

@@ -38,6 +38,7 @@ static const char *const err_names[PROXY_E_MAX] = {
 	[PROXY_E_BAD_REQUEST_BODY] = "bad_request_body",
 	[PROXY_E_BAD_TARGET] = "bad_target",
 	[PROXY_E_NO_MEMORY] = "no_memory",
+	[PROXY_E_QUEUE_TIMEOUT] = "queue_timeout",
 };
 
 const char *
@@ -86,7 +87,10 @@ struct proxy_exchange {
 	uint32_t connect_timeout_us;
 	uint64_t response_timeout_us;
 	uint32_t max_idle;
+	uint32_t max_conns;
 	uint32_t max_fails;
+	bool waiting; /* in its upstream's queue for a connection */
+	struct proxy_exchange *wait_next;
 	uint64_t down_us;
 	bool head_request;
 	bool client_close;
@@ -257,6 +261,9 @@ conn_free(struct px_conn *c)
 	free(c);
 }
 
+static struct proxy_exchange *wait_pop(struct px_up *u);
+static void ex_send_request(struct proxy_exchange *ex);
+
 /* The exchange lets go of its upstream connection: to the pool, or closed. */
 static void
 ex_release_conn(struct proxy_exchange *ex, bool reusable)
@@ -271,6 +278,18 @@ ex_release_conn(struct proxy_exchange *ex, bool reusable)
 	u = c->up;
 	if (!c->connected) {
 		tcp_abort(c->flow); /* closed() frees it */
+		return;
+	}
+	if (reusable && !ex->no_reuse && u->wait_head != NULL &&
+	    tcp_flow_state(c->flow) == TCP_ESTABLISHED) {
+		/* the first request waiting for this upstream takes it at once */
+		struct proxy_exchange *w = wait_pop(u);
+
+		u->st.reused++;
+		c->ex = w;
+		w->conn = c;
+		w->reused = true;
+		ex_send_request(w);
 		return;
 	}
 	if (reusable && !ex->no_reuse && u->nb_idle < ex->max_idle &&
@@ -288,9 +307,13 @@ ex_release_conn(struct proxy_exchange *ex, bool reusable)
 		tcp_abort(c->flow);
 }
 
+static void wait_remove(struct proxy_exchange *ex);
+
 static void
 ex_free(struct proxy_exchange *ex)
 {
+	if (ex->waiting)
+		wait_remove(ex);
 	ex_unlink(ex);
 	pbuf_free(&ex->uout);
 	pbuf_free(&ex->cout);
@@ -406,6 +429,58 @@ pool_remove(struct px_conn *c)
 	c->idle = false;
 }
 
+static void
+wait_enqueue(struct proxy_exchange *ex)
+{
+	struct px_up *u = ex->up;
+
+	ex->waiting = true;
+	ex->wait_next = NULL;
+	if (u->wait_tail != NULL)
+		u->wait_tail->wait_next = ex;
+	else
+		u->wait_head = ex;
+	u->wait_tail = ex;
+	u->nb_waiting++;
+	u->st.queued++;
+	ex->pl->nb_waiting++;
+	ex->deadline_us = dp_now_us() + ex->response_timeout_us;
+}
+
+static void
+wait_remove(struct proxy_exchange *ex)
+{
+	struct px_up *u = ex->up;
+	struct proxy_exchange **pp = &u->wait_head, *prev = NULL;
+
+	if (!ex->waiting)
+		return;
+	while (*pp != NULL && *pp != ex) {
+		prev = *pp;
+		pp = &(*pp)->wait_next;
+	}
+	if (*pp == ex) {
+		*pp = ex->wait_next;
+		if (u->wait_tail == ex)
+			u->wait_tail = prev;
+		u->nb_waiting--;
+		ex->pl->nb_waiting--;
+	}
+	ex->waiting = false;
+	ex->wait_next = NULL;
+	ex->deadline_us = 0;
+}
+
+static struct proxy_exchange *
+wait_pop(struct px_up *u)
+{
+	struct proxy_exchange *ex = u->wait_head;
+
+	if (ex != NULL)
+		wait_remove(ex);
+	return ex;
+}
+
 /* The next upstream to try: round robin over those not down; NULL when all are. */
 static struct px_up *
 pick_upstream(struct proxy_exchange *ex)
@@ -448,6 +523,14 @@ ex_connect(struct proxy_exchange *ex)
 			ex->conn = c;
 			ex->reused = true;
 			ex_send_request(ex);
+			return 0;
+		}
+		if (u->nb_open >= ex->max_conns) {
+			/*
+			 * As many connections as the upstream may have: wait for one to come free
+			 * (a burst of 5000 clients must not become 5000 SYNs to one server)
+			 */
+			wait_enqueue(ex);
 			return 0;
 		}
 		c = calloc(1, sizeof(*c));
@@ -1019,6 +1102,7 @@ proxy_begin(const struct proxy_start *s, struct proxy_exchange **ex_out)
 	ex->connect_timeout_us = site->connect_timeout_ms * 1000u;
 	ex->response_timeout_us = (uint64_t)site->response_timeout_s * 1000000;
 	ex->max_idle = site->max_idle_upstream;
+	ex->max_conns = site->max_upstream_conns;
 	ex->max_fails = site->upstream_max_fails;
 	ex->down_us = (uint64_t)site->upstream_down_s * 1000000;
 	ex->head_request = s->req->method == H1_M_HEAD;
@@ -1100,7 +1184,10 @@ px_tick(void *state, uint64_t now_us)
 		next = ex->next;
 		if (ex->deadline_us == 0 || now_us < ex->deadline_us)
 			continue;
-		if (ex->conn != NULL && !ex->conn->connected) {
+		if (ex->waiting) {
+			wait_remove(ex);
+			ex_fail(ex, 503, PROXY_E_QUEUE_TIMEOUT);
+		} else if (ex->conn != NULL && !ex->conn->connected) {
 			up_failed(ex->up, ex->max_fails, ex->down_us, now_us);
 			ex_release_conn(ex, false); /* its closed() sees no exchange */
 			ex_reconnect_or_fail(ex, PROXY_E_CONNECT_TIMEOUT);
@@ -1121,6 +1208,34 @@ px_tick(void *state, uint64_t now_us)
 		    ex->cout.off == ex->cout.len && tcp_send_space(ex->client) > 0) {
 			ex_fail(ex, 504, PROXY_E_TRUNCATED);
 			break;
+		}
+	}
+}
+
+/* Connections that closed left room: the requests waiting for one connect now. */
+static void
+px_poll(void *state, uint64_t now_us)
+{
+	struct px_lcore *pl = state;
+
+	RTE_SET_USED(now_us);
+	if (pl->nb_waiting == 0)
+		return;
+	for (unsigned int i = 0; i < pl->nb_ups; i++) {
+		struct px_up *u = &pl->ups[i];
+
+		while (u->wait_head != NULL && u->nb_open < u->wait_head->max_conns) {
+			struct proxy_exchange *ex = wait_pop(u);
+			int rc;
+
+			ex->tries = 0;
+			rc = ex_connect(ex);
+			if (rc != 0) {
+				ex->up = NULL;
+				ex_fail(ex, rc == -ENETDOWN ? 503 : 502,
+					rc == -ENETDOWN ? PROXY_E_ALL_DOWN
+							: PROXY_E_CONNECT_FAILED);
+			}
 		}
 	}
 }
@@ -1159,6 +1274,7 @@ px_lcore_fini(void *state)
 static const struct dp_app proxy_app = {
 	.name = "proxy",
 	.lcore_init = px_lcore_init,
+	.poll = px_poll,
 	.tick = px_tick,
 	.tick_us = PX_TICK_US,
 	.drain = px_drain,

@@ -26,6 +26,7 @@ enum proxy_err {
 	PROXY_E_BAD_REQUEST_BODY, /* 400: the client's chunked body is malformed */
 	PROXY_E_BAD_TARGET,	  /* 400: the target does not name the site as written */
 	PROXY_E_NO_MEMORY,	  /* 503 */
+	PROXY_E_QUEUE_TIMEOUT, /* 503: waited response_timeout_s for a free upstream connection */
 	PROXY_E_MAX
 };
 

@@ -32,6 +32,7 @@ struct px_up_stats {
 	uint64_t responses; /* complete responses relayed */
 	uint64_t connects;
 	uint64_t reused; /* requests that took a pooled keep-alive connection */
+	uint64_t queued; /* requests that waited for a connection (max_upstream_conns) */
 	uint64_t marked_down;
 	uint64_t status_class[6];
 	uint64_t errors[PROXY_E_MAX];
@@ -39,6 +40,7 @@ struct px_up_stats {
 };
 
 struct px_conn;
+struct proxy_exchange;
 
 /* One upstream (HOST:PORT) on one lcore: its pool, health and counters. */
 struct px_up {
@@ -47,8 +49,10 @@ struct px_up {
 	struct px_conn *idle; /* LIFO: the warmest connection first */
 	uint32_t nb_idle;
 	uint32_t nb_open;
-	uint32_t fails;		/* failed connects in a row */
-	uint64_t down_until_us; /* marked down until then */
+	uint32_t fails;				      /* failed connects in a row */
+	uint64_t down_until_us;			      /* marked down until then */
+	struct proxy_exchange *wait_head, *wait_tail; /* waiting for a connection, FIFO */
+	uint32_t nb_waiting;
 	struct px_up_stats st;
 };
 
@@ -70,6 +74,7 @@ struct px_lcore {
 	unsigned int rr;
 	int64_t now_s;
 	struct proxy_exchange *exchanges;
+	uint32_t nb_waiting; /* over all upstreams */
 	unsigned int nb_ups;
 	struct px_up ups[PX_MAX_UPSTREAMS];
 	struct px_lcore_stats st;

@@ -118,6 +118,7 @@ tel_upstreams(const char *cmd, const char *params, struct rte_tel_data *d)
 		U(responses);
 		U(connects);
 		U(reused);
+		U(queued);
 		U(marked_down);
 #undef U
 		for (int c = 1; c <= 5; c++) {
