@@ -83,7 +83,7 @@ def main():
     assert "mbufs = 16383" in conf and "memory_mb = 512" in conf
     conf = conf.replace("mbufs = 16383", "mbufs = 131071").replace("memory_mb = 512", "memory_mb = 1536")
     conf = conf.replace("[auth]\n", f"[site /papp]\nupstream = {UP}:{PORT}\nauth = negotiate\n"
-                        "max_idle_upstream = 8192\n\n[auth]\n", 1)
+                        "max_idle_upstream = 1024\nmax_upstream_conns = 1024\n\n[auth]\n", 1)
     try:
         t.lab_up_config(conf)
         # the client side of the tap queues a 5000-SYN burst (1000 by default drops some)
