@@ -95,7 +95,7 @@ def main():
         p = t.in_ns("bash", "-c",
                     f'eval "$({t.TOP}/scripts/realm env)"; exec {burst} --clients {CLIENTS} '
                     f'--ranges {RANGES} --range-size 64K --path /papp/64m.bin --auth negotiate '
-                    f'--persist-hint on --verify-file {WWW}/64m.bin --timeout 60 --max-time 600 '
+                    f'--persist-hint on --verify-file {WWW}/64m.bin --timeout 120 --max-time 900 '
                     f'--label proxy-burst', check=False)
         print(p.stdout, end="")
         print(p.stderr[-2000:], end="", file=sys.stderr)
