@@ -83,7 +83,7 @@ def main():
     assert "mbufs = 16383" in conf and "memory_mb = 512" in conf
     conf = conf.replace("mbufs = 16383", "mbufs = 131071").replace("memory_mb = 512", "memory_mb = 1536")
     conf = conf.replace("[auth]\n", f"[site /papp]\nupstream = {UP}:{PORT}\nauth = negotiate\n"
-                        "max_idle_upstream = 1024\nmax_upstream_conns = 1024\n\n[auth]\n", 1)
+                        "max_idle_upstream = 64\nmax_upstream_conns = 64\n\n[auth]\n", 1)
     try:
         t.lab_up_config(conf)
         # the client side of the tap queues a 5000-SYN burst (1000 by default drops some)
@@ -114,6 +114,9 @@ def main():
             check(v1 - v0 == want, f"validations {v1 - v0} = connections {want} (persistence on)")
         tel = t.telemetry("/authgate/proxy/upstreams")
         print("proxy:", json.dumps(tel))
+        tcp = t.telemetry("/authgate/tcp/stats")
+        print("tcp:", {k: v for k, v in tcp.items() if k in ("no_mbuf", "send_nobufs", "retransmits",
+                                                            "rto_expired", "persist_probes", "drops")})
         auth = json.loads(t.ctl("auth", "--json").stdout)
         print("auth:", {k: v for k, v in auth.items() if not isinstance(v, dict) and v})
         up = [v for v in tel.values() if isinstance(v, dict) and v["address"] == f"{UP}:{PORT}"]
