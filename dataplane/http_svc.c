@@ -295,7 +295,26 @@ px_done(void *arg, const struct proxy_result *res)
 		tcp_recv_resume(h->flow);
 }
 
+/* The proxy's bytes to the client go through here: the service's own byte I/O. */
+static int
+px_send(void *arg, const void *buf, size_t len)
+{
+	struct ha_flow *h = arg;
+
+	return tcp_send(h->flow, buf, len);
+}
+
+static uint32_t
+px_send_space(void *arg)
+{
+	struct ha_flow *h = arg;
+
+	return tcp_send_space(h->flow);
+}
+
 static const struct proxy_hooks px_hooks = {
+	.send = px_send,
+	.send_space = px_send_space,
 	.want_rx = px_want_rx,
 	.done = px_done,
 };

@@ -149,12 +149,30 @@ pbuf_put(struct pbuf *b, const void *p, size_t n)
 	return 0;
 }
 
+/*
+ * Where bytes go: an upstream flow directly, or the client through the HTTP service's byte
+ * I/O (plain TCP today; a TLS layer for HTTPS listeners goes there, not here).
+ */
+struct sink {
+	int (*send)(void *arg, const void *buf, size_t len);
+	void *arg;
+};
+
+static int
+flow_send(void *arg, const void *buf, size_t len)
+{
+	return tcp_send(arg, buf, len);
+}
+
+#define UPSTREAM(f) ((struct sink){flow_send, (f)})
+#define CLIENT(ex)  ((struct sink){(ex)->hooks->send, (ex)->arg})
+
 /* Sends what is queued; true when nothing is left. */
 static bool
-pbuf_flush(struct pbuf *b, struct tcp_flow *f)
+pbuf_flush(struct pbuf *b, struct sink k)
 {
 	while (b->off < b->len) {
-		int n = tcp_send(f, b->p + b->off, b->len - b->off);
+		int n = k.send(k.arg, b->p + b->off, b->len - b->off);
 
 		if (n <= 0)
 			return false;
@@ -174,12 +192,12 @@ pbuf_free(struct pbuf *b)
 
 /* Bytes that must go out in order behind what is queued: the queue takes what send won't. */
 static int
-emit(struct pbuf *b, struct tcp_flow *f, const void *p, size_t n)
+emit(struct pbuf *b, struct sink sk, const void *p, size_t n)
 {
 	size_t k = 0;
 
 	if (b->off == b->len) {
-		int s = tcp_send(f, p, n);
+		int s = sk.send(sk.arg, p, n);
 
 		k = s > 0 ? (size_t)s : 0;
 	}
@@ -366,7 +384,7 @@ ex_answer(struct proxy_exchange *ex, int status)
 
 	ex->client_close = true;
 	n = resp_error(buf, sizeof(buf), status, false, ex->head_request, ex->pl->now_s, NULL, 0);
-	if (n < 0 || emit(&ex->cout, ex->client, buf, (size_t)n) != 0) {
+	if (n < 0 || emit(&ex->cout, CLIENT(ex), buf, (size_t)n) != 0) {
 		ex_finish(ex, false, true);
 		return;
 	}
@@ -580,7 +598,7 @@ ex_send_request(struct proxy_exchange *ex)
 	ex->deadline_us = 0;
 	ex->progress_us = dp_now_us();
 	ex->up->st.requests++;
-	if (!pbuf_flush(&ex->uout, uf))
+	if (!pbuf_flush(&ex->uout, UPSTREAM(uf)))
 		return;
 	if (!ex->req_done)
 		ex->hooks->want_rx(ex->arg);
@@ -629,7 +647,7 @@ resp_head_ready(struct proxy_exchange *ex, const struct proxy_resp *r)
 		return -ENOMEM;
 	n = proxy_resp_head(r, ex->rbody, ex->client_close, ex->extra, ex->extra_len, head,
 			    PX_RESP_HEAD_MAX + sizeof(ex->extra) + 256);
-	if (n < 0 || emit(&ex->cout, ex->client, head, (size_t)n) != 0) {
+	if (n < 0 || emit(&ex->cout, CLIENT(ex), head, (size_t)n) != 0) {
 		free(head);
 		return -ENOSPC;
 	}
@@ -651,9 +669,9 @@ resp_body(struct proxy_exchange *ex, const uint8_t *p, size_t n, bool *bad)
 	while (used < n && !ex->resp_done) {
 		uint32_t space;
 
-		if (!pbuf_flush(&ex->cout, ex->client))
+		if (!pbuf_flush(&ex->cout, CLIENT(ex)))
 			break;
-		space = tcp_send_space(ex->client);
+		space = ex->hooks->send_space(ex->arg);
 		if (ex->rbody == PROXY_BODY_CHUNKED) {
 			size_t k, off, dlen;
 			enum chunked_rc rc;
@@ -672,15 +690,15 @@ resp_body(struct proxy_exchange *ex, const uint8_t *p, size_t n, bool *bad)
 			}
 			if (rc == CHUNKED_DATA) {
 				hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", dlen);
-				if (emit(&ex->cout, ex->client, hdr, (size_t)hl) != 0 ||
-				    emit(&ex->cout, ex->client, p + used + off, dlen) != 0 ||
-				    emit(&ex->cout, ex->client, "\r\n", 2) != 0) {
+				if (emit(&ex->cout, CLIENT(ex), hdr, (size_t)hl) != 0 ||
+				    emit(&ex->cout, CLIENT(ex), p + used + off, dlen) != 0 ||
+				    emit(&ex->cout, CLIENT(ex), "\r\n", 2) != 0) {
 					*bad = true;
 					return used;
 				}
 				ex->resp_bytes += dlen;
 			} else if (rc == CHUNKED_DONE) {
-				if (emit(&ex->cout, ex->client, "0\r\n\r\n", 5) != 0) {
+				if (emit(&ex->cout, CLIENT(ex), "0\r\n\r\n", 5) != 0) {
 					*bad = true;
 					return used;
 				}
@@ -701,7 +719,7 @@ resp_body(struct proxy_exchange *ex, const uint8_t *p, size_t n, bool *bad)
 			want = space;
 		if (want == 0)
 			break;
-		s = tcp_send(ex->client, p + used, want);
+		s = ex->hooks->send(ex->arg, p + used, want);
 		if (s <= 0)
 			break;
 		used += (size_t)s;
@@ -777,7 +795,7 @@ resp_input(struct proxy_exchange *ex, const uint8_t *p, size_t n)
 
 			free(r);
 			if (hl >= 12 && memcmp(ex->rhead + 9, "100", 3) == 0 &&
-			    emit(&ex->cout, ex->client, "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
+			    emit(&ex->cout, CLIENT(ex), "HTTP/1.1 100 Continue\r\n\r\n", 25) != 0) {
 				ex_fail(ex, 503, PROXY_E_NO_MEMORY);
 				return n;
 			}
@@ -878,7 +896,7 @@ up_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 	RTE_SET_USED(bytes);
 	if (ex == NULL)
 		return;
-	if (!pbuf_flush(&ex->uout, f))
+	if (!pbuf_flush(&ex->uout, UPSTREAM(f)))
 		return;
 	if (!ex->req_done)
 		ex->hooks->want_rx(ex->arg);
@@ -958,7 +976,7 @@ proxy_client_rx(struct proxy_exchange *ex, const char *buf, size_t len)
 	if (ex->req_done || ex->conn == NULL || !ex->conn->connected)
 		return 0;
 	uf = ex->conn->flow;
-	if (!pbuf_flush(&ex->uout, uf))
+	if (!pbuf_flush(&ex->uout, UPSTREAM(uf)))
 		return 0;
 	while (used < len && !ex->req_done) {
 		uint32_t space = tcp_send_space(uf);
@@ -999,15 +1017,15 @@ proxy_client_rx(struct proxy_exchange *ex, const char *buf, size_t len)
 		}
 		if (rc == CHUNKED_DATA) {
 			hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", dlen);
-			if (emit(&ex->uout, uf, hdr, (size_t)hl) != 0 ||
-			    emit(&ex->uout, uf, buf + used + off, dlen) != 0 ||
-			    emit(&ex->uout, uf, "\r\n", 2) != 0) {
+			if (emit(&ex->uout, UPSTREAM(uf), hdr, (size_t)hl) != 0 ||
+			    emit(&ex->uout, UPSTREAM(uf), buf + used + off, dlen) != 0 ||
+			    emit(&ex->uout, UPSTREAM(uf), "\r\n", 2) != 0) {
 				ex_fail(ex, 503, PROXY_E_NO_MEMORY);
 				return len;
 			}
 			ex->req_body_bytes += dlen;
 		} else if (rc == CHUNKED_DONE) {
-			if (emit(&ex->uout, uf, "0\r\n\r\n", 5) != 0) {
+			if (emit(&ex->uout, UPSTREAM(uf), "0\r\n\r\n", 5) != 0) {
 				ex_fail(ex, 503, PROXY_E_NO_MEMORY);
 				return len;
 			}
@@ -1027,7 +1045,7 @@ proxy_client_rx(struct proxy_exchange *ex, const char *buf, size_t len)
 void
 proxy_client_acked(struct proxy_exchange *ex)
 {
-	if (!pbuf_flush(&ex->cout, ex->client))
+	if (!pbuf_flush(&ex->cout, CLIENT(ex)))
 		return;
 	if (ex->resp_done) {
 		ex_maybe_done(ex);
@@ -1205,7 +1223,7 @@ px_tick(void *state, uint64_t now_us)
 		next = ex->next;
 		if (ex->resp_started && !ex->resp_done && ex->conn != NULL &&
 		    now_us - ex->progress_us > ex->response_timeout_us &&
-		    ex->cout.off == ex->cout.len && tcp_send_space(ex->client) > 0) {
+		    ex->cout.off == ex->cout.len && ex->hooks->send_space(ex->arg) > 0) {
 			ex_fail(ex, 504, PROXY_E_TRUNCATED);
 			break;
 		}

@@ -45,6 +45,13 @@ struct proxy_result {
 
 /* What the proxy calls back into the HTTP service with; arg is the service's connection. */
 struct proxy_hooks {
+	/*
+	 * The client's byte I/O, as the service does it (plain TCP, or TLS on an HTTPS
+	 * listener): queue bytes (returns how many, 0 when full, or -errno), and how many more
+	 * it would take now. The proxy never writes to the client flow itself.
+	 */
+	int (*send)(void *arg, const void *buf, size_t len);
+	uint32_t (*send_space)(void *arg);
 	/* The exchange can take request body bytes again: call proxy_client_rx(). */
 	void (*want_rx)(void *arg);
 	/* The exchange is over and freed; its pointer must not be used again. */
