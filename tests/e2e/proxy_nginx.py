@@ -158,7 +158,11 @@ upstream_prefix = /
 [site /refused]
 upstream = {UP}:{REFUSED_PORT}
 upstream_max_fails = 2
-upstream_down_s = 30
+upstream_down_s = 3
+
+[site /failover]
+upstream = {UP}:8096, {UP}:{NGX_PORT}
+upstream_prefix = /app
 
 [site /stall]
 upstream = {UP}:{STALL_PORT}
@@ -322,12 +326,18 @@ def main():
         check(ans.startswith(b"HTTP/1.1 501"), f"chunked to a static site: still 501 ({ans[:20]!r})")
 
         # --- errors
+        p = curl("-w", " %{http_code}", *(["-o", "/dev/null", "http://198.18.0.2/failover/hello.txt"] * 4))
+        check(p.stdout.split() == ["200"] * 4, f"one upstream refusing, the other answers: {p.stdout.split()}")
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/refused/x")
         check(p.stdout == "502", f"refused upstream: 502 ({p.stdout})")
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/refused/x")
         check(p.stdout == "502", f"refused again: 502 ({p.stdout}), now marked down")
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/refused/x")
         check(p.stdout == "503", f"all upstreams down: 503 ({p.stdout})")
+        time.sleep(3.5)
+        p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/refused/x")
+        check(p.stdout == "502" and upstreams_tel()[f"{UP}:{REFUSED_PORT}"]["err_refused"] == 3,
+              f"after upstream_down_s it is tried again: {p.stdout}")
         t0 = time.time()
         p = curl("-o", "/dev/null", "-w", "%{http_code}", "http://198.18.0.2/stall/x")
         check(p.stdout == "504" and time.time() - t0 < 10, f"stalled upstream: 504 after {time.time() - t0:.1f}s")
@@ -339,8 +349,8 @@ def main():
         check(tel[f"{UP}:{RESET_PORT}"]["err_truncated"] == 1, "the truncation is counted")
         r = tel[f"{UP}:{REFUSED_PORT}"]
         s = tel[f"{UP}:{STALL_PORT}"]
-        check(r["err_refused"] == 2 and r["state"] == "down" and r["marked_down"] == 1,
-              f"refusals counted by reason, upstream down: {r['err_refused']} {r['state']}")
+        check(r["err_refused"] == 3 and r["marked_down"] == 1,
+              f"refusals counted by reason ({r['err_refused']}), marked down once, up again ({r['state']})")
         check(s["err_response_timeout"] == 1, f"timeouts counted: {s['err_response_timeout']}")
         n = tel[f"{UP}:{NGX_PORT}"]
         check(n["2xx"] >= 30 and n["ttfb_p99_us"] > 0, f"nginx: {n['requests']} requests, {n['2xx']} 2xx, "
