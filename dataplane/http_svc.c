@@ -251,10 +251,19 @@ px_feed(struct ha_flow *h)
 
 	if (h->px == NULL || h->rx_len == 0)
 		return true;
+	h->px_feeding = true;
 	n = proxy_client_rx(h->px, h->rx, h->rx_len);
 	if (tcp_flow_state(f) == TCP_CLOSED)
 		return false; /* reset from inside: h is gone */
+	h->px_feeding = false;
 	drop_rx(h, n);
+	if (h->px_next_pending) {
+		/* it ended inside: the bytes it took are gone now, the next request may be read */
+		h->px_next_pending = false;
+		process(h);
+		if (h->px == NULL && h->resp == NULL && !h->closing)
+			tcp_recv_resume(f);
+	}
 	return true;
 }
 
@@ -288,6 +297,10 @@ px_done(void *arg, const struct proxy_result *res)
 	if (res->close || h->peer_fin || h->app->draining) {
 		h->closing = true;
 		tcp_shutdown(h->flow);
+		return;
+	}
+	if (h->px_feeding) {
+		h->px_next_pending = true; /* px_feed parses on once it dropped the body bytes */
 		return;
 	}
 	process(h);

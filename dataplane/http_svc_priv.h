@@ -80,6 +80,8 @@ struct ha_flow {
 	struct ha_flow *prev, *next; /* this lcore's connections, for the timeout sweep */
 	struct proxy_exchange *px;   /* a proxied request in flight: it owns rx's body bytes */
 	bool px_body_pending;	     /* a proxied request's body not yet taken (answered instead) */
+	bool px_feeding;	     /* inside proxy_client_rx: rx is not ours to parse yet */
+	bool px_next_pending;	     /* the exchange ended meanwhile: parse what follows after */
 	struct accesslog_rec *px_log; /* its access-log line, posted when it ends */
 };
 

@@ -349,7 +349,7 @@ def main():
         check(tel[f"{UP}:{RESET_PORT}"]["err_truncated"] == 1, "the truncation is counted")
         r = tel[f"{UP}:{REFUSED_PORT}"]
         s = tel[f"{UP}:{STALL_PORT}"]
-        check(r["err_refused"] == 3 and r["marked_down"] == 1,
+        check(r["err_refused"] == 3 and r["marked_down"] == 1 and r["state"] == "up",
               f"refusals counted by reason ({r['err_refused']}), marked down once, up again ({r['state']})")
         check(s["err_response_timeout"] == 1, f"timeouts counted: {s['err_response_timeout']}")
         n = tel[f"{UP}:{NGX_PORT}"]
