@@ -113,7 +113,7 @@ def burst(args, out, name, addr, port, auth):
     cmd = (f'eval "$({TOP}/scripts/realm env)"; exec {burst_bin} --clients {args.clients} '
            f'--ranges {args.ranges} --range-size {args.range_size} --path /papp/64m.bin '
            f'--addr {addr} --port {port} --auth {auth} --persist-hint on '
-           f'--verify-file {WWW}/64m.bin --timeout 60 --max-time {args.max_time} --label {name} '
+           f'--verify-file {WWW}/64m.bin --timeout 120 --max-time {args.max_time} --label {name} '
            f'--out {out}/{name}.out --cdf {out}/{name}.cdf --allow-failures')
     print(f"\n== {name}: {args.clients} clients x (HEAD + {args.ranges} x {args.range_size}) via {addr}:{port}",
           flush=True)
@@ -144,7 +144,7 @@ def main():
         conf = open(os.path.join(TOP, "configs", "lab.ini")).read()
         conf = conf.replace("mbufs = 16383", "mbufs = 131071").replace("memory_mb = 512", "memory_mb = 1536")
         conf = conf.replace("[auth]\n", f"[site /papp]\nupstream = {UP}:{NGX_PORT}\nauth = negotiate\n"
-                            "max_idle_upstream = 1024\nmax_upstream_conns = 1024\n\n[auth]\n", 1)
+                            "max_idle_upstream = 256\nmax_upstream_conns = 256\nresponse_timeout_s = 120\n\n[auth]\n", 1)
         t.lab_up_config(conf)
         t.run(["ip", "-n", t.NS, "link", "set", "ag0", "txqueuelen", "10000"])
         t.in_ns("sysctl", "-qw", "net.core.somaxconn=16384", "net.ipv4.tcp_max_syn_backlog=16384")
