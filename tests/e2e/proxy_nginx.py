@@ -296,6 +296,20 @@ def main():
               f"upstream pool reuse: {reused} reused, {after['connects'] - before['connects']} new connects, "
               f"idle {after['idle']}")
 
+        # --- a slow client slows the upstream read, not the gateway's memory
+        slow = subprocess.Popen(["ip", "netns", "exec", t.NS, "curl", "-sS", "--limit-rate", "300K",
+                                 "-o", "/dev/null", "http://198.18.0.2/open/big.bin"])
+        time.sleep(4)
+        flows = [v for v in t.telemetry("/authgate/flows,64").values() if isinstance(v, dict)]
+        up_flows = [f for f in flows if f["remote"].endswith(f":{NGX_PORT}") and f["rcvq"] > 0]
+        cli = [f for f in flows if f["local"].endswith(":80") and f["sndq"] > 0]
+        check(slow.poll() is None and len(up_flows) == 1 and up_flows[0]["recv_paused"] == 1
+              and up_flows[0]["rcvq"] <= 131072 and len(cli) == 1 and cli[0]["sndq"] <= 262144,
+              f"slow client: the upstream flow is paused with {up_flows[0]['rcvq'] if up_flows else '?'} bytes held "
+              f"(<= rcvbuf), the client's queue {cli[0]['sndq'] if cli else '?'} (<= sndbuf), of 64 MiB")
+        slow.terminate()
+        slow.wait(5)
+
         # --- request bodies: Content-Length and chunked, 64 MiB
         src = os.path.join(d, "up.bin")
         with open(src, "wb") as f:
