@@ -29,6 +29,7 @@
 #include "dataplane/dp_l4.h"
 #include "dataplane/http/sigbus.h"
 #include "dataplane/http_svc.h"
+#include "dataplane/proxy/proxy.h"
 
 static struct ag_config cfg;
 static volatile sig_atomic_t reload_signal;
@@ -165,6 +166,9 @@ run(struct ag_eal_argv *eal)
 	rc = http_svc_register(&cfg.http, &cfg.gate, alog, authsvc_verdict_deadline_s(&cfg.auth));
 	if (rc == 0)
 		rc = diag_app_register(&cfg.diag);
+	/* always: a reload may add a proxied site; idle, it costs one short tick */
+	if (rc == 0)
+		rc = proxy_register();
 	if (rc == 0)
 		rc = dp_apps_init(&dp_main);
 	if (rc < 0)

@@ -29,7 +29,7 @@ RTE_LOG_REGISTER(ag_logtype_accesslog, authgate.accesslog, NOTICE);
 #define ACCESSLOG_FLUSH_NS	1000000000ULL
 #define ACCESSLOG_STDIO_BUF	(64 * 1024)
 /* worst case: every byte of every field as \xHH, plus the fixed parts */
-#define ACCESSLOG_LINE_MAX (4 * (sizeof(((struct accesslog_rec *)0)->target) + 3 * 128) + 128)
+#define ACCESSLOG_LINE_MAX (4 * (sizeof(((struct accesslog_rec *)0)->target) + 3 * 128) + 192)
 
 /* rte_ring element sizes must be a multiple of 4 bytes */
 _Static_assert(sizeof(struct accesslog_rec) % 4 == 0, "accesslog_rec size");
@@ -186,7 +186,14 @@ accesslog_format(struct accesslog *al, const struct accesslog_rec *r, char *buf)
 	p = accesslog_escape(p, r->referer, sizeof(r->referer), false);
 	p = stpcpy(p, "\" \"");
 	p = accesslog_escape(p, r->agent, sizeof(r->agent), false);
-	p = stpcpy(p, "\"\n");
+	*p++ = '"';
+	/* proxied: after the combined fields, which parsers of that format read first */
+	if (r->upstream_ip != 0)
+		p += sprintf(p, " upstream=%u.%u.%u.%u:%u upstream_status=%u",
+			     (r->upstream_ip >> 24) & 0xff, (r->upstream_ip >> 16) & 0xff,
+			     (r->upstream_ip >> 8) & 0xff, r->upstream_ip & 0xff,
+			     (unsigned int)r->upstream_port, (unsigned int)r->upstream_status);
+	*p++ = '\n';
 	return (size_t)(p - buf);
 }
 

@@ -18,6 +18,9 @@ struct accesslog_rec {
 	uint64_t bytes; /* body bytes sent */
 	int64_t time_s; /* wall clock, seconds since the epoch, when the request arrived */
 	uint32_t duration_us;
+	uint32_t upstream_ip; /* proxied: the upstream that answered (0: not proxied) */
+	uint16_t upstream_port;
+	uint16_t upstream_status; /* its status; 0: none (unreachable, timed out) */
 	char target[256]; /* truncated, raw request-target; empty: the request line was unusable */
 	char user[128];	  /* authenticated principal; empty logs as "-" */
 	char referer[128];

@@ -1,4 +1,5 @@
 /* The auth gate's decisions, its [site]/[auth] keys and the headers it owes a client. */
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,7 @@ static const char *const site_auth_choices[] = {"none",	 "negotiate", "ntlm",
 static const char *const site_ep_choices[] = {"off", "allow", "require", NULL};
 
 static const struct ini_key site_keys[] = {
-	INI_S(site_conf, root, INI_STRING, NULL),
+	INI_S(site_conf, root, INI_STRING, ""),
 	{"auth", INI_FLAGS, offsetof(struct site_conf, auth), sizeof(uint32_t), 0, 0, "none",
 	 site_auth_choices, 0, 0},
 	INI_S(site_conf, require_user, INI_STRING, ""),
@@ -23,6 +24,16 @@ static const struct ini_key site_keys[] = {
 	INI_S(site_conf, require_group, INI_STRING, ""),
 	INI_B(site_conf, tls_only, "no"),
 	INI_E(site_conf, extended_protection, site_ep_choices, "off"),
+	INI_S(site_conf, upstream, INI_STRING, ""),
+	INI_S(site_conf, upstream_prefix, INI_STRING, ""),
+	INI_U(site_conf, connect_timeout_ms, 10, 600000, "5000"),
+	INI_U(site_conf, response_timeout_s, 1, 86400, "60"),
+	INI_U(site_conf, max_idle_upstream, 0, 65536, "64"),
+	INI_U(site_conf, max_upstream_conns, 1, 65536, "256"),
+	INI_U(site_conf, upstream_max_fails, 1, 1000, "5"),
+	INI_U(site_conf, upstream_down_s, 1, 3600, "10"),
+	INI_S(site_conf, identity_header, INI_STRING, "X-Remote-User"),
+	INI_B(site_conf, forward_authorization, "no"),
 	INI_END,
 };
 
@@ -122,6 +133,52 @@ prefix_len(const char *p)
 	return n;
 }
 
+static bool
+header_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!(isalnum((unsigned char)*s) || strchr("!#$%&'*+-.^_`|~", *s) != NULL))
+			return false;
+	return true;
+}
+
+/*
+ * A proxied site: upstream and root exclude each other, the list resolves now, the identity
+ * header is a field name. True when the site is proxied (root is then not looked at).
+ */
+static bool
+gate_check_upstream(struct ini_ctx *ctx, const char *sec, struct site_conf *site)
+{
+	char err[SITE_RULE_MAX + 64];
+	int n;
+
+	site->nb_upstreams = 0;
+	if (site->upstream[0] == '\0') {
+		if (site->upstream_prefix[0] != '\0')
+			ini_error(ctx, ini_line(ctx, sec, "upstream_prefix"), sec,
+				  "upstream_prefix", "only a site with upstream may have it");
+		return false;
+	}
+	if (site->root[0] != '\0')
+		ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
+			  "a site has either root or upstream, not both");
+	n = site_upstreams_parse(site->upstream, site->upstreams, SITE_UPSTREAM_MAX, err,
+				 sizeof(err));
+	if (n < 0)
+		ini_error(ctx, ini_line(ctx, sec, "upstream"), sec, "upstream", "%s", err);
+	else
+		site->nb_upstreams = (unsigned int)n;
+	if (site->upstream_prefix[0] != '\0' && site->upstream_prefix[0] != '/')
+		ini_error(ctx, ini_line(ctx, sec, "upstream_prefix"), sec, "upstream_prefix",
+			  "'%s' does not start with /", site->upstream_prefix);
+	if (!header_name_ok(site->identity_header))
+		ini_error(ctx, ini_line(ctx, sec, "identity_header"), sec, "identity_header",
+			  "'%s' is not a header field name", site->identity_header);
+	return true;
+}
+
 /* A site's root must be a directory that exists now; two sections may not name one site. */
 static void
 gate_check(struct ini_ctx *ctx, void *conf)
@@ -144,7 +201,12 @@ gate_check(struct ini_ctx *ctx, void *conf)
 				  "the same site as [%s] (line %u)", other,
 				  ini_line(ctx, other, NULL));
 		}
-		if (site->root[0] != '/')
+		if (gate_check_upstream(ctx, sec, &c->sites[i]))
+			continue;
+		if (site->root[0] == '\0')
+			ini_error(ctx, ini_line(ctx, sec, NULL), sec, "root",
+				  "required key is missing");
+		else if (site->root[0] != '/')
 			ini_error(ctx, ini_line(ctx, sec, "root"), sec, "root",
 				  "'%s' is not an absolute path", site->root);
 		else if (stat(site->root, &st) != 0 || !S_ISDIR(st.st_mode))

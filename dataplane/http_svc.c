@@ -16,6 +16,7 @@
 #include "dataplane/clock.h"
 #include "dataplane/dp.h"
 #include "dataplane/http_svc_priv.h"
+#include "dataplane/proxy/proxy.h"
 #include "dataplane/tcp/tcp.h"
 #include "dataplane/tls/tls.h"
 
@@ -91,8 +92,7 @@ cur_gate(void)
 {
 	return __atomic_load_n(&gate_conf_live, __ATOMIC_ACQUIRE);
 }
-static uint64_t park_timeout_us; /* the longest trust deadline plus slack */
-static struct accesslog *access_log;
+static uint64_t park_timeout_us;	/* the longest trust deadline plus slack */
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
 
 static struct tcp_flow_table *ha_flow_table; /* verdicts name their flow by id */
@@ -157,6 +157,7 @@ wall_seconds(void)
 static void process(struct ha_flow *h);
 static void start_response(struct ha_flow *h);
 static void drop_rx(struct ha_flow *h, size_t n);
+static struct accesslog *access_log;
 static void tls_pull(struct ha_flow *h);
 
 /* Bytes out, the end of the stream, reading again: through the TLS layer on its port. */
@@ -220,6 +221,14 @@ answer(struct ha_flow *h, const struct h1_request *req, int status, const char *
 	 */
 	if (req != NULL && (!req->keep_alive || (req->expect_continue && req->content_length > 0)))
 		close = true;
+	if (h->px_body_pending) {
+		/* a proxied request answered here: its body is skipped, or cannot be (chunked) */
+		h->px_body_pending = false;
+		if (req == NULL || req->chunked)
+			close = true;
+		else if (req->content_length > 0)
+			h->conn.discard = (uint64_t)req->content_length;
+	}
 	if (cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests)
 		close = true;
 	/* RFC 9110: a response to HEAD has no body, challenges included */
@@ -260,11 +269,152 @@ gate_env_now(const struct ha_flow *h, struct gate_env *env)
 	env->tls = h->tls != NULL;
 }
 
+static const char *const mech_scheme[] = {"", "Negotiate", "NTLM", "Basic"};
+
+/* Request body bytes in rx go to the exchange. False when the connection closed meanwhile. */
+static bool
+px_feed(struct ha_flow *h)
+{
+	struct tcp_flow *f = h->flow;
+	size_t n;
+
+	if (h->px == NULL || h->rx_len == 0)
+		return true;
+	h->px_feeding = true;
+	n = proxy_client_rx(h->px, h->rx, h->rx_len);
+	if (tcp_flow_state(f) == TCP_CLOSED)
+		return false; /* reset from inside: h is gone */
+	h->px_feeding = false;
+	drop_rx(h, n);
+	if (h->px_next_pending) {
+		/* it ended inside: the bytes it took are gone now, the next request may be read */
+		h->px_next_pending = false;
+		process(h);
+		if (h->px == NULL && h->resp == NULL && !h->closing)
+			ha_recv_resume(h); /* h may be gone when it returns */
+	}
+	return true;
+}
+
+static void
+px_want_rx(void *arg)
+{
+	struct ha_flow *h = arg;
+	struct tcp_flow *f = h->flow;
+
+	if (px_feed(h) && tcp_flow_state(f) != TCP_CLOSED)
+		ha_recv_resume(h);
+}
+
+static void
+px_done(void *arg, const struct proxy_result *res)
+{
+	struct ha_flow *h = arg;
+
+	h->px = NULL;
+	ha_log_post(access_log, h, h->px_log, res->status, res->bytes, res->up_addr, res->up_port,
+		    (uint16_t)res->up_status);
+	h->px_log = NULL;
+	if (!res->reset && res->status >= 100 && res->status < 600)
+		h->app->hstats.status_class[res->status / 100]++;
+	h->app->stats.bytes_out += res->bytes;
+	if (res->reset) {
+		tcp_abort(h->flow);
+		return;
+	}
+	h->idle_since_us = dp_now_us();
+	if (res->close || h->peer_fin || h->app->draining) {
+		h->closing = true;
+		ha_shutdown(h);
+		return;
+	}
+	if (h->px_feeding) {
+		h->px_next_pending = true; /* px_feed parses on once it dropped the body bytes */
+		return;
+	}
+	process(h);
+	if (h->px == NULL && h->resp == NULL && !h->closing)
+		ha_recv_resume(h);
+}
+
+/* The proxy's bytes to the client go through here: the service's own byte I/O. */
+static int
+px_send(void *arg, const void *buf, size_t len)
+{
+	struct ha_flow *h = arg;
+
+	return ha_send(h, buf, len);
+}
+
+static uint32_t
+px_send_space(void *arg)
+{
+	struct ha_flow *h = arg;
+	uint32_t space = tcp_send_space(h->flow);
+
+	/*
+	 * Over TLS every record adds its header and tag: leave room for them, so that what the
+	 * proxy was told fits is taken (up to 32 records of 16 KiB, 29 bytes each at most).
+	 */
+	if (h->tls != NULL)
+		space = space > 1024 ? space - 1024 : 0;
+	return space;
+}
+
+static const struct proxy_hooks px_hooks = {
+	.send = px_send,
+	.send_space = px_send_space,
+	.want_rx = px_want_rx,
+	.done = px_done,
+};
+
+/* A request of a proxied site the gate let through: the exchange takes it from here. */
+static void
+proxy_serve(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site,
+	    size_t consumed, const char *extra)
+{
+	bool last = !req->keep_alive || h->app->draining ||
+		    (cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests);
+	struct proxy_start ps = {
+		.client = h->flow,
+		.req = req,
+		.site = site,
+		.extra = extra,
+		.client_close = last,
+		.hooks = &px_hooks,
+		.arg = h,
+	};
+	int status;
+
+	if (site->auth != SITE_AUTH_NONE && h->auth.principal[0] != '\0') {
+		ps.id.user = h->auth.principal;
+		ps.id.scheme = h->auth.mech < RTE_DIM(mech_scheme) ? mech_scheme[h->auth.mech] : "";
+	}
+	h->px_log = ha_log_prepare(access_log, h, req);
+	status = proxy_begin(&ps, &h->px);
+	if (status != 0) {
+		free(h->px_log);
+		h->px_log = NULL;
+		answer(h, req, status, NULL, true, consumed);
+		return;
+	}
+	h->px_body_pending = false;
+	h->app->stats.responses++;
+	drop_rx(h, consumed);
+	px_feed(h); /* the body bytes that came with the head */
+}
+
 /* Serve req with the auth headers this response owes the client. */
 static void
 serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
 {
 	struct http_opts opts;
+	const struct site_conf *site = gate_site_for(cur_gate(), req->target.p, req->target.len);
+
+	if (site != NULL && site->nb_upstreams > 0) {
+		proxy_serve(h, req, site, consumed, extra);
+		return;
+	}
 
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
@@ -372,7 +522,7 @@ gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct sit
 
 /* A verdict for a parked request: serve it, challenge again, or say 503. */
 static void
-apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
+apply_verdict_do(struct ha_flow *h, const struct authsvc_verdict *v)
 {
 	char extra[160 + KW_REPLY_MAX * 4 / 3 + 8];
 	size_t consumed = h->parked_consumed;
@@ -381,8 +531,6 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	int len = 0;
 
 	h->parked = false;
-	if (h->tls == NULL)
-		tcp_recv_resume(h->flow); /* TLS: process() pulls what waits when it runs out */
 	gate_env_now(h, &env);
 	gate_verdict(cur_gate(), &h->auth, h->site, v, &env, &h->app->gate, &d);
 	switch (d.action) {
@@ -411,6 +559,22 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 	case GATE_PARK:
 		break; /* a verdict never parks again */
 	}
+}
+
+/*
+ * Bytes that came while the request was parked wait in the engine: they are delivered only
+ * once the parked request's head left rx, or they would be parsed behind it as its copy.
+ */
+static void
+apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
+{
+	struct tcp_flow *f = h->flow;
+	bool tls = h->tls != NULL;
+
+	apply_verdict_do(h, v);
+	/* TLS: process() pulls what waits in the TLS layer when it runs out */
+	if (!tls && tcp_flow_state(f) != TCP_CLOSED)
+		tcp_recv_resume(f);
 }
 
 /* Verdicts from the control plane for this lcore's parked requests. */
@@ -554,7 +718,7 @@ drop_rx(struct ha_flow *h, size_t n)
 static void
 process(struct ha_flow *h)
 {
-	while (h->resp == NULL && !h->closing && !h->parked) {
+	while (h->resp == NULL && h->px == NULL && !h->closing && !h->parked) {
 		struct h1_request req;
 		struct http_opts opts;
 		const struct site_conf *site;
@@ -591,6 +755,18 @@ process(struct ha_flow *h)
 		h->requests++;
 		h->head_since_us = 0;
 		site = gate_site_for(cur_gate(), req.target.p, req.target.len);
+		if (http_conn_body(&h->conn, &req, site != NULL && site->nb_upstreams > 0,
+				   &status) == HTTP_CONN_ERROR) {
+			if (resp_new(h, NULL, &opts) == NULL)
+				return;
+			http_conn_error(&h->conn, status, &opts, h->resp);
+			ha_log_request(access_log, h, &req, status, 0);
+			h->rx_len = 0;
+			start_response(h);
+			continue;
+		}
+		h->px_body_pending = site != NULL && site->nb_upstreams > 0 &&
+				     (req.chunked || req.content_length > 0);
 		if (gate_tls_refused(site, h->tls != NULL, &h->app->gate)) {
 			answer(h, &req, 403, NULL, false, consumed);
 			return;
@@ -715,8 +891,12 @@ tls_pull(struct ha_flow *h)
 			}
 			h->rx_len += (uint32_t)n;
 			h->app->stats.bytes_in += (uint32_t)n;
-			if (h->resp == NULL)
+			if (h->px != NULL) {
+				if (!px_feed(h))
+					break; /* reset inside: on_closed marked h dead */
+			} else if (h->resp == NULL) {
 				process(h);
+			}
 		}
 		if (!h->dead && !h->parked)
 			tcp_recv_resume(h->flow);
@@ -738,7 +918,7 @@ on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 		if (h->tls != NULL)
 			tls_input_fin(h->tls);
 		h->peer_fin = true;
-		if (h->resp == NULL && !h->closing && !h->parked)
+		if (h->resp == NULL && h->px == NULL && !h->closing && !h->parked)
 			process(h);
 		return 0;
 	}
@@ -765,7 +945,9 @@ on_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 	}
 	h->rx_len += want;
 	h->app->stats.bytes_in += want;
-	if (h->resp == NULL)
+	if (h->px != NULL && !px_feed(h))
+		return want; /* the connection was reset inside: h is gone */
+	if (h->resp == NULL && h->px == NULL)
 		process(h);
 	return want;
 }
@@ -781,7 +963,9 @@ on_acked(struct tcp_flow *f, void *ctx, uint32_t bytes)
 		h->progress_us = dp_now_us();
 	if (h->tls != NULL)
 		tls_flush(h->tls);
-	if (h->resp != NULL)
+	if (h->px != NULL)
+		proxy_client_acked(h->px);
+	else if (h->resp != NULL)
 		pump(h);
 }
 
@@ -793,8 +977,14 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	RTE_SET_USED(reason);
 	if (h == NULL)
 		return;
-	if (h->resp != NULL)
+	if (h->resp != NULL || h->px != NULL)
 		h->app->stats.aborted_responses++;
+	if (h->px != NULL) {
+		proxy_client_closed(h->px);
+		h->px = NULL;
+		ha_log_post(access_log, h, h->px_log, 0, 0, 0, 0, 0);
+		h->px_log = NULL;
+	}
 	if (h->ntlm_started)
 		authsvc_flow_closed(h->app->lcore, tcp_flow_id(f), tcp_flow_gen(f));
 	response_done(h);
@@ -828,6 +1018,9 @@ http_init(uint16_t nb_lcores)
 	conn_conf.limits.max_header_bytes = cur_http()->max_header_bytes;
 	conn_conf.limits.max_headers = cur_http()->max_headers;
 	conn_conf.max_body = cur_http()->max_body;
+	/* per request, after the site is known: a proxied site streams bodies of any size */
+	conn_conf.body_to_caller = true;
+	conn_conf.limits.accept_chunked = true;
 	conn_conf.stats = NULL;
 	ha_nb_lcores = nb_lcores;
 	return 0;
@@ -942,7 +1135,7 @@ http_tick(void *state, uint64_t now_us)
 			tcp_abort(h->flow);
 			continue;
 		}
-		if (h->resp != NULL || h->closing || h->parked)
+		if (h->resp != NULL || h->px != NULL || h->closing || h->parked)
 			continue;
 		if (h->head_since_us != 0 && since(now_us, h->head_since_us) > head_to) {
 			struct http_opts opts;
@@ -979,7 +1172,8 @@ http_drain(void *state)
 		tcp_unlisten(app->tcp, tls_port());
 	for (h = app->flows; h != NULL; h = next) {
 		next = h->next;
-		if (h->resp == NULL && !h->parked && !h->closing && h->rx_len == 0) {
+		if (h->resp == NULL && h->px == NULL && !h->parked && !h->closing &&
+		    h->rx_len == 0) {
 			app->stats.drain_idle_closed++;
 			h->closing = true;
 			ha_shutdown(h);

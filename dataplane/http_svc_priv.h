@@ -12,6 +12,8 @@
 
 struct tcp_flow;
 struct tls_conn;
+struct proxy_exchange;
+struct accesslog_rec;
 
 /* Written by the owner lcore only; telemetry sums them. */
 struct ha_stats {
@@ -81,6 +83,11 @@ struct ha_flow {
 	bool tls_again;
 	bool dead; /* closed while tls_pull ran: it frees the connection on its way out */
 	struct ha_flow *prev, *next; /* this lcore's connections, for the timeout sweep */
+	struct proxy_exchange *px;   /* a proxied request in flight: it owns rx's body bytes */
+	bool px_body_pending;	     /* a proxied request's body not yet taken (answered instead) */
+	bool px_feeding;	     /* inside proxy_client_rx: rx is not ours to parse yet */
+	bool px_next_pending;	     /* the exchange ended meanwhile: parse what follows after */
+	struct accesslog_rec *px_log; /* its access-log line, posted when it ends */
 };
 
 /* The service's lcores, for telemetry (NULL where it does not run). */
@@ -90,6 +97,13 @@ extern unsigned int ha_nb_lcores;
 /* http_log.c: one access-log line for req (NULL: unparseable) with this status and body. */
 void ha_log_request(struct accesslog *log, struct ha_flow *h, const struct h1_request *req,
 		    int status, uint64_t bytes);
+
+/* The access-log line of a request whose status comes later (proxied); NULL: no log. */
+struct accesslog_rec *ha_log_prepare(struct accesslog *log, struct ha_flow *h,
+				     const struct h1_request *req);
+/* Posts and frees it (rec may be NULL); up_ip 0: no upstream answered. */
+void ha_log_post(struct accesslog *log, struct ha_flow *h, struct accesslog_rec *rec, int status,
+		 uint64_t bytes, uint32_t up_ip, uint16_t up_port, uint16_t up_status);
 
 /* http_tel.c: /authgate/http/stats and the gate's share of /authgate/auth/stats. */
 void ha_telemetry_init(void);

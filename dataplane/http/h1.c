@@ -46,6 +46,7 @@ static const struct {
 	[H1_E_TE_HTTP10] = {"transfer-encoding-on-http10", 400},
 	[H1_E_BAD_TE] = {"bad-transfer-encoding", 400},
 	[H1_E_CHUNKED] = {"chunked-body-unsupported", 501},
+	[H1_E_TE_NOT_CHUNKED] = {"transfer-coding-not-chunked", 501},
 	[H1_E_MISSING_HOST] = {"missing-host", 400},
 	[H1_E_BAD_HOST] = {"bad-host", 400},
 	[H1_E_EXPECT] = {"expectation-failed", 417},
@@ -161,6 +162,7 @@ h1_limits_default(struct h1_limits *lim)
 	lim->max_request_line = H1_DEFAULT_MAX_REQUEST_LINE;
 	lim->max_header_bytes = H1_DEFAULT_MAX_HEADER_BYTES;
 	lim->max_headers = H1_DEFAULT_MAX_HEADERS;
+	lim->accept_chunked = false;
 }
 
 void
@@ -425,7 +427,16 @@ h1_headers_done(struct h1_parser *p, const char *buf)
 				te = (int)n;
 		if (!h1_te_final_chunked(buf + p->hvalue[te].off, p->hvalue[te].len))
 			return H1_E_BAD_TE;
-		return H1_E_CHUNKED;
+		if (!p->lim.accept_chunked)
+			return H1_E_CHUNKED;
+		/*
+		 * A proxy decodes the body and sends it on re-chunked: "gzip, chunked" would lose
+		 * its gzip, and two TE lines are how smuggling starts. Exactly one "chunked".
+		 */
+		if (te != p->idx[H1_H_TRANSFER_ENCODING] ||
+		    !h1_mem_ieq(buf + p->hvalue[te].off, p->hvalue[te].len, "chunked"))
+			return H1_E_TE_NOT_CHUNKED;
+		p->chunked = true;
 	}
 	if (p->version_minor >= 1 && p->idx[H1_H_HOST] < 0)
 		return H1_E_MISSING_HOST;
@@ -453,6 +464,7 @@ h1_fill(const struct h1_parser *p, const char *buf, uint32_t end, struct h1_requ
 	else
 		req->keep_alive = p->version_minor >= 1 || p->conn_keep_alive;
 	req->expect_continue = p->expect_continue;
+	req->chunked = p->chunked;
 	req->content_length = p->content_length;
 	req->head_len = end;
 	req->nheaders = p->nheaders;

@@ -45,6 +45,7 @@ enum h1_err {
 	H1_E_TE_WITH_CL,	 /* 400: Transfer-Encoding and Content-Length together */
 	H1_E_TE_HTTP10,		 /* 400: Transfer-Encoding on an HTTP/1.0 request */
 	H1_E_BAD_TE,		 /* 400: Transfer-Encoding whose final coding is not chunked */
+	H1_E_TE_NOT_CHUNKED,	 /* 501: with accept_chunked, any coding besides one "chunked" */
 	H1_E_CHUNKED,		 /* 501: chunked request bodies are not supported */
 	H1_E_MISSING_HOST,	 /* 400: HTTP/1.1 without Host */
 	H1_E_BAD_HOST,		 /* 400: Host value with bytes a host[:port] cannot hold */
@@ -97,6 +98,12 @@ struct h1_limits {
 	uint32_t max_request_line; /* bytes, CRLF excluded */
 	uint32_t max_header_bytes; /* bytes of the header section, final CRLF included */
 	uint32_t max_headers;	   /* field lines, at most H1_MAX_HEADERS */
+	/*
+	 * Take "Transfer-Encoding: chunked" request bodies (a proxy streams them): the value must
+	 * then be exactly that one coding, on one line, on HTTP/1.1 without Content-Length.
+	 * Otherwise every chunked request is refused (H1_E_CHUNKED, 501).
+	 */
+	bool accept_chunked;
 };
 
 struct h1_request {
@@ -106,6 +113,7 @@ struct h1_request {
 	unsigned version_minor; /* HTTP/1.x */
 	bool keep_alive;	/* after this request's response, per version and Connection */
 	bool expect_continue;
+	bool chunked;		/* a chunked body follows (only with accept_chunked) */
 	int64_t content_length; /* -1 when absent */
 	size_t head_len;	/* bytes of the head, leading empty lines included */
 	unsigned nheaders;
@@ -138,6 +146,7 @@ struct h1_parser {
 	bool conn_close;
 	bool conn_keep_alive;
 	bool has_te;
+	bool chunked;
 	struct h1_span method, target;
 	unsigned version_minor;
 	enum h1_method meth;

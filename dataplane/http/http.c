@@ -358,8 +358,33 @@ http_conn_parse(struct http_conn *c, const char *buf, size_t len, size_t *consum
 		c->conf->stats->requests++;
 	h1_parser_reset(&c->parser);
 	*consumed = used + req->head_len;
+	if (c->conf->body_to_caller)
+		return HTTP_CONN_REQUEST;
 	if (req->content_length > 0 && (uint64_t)req->content_length > c->conf->max_body) {
 		/* not worth reading: refuse and close rather than drain it */
+		c->closing = true;
+		*status_out = 413;
+		return HTTP_CONN_ERROR;
+	}
+	if (req->content_length > 0)
+		c->discard = (uint64_t)req->content_length;
+	return HTTP_CONN_REQUEST;
+}
+
+enum http_conn_rc
+http_conn_body(struct http_conn *c, const struct h1_request *req, bool forwarded, int *status_out)
+{
+	if (forwarded)
+		return HTTP_CONN_REQUEST;
+	if (req->chunked) {
+		/* nobody here reads chunked bodies: the next request's start is unknown */
+		c->closing = true;
+		if (c->conf->stats != NULL)
+			c->conf->stats->parse_errors[H1_E_CHUNKED]++;
+		*status_out = h1_err_status(H1_E_CHUNKED);
+		return HTTP_CONN_ERROR;
+	}
+	if (req->content_length > 0 && (uint64_t)req->content_length > c->conf->max_body) {
 		c->closing = true;
 		*status_out = 413;
 		return HTTP_CONN_ERROR;

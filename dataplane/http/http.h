@@ -85,6 +85,11 @@ struct http_conn_conf {
 	struct h1_limits limits;
 	uint64_t max_body;	  /* request bodies up to this are read and dropped, beyond: 413 */
 	struct http_stats *stats; /* may be NULL */
+	/*
+	 * The caller decides per request what happens to its body (some sites proxy it):
+	 * http_conn_parse() leaves it alone and the caller calls http_conn_body() next.
+	 */
+	bool body_to_caller;
 };
 
 struct http_conn {
@@ -110,6 +115,15 @@ void http_conn_init(struct http_conn *c, const struct http_conn_conf *conf);
  */
 enum http_conn_rc http_conn_parse(struct http_conn *c, const char *buf, size_t len,
 				  size_t *consumed, struct h1_request *req, int *status_out);
+
+/*
+ * With body_to_caller, after HTTP_CONN_REQUEST: forwarded (a proxy reads the body itself from
+ * the bytes after the head) returns HTTP_CONN_REQUEST; otherwise the body is read and dropped
+ * as without body_to_caller (HTTP_CONN_REQUEST), or refused: HTTP_CONN_ERROR with 413 (over
+ * max_body) or 501 (chunked).
+ */
+enum http_conn_rc http_conn_body(struct http_conn *c, const struct h1_request *req, bool forwarded,
+				 int *status_out);
 
 /* http_serve() plus the connection's keep-alive decision; counts the status. */
 int http_conn_respond(struct http_conn *c, const struct h1_request *req, struct store *st,

@@ -2,7 +2,12 @@
 #include "dataplane/http/path.h"
 #include "dataplane/http/site.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 int
 site_select(const struct site_conf *sites, unsigned int n, const char *path, size_t len,
@@ -23,4 +28,79 @@ site_select(const struct site_conf *sites, unsigned int n, const char *path, siz
 	if (rest_out != NULL)
 		*rest_out = best_rest;
 	return best;
+}
+
+static int
+resolve4(const char *host, uint32_t *addr_out)
+{
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res = NULL;
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, host, &a) == 1) {
+		*addr_out = ntohl(a.s_addr);
+		return 0;
+	}
+	if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+		return -1;
+	*addr_out = ntohl(((const struct sockaddr_in *)res->ai_addr)->sin_addr.s_addr);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+site_upstreams_parse(const char *list, struct site_upstream *out, unsigned int max, char *err,
+		     size_t errlen)
+{
+	const char *p = list;
+	unsigned int n = 0;
+
+	while (*p != '\0') {
+		char item[SITE_RULE_MAX], *colon, *end;
+		size_t len;
+		unsigned long port;
+
+		p += strspn(p, " \t,");
+		len = strcspn(p, " \t,");
+		if (len == 0)
+			break;
+		if (len >= sizeof(item)) {
+			snprintf(err, errlen, "'%.*s' is too long", (int)len, p);
+			return -1;
+		}
+		memcpy(item, p, len);
+		item[len] = '\0';
+		p += len;
+		colon = strrchr(item, ':');
+		if (colon == NULL || colon == item) {
+			snprintf(err, errlen, "'%s' is not HOST:PORT", item);
+			return -1;
+		}
+		*colon = '\0';
+		port = strtoul(colon + 1, &end, 10);
+		if (colon[1] == '\0' || *end != '\0' || port == 0 || port > 65535) {
+			snprintf(err, errlen, "'%s' has no valid port (1-65535)", colon + 1);
+			return -1;
+		}
+		if (n == max) {
+			snprintf(err, errlen, "more than %u upstreams", max);
+			return -1;
+		}
+		if (resolve4(item, &out[n].addr) != 0) {
+			snprintf(err, errlen,
+				 "'%s' is neither an IPv4 address nor a name that resolves", item);
+			return -1;
+		}
+		if (out[n].addr == 0 || out[n].addr >= 0xe0000000u) {
+			snprintf(err, errlen, "'%s' is not a unicast address", item);
+			return -1;
+		}
+		out[n].port = (uint16_t)port;
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "no HOST:PORT given");
+		return -1;
+	}
+	return (int)n;
 }

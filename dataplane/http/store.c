@@ -136,9 +136,13 @@ store_create(const struct store_conf *conf)
 		const struct site_conf *sc = &conf->sites[i];
 		struct store_site *s = &st->sites[i];
 
-		if (sc->prefix[0] != '/' || sc->root[0] == '\0') {
+		if (sc->prefix[0] != '/' || (sc->root[0] == '\0' && sc->nb_upstreams == 0)) {
 			err = EINVAL;
 			goto fail;
+		}
+		if (sc->root[0] == '\0') {
+			st->nsites++; /* proxied: selectable, never opened here */
+			continue;
 		}
 		s->root = realpath(sc->root, NULL);
 		st->nsites++;
@@ -256,6 +260,8 @@ store_open_fd(struct store *st, const struct store_site *site, const char *rel, 
 	char full[PATH_MAX], *real = NULL;
 	int fd = -1, rc;
 
+	if (site->root == NULL)
+		return -ENOENT;
 	if (site->root_len + rel_len + 1 > sizeof(full))
 		return -ENOENT;
 	memcpy(full, site->root, site->root_len);

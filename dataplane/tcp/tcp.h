@@ -50,7 +50,7 @@ struct tcp_tuple {
 enum tcp_state {
 	TCP_CLOSED = 0,	  /* not in the table any more; being freed after a grace period */
 	TCP_LISTEN,	  /* unused for flows: listeners are per-port entries, kept for symmetry */
-	TCP_SYN_SENT,	  /* active open (not implemented yet; the state machine keeps room) */
+	TCP_SYN_SENT,	  /* active open: our SYN sent, no SYN-ACK yet; app not told yet */
 	TCP_SYN_RECEIVED, /* SYN-ACK sent, counts as half-open, app not told yet */
 	TCP_ESTABLISHED,  /* app accepted; data both ways */
 	TCP_FIN_WAIT_1,	  /* app shut down, our FIN sent but not acked */
@@ -140,7 +140,10 @@ struct tcp_stats {
 	uint64_t pmtu_lowered;	 /* validated ICMP frag-needed lowered a flow's MSS (RFC 5927) */
 	uint64_t pmtu_blackhole; /* MSS lowered after RTOs of full-size segments (RFC 4821) */
 	uint64_t accepted;
-	uint64_t refused; /* app refused or flow creation failed */
+	uint64_t refused;	   /* app refused or flow creation failed */
+	uint64_t connects;	   /* active opens started (tcp_connect) */
+	uint64_t connect_refused;  /* an active open answered with RST */
+	uint64_t connect_timeouts; /* an active open's SYNs all unanswered */
 	uint64_t closed[TCP_CLOSE_REASON_MAX];
 	uint64_t no_mbuf;	  /* output segment lost: pool empty */
 	uint64_t send_nobufs;	  /* app sends cut short by an empty pool (retried by timer) */
@@ -326,6 +329,21 @@ enum tcp_state tcp_tuple_state(struct tcp_engine *e, const struct tcp_tuple *t);
 /* Listen on lport (host order) on every local address. Returns 0, -EEXIST, -ENOSPC. */
 int tcp_listen(struct tcp_engine *e, uint16_t lport, const struct tcp_callbacks *cb, void *arg);
 int tcp_unlisten(struct tcp_engine *e, uint16_t lport);
+
+/*
+ * Active open to raddr:rport from laddr (one of local_addrs), host order. The source port is
+ * one of 49152-65535 that no flow uses and whose tuple tcp_flow_owner() maps to this engine,
+ * so the replies come back to it. The flow starts in SYN_SENT with ctx as its context; the
+ * SYN is retransmitted on the RTO (initial rto_init_us, doubling) syn_retries times.
+ * cb->accepted runs when the SYN-ACK arrives (*ctx_out holds ctx; -errno resets); cb->closed
+ * runs exactly once whatever happens, before establishment too: TCP_CLOSE_RESET when the peer
+ * refused (RST), TCP_CLOSE_TIMEOUT when no SYN was answered, TCP_CLOSE_ABORTED after
+ * tcp_abort(). cb must outlive the flow; all four callbacks are required but acked.
+ * Returns 0 with *flow_out set, -EINVAL, -ENOSPC (max_flows, or no room for the callbacks:
+ * they share TCP_MAX_LISTEN with the listeners), -EADDRNOTAVAIL (no free source port).
+ */
+int tcp_connect(struct tcp_engine *e, const struct tcp_callbacks *cb, uint32_t laddr,
+		uint32_t raddr, uint16_t rport, void *ctx, struct tcp_flow **flow_out);
 
 /* Diagnostics: RFC 862 echo, discard and RFC 864 chargen; a port of 0 leaves it off. */
 int tcp_diag_listen(struct tcp_engine *e, uint16_t echo_port, uint16_t discard_port,

@@ -485,6 +485,14 @@ tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, 
 		 n, NULL, 0, 0);
 }
 
+/* An active open's SYN (tcp_connect.c builds the options). */
+int
+tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, const uint8_t *opts, uint8_t optlen,
+	     uint16_t win)
+{
+	return xmit_raw(e, &f->tuple, f->iss, 0, TCP_FL_SYN, win, opts, optlen, f, 0, 0);
+}
+
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
 void
 tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
@@ -947,6 +955,10 @@ rexmt_expired(struct tcp_flow *f)
 	}
 	f->flags &= ~TF_TLP_ARMED;
 
+	if (f->state == TCP_SYN_SENT) {
+		tcp_syn_sent_timeout(f);
+		return;
+	}
 	if (f->state == TCP_SYN_RECEIVED) {
 		if (++f->retries > e->p.syn_retries) {
 			tcp_flow_release(f, TCP_CLOSE_TIMEOUT, false);

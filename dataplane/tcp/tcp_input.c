@@ -1153,6 +1153,10 @@ input_flow_do(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struc
 {
 	bool handshake = s->cookie_ack;
 
+	if (f->state == TCP_SYN_SENT) {
+		tcp_syn_sent_input(e, f, s, m);
+		return;
+	}
 	if (!input_early(e, f, s, &m) || !input_acceptable(e, f, s, m))
 		return;
 	input_trim(e, f, s, &m);

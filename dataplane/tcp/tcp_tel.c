@@ -76,6 +76,9 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(pmtu_blackhole);
 	T(accepted);
 	T(refused);
+	T(connects);
+	T(connect_refused);
+	T(connect_timeouts);
 	T(no_mbuf);
 	T(send_nobufs);
 	T(tx_budget_waits);
