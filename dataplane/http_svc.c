@@ -386,6 +386,7 @@ proxy_serve(struct ha_flow *h, const struct h1_request *req, const struct site_c
 	};
 	int status;
 
+	ps.id.https = h->tls != NULL;
 	if (site->auth != SITE_AUTH_NONE && h->auth.principal[0] != '\0') {
 		ps.id.user = h->auth.principal;
 		ps.id.scheme = h->auth.mech < RTE_DIM(mech_scheme) ? mech_scheme[h->auth.mech] : "";

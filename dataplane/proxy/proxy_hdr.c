@@ -138,6 +138,7 @@ proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 	const char *q = memchr(req->target.p, '?', req->target.len);
 	size_t pathlen = q != NULL ? (size_t)(q - req->target.p) : req->target.len;
 	size_t plen = strlen(site->prefix);
+	const char *proto = id != NULL && id->https ? "https" : "http";
 	char ip[16];
 	long rest;
 
@@ -175,11 +176,11 @@ proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 		putf(&o, "Host: %u.%u.%u.%u:%u\r\n", site->upstreams[0].addr >> 24,
 		     (site->upstreams[0].addr >> 16) & 0xff, (site->upstreams[0].addr >> 8) & 0xff,
 		     site->upstreams[0].addr & 0xff, site->upstreams[0].port);
-	putf(&o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: http\r\n", ip);
+	putf(&o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n", ip, proto);
 	if (h1_req_header(req, H1_H_HOST) != NULL)
 		put_header(&o, (struct h1_view){"X-Forwarded-Host", 16},
 			   *h1_req_header(req, H1_H_HOST));
-	putf(&o, "Forwarded: for=%s;proto=http\r\nVia: %s\r\n", ip, PROXY_VIA);
+	putf(&o, "Forwarded: for=%s;proto=%s\r\nVia: %s\r\n", ip, proto, PROXY_VIA);
 	if (id != NULL && id->user != NULL && id->user[0] != '\0') {
 		const char *at = strrchr(id->user, '@');
 

@@ -18,6 +18,7 @@
 struct proxy_identity {
 	const char *user;   /* principal, user@REALM */
 	const char *scheme; /* "Negotiate", "NTLM", "Basic" */
+	bool https;	    /* the client came over TLS: X-Forwarded-Proto and Forwarded say so */
 };
 
 /*

@@ -81,6 +81,16 @@ test_identity_added_client_copies_removed(void **state)
 	assert_null(strstr(h, "10.6.6.6"));
 	assert_null(strstr(h, "Authorization"));
 	assert_int_equal(strcmp(h + strlen(h) - 4, "\r\n\r\n"), 0);
+	/* over HTTPS the upstream is told so, whatever the client claimed */
+	{
+		struct proxy_identity id = {"user1@AUTHGATE.TEST", "Negotiate", true};
+		long n = proxy_req_head(&req, &site, &id, 0xC6120001u, out, sizeof(out));
+
+		assert_true(n > 0);
+		out[n] = '\0';
+		assert_non_null(strstr(out, "\r\nX-Forwarded-Proto: https\r\n"));
+		assert_non_null(strstr(out, "\r\nForwarded: for=198.18.0.1;proto=https\r\n"));
+	}
 }
 
 static void
