@@ -145,24 +145,30 @@ rcv_window(struct tcp_flow *f)
 	return RTE_MIN(space, max);
 }
 
+/* NOP, NOP, timestamps (RFC 7323 appendix A layout): 12 bytes at o. */
+static uint8_t
+put_ts_opt(uint8_t *o, uint32_t tsval, uint32_t tsecr)
+{
+	uint32_t v = rte_cpu_to_be_32(tsval);
+	uint32_t r = rte_cpu_to_be_32(tsecr);
+
+	o[0] = 1;
+	o[1] = 1;
+	o[2] = 8;
+	o[3] = 10;
+	memcpy(o + 4, &v, 4);
+	memcpy(o + 8, &r, 4);
+	return 12;
+}
+
 /* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
 static uint8_t
 build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
 {
 	uint8_t n = 0;
 
-	if (f->flags & TF_TS) {
-		uint32_t v = rte_cpu_to_be_32(ts_now(f->e) + f->ts_offset);
-		uint32_t r = rte_cpu_to_be_32(f->ts_recent);
-
-		o[0] = 1;
-		o[1] = 1;
-		o[2] = 8;
-		o[3] = 10;
-		memcpy(o + 4, &v, 4);
-		memcpy(o + 8, &r, 4);
-		n = 12;
-	}
+	if (f->flags & TF_TS)
+		n = put_ts_opt(o, ts_now(f->e) + f->ts_offset, f->ts_recent);
 	if (with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0) {
 		/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
 		uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
@@ -353,19 +359,9 @@ tcp_send_bare_ack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq
 		  uint16_t win, bool ts, uint32_t ts_offset, uint32_t ts_recent)
 {
 	uint8_t o[12];
+	uint8_t n = ts ? put_ts_opt(o, ts_now(e) + ts_offset, ts_recent) : 0;
 
-	if (ts) {
-		uint32_t v = rte_cpu_to_be_32(ts_now(e) + ts_offset);
-		uint32_t r = rte_cpu_to_be_32(ts_recent);
-
-		o[0] = 1;
-		o[1] = 1;
-		o[2] = 8;
-		o[3] = 10;
-		memcpy(o + 4, &v, 4);
-		memcpy(o + 8, &r, 4);
-	}
-	xmit_raw(e, tp, seq, ack, TCP_FL_ACK, win, o, ts ? 12 : 0, NULL, 0, 0);
+	xmit_raw(e, tp, seq, ack, TCP_FL_ACK, win, o, n, NULL, 0, 0);
 }
 
 /* xorshift64*: not a secret, only unpredictable enough to blur a count (seeded from keys). */

@@ -1111,6 +1111,27 @@ test_sack_partial_ack_retransmits(void **state)
 }
 
 /*
+ * A handshake whose final ACK comes rtt_us after the SYN-ACK (the first RTT sample); the app
+ * then sends send bytes. Returns the server's first data sequence number.
+ */
+static uint32_t
+connect_after(struct h *h, uint16_t cport, const struct h_opts *o, uint64_t rtt_us, uint32_t send)
+{
+	struct h_pkt p;
+
+	h->cport = cport;
+	h->lport = H_APP_PORT;
+	h_send(h, F_SYN, 1, 0, 65535, o, NULL, 0);
+	h_pop(h, &p);
+	h->cseq = 2;
+	h->sseq = p.seq + 1;
+	h_advance(h, rtt_us);
+	h->app.send_on_accept = send;
+	h_ack(h, h->sseq, 65535);
+	return h->sseq;
+}
+
+/*
  * The fast retransmission itself is lost. Before, nothing sent it again until the RTO (200
  * ms at least, several RTTs here): SACK recovery resends each hole once. Now, once data sent
  * after the resend is SACKed and the resend had SRTT + SRTT/4 to arrive, it goes again
@@ -1126,15 +1147,7 @@ test_rack_lost_retransmission(void **state)
 
 	(void)state;
 	h_init(&h, NULL);
-	h.cport = 40092;
-	h.lport = H_APP_PORT;
-	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
-	h_pop(&h, &p);
-	h.cseq = 2;
-	h.sseq = u = p.seq + 1;
-	h_advance(&h, 10 * MS); /* srtt 10 ms */
-	h.app.send_on_accept = 30000;
-	h_ack(&h, u, 65535);
+	u = connect_after(&h, 40092, &o, 10 * MS, 30000); /* srtt 10 ms */
 	assert_int_equal(pop_count_in(&h, u, u + 10000, &first), 10);
 	h_advance(&h, 10 * MS);
 	/* segment 0 lost: SACKs for 1-3 start recovery; its resend is lost too */
@@ -1341,15 +1354,7 @@ test_tail_loss_probe(void **state)
 
 	(void)state;
 	h_init(&h, NULL);
-	h.cport = 40019;
-	h.lport = H_APP_PORT;
-	h_send(&h, F_SYN, 1, 0, 65535, &o, NULL, 0);
-	h_pop(&h, &p);
-	h.cseq = 2;
-	h.sseq = u = p.seq + 1;
-	h_advance(&h, 10 * MS); /* srtt 10 ms */
-	h.app.send_on_accept = 3000;
-	h_ack(&h, u, 65535);
+	u = connect_after(&h, 40019, &o, 10 * MS, 3000); /* srtt 10 ms */
 	for (int i = 0; i < 3; i++)
 		h_pop(&h, &p);
 	/* the first two segments are lost; no duplicate ACKs can come for them */
