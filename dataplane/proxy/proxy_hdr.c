@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dataplane/http/path.h"
+#include "dataplane/http/resp.h"
 
 /* Fields of one hop only (RFC 9110 7.6.1), and the old Proxy-Connection. */
 static const char *const hop_by_hop[] = {
@@ -68,65 +68,30 @@ proxy_req_header_dropped(const struct h1_request *req, const struct site_conf *s
 	return named_by_connection(req->headers, req->nheaders, name);
 }
 
-struct out {
-	char *p;
-	size_t cap;
-	size_t len;
-	bool full;
-};
-
+/* resp_buf (dataplane/http/resp.c) holds the head: bounded, one overflow check at the end. */
 static void
-put(struct out *o, const void *s, size_t n)
+puts_(struct resp_buf *o, const char *s)
 {
-	if (o->full || o->cap - o->len < n) {
-		o->full = true;
-		return;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
+	resp_append(o, s, strlen(s));
 }
 
 static void
-puts_(struct out *o, const char *s)
+put_header(struct resp_buf *o, struct h1_view name, struct h1_view value)
 {
-	put(o, s, strlen(s));
-}
-
-static void
-putf(struct out *o, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->cap - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->cap - o->len) {
-		o->full = true;
-		return;
-	}
-	o->len += (size_t)n;
-}
-
-static void
-put_header(struct out *o, struct h1_view name, struct h1_view value)
-{
-	put(o, name.p, name.len);
-	put(o, ": ", 2);
-	put(o, value.p, value.len);
-	put(o, "\r\n", 2);
+	resp_append(o, name.p, name.len);
+	resp_append(o, ": ", 2);
+	resp_append(o, value.p, value.len);
+	resp_append(o, "\r\n", 2);
 }
 
 /* A user or realm as a header value: only what a field value may hold (no CR, LF, NUL, CTL). */
 static void
-put_safe(struct out *o, const char *s, size_t n)
+put_safe(struct resp_buf *o, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		put(o, (ch < 0x20 || ch == 0x7f) ? "?" : &s[i], 1);
+		resp_append(o, (ch < 0x20 || ch == 0x7f) ? "?" : &s[i], 1);
 	}
 }
 
@@ -134,7 +99,7 @@ long
 proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 	       const struct proxy_identity *id, uint32_t client_ip, char *out, size_t cap)
 {
-	struct out o = {out, cap, 0, false};
+	struct resp_buf o;
 	const char *q = memchr(req->target.p, '?', req->target.len);
 	size_t pathlen = q != NULL ? (size_t)(q - req->target.p) : req->target.len;
 	size_t plen = strlen(site->prefix);
@@ -150,20 +115,21 @@ proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 	snprintf(ip, sizeof(ip), "%u.%u.%u.%u", client_ip >> 24, (client_ip >> 16) & 0xff,
 		 (client_ip >> 8) & 0xff, client_ip & 0xff);
 
-	put(&o, req->method_name.p, req->method_name.len);
-	put(&o, " ", 1);
+	resp_init(&o, out, cap);
+	resp_append(&o, req->method_name.p, req->method_name.len);
+	resp_append(&o, " ", 1);
 	if (site->upstream_prefix[0] != '\0') {
 		size_t up = strlen(site->upstream_prefix);
 
 		/* "/app" + "/x" under upstream_prefix "/" is "/x", not "//x" */
 		while (up > 0 && site->upstream_prefix[up - 1] == '/')
 			up--;
-		put(&o, site->upstream_prefix, up);
+		resp_append(&o, site->upstream_prefix, up);
 		if ((size_t)rest == req->target.len || req->target.p[rest] != '/')
-			put(&o, "/", 1);
-		put(&o, req->target.p + rest, req->target.len - (size_t)rest);
+			resp_append(&o, "/", 1);
+		resp_append(&o, req->target.p + rest, req->target.len - (size_t)rest);
 	} else {
-		put(&o, req->target.p, req->target.len);
+		resp_append(&o, req->target.p, req->target.len);
 	}
 	puts_(&o, " HTTP/1.1\r\n");
 	for (unsigned int i = 0; i < req->nheaders; i++) {
@@ -173,35 +139,35 @@ proxy_req_head(const struct h1_request *req, const struct site_conf *site,
 			put_header(&o, h->name, h->value);
 	}
 	if (h1_req_header(req, H1_H_HOST) == NULL)
-		putf(&o, "Host: %u.%u.%u.%u:%u\r\n", site->upstreams[0].addr >> 24,
-		     (site->upstreams[0].addr >> 16) & 0xff, (site->upstreams[0].addr >> 8) & 0xff,
-		     site->upstreams[0].addr & 0xff, site->upstreams[0].port);
-	putf(&o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n", ip, proto);
+		resp_appendf(&o, "Host: %u.%u.%u.%u:%u\r\n", site->upstreams[0].addr >> 24,
+			     (site->upstreams[0].addr >> 16) & 0xff,
+			     (site->upstreams[0].addr >> 8) & 0xff, site->upstreams[0].addr & 0xff,
+			     site->upstreams[0].port);
+	resp_appendf(&o, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n", ip, proto);
 	if (h1_req_header(req, H1_H_HOST) != NULL)
 		put_header(&o, (struct h1_view){"X-Forwarded-Host", 16},
 			   *h1_req_header(req, H1_H_HOST));
-	putf(&o, "Forwarded: for=%s;proto=%s\r\nVia: %s\r\n", ip, proto, PROXY_VIA);
+	resp_appendf(&o, "Forwarded: for=%s;proto=%s\r\nVia: %s\r\n", ip, proto, PROXY_VIA);
 	if (id != NULL && id->user != NULL && id->user[0] != '\0') {
 		const char *at = strrchr(id->user, '@');
 
 		puts_(&o, site->identity_header);
-		put(&o, ": ", 2);
+		resp_append(&o, ": ", 2);
 		put_safe(&o, id->user, strlen(id->user));
-		put(&o, "\r\n", 2);
+		resp_append(&o, "\r\n", 2);
 		if (at != NULL) {
 			puts_(&o, PROXY_REALM_HEADER ": ");
 			put_safe(&o, at + 1, strlen(at + 1));
-			put(&o, "\r\n", 2);
+			resp_append(&o, "\r\n", 2);
 		}
 		if (id->scheme != NULL)
-			putf(&o, PROXY_SCHEME_HEADER ": %s\r\n", id->scheme);
+			resp_appendf(&o, PROXY_SCHEME_HEADER ": %s\r\n", id->scheme);
 	}
 	if (req->chunked)
 		puts_(&o, "Transfer-Encoding: chunked\r\n");
 	else if (req->content_length >= 0)
-		putf(&o, "Content-Length: %" PRId64 "\r\n", req->content_length);
-	put(&o, "\r\n", 2);
-	return o.full ? -ENOSPC : (long)o.len;
+		resp_appendf(&o, "Content-Length: %" PRId64 "\r\n", req->content_length);
+	return resp_finish(&o);
 }
 
 /* ---------------------------------------------------------------- responses */
@@ -340,11 +306,12 @@ long
 proxy_resp_head(const struct proxy_resp *r, enum proxy_body body, bool client_close,
 		const char *extra, size_t extra_len, char *out, size_t cap)
 {
-	struct out o = {out, cap, 0, false};
+	struct resp_buf o;
 
-	putf(&o, "HTTP/1.1 %03d ", r->status);
-	put(&o, r->reason.p, r->reason.len);
-	put(&o, "\r\n", 2);
+	resp_init(&o, out, cap);
+	resp_appendf(&o, "HTTP/1.1 %03d ", r->status);
+	resp_append(&o, r->reason.p, r->reason.len);
+	resp_append(&o, "\r\n", 2);
 	for (unsigned int i = 0; i < r->nheaders; i++) {
 		const struct h1_header *h = &r->headers[i];
 
@@ -353,13 +320,12 @@ proxy_resp_head(const struct proxy_resp *r, enum proxy_body body, bool client_cl
 			continue;
 		put_header(&o, h->name, h->value);
 	}
-	putf(&o, "Via: %s\r\n", PROXY_VIA);
+	resp_appendf(&o, "Via: %s\r\n", PROXY_VIA);
 	if (extra != NULL)
-		put(&o, extra, extra_len);
+		resp_append(&o, extra, extra_len);
 	if (body == PROXY_BODY_CHUNKED)
 		puts_(&o, "Transfer-Encoding: chunked\r\n");
 	if (client_close)
 		puts_(&o, "Connection: close\r\n");
-	put(&o, "\r\n", 2);
-	return o.full ? -ENOSPC : (long)o.len;
+	return resp_finish(&o);
 }
