@@ -1137,9 +1137,9 @@ tcp_process(struct tcp_engine *e, uint64_t now_us)
 	uint64_t n;
 
 	e->now = now_us;
-	tcp_tw_expire(e);
 	if (tick <= e->wheel_tick)
 		return;
+	tcp_tw_expire(e); /* at timer-wheel resolution, like every other timer */
 	n = RTE_MIN(tick - e->wheel_tick, (uint64_t)TCP_WHEEL_SLOTS);
 	for (uint64_t i = 1; i <= n; i++) {
 		struct tcp_flow_list *slot = &e->wheel[(tick - n + i) & (TCP_WHEEL_SLOTS - 1)];
