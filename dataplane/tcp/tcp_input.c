@@ -866,17 +866,7 @@ seq_acceptable(const struct tcp_flow *f, const struct tcp_seg *s, uint32_t segle
 {
 	uint32_t wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 
-	/*
-	 * A bare ACK at the right edge is accepted (RFC 9293 asks for seq < edge): a peer that
-	 * filled the window sends its ACKs from there, and dropping them would leave a closed
-	 * window and a full send queue waiting on each other forever.
-	 */
-	if (seglen == 0)
-		return seq_geq(s->seq, f->rcv_nxt) && seq_leq(s->seq, f->rcv_nxt + wnd);
-	/* Data at rcv_nxt with a closed window still carries a valid ACK (RFC 9293 3.10.7.4). */
-	if (wnd == 0)
-		return s->seq == f->rcv_nxt;
-	return seq_gt(s->seq + seglen, f->rcv_nxt) && seq_lt(s->seq, f->rcv_nxt + wnd);
+	return tcp_seq_in_window(f->rcv_nxt, wnd, s->seq, seglen);
 }
 
 /*
@@ -922,15 +912,7 @@ input_acceptable(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, st
 {
 	uint32_t seglen = s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN);
 
-	/*
-	 * PAWS (RFC 7323 5.3), with slack: a segment delayed behind a retransmission carries an
-	 * older TSval than the one that filled the hole, and reordering by a few ms must not
-	 * drop it. PAWS is there for duplicates from a previous sequence wrap, seconds old.
-	 * Segments without timestamps are tolerated.
-	 */
-	if ((f->flags & TF_TS) && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
-	    (int32_t)(f->ts_recent - s->opts.tsval) > TCP_PAWS_SLACK &&
-	    e->now - f->ts_recent_age < TCP_PAWS_IDLE_US) {
+	if ((f->flags & TF_TS) && tcp_paws_reject(f->ts_recent, f->ts_recent_age, s, e->now)) {
 		tcp_send_oow_ack(f);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return false;

@@ -421,6 +421,40 @@ tcp_drop(struct tcp_engine *e, struct rte_mbuf *m, enum tcp_drop_reason r)
 	rte_pktmbuf_free(m);
 }
 
+/*
+ * RFC 9293 3.10.7.4's acceptability of a segment (seq, seglen) against the receive window
+ * [rcv_nxt, rcv_nxt + wnd): for a flow and for a TIME_WAIT entry alike.
+ */
+static inline bool
+tcp_seq_in_window(uint32_t rcv_nxt, uint32_t wnd, uint32_t seq, uint32_t seglen)
+{
+	/*
+	 * A bare ACK at the right edge is accepted (RFC 9293 asks for seq < edge): a peer that
+	 * filled the window sends its ACKs from there, and dropping them would leave a closed
+	 * window and a full send queue waiting on each other forever.
+	 */
+	if (seglen == 0)
+		return seq_geq(seq, rcv_nxt) && seq_leq(seq, rcv_nxt + wnd);
+	/* Data at rcv_nxt with a closed window still carries a valid ACK (RFC 9293 3.10.7.4). */
+	if (wnd == 0)
+		return seq == rcv_nxt;
+	return seq_gt(seq + seglen, rcv_nxt) && seq_lt(seq, rcv_nxt + wnd);
+}
+
+/*
+ * PAWS (RFC 7323 5.3), with slack: a segment delayed behind a retransmission carries an older
+ * TSval than the one that filled the hole, and reordering by a few ms must not drop it. PAWS
+ * is there for duplicates from a previous sequence wrap, seconds old. Segments without
+ * timestamps, and RSTs, are let through.
+ */
+static inline bool
+tcp_paws_reject(uint32_t ts_recent, uint64_t ts_recent_age, const struct tcp_seg *s, uint64_t now)
+{
+	return s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
+	       (int32_t)(ts_recent - s->opts.tsval) > TCP_PAWS_SLACK &&
+	       now - ts_recent_age < TCP_PAWS_IDLE_US;
+}
+
 static inline void
 tcp_set_state(struct tcp_flow *f, enum tcp_state s)
 {

@@ -206,16 +206,6 @@ tw_challenge_ack(struct tcp_engine *e, struct tcp_tw *w)
 	tw_ack(e, w);
 }
 
-static bool
-tw_acceptable(const struct tcp_tw *w, const struct tcp_seg *s, uint32_t seglen)
-{
-	if (seglen == 0)
-		return seq_geq(s->seq, w->rcv_nxt) && seq_leq(s->seq, w->rcv_nxt + w->rcv_wnd);
-	if (w->rcv_wnd == 0)
-		return s->seq == w->rcv_nxt;
-	return seq_gt(s->seq + seglen, w->rcv_nxt) && seq_lt(s->seq, w->rcv_nxt + w->rcv_wnd);
-}
-
 /*
  * A segment for a tuple in TIME_WAIT, answered as the flow would have answered it. Returns
  * false when the entry gave way to a new connection (RFC 6191): the caller then treats the
@@ -233,14 +223,12 @@ tcp_tw_input(struct tcp_engine *e, struct tcp_tw *w, const struct tcp_seg *s, st
 		tw_free(e, w);
 		return false;
 	}
-	if (w->ts && s->opts.has_ts && !(s->flags & TCP_FL_RST) &&
-	    (int32_t)(w->ts_recent - s->opts.tsval) > TCP_PAWS_SLACK &&
-	    e->now - w->ts_recent_age < TCP_PAWS_IDLE_US) {
+	if (w->ts && tcp_paws_reject(w->ts_recent, w->ts_recent_age, s, e->now)) {
 		tw_oow_ack(e, w);
 		tcp_drop(e, m, TCP_DROP_PAWS);
 		return true;
 	}
-	if (!tw_acceptable(w, s, seglen)) {
+	if (!tcp_seq_in_window(w->rcv_nxt, w->rcv_wnd, s->seq, seglen)) {
 		if (!(s->flags & TCP_FL_RST)) {
 			if (s->len > 0)
 				e->stats.dup_acks_out++;
