@@ -374,26 +374,10 @@ engine_rand(struct tcp_engine *e)
 	return (uint32_t)((e->rng * 0x2545f4914f6cdd1dULL) >> 32);
 }
 
-/*
- * One answer to an invalid segment per flow per 500 ms, as Linux does (tcp_oow_rate_limited):
- * two stacks answering each other's stale segments cannot loop, and a spoofer gets no more
- * than two ACKs a second sent to the real peer for any number of forged segments.
- */
-static bool
-oow_ack_allowed(struct tcp_flow *f)
-{
-	struct tcp_engine *e = f->e;
-
-	if (f->oow_ack_at != 0 && e->now - f->oow_ack_at < TCP_OOW_ACK_GAP_US)
-		return false;
-	f->oow_ack_at = e->now;
-	return true;
-}
-
 void
 tcp_send_oow_ack(struct tcp_flow *f)
 {
-	if (!oow_ack_allowed(f)) {
+	if (!tcp_oow_slot(&f->oow_ack_at, f->e->now)) {
 		f->e->stats.oow_acks_limited++;
 		return;
 	}
@@ -429,7 +413,7 @@ tcp_send_challenge_ack(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
 
-	if (!oow_ack_allowed(f) || !tcp_challenge_budget(e)) {
+	if (!tcp_oow_slot(&f->oow_ack_at, f->e->now) || !tcp_challenge_budget(e)) {
 		e->stats.challenge_acks_limited++;
 		return;
 	}

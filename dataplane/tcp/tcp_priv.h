@@ -455,6 +455,21 @@ tcp_paws_reject(uint32_t ts_recent, uint64_t ts_recent_age, const struct tcp_seg
 	       now - ts_recent_age < TCP_PAWS_IDLE_US;
 }
 
+/*
+ * One answer to an invalid segment per flow (or TIME_WAIT entry) per 500 ms, as Linux does
+ * (tcp_oow_rate_limited): two stacks answering each other's stale segments cannot loop, and
+ * a spoofer gets no more than two ACKs a second sent to the real peer for any number of
+ * forged segments. *last_at is when the last one went (0: never); true takes the slot.
+ */
+static inline bool
+tcp_oow_slot(uint64_t *last_at, uint64_t now)
+{
+	if (*last_at != 0 && now - *last_at < TCP_OOW_ACK_GAP_US)
+		return false;
+	*last_at = now;
+	return true;
+}
+
 static inline void
 tcp_set_state(struct tcp_flow *f, enum tcp_state s)
 {

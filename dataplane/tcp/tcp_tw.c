@@ -175,20 +175,11 @@ tw_ack(struct tcp_engine *e, struct tcp_tw *w)
 			  w->ts_recent);
 }
 
-/* Answers to invalid segments: one per entry per 500 ms, as for a flow. */
-static bool
-tw_oow_allowed(struct tcp_engine *e, struct tcp_tw *w)
-{
-	if (w->oow_ack_at != 0 && e->now - w->oow_ack_at < TCP_OOW_ACK_GAP_US)
-		return false;
-	w->oow_ack_at = e->now;
-	return true;
-}
-
+/* Answers to invalid segments: one per entry per 500 ms, as for a flow (tcp_oow_slot). */
 static void
 tw_oow_ack(struct tcp_engine *e, struct tcp_tw *w)
 {
-	if (!tw_oow_allowed(e, w)) {
+	if (!tcp_oow_slot(&w->oow_ack_at, e->now)) {
 		e->stats.oow_acks_limited++;
 		return;
 	}
@@ -198,7 +189,7 @@ tw_oow_ack(struct tcp_engine *e, struct tcp_tw *w)
 static void
 tw_challenge_ack(struct tcp_engine *e, struct tcp_tw *w)
 {
-	if (!tw_oow_allowed(e, w) || !tcp_challenge_budget(e)) {
+	if (!tcp_oow_slot(&w->oow_ack_at, e->now) || !tcp_challenge_budget(e)) {
 		e->stats.challenge_acks_limited++;
 		return;
 	}
