@@ -39,40 +39,10 @@ connector(struct tcp_engine *e, const struct tcp_callbacks *cb)
 	return free_slot;
 }
 
-static uint8_t
-syn_opts(const struct tcp_flow *f, uint8_t *o)
-{
-	struct tcp_engine *e = f->e;
-	uint16_t mss = rte_cpu_to_be_16(e->local_mss);
-	uint32_t v = rte_cpu_to_be_32((uint32_t)(e->now / TCP_TS_HZ_DIV) + f->ts_offset);
-	uint32_t zero = 0;
-	uint8_t n = 0;
-
-	o[n++] = 2;
-	o[n++] = 4;
-	memcpy(o + n, &mss, 2);
-	n += 2;
-	o[n++] = 4; /* SACK permitted, then timestamps: Linux's layout, 20 bytes in all */
-	o[n++] = 2;
-	o[n++] = 8;
-	o[n++] = 10;
-	memcpy(o + n, &v, 4);
-	memcpy(o + n + 4, &zero, 4);
-	n += 8;
-	o[n++] = 1;
-	o[n++] = 3;
-	o[n++] = 3;
-	o[n++] = e->rcv_wscale;
-	return n;
-}
-
 static void
 send_syn(struct tcp_flow *f)
 {
-	uint8_t o[40];
-	uint8_t n = syn_opts(f, o);
-
-	tcp_xmit_syn(f->e, f, o, n, (uint16_t)RTE_MIN(f->e->p.rcvbuf, 65535u));
+	tcp_xmit_syn(f->e, f, (uint16_t)RTE_MIN(f->e->p.rcvbuf, 65535u));
 }
 
 int

@@ -421,11 +421,11 @@ tcp_send_challenge_ack(struct tcp_flow *f)
 	tcp_send_ack(f);
 }
 
-void
-tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
-		bool ws, bool sack, bool ts, uint32_t tsecr)
+/* The options of a SYN or SYN-ACK: MSS, SACK-permitted, timestamps, window scale. */
+static uint8_t
+syn_opts(struct tcp_engine *e, const struct tcp_tuple *tp, bool ws, bool sack, bool ts,
+	 uint32_t tsecr, uint8_t *o)
 {
-	uint8_t o[40];
 	uint8_t n = 0;
 	uint16_t mss = rte_cpu_to_be_16(e->local_mss);
 
@@ -461,16 +461,28 @@ tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, 
 		o[n++] = 3;
 		o[n++] = e->rcv_wscale;
 	}
+	return n;
+}
+
+void
+tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, uint32_t ack,
+		bool ws, bool sack, bool ts, uint32_t tsecr)
+{
+	uint8_t o[40];
+	uint8_t n = syn_opts(e, tp, ws, sack, ts, tsecr, o);
+
 	xmit_raw(e, tp, iss, ack, TCP_FL_SYN | TCP_FL_ACK, RTE_MIN(e->p.rcvbuf, TCP_SYNACK_WND), o,
 		 n, NULL, 0, 0);
 }
 
-/* An active open's SYN (tcp_connect.c builds the options). */
+/* An active open's SYN: it offers every option (the SYN-ACK decides what is used). */
 int
-tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, const uint8_t *opts, uint8_t optlen,
-	     uint16_t win)
+tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, uint16_t win)
 {
-	return xmit_raw(e, &f->tuple, f->iss, 0, TCP_FL_SYN, win, opts, optlen, f, 0, 0);
+	uint8_t o[40];
+	uint8_t n = syn_opts(e, &f->tuple, true, true, true, 0, o);
+
+	return xmit_raw(e, &f->tuple, f->iss, 0, TCP_FL_SYN, win, o, n, f, 0, 0);
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */

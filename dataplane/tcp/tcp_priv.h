@@ -399,8 +399,7 @@ uint32_t tcp_smss(const struct tcp_flow *f);
 /* The first step down: fits tunnels and VPNs of 1064+ bytes MTU. */
 #define TCP_BLACKHOLE_MSS 1024
 struct tcp_listener *tcp_listener_find(struct tcp_engine *e, uint16_t port);
-int tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, const uint8_t *opts, uint8_t optlen,
-		 uint16_t win);
+int tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, uint16_t win);
 
 /* tcp_connect.c: active open */
 void tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
