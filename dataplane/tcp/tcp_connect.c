@@ -123,30 +123,6 @@ tcp_syn_sent_timeout(struct tcp_flow *f)
 	f->rexmt_at = e->now + f->rto;
 }
 
-/* The SYN-ACK's options decide what this connection uses. */
-static void
-syn_ack_options(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
-{
-	f->flags &= ~(TF_WS | TF_SACK | TF_TS);
-	if (s->opts.has_ws) {
-		f->flags |= TF_WS;
-		f->snd_wscale = RTE_MIN(s->opts.wscale, TCP_MAX_WSCALE);
-		f->rcv_wscale = e->rcv_wscale;
-	} else {
-		f->snd_wscale = 0;
-		f->rcv_wscale = 0;
-	}
-	if (s->opts.sack_ok)
-		f->flags |= TF_SACK;
-	if (s->opts.has_ts) {
-		f->flags |= TF_TS;
-		f->ts_recent = s->opts.tsval;
-		f->ts_recent_age = e->now;
-	}
-	f->mss = RTE_MAX(RTE_MIN(s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS, e->local_mss), 88);
-	f->cwnd = tcp_initial_window(tcp_smss(f));
-}
-
 void
 tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
 {
@@ -177,7 +153,7 @@ tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, 
 		e->stats.drops[TCP_DROP_STATE]++;
 		return;
 	}
-	syn_ack_options(e, f, s);
+	tcp_flow_syn_opts(f, s);
 	f->irs = s->seq;
 	f->rcv_nxt = s->seq + 1;
 	f->rcv_adv = f->rcv_nxt + RTE_MIN(e->p.rcvbuf, 65535u);

@@ -1169,12 +1169,41 @@ tcp_listener_find(struct tcp_engine *e, uint16_t port)
 	return NULL;
 }
 
+/*
+ * What the peer's SYN (passive open) or SYN-ACK (active open) offered decides what the flow
+ * uses: window scaling, SACK, timestamps, the MSS clamped to ours, and the initial window.
+ */
+void
+tcp_flow_syn_opts(struct tcp_flow *f, const struct tcp_seg *s)
+{
+	struct tcp_engine *e = f->e;
+
+	f->flags &= ~(TF_WS | TF_SACK | TF_TS);
+	if (s->opts.has_ws) {
+		f->flags |= TF_WS;
+		f->snd_wscale = RTE_MIN(s->opts.wscale, TCP_MAX_WSCALE);
+		f->rcv_wscale = e->rcv_wscale;
+	} else {
+		f->snd_wscale = 0;
+		f->rcv_wscale = 0;
+	}
+	if (s->opts.sack_ok)
+		f->flags |= TF_SACK;
+	if (s->opts.has_ts) {
+		f->flags |= TF_TS;
+		f->ts_recent = s->opts.tsval;
+		f->ts_recent_age = e->now;
+	}
+	f->mss = RTE_MAX(RTE_MIN(s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS, e->local_mss), 88);
+	f->cwnd = tcp_initial_window(tcp_smss(f));
+}
+
 struct tcp_flow *
 tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s, uint32_t iss,
 	     enum tcp_state st)
 {
 	struct tcp_flow *f;
-	uint32_t id, smss;
+	uint32_t id;
 
 	if (e->nb_free_ids == 0) {
 		e->stats.drops[TCP_DROP_FLOW_LIMIT]++;
@@ -1202,24 +1231,10 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 	f->recover = iss;
 	f->irs = s->seq;
 	f->rcv_nxt = s->seq + 1;
-	f->mss = RTE_MAX(RTE_MIN(s->opts.mss ? s->opts.mss : TCP_DEFAULT_MSS, e->local_mss), 88);
-	if (s->opts.has_ws) {
-		f->flags |= TF_WS;
-		f->snd_wscale = RTE_MIN(s->opts.wscale, TCP_MAX_WSCALE);
-		f->rcv_wscale = e->rcv_wscale;
-	}
-	if (s->opts.sack_ok)
-		f->flags |= TF_SACK;
-	if (s->opts.has_ts) {
-		f->flags |= TF_TS;
-		f->ts_recent = s->opts.tsval;
-		f->ts_recent_age = e->now;
-	}
+	tcp_flow_syn_opts(f, s);
 	f->ts_offset = tcp_ts_offset(e, &f->tuple);
 	f->ip_id = tcp_ip_id_first(e, &f->tuple);
 	f->rto = e->p.rto_init_us;
-	smss = tcp_smss(f);
-	f->cwnd = tcp_initial_window(smss);
 	f->ssthresh = TCP_CWND_MAX;
 	if (tcp_table_add(e->t, f) != 0) {
 		e->free_ids[e->nb_free_ids++] = id;

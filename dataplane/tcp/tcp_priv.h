@@ -388,6 +388,8 @@ bool tcp_challenge_budget(struct tcp_engine *e);
 struct tcp_flow *tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg *s,
 			      uint32_t iss, enum tcp_state st);
 int tcp_flow_accept(struct tcp_flow *f);
+/* The options the peer's SYN or SYN-ACK offered, taken into f (and its initial window). */
+void tcp_flow_syn_opts(struct tcp_flow *f, const struct tcp_seg *s);
 void tcp_deliver(struct tcp_flow *f);
 void tcp_rtt_sample(struct tcp_flow *f, uint32_t rtt_us);
 struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
