@@ -81,6 +81,23 @@ http_date_fmt(int64_t t, char out[HTTP_DATE_LEN + 1])
 	memcpy(out + 25, " GMT", 5);
 }
 
+const char *
+http_date_str(int64_t t)
+{
+	static __thread struct {
+		int64_t t;
+		char s[HTTP_DATE_LEN + 1];
+	} cache[8];
+	unsigned slot = (unsigned)t & 7;
+
+	/* a zeroed slot holds no text: t = 0 is formatted each time, which is fine */
+	if (cache[slot].t != t || cache[slot].s[0] == '\0') {
+		http_date_fmt(t, cache[slot].s);
+		cache[slot].t = t;
+	}
+	return cache[slot].s;
+}
+
 struct http_date_cursor {
 	const char *s;
 	size_t len, i;

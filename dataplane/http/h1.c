@@ -52,20 +52,20 @@ static const struct {
 	[H1_E_EXPECT] = {"expectation-failed", 417},
 };
 
-static const struct {
-	const char *name;
-	enum h1_hdr_id id;
-} h1_known[] = {
-	{"host", H1_H_HOST},
-	{"connection", H1_H_CONNECTION},
-	{"content-length", H1_H_CONTENT_LENGTH},
-	{"transfer-encoding", H1_H_TRANSFER_ENCODING},
-	{"authorization", H1_H_AUTHORIZATION},
-	{"range", H1_H_RANGE},
-	{"if-range", H1_H_IF_RANGE},
-	{"if-none-match", H1_H_IF_NONE_MATCH},
-	{"if-modified-since", H1_H_IF_MODIFIED_SINCE},
-	{"expect", H1_H_EXPECT},
+/*
+ * A byte a request target may hold (RFC 9112 3.2: visible ASCII; what it means is the path
+ * code's business), and one a field value may hold (RFC 9110 5.5: VCHAR, obs-text, SP, HTAB).
+ * Per-byte tables: the head of every request is scanned through them.
+ */
+static const uint8_t h1_target_byte[256] = {[0x21 ... 0x7e] = 1};
+static const uint8_t h1_value_byte[256] = {
+	['\t'] = 1, [' '] = 1, [0x21 ... 0x7e] = 1, [0x80 ... 0xff] = 1};
+/* reg-name, IPv4 and IP-literal bytes of a Host value (RFC 3986 3.2.2, loosely) */
+static const uint8_t h1_host_byte[256] = {
+	['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1, ['-'] = 1, ['.'] = 1,	['_'] = 1,
+	['~'] = 1,	   ['!'] = 1,	      ['$'] = 1,	 ['&'] = 1, ['\''] = 1, ['('] = 1,
+	[')'] = 1,	   ['*'] = 1,	      ['+'] = 1,	 [','] = 1, [';'] = 1,	['='] = 1,
+	[':'] = 1,	   ['['] = 1,	      [']'] = 1,	 ['%'] = 1,
 };
 
 static const char *const h1_methods[] = {
@@ -199,16 +199,62 @@ h1_fail(struct h1_parser *p, enum h1_err err)
 	return H1_ERROR;
 }
 
+/* Methods are case-sensitive (RFC 9110 9.1); the length picks the candidates. */
 static enum h1_method
 h1_method_lookup(const char *s, size_t len)
 {
-	unsigned m;
+	switch (len) {
+	case 3:
+		return memcmp(s, "GET", 3) == 0	  ? H1_M_GET
+		       : memcmp(s, "PUT", 3) == 0 ? H1_M_PUT
+						  : H1_M_OTHER;
+	case 4:
+		return memcmp(s, "HEAD", 4) == 0   ? H1_M_HEAD
+		       : memcmp(s, "POST", 4) == 0 ? H1_M_POST
+						   : H1_M_OTHER;
+	case 5:
+		return memcmp(s, "PATCH", 5) == 0   ? H1_M_PATCH
+		       : memcmp(s, "TRACE", 5) == 0 ? H1_M_TRACE
+						    : H1_M_OTHER;
+	case 6:
+		return memcmp(s, "DELETE", 6) == 0 ? H1_M_DELETE : H1_M_OTHER;
+	case 7:
+		return memcmp(s, "OPTIONS", 7) == 0   ? H1_M_OPTIONS
+		       : memcmp(s, "CONNECT", 7) == 0 ? H1_M_CONNECT
+						      : H1_M_OTHER;
+	default:
+		return H1_M_OTHER;
+	}
+}
 
-	/* methods are case-sensitive (RFC 9110 9.1) */
-	for (m = H1_M_GET; m < sizeof(h1_methods) / sizeof(h1_methods[0]); m++)
-		if (strlen(h1_methods[m]) == len && memcmp(h1_methods[m], s, len) == 0)
-			return (enum h1_method)m;
-	return H1_M_OTHER;
+/* The fields the parser or the gateway acts on; the name's length picks the candidates. */
+static enum h1_hdr_id
+h1_header_id(const char *name, size_t len)
+{
+	switch (len) {
+	case 4:
+		return h1_mem_ieq(name, len, "host") ? H1_H_HOST : H1_H_OTHER;
+	case 5:
+		return h1_mem_ieq(name, len, "range") ? H1_H_RANGE : H1_H_OTHER;
+	case 6:
+		return h1_mem_ieq(name, len, "expect") ? H1_H_EXPECT : H1_H_OTHER;
+	case 8:
+		return h1_mem_ieq(name, len, "if-range") ? H1_H_IF_RANGE : H1_H_OTHER;
+	case 10:
+		return h1_mem_ieq(name, len, "connection") ? H1_H_CONNECTION : H1_H_OTHER;
+	case 13:
+		return h1_mem_ieq(name, len, "authorization")	? H1_H_AUTHORIZATION
+		       : h1_mem_ieq(name, len, "if-none-match") ? H1_H_IF_NONE_MATCH
+								: H1_H_OTHER;
+	case 14:
+		return h1_mem_ieq(name, len, "content-length") ? H1_H_CONTENT_LENGTH : H1_H_OTHER;
+	case 17:
+		return h1_mem_ieq(name, len, "transfer-encoding")   ? H1_H_TRANSFER_ENCODING
+		       : h1_mem_ieq(name, len, "if-modified-since") ? H1_H_IF_MODIFIED_SINCE
+								    : H1_H_OTHER;
+	default:
+		return H1_H_OTHER;
+	}
 }
 
 /* line excludes the line terminator; a CR left inside it is a bare CR. */
@@ -231,16 +277,12 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	p->meth = h1_method_lookup(line, i);
 
 	t0 = ++i;
-	while (i < len && line[i] != ' ') {
-		unsigned char c = (unsigned char)line[i];
-
-		if (c == '\0')
-			return H1_E_NUL;
-		if (c == '\r')
-			return H1_E_BARE_CR;
-		if (c <= 0x20 || c >= 0x7f)
-			return H1_E_BAD_TARGET;
+	while (i < len && h1_target_byte[(unsigned char)line[i]])
 		i++;
+	if (i < len && line[i] != ' ') {
+		if (line[i] == '\0')
+			return H1_E_NUL;
+		return line[i] == '\r' ? H1_E_BARE_CR : H1_E_BAD_TARGET;
 	}
 	if (i == t0)
 		return H1_E_BAD_REQUEST_LINE;
@@ -269,16 +311,9 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 static bool
 h1_host_valid(const char *v, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)v[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-			continue;
-		if (strchr("-._~!$&'()*+,;=:[]%", c) == NULL)
+	for (size_t i = 0; i < len; i++)
+		if (!h1_host_byte[(unsigned char)v[i]])
 			return false;
-	}
 	return true;
 }
 
@@ -318,8 +353,8 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 {
 	const char *line = buf + off;
 	uint32_t i = 0, v0, v1;
-	enum h1_hdr_id id = H1_H_OTHER;
-	unsigned k, n;
+	enum h1_hdr_id id;
+	unsigned n;
 
 	if (line[0] == ' ' || line[0] == '\t')
 		return H1_E_OBS_FOLD;
@@ -339,16 +374,12 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	if (i == 0)
 		return H1_E_BAD_HEADER_NAME;
 
-	for (v0 = i + 1; v0 < len; v0++) {
-		unsigned char c = (unsigned char)line[v0];
-
-		if (c == '\t' || c == ' ' || (c >= 0x21 && c != 0x7f))
-			continue;
-		if (c == '\0')
+	for (v0 = i + 1; v0 < len && h1_value_byte[(unsigned char)line[v0]]; v0++)
+		;
+	if (v0 < len) {
+		if (line[v0] == '\0')
 			return H1_E_NUL;
-		if (c == '\r')
-			return H1_E_BARE_CR;
-		return H1_E_CTL_CHAR;
+		return line[v0] == '\r' ? H1_E_BARE_CR : H1_E_CTL_CHAR;
 	}
 	v0 = i + 1;
 	while (v0 < len && (line[v0] == ' ' || line[v0] == '\t'))
@@ -360,12 +391,7 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	if (p->nheaders >= p->lim.max_headers)
 		return H1_E_TOO_MANY_HEADERS;
 
-	for (k = 0; k < sizeof(h1_known) / sizeof(h1_known[0]); k++) {
-		if (h1_mem_ieq(line, i, h1_known[k].name)) {
-			id = h1_known[k].id;
-			break;
-		}
-	}
+	id = h1_header_id(line, i);
 	switch (id) {
 	case H1_H_HOST:
 		if (p->idx[id] >= 0)

@@ -5,6 +5,15 @@
 
 #include "dataplane/http/path.h"
 
+/*
+ * Bytes copied as they are; the gaps ('#', '%', '/', '?', '\\', controls, DEL) take the
+ * careful path. '.' is plain: dot segments are judged at their end.
+ */
+static const unsigned char path_plain[256] = {
+	[0x20 ... 0x22] = 1, ['$'] = 1,		  [0x26 ... 0x2e] = 1, [0x30 ... 0x3e] = 1,
+	[0x40 ... 0x5b] = 1, [0x5d ... 0x7e] = 1, [0x80 ... 0xff] = 1,
+};
+
 static int
 path_hex(char c)
 {
@@ -42,8 +51,10 @@ path_normalize(const char *t, size_t len, char *out, size_t out_size, size_t *le
 	size_t i = 0, o = 0, seg;
 	int rc;
 
-	if (len >= 7 && (strncasecmp(t, "http://", 7) == 0 ||
-			 (len >= 8 && strncasecmp(t, "https://", 8) == 0))) {
+	/* absolute-form only from a proxy client; origin-form starts with '/' */
+	if (len >= 7 && t[0] != '/' &&
+	    (strncasecmp(t, "http://", 7) == 0 ||
+	     (len >= 8 && strncasecmp(t, "https://", 8) == 0))) {
 		i = t[4] == ':' ? 7 : 8;
 		/* the authority ends at the first '/', '?' or '#' */
 		while (i < len && t[i] != '/' && t[i] != '?' && t[i] != '#')
@@ -68,6 +79,14 @@ path_normalize(const char *t, size_t len, char *out, size_t out_size, size_t *le
 	for (; i < len && t[i] != '?'; i++) {
 		unsigned char c = (unsigned char)t[i];
 
+		/* the run of plain bytes: one test each while out has room for all of it */
+		if (path_plain[c] && len - i < out_size - o) {
+			do
+				out[o++] = t[i++];
+			while (i < len && path_plain[(unsigned char)t[i]]);
+			i--;
+			continue;
+		}
 		if (c == '%') {
 			int hi, lo;
 

@@ -71,17 +71,6 @@ resp_init(struct resp_buf *r, char *buf, size_t cap)
 }
 
 void
-resp_append(struct resp_buf *r, const char *s, size_t len)
-{
-	if (r->overflow || r->cap - r->len < len) {
-		r->overflow = true;
-		return;
-	}
-	memcpy(r->buf + r->len, s, len);
-	r->len += len;
-}
-
-void
 resp_appendf(struct resp_buf *r, const char *fmt, ...)
 {
 	va_list ap;
@@ -143,10 +132,9 @@ resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
 void
 resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 {
-	char d[HTTP_DATE_LEN + 1];
-
-	http_date_fmt(t, d);
-	resp_header(r, name, d);
+	resp_name(r, name);
+	resp_append(r, http_date_str(t), HTTP_DATE_LEN);
+	resp_append(r, "\r\n", 2);
 }
 
 void
@@ -156,9 +144,11 @@ resp_status(struct resp_buf *r, int status, int64_t now)
 		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
 				(char)('0' + status % 10), ' ', '\0'};
 
+		const char *reason = resp_reason(status);
+
 		resp_append(r, "HTTP/1.1 ", 9);
 		resp_append(r, code, 4);
-		resp_append(r, resp_reason(status), strlen(resp_reason(status)));
+		resp_append(r, reason, strlen(reason));
 		resp_append(r, "\r\n", 2);
 	} else {
 		resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));

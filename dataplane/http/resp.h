@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* BITS refuses multipart parts whose MIME headers are longer than this. */
 #define RESP_PART_HEAD_MAX 180
@@ -22,7 +23,19 @@ struct resp_buf {
 };
 
 void resp_init(struct resp_buf *r, char *buf, size_t cap);
-void resp_append(struct resp_buf *r, const char *s, size_t len);
+
+/* Inline: every response head is a dozen of these, most with a constant length. */
+static inline void
+resp_append(struct resp_buf *r, const char *s, size_t len)
+{
+	if (r->overflow || r->cap - r->len < len) {
+		r->overflow = true;
+		return;
+	}
+	memcpy(r->buf + r->len, s, len);
+	r->len += len;
+}
+
 void resp_appendf(struct resp_buf *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* "HTTP/1.1 <status> <reason>\r\n" then Date and Server. now is seconds since the epoch. */
