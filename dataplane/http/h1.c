@@ -68,6 +68,38 @@ static const uint8_t h1_host_byte[256] = {
 	[':'] = 1,	   ['['] = 1,	      [']'] = 1,	 ['%'] = 1,
 };
 
+/*
+ * Eight bytes at a time: does the word hold a byte below lo or above 0x7e? Most of a head is
+ * printable ASCII, so a run is skipped a word at a time and the byte tables judge only the word
+ * that stops it. lo <= 0x80 (the borrow trick needs it).
+ */
+#define H1_ONES 0x0101010101010101ull
+#define H1_HIGH 0x8080808080808080ull
+
+static inline bool
+h1_word_outside(uint64_t x, unsigned lo)
+{
+	uint64_t below = (x - H1_ONES * lo) & ~x & H1_HIGH;
+	uint64_t above = ((x + H1_ONES * (0x7f - 0x7e)) | x) & H1_HIGH;
+
+	return (below | above) != 0;
+}
+
+/* The first index from i on whose byte is outside [lo, 0x7e], or len. */
+static inline uint32_t
+h1_skip_printable(const char *s, uint32_t i, uint32_t len, unsigned lo)
+{
+	uint64_t x;
+
+	while (len - i >= 8) {
+		memcpy(&x, s + i, 8);
+		if (h1_word_outside(x, lo))
+			break;
+		i += 8;
+	}
+	return i;
+}
+
 static const char *const h1_methods[] = {
 	[H1_M_OTHER] = "",	    [H1_M_GET] = "GET",	    [H1_M_HEAD] = "HEAD",
 	[H1_M_OPTIONS] = "OPTIONS", [H1_M_POST] = "POST",   [H1_M_PUT] = "PUT",
@@ -277,6 +309,7 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	p->meth = h1_method_lookup(line, i);
 
 	t0 = ++i;
+	i = h1_skip_printable(line, i, len, 0x21);
 	while (i < len && h1_target_byte[(unsigned char)line[i]])
 		i++;
 	if (i < len && line[i] != ' ') {
@@ -374,8 +407,9 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	if (i == 0)
 		return H1_E_BAD_HEADER_NAME;
 
-	for (v0 = i + 1; v0 < len && h1_value_byte[(unsigned char)line[v0]]; v0++)
-		;
+	v0 = h1_skip_printable(line, i + 1, len, 0x20);
+	while (v0 < len && h1_value_byte[(unsigned char)line[v0]])
+		v0++;
 	if (v0 < len) {
 		if (line[v0] == '\0')
 			return H1_E_NUL;
