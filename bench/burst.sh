@@ -9,6 +9,7 @@
 #          --no-apache --rate N --threads N --timeout S --max-time S --out DIR
 #          --link tap|af_xdp (the lab's link, AUTHGATE_LAB_LINK; default af_xdp, the faster here)
 #          --lcores N ([dataplane] lcores for the gateway, default the config's)
+#          --mtu N (the gateway's link MTU, [port lab] mtu; af_xdp on a veth takes up to 3506)
 # env: AUTHGATE_LAB (default authgate-burst), BUILD_DIR (default build), KEEP_LAB=1,
 #      TAP_QLEN (default 10000: the client side of the tap queues a 5000-SYN burst)
 # Needs root. Brings up its own lab instance (scripts/lab) and always takes it down.
@@ -27,7 +28,7 @@ TAP_QLEN=${TAP_QLEN:-10000}
 APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
-rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0
+rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0 mtu=""
 
 die() {
 	echo "burst: $*" >&2
@@ -35,7 +36,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -57,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--link) link=$2; shift ;;
 	--lcores) lcores=$2; shift ;;
+	--mtu) mtu=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "burst: unknown option $1" >&2; usage ;;
 	esac
@@ -137,6 +139,10 @@ run_authgate() { # on|off [tls]
 		sed -i -e "s/^lcores = 0-1$/lcores = 0-$lcores\ncpus = 0-$(($(nproc) - 1))/" \
 			-e "/^\[dataplane\]/,/^\[/ s/^lcores = 1$/lcores = 1-$lcores/" "$conf"
 	fi
+	if [ -n "$mtu" ]; then
+		grep -q '^mtu = 1500$' "$conf" || die "configs/lab.ini has no 'mtu = 1500' line to edit"
+		sed -i "s/^mtu = 1500$/mtu = $mtu/" "$conf"
+	fi
 	if [ "${2:-}" = tls ]; then
 		# HTTPS: a certificate made here; the client does not check it
 		openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 2 -keyout "$tmp/key.pem" \
@@ -156,8 +162,8 @@ run_authgate() { # on|off [tls]
 	wait "$(cat "$tmp/sampler.pid")" 2>/dev/null || true
 	rm -f "$tmp/sampler.pid"
 	v1=$(validations)
-	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s%s\n' "$p" "$((v1 - v0))" \
-		"$link" "${2:+-$2}" >"$out/$name.meta"
+	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s%s\nmtu=%s\n' "$p" \
+		"$((v1 - v0))" "$link" "${2:+-$2}" "${mtu:-1500}" >"$out/$name.meta"
 }
 
 run_apache() { # on|off
