@@ -37,10 +37,29 @@ echo "RESULT tcp_instructions_per_segment=$(( (${in_ir:-0} + ${proc_ir:-0}) / to
 # (xmit_raw, checksum included when not offloaded) and the rest of the engine's receive path
 # (segment parse, ACK processing, send-queue upkeep, timers), divided by what each handles.
 REQ=$BUILD/bench/reqbench
+NET=$BUILD/bench/netbench
 [ -x "$REQ" ] || { echo "no $REQ: build first" >&2; exit 1; }
+[ -x "$NET" ] || { echo "no $NET: build first" >&2; exit 1; }
 R=${REQUESTS:-200}
-printf '\n%-9s %-8s %10s %10s %10s %12s %12s\n' body offload "Ir/request" "app/req" "Ir/seg out" \
-	"Ir/seg in" "segs out/in"
+
+# net.c per frame (bench/tcp/netbench.c): Ethernet and IPv4 input up to the TCP hand-off; IPv4
+# output through the neighbour lookup, the Ethernet header and the TX burst (net_null's).
+net_per_frame() { # in|out: everything counted while the frames pass, divided by them
+	valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/nb.out" "$NET" 20000 \
+		"$1" >"$out/nb.info" 2>"$out/vg.log"
+	local frames total
+	frames=$(sed -n "s/.*frames_$1=\([0-9]*\).*/\1/p" "$out/nb.info")
+	total=$(callgrind_annotate "$out/nb.out" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+	echo $((total / frames))
+}
+net_in=$(net_per_frame in)
+net_out=$(net_per_frame out)
+echo
+echo "net.c per frame: in $net_in, out $net_out (neighbour lookup and TX burst included)"
+echo "RESULT net_per_frame_in=$net_in net_per_frame_out=$net_out"
+
+printf '\n%-9s %-8s %10s %10s %10s %12s %12s %12s\n' body offload "Ir/request" "app/req" \
+	"Ir/seg out" "Ir/seg in" "segs out/in" "+net.c/req"
 for size in 1024 65536; do
 	for off in no offload; do
 		info=$(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/rq.out" \
@@ -53,11 +72,14 @@ for size in 1024 65536; do
 		sin=$(echo "$info" | sed -n 's/.*segments_in=\([0-9]*\).*/\1/p')
 		sout=$(echo "$info" | sed -n 's/.*segments_out=\([0-9]*\) .*/\1/p')
 		total=$((in_ir + proc_ir))
-		printf '%-9s %-8s %10d %10d %10d %12d %12s\n' "$size" "${off/no/off}" $((total / R)) \
-			$((app_ir / R)) $((x_ir / sout)) $(((total - app_ir - x_ir) / sin)) "$sout/$sin"
+		whole=$(((total + sin * net_in + sout * net_out) / R))
+		printf '%-9s %-8s %10d %10d %10d %12d %12s %12d\n' "$size" "${off/no/off}" $((total / R)) \
+			$((app_ir / R)) $((x_ir / sout)) $(((total - app_ir - x_ir) / sin)) "$sout/$sin" \
+			"$whole"
 		echo "RESULT request_body=$size offload=${off/no/off} instructions_per_request=$((total / R))" \
 			"app_per_request=$((app_ir / R)) per_segment_out=$((x_ir / sout))" \
 			"per_segment_in=$(((total - app_ir - x_ir) / sin)) segments_out=$sout segments_in=$sin" \
+			"with_net_per_request=$whole" \
 			>>"$out/results"
 	done
 done
