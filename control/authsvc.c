@@ -12,6 +12,7 @@
 #include <rte_log.h>
 #include <rte_ring.h>
 
+#include "common/mono.h"
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
 #include "control/basic.h"
@@ -84,15 +85,6 @@ authsvc_reason_str(unsigned int reason)
 	if (reason < AUTHSVC_REASON_MAX)
 		return reason_names[reason - KW_REASON_COUNT];
 	return "unknown";
-}
-
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Tokens are credentials (a password, a replayable authenticator): none outlives its job. */
@@ -220,7 +212,7 @@ on_kw_verdict(const struct kw_verdict *kv, void *arg)
 		/* only a challenge keeps the context: Type 3 comes next on this flow */
 		ntlm_table_end(svc.ntlm, nj->entry,
 			       kv->stage == KW_STAGE_FINAL && kv->reason == KW_NTLM_CHALLENGE,
-			       mono_ns());
+			       ag_mono_ns());
 		free(nj);
 	} else if (kv->mech == TRUST_MECH_BASIC) {
 		struct basic_job *bj = kv->user;
@@ -365,10 +357,10 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	}
 	if (m.type == 1) {
 		rc = ntlm_table_begin(svc.ntlm, job->lcore, job->flow_id, job->flow_gen, spnego,
-				      mono_ns(), &entry);
+				      ag_mono_ns(), &entry);
 	} else {
-		rc = ntlm_table_resume(svc.ntlm, job->lcore, job->flow_id, job->flow_gen, mono_ns(),
-				       &entry);
+		rc = ntlm_table_resume(svc.ntlm, job->lcore, job->flow_id, job->flow_gen,
+				       ag_mono_ns(), &entry);
 		if (rc == 0 && ntlm_entry_spnego(entry) != spnego) {
 			reason = AUTHSVC_BAD_TOKEN;
 			goto refuse;
@@ -419,7 +411,7 @@ dispatch_ntlm(struct authsvc_job *job, const struct trust_token_info *info)
 	status = 503;
 refuse:
 	if (entry != NULL)
-		ntlm_table_end(svc.ntlm, entry, false, mono_ns());
+		ntlm_table_end(svc.ntlm, entry, false, ag_mono_ns());
 	answer_now(job, status, reason);
 	job_free(job);
 }
@@ -575,7 +567,6 @@ dispatcher_main(void *arg)
 	pthread_setname_np(pthread_self(), "ag-auth-disp");
 	while (!svc.stop) {
 		unsigned int got = 0;
-		struct timespec ts;
 		uint64_t now;
 
 		for (uint16_t i = 0; i < svc.nb_lcores; i++) {
@@ -586,8 +577,7 @@ dispatcher_main(void *arg)
 				dispatch(jobs[k]);
 			got += n;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		now = ag_mono_ns();
 		if (now - last_poll > 500000000ull) {
 			/* expire waiters nobody wakes and emit the periodic timeout summaries */
 			for (uint32_t t = 0; t < svc.trusts.count; t++) {

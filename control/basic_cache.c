@@ -9,6 +9,7 @@
 
 #include <nettle/sha2.h>
 
+#include "common/mono.h"
 #include "control/basic_cache.h"
 
 #define BC_SALT_LEN 32
@@ -49,11 +50,8 @@ struct basic_cache {
 static uint64_t
 bc_mono_ns(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return ag_mono_ns();
 }
 
 /* FNV-1a: principals are not secret, and the key bucket already uses the salted hash. */

@@ -14,6 +14,7 @@
 #include <gssapi/gssapi_krb5.h>
 #include <krb5/krb5.h>
 
+#include "common/mono.h"
 #include "control/basic.h"
 #include "control/krb5_worker.h"
 #include "control/ntlm.h"
@@ -26,15 +27,6 @@ struct kw {
 	char http_service[256]; /* "" = any; "HTTP" = any HTTP/ principal; "HTTP@host" */
 	const struct groups_table *groups;
 };
-
-static uint64_t
-kw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 const char *
 kw_reason_str(enum kw_reason r)
@@ -488,10 +480,10 @@ kw_accept_cb(struct kw *kw, const uint8_t *token, size_t len, const uint8_t *cb,
 		bindings.application_data.value = (void *)cb;
 		chan = &bindings;
 	}
-	t0 = kw_now_ns();
+	t0 = ag_mono_ns();
 	major = gss_accept_sec_context(&minor, &gctx, kw->cred, &in, chan, &src, &mech, &out,
 				       &ret_flags, &time_rec, NULL);
-	v->accept_ns = kw_now_ns() - t0;
+	v->accept_ns = ag_mono_ns() - t0;
 	v->gss_major = major;
 	v->gss_minor = minor;
 
@@ -784,7 +776,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 	uint64_t t0;
 
 	kw_verdict_reset(v, job);
-	v->queue_ns = kw_now_ns() - it->submitted_ns;
+	v->queue_ns = ag_mono_ns() - it->submitted_ns;
 	if (it->sema_result == -ETIMEDOUT) {
 		v->reason = KW_ERR_BUSY_TIMEOUT;
 		return;
@@ -797,7 +789,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		v->reason = KW_ERR_TOO_BIG;
 		return;
 	}
-	t0 = kw_now_ns();
+	t0 = ag_mono_ns();
 	switch (job->mech) {
 	case TRUST_MECH_KRB5:
 		if (t == NULL || !trust_kind_takes(t->cfg.kind, TRUST_MECH_KRB5))
@@ -823,7 +815,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		}
 		basic_validate(th->basic_ctx, &t->cfg, job->token, job->token_len, v);
 		kw_pool_winbind_groups(p, th, v);
-		v->accept_ns = kw_now_ns() - t0;
+		v->accept_ns = ag_mono_ns() - t0;
 		return;
 	case TRUST_MECH_NTLM:
 		/* Type 1 runs without a trust (the challenge is local); Type 3 holds its slot */
@@ -856,7 +848,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 		if (v->reason == KW_ERR_BAD_PASSWORD && acc == &th->ntlm_wb)
 			kw_pool_ntlm_dc_check(p, th, job, v);
 		kw_pool_winbind_groups(p, th, v);
-		v->accept_ns = kw_now_ns() - t0;
+		v->accept_ns = ag_mono_ns() - t0;
 		return;
 	default:
 		v->reason = KW_ERR_BAD_MECH;
@@ -869,7 +861,7 @@ kw_pool_process(struct kw_pool *p, struct kw_thread *th, struct kw_pool_item *it
 static void
 kw_pool_poll_locked(struct kw_pool *p)
 {
-	uint64_t now = kw_now_ns();
+	uint64_t now = ag_mono_ns();
 
 	if (now - p->last_poll_ns < KW_POOL_POLL_NS)
 		return;
@@ -946,7 +938,7 @@ kw_pool_thread(void *arg)
 		if (p->run_head == NULL)
 			p->run_tail = NULL;
 		it->state = KW_ITEM_RUNNING;
-		it->started_ns = kw_now_ns();
+		it->started_ns = ag_mono_ns();
 		it->run_next = p->running;
 		if (p->running != NULL)
 			p->running->run_prev = it;
@@ -1084,7 +1076,7 @@ kw_pool_submit(struct kw_pool *p, const struct kw_job *job)
 	it->pool = p;
 	it->job = *job;
 	it->trust = p->trust;
-	it->submitted_ns = kw_now_ns();
+	it->submitted_ns = ag_mono_ns();
 	if (kw_pool_takes_slot(p, job)) {
 		ret = sema_enqueue(p->trust->sema, kw_pool_granted, it, &it->hold, NULL);
 		if (ret == -EINPROGRESS)
@@ -1120,7 +1112,7 @@ kw_pool_watchdog(struct kw_pool *p)
 {
 	struct kw_pool_item *it, *next, *late = NULL;
 	uint64_t deadline;
-	uint64_t now = kw_now_ns();
+	uint64_t now = ag_mono_ns();
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&p->lock);

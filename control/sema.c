@@ -6,6 +6,7 @@
 #include <sys/queue.h>
 #include <time.h>
 
+#include "common/mono.h"
 #include "control/sema.h"
 
 #define SEMA_NS_PER_S 1000000000ULL
@@ -86,11 +87,8 @@ struct sema {
 static uint64_t
 sema_default_clock(void *arg)
 {
-	struct timespec ts;
-
 	(void)arg;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * SEMA_NS_PER_S + (uint64_t)ts.tv_nsec;
+	return ag_mono_ns();
 }
 
 const char *

@@ -18,6 +18,7 @@
 #include <rte_spinlock.h>
 #include <rte_telemetry.h>
 
+#include "common/mono.h"
 #include "common/counters.h"
 #include "dataplane/tcp/tcp.h"
 #include "dataplane/tls/tls.h"
@@ -133,10 +134,7 @@ tls_err_str(enum tls_err e)
 static uint64_t
 mono_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec;
+	return ag_mono_coarse_ns() / 1000000000ull;
 }
 
 /* ---- the SSL_CTX ---- */
@@ -797,22 +795,13 @@ ssl_result(struct tls_conn *c, int r)
 	}
 }
 
-static uint64_t
-mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int
 handshake(struct tls_conn *c)
 {
-	uint64_t t0 = mono_ns(), dt;
+	uint64_t t0 = ag_mono_ns(), dt;
 	int r = SSL_do_handshake(c->ssl);
 
-	dt = mono_ns() - t0;
+	dt = ag_mono_ns() - t0;
 	tls.lcores[c->lcore].spent_ns += dt;
 	c->st->hs_steps++;
 	c->st->hs_step_ns += dt;
