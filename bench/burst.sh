@@ -10,6 +10,9 @@
 #          --link tap|af_xdp (the lab's link, AUTHGATE_LAB_LINK; default af_xdp, the faster here)
 #          --lcores N ([dataplane] lcores for the gateway, default the config's)
 #          --mtu N (the gateway's link MTU, [port lab] mtu; af_xdp on a veth takes up to 3506)
+#          --apache-link loopback|veth|veth-gso (default loopback: Apache on the client's own
+#          address; veth: in a namespace of its own behind a veth pair with the gateway's MTU and
+#          TSO/GSO off, so its frames are what the gateway's link carries; veth-gso: GSO left on)
 # env: AUTHGATE_LAB (default authgate-burst), BUILD_DIR (default build), KEEP_LAB=1,
 #      TAP_QLEN (default 10000: the client side of the tap queues a 5000-SYN burst)
 # Needs root. Brings up its own lab instance (scripts/lab) and always takes it down.
@@ -28,7 +31,7 @@ TAP_QLEN=${TAP_QLEN:-10000}
 APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
-rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0 mtu=""
+rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0 mtu="" apache_link=loopback
 
 die() {
 	echo "burst: $*" >&2
@@ -36,7 +39,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -59,12 +62,14 @@ while [ $# -gt 0 ]; do
 	--link) link=$2; shift ;;
 	--lcores) lcores=$2; shift ;;
 	--mtu) mtu=$2; shift ;;
+	--apache-link) apache_link=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "burst: unknown option $1" >&2; usage ;;
 	esac
 	shift
 done
 case $link in tap | af_xdp) export AUTHGATE_LAB_LINK=$link ;; *) die "--link tap|af_xdp" ;; esac
+case $apache_link in loopback | veth | veth-gso) ;; *) die "--apache-link loopback|veth|veth-gso" ;; esac
 case $persist in on) modes=(on) ;; off) modes=(off) ;; both) modes=(on off) ;; *) die "--persist on|off|both" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, net_tap)"
 for b in "$BURST" "$CTL" "$AUTHGATE_BIN"; do
@@ -92,6 +97,7 @@ cleanup() {
 	set +e
 	[ -n "$apache_dir" ] && "$TOP/bench/burst-apache.sh" stop "$apache_dir"
 	[ -n "$paused" ] && kill -CONT "$paused" 2>/dev/null
+	[ -n "${APACHE_NS:-}" ] && ip netns del "$APACHE_NS" 2>/dev/null
 	[ -f "$tmp/sampler.pid" ] && { touch "$tmp/stop"; wait "$(cat "$tmp/sampler.pid")" 2>/dev/null; }
 	if [ "${KEEP_LAB:-0}" != 1 ]; then
 		"$LAB" down >/dev/null 2>&1
@@ -166,14 +172,45 @@ run_authgate() { # on|off [tls]
 		"$((v1 - v0))" "$link" "${2:+-$2}" "${mtu:-1500}" >"$out/$name.meta"
 }
 
+# ETHTOOL_SGSO / ETHTOOL_STSO (0x24, 0x1f) to 0 on argv[1]: the kernel then cuts Apache's
+# writes into MTU-sized frames itself, one skb each, as the gateway's link carries them
+GSO_OFF='
+import ctypes, fcntl, socket, struct, sys
+for cmd in (0x24, 0x1f):
+    buf = ctypes.create_string_buffer(struct.pack("II", cmd, 0))
+    ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(buf))
+    fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)
+'
+
+# Apache's own namespace behind a veth pair: 198.18.2.1 (lab side) - 198.18.2.2 (Apache)
+apache_ns_up() {
+	local m=${mtu:-1500}
+	APACHE_NS=$NS-apache
+	ip netns add "$APACHE_NS"
+	ip -n "$APACHE_NS" link set lo up
+	ip -n "$NS" link add aga0 type veth peer name aga1 netns "$APACHE_NS"
+	ip -n "$NS" link set aga0 mtu "$m" up
+	ip -n "$NS" addr add 198.18.2.1/24 dev aga0
+	ip -n "$APACHE_NS" link set aga1 mtu "$m" up
+	ip -n "$APACHE_NS" addr add 198.18.2.2/24 dev aga1
+	# the client's many source addresses (198.18.0.0/24) are reached back through the lab side
+	ip -n "$APACHE_NS" route add 198.18.0.0/24 via 198.18.2.1
+	if [ "$apache_link" = veth ]; then
+		ip netns exec "$NS" /usr/bin/python3 -c "$GSO_OFF" aga0
+		ip netns exec "$APACHE_NS" /usr/bin/python3 -c "$GSO_OFF" aga1
+	fi
+	APACHE_LISTEN=198.18.2.2:8080
+}
+
 run_apache() { # on|off
-	local p=$1 name=apache-$1 tokens
+	local p=$1 name=apache-$1 tokens ns=$NS
 	apache_dir=$tmp/apache-$p
 	mkdir -p "$apache_dir"
 	chmod 755 "$apache_dir"
+	[ "$apache_link" != loopback ] && ns=$APACHE_NS
 	(
 		eval "$(AUTHGATE_REALM_DIR=/run/$NS-realm "$TOP/scripts/realm" env)"
-		"$TOP/bench/burst-apache.sh" start "$apache_dir" "$NS" "$APACHE_LISTEN" "$p"
+		"$TOP/bench/burst-apache.sh" start "$apache_dir" "$ns" "$APACHE_LISTEN" "$p"
 	)
 	run_burst "$name" --persist-hint "$p" --addr "${APACHE_LISTEN%:*}" --port "${APACHE_LISTEN#*:}"
 	"$TOP/bench/burst-apache.sh" stop "$apache_dir"
@@ -182,7 +219,9 @@ run_apache() { # on|off
 	# attempts it closed without answering never reached mod_auth_gssapi)
 	tokens=$(sed -n 's/^RESULT .* tokens_sent=\([0-9]*\) tokens_unanswered=\([0-9]*\).*/\1 \2/p' "$out/$name.out")
 	[ -n "$tokens" ] && tokens=$((${tokens% *} - ${tokens#* }))
-	printf 'server=apache\npersist=%s\nvalidations=%s\nlink=loopback\n' "$p" "${tokens:-}" >"$out/$name.meta"
+	printf 'server=apache\npersist=%s\nvalidations=%s\nlink=%s\nmtu=%s\n' "$p" "${tokens:-}" \
+		"$apache_link" "$([ "$apache_link" = loopback ] && echo 65536 || echo "${mtu:-1500}")" \
+		>"$out/$name.meta"
 }
 
 echo "burst: lab $NS, output in $out"
@@ -200,6 +239,7 @@ if [ "$apache" = 1 ] && [ "$auth" = negotiate ]; then
 	# delivers locally); the gateway is paused meanwhile so its idle polling takes no CPU
 	paused=$(cat "/run/$NS/authgate.pid")
 	kill -STOP "$paused"
+	[ "$apache_link" != loopback ] && apache_ns_up
 	for p in "${modes[@]}"; do
 		run_apache "$p"
 		runs+=("apache-$p")
