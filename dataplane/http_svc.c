@@ -99,7 +99,7 @@ static uint64_t park_timeout_us;	/* the longest trust deadline plus slack */
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
 
 static struct tcp_flow_table *ha_flow_table; /* verdicts name their flow by id */
-static struct resolver *store_resolver;	     /* NULL: the lcores resolve their own misses */
+struct resolver *store_resolver;	     /* NULL: the lcores resolve their own misses */
 
 struct ha_lcore *ha_lcores[DP_MAX_LCORES];
 unsigned int ha_nb_lcores;
@@ -455,8 +455,8 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 		return;
 	opts.force_close = cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests;
 	/* a miss may wait for the resolver under this name; seq tells a later request apart */
-	store_park_as(h->app->store,
-		      (uint64_t)tcp_flow_id(h->flow) << 32 | tcp_flow_gen(h->flow), ++h->seq);
+	store_park_as(h->app->store, (uint64_t)tcp_flow_id(h->flow) << 32 | tcp_flow_gen(h->flow),
+		      ++h->seq);
 	rc = http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp);
 	if (rc == -EINPROGRESS || rc == -EBUSY) {
 		rte_free(h->resp);

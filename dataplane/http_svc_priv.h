@@ -41,9 +41,9 @@ struct ha_stats {
 /* One per dataplane lcore, written by that lcore. */
 struct ha_lcore {
 	struct store *store;
-	struct store *pending_store;	 /* a reload's, handed over by the main thread */
-	struct store *retired_store;	 /* the one it replaced, for the main thread to destroy */
-	struct store_lane *lane;	 /* misses go to the resolver threads (NULL: looked up here) */
+	struct store *pending_store; /* a reload's, handed over by the main thread */
+	struct store *retired_store; /* the one it replaced, for the main thread to destroy */
+	struct store_lane *lane;     /* misses go to the resolver threads (NULL: looked up here) */
 	struct http_conn_conf conn_conf; /* per lcore: its stats pointer is this lcore's */
 	struct http_stats hstats;	 /* requests, parse errors by reason, status classes */
 	struct ha_flow *flows;
@@ -96,6 +96,9 @@ struct ha_flow {
 	bool px_next_pending;	     /* the exchange ended meanwhile: parse what follows after */
 	struct accesslog_rec *px_log; /* its access-log line, posted when it ends */
 };
+
+/* The content store's lookup threads; NULL when [http] store_threads = 0. */
+extern struct resolver *store_resolver;
 
 /* The service's lcores, for telemetry (NULL where it does not run). */
 extern struct ha_lcore *ha_lcores[DP_MAX_LCORES];

@@ -61,7 +61,7 @@ struct store_lookup {
 	uint64_t posted_ns; /* the store's clock: when it was decided, for checked_ns */
 	uint64_t mono_ns;   /* CLOCK_MONOTONIC at post, for the latency counter */
 	size_t key_len;
-	size_t root_len;       /* full[0..root_len) is the site root's realpath */
+	size_t root_len;	/* full[0..root_len) is the site root's realpath */
 	struct store_file *old; /* revalidation: the cached file, pinned, its identity compared */
 	const char *full;	/* root + relative path */
 	/* written by the resolver */
@@ -507,8 +507,8 @@ store_find(struct store *st, unsigned b, const char *path, size_t len)
 	return pp;
 }
 
-static int store_post(struct store *st, const struct store_site *site, const char *path,
-		      size_t len, size_t rest, struct store_file *cached, uint64_t now,
+static int store_post(struct store *st, const struct store_site *site, const char *path, size_t len,
+		      size_t rest, struct store_file *cached, uint64_t now,
 		      const struct store_waiter *w);
 static int store_take_resume(struct store *st, const char *path, size_t len,
 			     struct store_file **file_out);

@@ -125,15 +125,15 @@ struct store_done {
 
 /* Lcore-written counters of a lane; telemetry sums them. */
 struct store_lane_stats {
-	uint64_t posted;	  /* lookups handed to the resolver */
-	uint64_t coalesced;	  /* requests that joined a lookup already in flight */
-	uint64_t completed;	  /* answers taken back */
-	uint64_t queue_full;	  /* refused: max_inflight lookups already out (503) */
-	uint64_t delivered;	  /* outcomes handed to parked requests */
-	uint64_t latency_ns_sum;  /* post to answer taken, summed over completed */
+	uint64_t posted;	 /* lookups handed to the resolver */
+	uint64_t coalesced;	 /* requests that joined a lookup already in flight */
+	uint64_t completed;	 /* answers taken back */
+	uint64_t queue_full;	 /* refused: max_inflight lookups already out (503) */
+	uint64_t delivered;	 /* outcomes handed to parked requests */
+	uint64_t latency_ns_sum; /* post to answer taken, summed over completed */
 	uint64_t latency_ns_max;
-	uint64_t resolve_ns_sum;  /* time the resolver spent in the syscalls, summed */
-	uint64_t inflight;	  /* gauge */
+	uint64_t resolve_ns_sum; /* time the resolver spent in the syscalls, summed */
+	uint64_t inflight;	 /* gauge */
 };
 
 /*
