@@ -16,6 +16,10 @@
 
 #define RESOLVER_MAX_THREADS 64
 #define RESOLVER_IDLE_US     100
+/* naps while idle grow from the first to the last: busy, a miss waits little; idle, the
+ * threads cost a thousand wake-ups a second, not ten thousand. No syscall on the lcore. */
+#define RESOLVER_NAP_MIN_US 20
+#define RESOLVER_NAP_MAX_US 1000
 
 struct resolver_lane {
 	struct rte_ring *req;	/* lcore → threads: one producer, any thread takes */
@@ -96,13 +100,16 @@ static void *
 resolver_main(void *arg)
 {
 	struct resolver *r = arg;
-	unsigned next = 0;
+	unsigned next = 0, nap = RESOLVER_NAP_MIN_US;
 
 	pthread_setname_np(pthread_self(), "ag-store");
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-		/* a lookup costs microseconds to milliseconds: a short nap when idle is enough */
-		if (!resolver_one(r, &next))
-			usleep(RESOLVER_IDLE_US);
+		if (resolver_one(r, &next)) {
+			nap = RESOLVER_NAP_MIN_US;
+			continue;
+		}
+		usleep(nap);
+		nap = nap * 2 > RESOLVER_NAP_MAX_US ? RESOLVER_NAP_MAX_US : nap * 2;
 	}
 	return NULL;
 }
