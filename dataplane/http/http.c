@@ -303,9 +303,9 @@ http_serve(const struct h1_request *req, struct store *st, const struct http_opt
 		return 0;
 	}
 	rc = store_open(st, path, plen, &f);
-	if (rc == -EINPROGRESS || rc == -EBUSY)
-		return rc; /* no response: the caller parks the request, or answers 503 */
 	if (rc != 0) {
+		if (rc == -EINPROGRESS || rc == -EBUSY)
+			return rc; /* no response: the caller parks the request, or answers 503 */
 		http_error(rc == -ENOENT ? 404 : 500, keep_alive, head_only, opts, resp);
 		return 0;
 	}

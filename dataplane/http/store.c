@@ -44,8 +44,8 @@ struct store {
 	uint64_t neg_hits;
 	uint64_t gen;		  /* tells this store's lookups from a predecessor's */
 	struct store_lane *lane;  /* NULL: misses resolved here, synchronously */
-	bool may_park;		  /* store_park_as() named the next store_open()'s waiter */
-	struct store_waiter park; /* ... this one */
+	bool may_park;		  /* store_park_as() was called: misses park from now on */
+	struct store_waiter park; /* under the name it gave last */
 	bool resumed;		  /* store_resume() left an outcome for the next store_open() */
 	struct store_done resume;
 	struct store_file *buckets[STORE_BUCKETS];
@@ -496,7 +496,7 @@ store_insert(struct store *st, unsigned b, struct store_file *f, uint64_t now)
 	st->nfiles++;
 }
 
-static struct store_file **
+static inline struct store_file **
 store_find(struct store *st, unsigned b, const char *path, size_t len)
 {
 	struct store_file **pp;
@@ -518,19 +518,12 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 {
 	const struct store_site *site;
 	struct store_file **pp, *f = NULL;
-	bool may_park = st->may_park;
 	struct stat sb;
 	uint64_t now;
 	long rest;
 	unsigned b;
 	int fd, rc;
 
-	st->may_park = false; /* it names one call's waiter */
-	if (__builtin_expect(st->resumed, 0)) {
-		rc = store_take_resume(st, path, len, file_out);
-		if (rc != -EAGAIN)
-			return rc;
-	}
 	site = store_site_for(st, path, len, &rest);
 	if (site == NULL)
 		return -ENOENT;
@@ -557,7 +550,16 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 			return -ENOENT;
 		}
 	}
-	if (may_park && st->lane != NULL)
+	/*
+	 * A resumed request finds its outcome installed above, as a rule; here when it could
+	 * not be (not cacheable, or a reload's new store): it gets what was looked up for it.
+	 */
+	if (st->resumed) {
+		rc = store_take_resume(st, path, len, file_out);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	if (st->may_park && st->lane != NULL)
 		return store_post(st, site, path, len, (size_t)rest, *pp, now, &st->park);
 
 	fd = store_open_fd(st, site, path + rest, len - (size_t)rest, &sb);

@@ -102,8 +102,8 @@ const char *store_content_type(const char *name, size_t len);
  * store_lane_poll() takes the answers back: it installs them in the cache (hits, 404s,
  * same-file reuse all as with the synchronous path) and hands each parked request its
  * outcome. Lookups of one path coalesce: the second request for it waits on the first's.
- * -EBUSY means the lane's queue is full (the caller answers 503). Without a lane, or for a
- * call not preceded by store_park_as(), store_open() resolves synchronously as before.
+ * -EBUSY means the lane's queue is full (the caller answers 503). Without a lane, or before
+ * the first store_park_as(), store_open() resolves synchronously as before.
  */
 struct resolver;
 struct store_lane;
@@ -148,7 +148,10 @@ const struct store_lane_stats *store_lane_stats(const struct store_lane *l);
 /* From now on st's misses go to l (NULL: synchronous again). */
 void store_attach(struct store *st, struct store_lane *l);
 
-/* The next store_open() on st may park under w instead of blocking. */
+/*
+ * From now on a miss of st parks (with a lane attached) under this name instead of
+ * blocking: name every request before it reaches store_open().
+ */
 void store_park_as(struct store *st, uint64_t id, uint32_t seq);
 
 /* Answers taken back, installed into st, and up to n outcomes for parked requests. */
