@@ -189,8 +189,7 @@ app_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 			fprintf(stderr, "reqbench: the gate says %s\n", gate_action_str(d.action));
 			exit(1);
 		}
-		if (respond(a, &req, &opts) < 0 ||
-		    a->resp.status != 200) {
+		if (respond(a, &req, &opts) < 0 || a->resp.status != 200) {
 			fprintf(stderr, "reqbench: response %d\n", a->resp.status);
 			exit(1);
 		}
