@@ -627,15 +627,16 @@ static void
 store_resumed(struct ha_flow *h, struct store_done *d)
 {
 	struct tcp_flow *f = h->flow;
+	struct store *st = h->app->store;
 	bool tls = h->tls != NULL;
 	char *extra = h->park_extra;
 
 	h->parked = false;
 	h->store_parked = false;
 	h->park_extra = NULL;
-	store_resume(h->app->store, d);
-	serve(h, &h->parked_req, h->parked_consumed, extra);
-	store_resume_end(h->app->store);
+	store_resume(st, d);
+	serve(h, &h->parked_req, h->parked_consumed, extra); /* h may be gone when it returns */
+	store_resume_end(st);
 	free(extra);
 	/* as after a verdict: what waited in the engine may come now */
 	if (!tls && tcp_flow_state(f) != TCP_CLOSED)
