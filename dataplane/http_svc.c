@@ -455,8 +455,7 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 		return;
 	opts.force_close = cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests;
 	/* a miss may wait for the resolver under this name; seq tells a later request apart */
-	store_park_as(h->app->store, (uint64_t)tcp_flow_id(h->flow) << 32 | tcp_flow_gen(h->flow),
-		      ++h->seq);
+	store_park_as(h->app->store, h->store_id, ++h->seq);
 	rc = http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp);
 	if (rc == -EINPROGRESS || rc == -EBUSY) {
 		rte_free(h->resp);
@@ -881,6 +880,7 @@ on_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
 	}
 	h->app = app;
 	h->flow = f;
+	h->store_id = (uint64_t)tcp_flow_id(f) << 32 | tcp_flow_gen(f);
 	if (tls_enabled() && tcp_flow_tuple(f)->lport == tls_port()) {
 		h->tls = tls_conn_new(f, app->lcore);
 		if (h->tls == NULL) {

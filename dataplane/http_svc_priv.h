@@ -78,6 +78,7 @@ struct ha_flow {
 	bool parked;		      /* a request waits for a verdict; rx must not move */
 	bool store_parked;	      /* ... or for the content store: parked is set too */
 	char *park_extra;	      /* the auth headers its response owes (store_parked) */
+	uint64_t store_id;	      /* flow id and generation: the name store lookups answer */
 	uint32_t seq;		      /* the parked request's number, echoed by its verdict */
 	const struct site_conf *site; /* the parked request's */
 	bool ntlm_started;	      /* the control plane may hold an NTLM context for this flow */
