@@ -12,6 +12,7 @@
 # value alike. Also counted: signals delivered to the gateway (perf, signal:signal_deliver)
 # and the CPU seconds of its main thread. Prints one line per run and the medians per value.
 # options: --clients N --ranges K --path P --rounds R --key K --values "V..." --extra "INI LINES"
+#   --section S: the key (and --extra) go into [S] instead of [dataplane], e.g. --section http
 # env: AUTHGATE_LAB (default authgate-pace), BUILD_DIR (default build). Needs root.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ BURST=$BUILD/bench/authgate-burst
 WWW=/var/lib/authgate-lab/www
 
 clients=2000 ranges=10 path=/secure/64m.bin rounds=1 key=tx_step_segments values="0 32" extra=""
+section=dataplane
 while [ $# -gt 0 ]; do
 	case $1 in
 	--clients) clients=$2; shift ;;
@@ -35,7 +37,8 @@ while [ $# -gt 0 ]; do
 	--values) values=$2; shift ;;
 	--key) key=$2; shift ;;
 	--extra) extra=$2; shift ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--section) section=$2; shift ;;
+	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "pace: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -57,9 +60,9 @@ printf '%-6s %-5s %8s %8s %8s %8s %10s %8s %8s %9s %8s\n' round value tap_drop r
 for r in $(seq 1 "$rounds"); do
 	for v in $values; do
 		conf=$tmp/pace-$v.ini
-		awk -v key="$key" -v v="$v" -v extra="$extra" '
+		awk -v key="$key" -v v="$v" -v extra="$extra" -v sec="[$section]" '
 			{ print }
-			/^\[dataplane\]/ { print key " = " v; if (extra != "") print extra }' \
+			$0 == sec { print key " = " v; if (extra != "") print extra }' \
 			"$TOP/configs/lab.ini" >"$conf"
 		"$LAB" down >/dev/null 2>&1 || true
 		if [ "$key" = lcores ]; then

@@ -15,6 +15,7 @@
 #include "dataplane/b64.h"
 #include "dataplane/clock.h"
 #include "dataplane/dp.h"
+#include "dataplane/http/resolver.h"
 #include "dataplane/http_svc_priv.h"
 #include "dataplane/proxy/proxy.h"
 #include "dataplane/tcp/tcp.h"
@@ -40,6 +41,8 @@ static const struct ini_key http_keys[] = {
 	INI_S(http_svc_conf, access_log, INI_STRING, ""),
 	INI_U(http_svc_conf, shutdown_grace_s, 0, 3600, "30"),
 	INI_U(http_svc_conf, send_timeout_s, 0, 3600, "60"),
+	INI_U(http_svc_conf, store_threads, 0, 64, "2"),
+	INI_U(http_svc_conf, store_queue, 1, 65536, "256"),
 	INI_END,
 };
 
@@ -96,6 +99,7 @@ static uint64_t park_timeout_us;	/* the longest trust deadline plus slack */
 static struct http_conn_conf conn_conf; /* template; each lcore copies it */
 
 static struct tcp_flow_table *ha_flow_table; /* verdicts name their flow by id */
+struct resolver *store_resolver;	     /* NULL: the lcores resolve their own misses */
 
 struct ha_lcore *ha_lcores[DP_MAX_LCORES];
 unsigned int ha_nb_lcores;
@@ -405,11 +409,41 @@ proxy_serve(struct ha_flow *h, const struct h1_request *req, const struct site_c
 	px_feed(h); /* the body bytes that came with the head */
 }
 
+/*
+ * The store is looking the file up (-EINPROGRESS): the request waits as for a verdict, rx
+ * held, its auth headers kept for the response. Its queue full (-EBUSY): 503.
+ */
+static void
+store_wait(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra,
+	   int rc)
+{
+	if (rc == -EINPROGRESS && extra != NULL) {
+		h->park_extra = strdup(extra);
+		if (h->park_extra == NULL) {
+			h->app->stats.no_memory++;
+			rc = -EBUSY; /* its waiter finds the request gone: counted stale */
+		}
+	}
+	if (rc != -EINPROGRESS) {
+		h->app->stats.store_busy++;
+		retry_later(h, req, consumed);
+		return;
+	}
+	h->app->stats.store_parked++;
+	h->parked = true;
+	h->store_parked = true;
+	h->parked_since_us = dp_now_us();
+	h->parked_consumed = consumed;
+	if (req != &h->parked_req)
+		h->parked_req = *req;
+}
+
 /* Serve req with the auth headers this response owes the client. */
 static void
 serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
 {
 	struct http_opts opts;
+	int rc;
 	const struct site_conf *site = gate_site_for(cur_gate(), req->target.p, req->target.len);
 
 	if (site != NULL && site->nb_upstreams > 0) {
@@ -420,7 +454,16 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
 	opts.force_close = cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests;
-	if (http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp) < 0)
+	/* a miss may wait for the resolver under this name; seq tells a later request apart */
+	store_park_as(h->app->store, h->store_id, ++h->seq);
+	rc = http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp);
+	if (rc == -EINPROGRESS || rc == -EBUSY) {
+		rte_free(h->resp);
+		h->resp = NULL;
+		store_wait(h, req, consumed, extra, rc);
+		return;
+	}
+	if (rc < 0)
 		h->app->stats.respond_errors++;
 	ha_log_request(access_log, h, req, h->resp->status, h->resp->body_len);
 	/* views into rx were used: only now may the bytes go */
@@ -578,6 +621,48 @@ apply_verdict(struct ha_flow *h, const struct authsvc_verdict *v)
 		tcp_recv_resume(f);
 }
 
+/* A parked request's file was looked up: it runs again and finds the outcome. */
+static void
+store_resumed(struct ha_flow *h, struct store_done *d)
+{
+	struct tcp_flow *f = h->flow;
+	struct store *st = h->app->store;
+	bool tls = h->tls != NULL;
+	char *extra = h->park_extra;
+
+	h->parked = false;
+	h->store_parked = false;
+	h->park_extra = NULL;
+	store_resume(st, d);
+	serve(h, &h->parked_req, h->parked_consumed, extra); /* h may be gone when it returns */
+	store_resume_end(st);
+	free(extra);
+	/* as after a verdict: what waited in the engine may come now */
+	if (!tls && tcp_flow_state(f) != TCP_CLOSED)
+		tcp_recv_resume(f);
+}
+
+/* The resolver's answers for this lcore's parked requests; one closed meanwhile is dropped. */
+static void
+store_answers(struct ha_lcore *app)
+{
+	struct store_done d[32];
+	unsigned int n = store_lane_poll(app->lane, app->store, d, RTE_DIM(d));
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct tcp_flow *f = tcp_flow_lookup_id(ha_flow_table, (uint32_t)(d[i].w.id >> 32),
+							(uint32_t)d[i].w.id);
+		struct ha_flow *h = f ? tcp_flow_ctx(f) : NULL;
+
+		if (h == NULL || h->app != app || !h->store_parked || h->seq != d[i].w.seq) {
+			app->stats.store_stale++;
+			store_file_put(d[i].file);
+		} else {
+			store_resumed(h, &d[i]);
+		}
+	}
+}
+
 /* Verdicts from the control plane for this lcore's parked requests. */
 static void
 ha_poll(void *state, uint64_t now_us)
@@ -597,8 +682,11 @@ ha_poll(void *state, uint64_t now_us)
 		struct store *old = app->store;
 
 		app->store = __atomic_exchange_n(&app->pending_store, NULL, __ATOMIC_ACQ_REL);
+		store_attach(app->store, app->lane);
 		__atomic_store_n(&app->retired_store, old, __ATOMIC_RELEASE);
 	}
+	if (app->lane != NULL)
+		store_answers(app);
 	n = authsvc_take_verdicts(app->lcore, v, RTE_DIM(v));
 	for (unsigned int i = 0; i < n; i++) {
 		/* the lcore is an online RCU reader: the flow cannot be freed under us */
@@ -792,6 +880,7 @@ on_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
 	}
 	h->app = app;
 	h->flow = f;
+	h->store_id = (uint64_t)tcp_flow_id(f) << 32 | tcp_flow_gen(f);
 	if (tls_enabled() && tcp_flow_tuple(f)->lport == tls_port()) {
 		h->tls = tls_conn_new(f, app->lcore);
 		if (h->tls == NULL) {
@@ -989,6 +1078,8 @@ on_closed(struct tcp_flow *f, void *ctx, enum tcp_close_reason reason)
 	if (h->ntlm_started)
 		authsvc_flow_closed(h->app->lcore, tcp_flow_id(f), tcp_flow_gen(f));
 	response_done(h);
+	free(h->park_extra); /* a store lookup's answer finds the flow gone: it drops its file */
+	h->park_extra = NULL;
 	gate_forget(&h->auth, &h->app->gate);
 	flow_unlink(h);
 	h->app->stats.active--;
@@ -1024,7 +1115,26 @@ http_init(uint16_t nb_lcores)
 	conn_conf.limits.accept_chunked = true;
 	conn_conf.stats = NULL;
 	ha_nb_lcores = nb_lcores;
+	if (cur_http()->port != 0 && cur_http()->store_threads > 0) {
+		struct resolver_conf rc = {
+			.threads = cur_http()->store_threads,
+			.lanes = nb_lcores,
+			.queue = cur_http()->store_queue,
+		};
+
+		store_resolver = resolver_create(&rc);
+		if (store_resolver == NULL)
+			return -errno;
+	}
 	return 0;
+}
+
+/* On the main lcore after every lcore stopped: the lanes are gone, their lookups freed here. */
+static void
+http_fini(void)
+{
+	resolver_destroy(store_resolver);
+	store_resolver = NULL;
 }
 
 /* Listens on [http] port on this lcore's engine (nothing when the port is 0). */
@@ -1058,12 +1168,24 @@ http_lcore_init(const struct dp_app_env *env, void **state_out)
 		rte_free(app);
 		return rc;
 	}
+	if (store_resolver != NULL) {
+		app->lane = store_lane_create(store_resolver, env->lcore_index,
+					      cur_http()->store_queue);
+		if (app->lane == NULL) {
+			rc = -errno;
+			store_destroy(app->store);
+			rte_free(app);
+			return rc;
+		}
+		store_attach(app->store, app->lane);
+	}
 	app->now_s = wall_seconds();
 	rc = tcp_listen(env->tcp, cur_http()->port, &http_callbacks, app);
 	if (rc == 0 && tls_enabled())
 		rc = tcp_listen(env->tcp, tls_port(), &http_callbacks, app);
 	if (rc < 0) {
 		store_destroy(app->store);
+		store_lane_destroy(app->lane);
 		rte_free(app);
 		return rc;
 	}
@@ -1082,6 +1204,7 @@ http_lcore_fini(void *state)
 		return;
 	ha_lcores[app->lcore] = NULL;
 	store_destroy(app->store);
+	store_lane_destroy(app->lane);
 	rte_free(app);
 }
 
@@ -1121,8 +1244,14 @@ http_tick(void *state, uint64_t now_us)
 		}
 		if (h->parked && since(now_us, h->parked_since_us) > park_timeout_us) {
 			/* the verdict was lost (ring full): a late one finds seq moved on */
-			app->gate.parked_timeouts++;
+			if (h->store_parked)
+				app->stats.store_timeouts++;
+			else
+				app->gate.parked_timeouts++;
 			h->parked = false;
+			h->store_parked = false;
+			free(h->park_extra);
+			h->park_extra = NULL;
 			h->seq++;
 			if (h->tls == NULL)
 				tcp_recv_resume(h->flow);
@@ -1200,6 +1329,7 @@ static const struct dp_app http_app = {
 	.tick = http_tick,
 	.tick_us = 500000,
 	.lcore_fini = http_lcore_fini,
+	.fini = http_fini,
 };
 
 int
@@ -1222,9 +1352,10 @@ http_svc_reconfigure(const struct http_svc_conf *http, const struct gate_conf *g
 
 	if (http->port != cur->port || http->max_request_line != cur->max_request_line ||
 	    http->max_header_bytes != cur->max_header_bytes ||
-	    http->max_headers != cur->max_headers || http->max_body != cur->max_body) {
-		DP_LOG(WARNING,
-		       "reload: [http] port or request limits changed: they need a restart");
+	    http->max_headers != cur->max_headers || http->max_body != cur->max_body ||
+	    http->store_threads != cur->store_threads || http->store_queue != cur->store_queue) {
+		DP_LOG(WARNING, "reload: [http] port, request limits or store_threads/store_queue "
+				"changed: they need a restart");
 		restart++;
 	}
 	/*

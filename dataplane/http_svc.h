@@ -20,6 +20,8 @@ struct http_svc_conf {
 	char access_log[INI_STR];     /* combined-format log file; empty = off */
 	uint32_t shutdown_grace_s;    /* SIGTERM: how long open connections may finish */
 	uint32_t send_timeout_s;      /* a response with no byte acked for this long is reset */
+	uint32_t store_threads;	      /* content-store lookups on threads; 0 = on the lcores */
+	uint32_t store_queue;	      /* lookups an lcore may have out before 503 */
 };
 
 /* [http], relative to a struct http_svc_conf. */

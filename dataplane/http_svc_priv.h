@@ -32,13 +32,18 @@ struct ha_stats {
 	uint64_t drain_idle_closed; /* SIGTERM: idle keep-alive connections closed */
 	uint64_t drain_finished;    /* SIGTERM: connections closed after their last response */
 	uint64_t send_timeouts;	    /* a response no byte of which was acked for send_timeout_s */
+	uint64_t store_parked;	    /* requests that waited for a store lookup */
+	uint64_t store_busy;	    /* the lookup queue was full: 503 */
+	uint64_t store_stale;	    /* a lookup's answer found its request gone */
+	uint64_t store_timeouts;    /* a lookup not answered in the park timeout: 503 */
 };
 
 /* One per dataplane lcore, written by that lcore. */
 struct ha_lcore {
 	struct store *store;
-	struct store *pending_store;	 /* a reload's, handed over by the main thread */
-	struct store *retired_store;	 /* the one it replaced, for the main thread to destroy */
+	struct store *pending_store; /* a reload's, handed over by the main thread */
+	struct store *retired_store; /* the one it replaced, for the main thread to destroy */
+	struct store_lane *lane;     /* misses go to the resolver threads (NULL: looked up here) */
 	struct http_conn_conf conn_conf; /* per lcore: its stats pointer is this lcore's */
 	struct http_stats hstats;	 /* requests, parse errors by reason, status classes */
 	struct ha_flow *flows;
@@ -71,6 +76,9 @@ struct ha_flow {
 	bool peer_fin;
 	bool closing;		      /* FIN queued: nothing more is parsed */
 	bool parked;		      /* a request waits for a verdict; rx must not move */
+	bool store_parked;	      /* ... or for the content store: parked is set too */
+	char *park_extra;	      /* the auth headers its response owes (store_parked) */
+	uint64_t store_id;	      /* flow id and generation: the name store lookups answer */
 	uint32_t seq;		      /* the parked request's number, echoed by its verdict */
 	const struct site_conf *site; /* the parked request's */
 	bool ntlm_started;	      /* the control plane may hold an NTLM context for this flow */
@@ -89,6 +97,9 @@ struct ha_flow {
 	bool px_next_pending;	     /* the exchange ended meanwhile: parse what follows after */
 	struct accesslog_rec *px_log; /* its access-log line, posted when it ends */
 };
+
+/* The content store's lookup threads; NULL when [http] store_threads = 0. */
+extern struct resolver *store_resolver;
 
 /* The service's lcores, for telemetry (NULL where it does not run). */
 extern struct ha_lcore *ha_lcores[DP_MAX_LCORES];

@@ -9,6 +9,7 @@
 
 #include "common/counters.h"
 #include "control/authsvc_stats.h"
+#include "dataplane/http/resolver.h"
 #include "dataplane/http/sigbus.h"
 #include "dataplane/http_svc_priv.h"
 
@@ -54,6 +55,10 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	H(drain_idle_closed);
 	H(drain_finished);
 	H(send_timeouts);
+	H(store_parked);
+	H(store_busy);
+	H(store_stale);
+	H(store_timeouts);
 #undef H
 	rte_tel_data_add_dict_u64(d, "body_bytes_discarded", hs.body_bytes_discarded);
 	/* pages of files truncated while mapped, replaced by zeros instead of a crash */
@@ -73,6 +78,48 @@ tel_http_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 					  hs.parse_errors[r]);
 	}
 	rte_tel_data_add_dict_container(d, "parse_errors", errs, 0);
+	return 0;
+}
+
+/* The content store's misses: lookups handed to the resolver threads and how long they took. */
+static int
+tel_http_store(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct store_lane_stats sum;
+	struct resolver_stats rs = {0};
+	uint64_t max = 0;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned int i = 0; i < ha_nb_lcores; i++) {
+		const struct ha_lcore *app = ha_lcores[i];
+
+		/* the lane, not the store: a reload frees stores under a reader's feet */
+		if (app == NULL || app->lane == NULL)
+			continue;
+		counters_add(&sum, store_lane_stats(app->lane), sizeof(sum));
+		max = RTE_MAX(max, store_lane_stats(app->lane)->latency_ns_max);
+	}
+	if (store_resolver != NULL)
+		resolver_stats(store_resolver, &rs);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "resolver_on", store_resolver != NULL);
+#define S(f) rte_tel_data_add_dict_u64(d, #f, sum.f)
+	S(posted);
+	S(coalesced);
+	S(completed);
+	S(queue_full);
+	S(delivered);
+	S(inflight);
+#undef S
+	rte_tel_data_add_dict_u64(d, "latency_us_avg",
+				  sum.completed ? sum.latency_ns_sum / sum.completed / 1000 : 0);
+	rte_tel_data_add_dict_u64(d, "latency_us_max", max / 1000);
+	rte_tel_data_add_dict_u64(d, "resolve_us_avg",
+				  sum.completed ? sum.resolve_ns_sum / sum.completed / 1000 : 0);
+	rte_tel_data_add_dict_u64(d, "resolved", rs.resolved);
+	rte_tel_data_add_dict_u64(d, "resolver_busy_us", rs.busy_ns / 1000);
 	return 0;
 }
 
@@ -119,6 +166,8 @@ ha_telemetry_init(void)
 	rte_telemetry_register_cmd(
 		"/authgate/http/stats", tel_http_stats,
 		"HTTP: requests, status classes, bytes, parse errors by reason, timeouts");
+	rte_telemetry_register_cmd("/authgate/http/store", tel_http_store,
+				   "HTTP: content-store lookups off the lcores, latency, cache");
 	authsvc_telemetry_init(gate_counters);
 }
 

@@ -304,6 +304,8 @@ http_serve(const struct h1_request *req, struct store *st, const struct http_opt
 	}
 	rc = store_open(st, path, plen, &f);
 	if (rc != 0) {
+		if (rc == -EINPROGRESS || rc == -EBUSY)
+			return rc; /* no response: the caller parks the request, or answers 503 */
 		http_error(rc == -ENOENT ? 404 : 500, keep_alive, head_only, opts, resp);
 		return 0;
 	}

@@ -64,7 +64,9 @@ struct http_response {
  * Decides the status for one parsed request and builds the response: GET/HEAD from the store
  * (200, 206, 304, 404, 416, multipart/byteranges), OPTIONS (200 with Allow), other methods
  * 405, bad targets 400. Returns 0, or -ENOSPC when the extra headers do not fit (the response
- * is then a 500). Never touches a socket.
+ * is then a 500). Never touches a socket. With a store that parks (store_park_as):
+ * -EINPROGRESS (the file is being looked up: park the request and run it again once
+ * store_lane_poll answers) or -EBUSY (the lookup queue is full: answer 503), resp unset.
  */
 int http_serve(const struct h1_request *req, struct store *st, const struct http_opts *opts,
 	       struct http_response *resp);

@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "dataplane/http/path.h"
-#include "dataplane/http/store.h"
+#include "dataplane/http/resolver.h"
 #include "dataplane/http/sigbus.h"
+#include "dataplane/http/store.h"
 
-#define STORE_BUCKETS 256
+#define STORE_BUCKETS	   256
+#define STORE_LANE_BUCKETS 64
 
 struct store_site {
 	char *root; /* realpath() of the configured root */
@@ -40,9 +42,52 @@ struct store {
 	uint64_t (*now_ns)(void);
 	uint64_t syscalls;
 	uint64_t neg_hits;
+	uint64_t gen;		  /* tells this store's lookups from a predecessor's */
+	struct store_lane *lane;  /* NULL: misses resolved here, synchronously */
+	bool may_park;		  /* store_park_as() was called: misses park from now on */
+	struct store_waiter park; /* under the name it gave last */
+	bool resumed;		  /* store_resume() left an outcome for the next store_open() */
+	struct store_done resume;
 	struct store_file *buckets[STORE_BUCKETS];
 	struct store_neg neg[STORE_NEG_SLOTS];
 };
+
+/*
+ * A miss handed to a resolver thread. The lcore fills the first part and never writes it
+ * again once posted; the resolver writes the second part; the rings order the two.
+ */
+struct store_lookup {
+	uint64_t gen;
+	uint64_t posted_ns; /* the store's clock: when it was decided, for checked_ns */
+	uint64_t mono_ns;   /* CLOCK_MONOTONIC at post, for the latency counter */
+	size_t key_len;
+	size_t root_len;	/* full[0..root_len) is the site root's realpath */
+	struct store_file *old; /* revalidation: the cached file, pinned, its identity compared */
+	const char *full;	/* root + relative path */
+	/* written by the resolver */
+	int rc;
+	bool same;		 /* old is still what the path names: no new mapping */
+	struct store_file *file; /* a new mapping, the lookup's reference */
+	uint64_t resolve_ns;
+	unsigned syscalls;
+	/* the lcore's again once answered */
+	struct store_lookup *hnext; /* in flight: the lane's chain; answered: the retired list */
+	struct store_waiter *waiters;
+	unsigned nwaiters, capw, delivered;
+	char key[]; /* key_len bytes and a NUL, then full */
+};
+
+struct store_lane {
+	struct resolver *r;
+	unsigned lane;
+	unsigned max_inflight;
+	struct store_lookup *cur;     /* answered, its waiters being handed their outcome */
+	struct store_lookup *retired; /* done: freed on the next poll (store_done.lk) */
+	struct store_lookup *inflight[STORE_LANE_BUCKETS];
+	struct store_lane_stats stats;
+};
+
+static uint64_t store_gens;
 
 static const struct {
 	const char *ext;
@@ -126,6 +171,7 @@ store_create(const struct store_conf *conf)
 	st->revalidate_ns = conf->revalidate_ns;
 	st->check_ns = conf->check_ns;
 	st->now_ns = conf->now_ns != NULL ? conf->now_ns : store_now_ns;
+	st->gen = __atomic_add_fetch(&store_gens, 1, __ATOMIC_RELAXED);
 	st->sites = calloc(conf->nsites ? conf->nsites : 1, sizeof(*st->sites));
 	if (st->sites == NULL) {
 		err = ENOMEM;
@@ -197,6 +243,7 @@ store_destroy(struct store *st)
 
 	if (st == NULL)
 		return;
+	store_resume_end(st);
 	for (i = 0; i < STORE_BUCKETS; i++) {
 		struct store_file *f = st->buckets[i], *next;
 
@@ -250,37 +297,28 @@ store_site_for(const struct store *st, const char *path, size_t len, long *rest_
 }
 
 /*
- * Resolves the file and refuses what is outside the root after symlinks are followed.
- * Returns an open fd or -errno.
+ * Resolves full (root + relative path) and refuses what is outside the root (its first
+ * root_len bytes) once symlinks are followed. Returns an open fd or -errno; counts syscalls.
  */
 static int
-store_open_fd(struct store *st, const struct store_site *site, const char *rel, size_t rel_len,
-	      struct stat *sb)
+store_resolve_fd(const char *full, size_t root_len, struct stat *sb, unsigned *syscalls)
 {
-	char full[PATH_MAX], *real = NULL;
+	char *real = NULL;
 	int fd = -1, rc;
 
-	if (site->root == NULL)
-		return -ENOENT;
-	if (site->root_len + rel_len + 1 > sizeof(full))
-		return -ENOENT;
-	memcpy(full, site->root, site->root_len);
-	memcpy(full + site->root_len, rel, rel_len);
-	full[site->root_len + rel_len] = '\0';
-
-	st->syscalls++; /* realpath: an lstat per component, at least */
+	(*syscalls)++; /* realpath: an lstat per component, at least */
 	real = realpath(full, NULL);
 	if (real == NULL) {
 		rc = errno == ENOMEM ? -ENOMEM : -ENOENT;
 		goto cleanup;
 	}
-	if (strncmp(real, site->root, site->root_len) != 0 ||
-	    (real[site->root_len] != '/' && !(site->root_len == 1 && site->root[0] == '/'))) {
+	if (strncmp(real, full, root_len) != 0 ||
+	    (real[root_len] != '/' && !(root_len == 1 && full[0] == '/'))) {
 		rc = -ENOENT;
 		goto cleanup;
 	}
 	/* O_NOFOLLOW: the final component was resolved above; a swap since then is refused */
-	st->syscalls += 2; /* open, fstat */
+	*syscalls += 2; /* open, fstat */
 	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		rc = errno == ENOMEM ? -ENOMEM : -ENOENT;
@@ -297,6 +335,27 @@ cleanup:
 	if (fd >= 0)
 		close(fd);
 	free(real);
+	return rc;
+}
+
+/* The site's file rel, resolved on the calling thread. */
+static int
+store_open_fd(struct store *st, const struct store_site *site, const char *rel, size_t rel_len,
+	      struct stat *sb)
+{
+	char full[PATH_MAX];
+	unsigned calls = 0;
+	int rc;
+
+	if (site->root == NULL)
+		return -ENOENT;
+	if (site->root_len + rel_len + 1 > sizeof(full))
+		return -ENOENT;
+	memcpy(full, site->root, site->root_len);
+	memcpy(full + site->root_len, rel, rel_len);
+	full[site->root_len + rel_len] = '\0';
+	rc = store_resolve_fd(full, site->root_len, sb, &calls);
+	st->syscalls += calls;
 	return rc;
 }
 
@@ -393,6 +452,67 @@ store_evict_one(struct store *st)
 	}
 }
 
+/* A path not found: remembered for revalidate_ns (a colliding path takes the slot over). */
+static void
+store_neg_note(struct store *st, const char *path, size_t len, uint64_t now)
+{
+	bool match;
+	struct store_neg *n;
+
+	if (len > STORE_NEG_KEY_MAX || st->revalidate_ns == 0)
+		return;
+	n = store_neg_slot(st, path, len, &match);
+	n->checked_ns = now;
+	n->len = (uint16_t)len;
+	memcpy(n->key, path, len);
+}
+
+static void
+store_neg_forget(struct store *st, const char *path, size_t len)
+{
+	bool match;
+	struct store_neg *n;
+
+	if (len > STORE_NEG_KEY_MAX)
+		return;
+	n = store_neg_slot(st, path, len, &match);
+	if (match)
+		n->len = 0; /* it exists now */
+}
+
+/* The cache takes a reference of its own to f, checked at now. */
+static void
+store_insert(struct store *st, unsigned b, struct store_file *f, uint64_t now)
+{
+	f->checked_ns = now;
+	f->fstat_ns = now;
+	f->check_ns = st->check_ns;
+	f->now_ns = st->now_ns;
+	if (st->nfiles >= st->max_files)
+		store_evict_one(st);
+	store_file_get(f);
+	f->next = st->buckets[b];
+	st->buckets[b] = f;
+	st->nfiles++;
+}
+
+static inline struct store_file **
+store_find(struct store *st, unsigned b, const char *path, size_t len)
+{
+	struct store_file **pp;
+
+	for (pp = &st->buckets[b]; *pp != NULL; pp = &(*pp)->next)
+		if (strlen((*pp)->key) == len && memcmp((*pp)->key, path, len) == 0)
+			break;
+	return pp;
+}
+
+static int store_post(struct store *st, const struct store_site *site, const char *path, size_t len,
+		      size_t rest, struct store_file *cached, uint64_t now,
+		      const struct store_waiter *w);
+static int store_take_resume(struct store *st, const char *path, size_t len,
+			     struct store_file **file_out);
+
 int
 store_open(struct store *st, const char *path, size_t len, struct store_file **file_out)
 {
@@ -413,9 +533,7 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 
 	now = st->now_ns();
 	b = store_hash(path, len);
-	for (pp = &st->buckets[b]; *pp != NULL; pp = &(*pp)->next)
-		if (strlen((*pp)->key) == len && memcmp((*pp)->key, path, len) == 0)
-			break;
+	pp = store_find(st, b, path, len);
 
 	if (*pp != NULL && now - (*pp)->checked_ns < st->revalidate_ns) {
 		store_file_get(*pp);
@@ -432,29 +550,28 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 			return -ENOENT;
 		}
 	}
+	/*
+	 * A resumed request finds its outcome installed above, as a rule; here when it could
+	 * not be (not cacheable, or a reload's new store): it gets what was looked up for it.
+	 */
+	if (st->resumed) {
+		rc = store_take_resume(st, path, len, file_out);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+	if (st->may_park && st->lane != NULL)
+		return store_post(st, site, path, len, (size_t)rest, *pp, now, &st->park);
+
 	fd = store_open_fd(st, site, path + rest, len - (size_t)rest, &sb);
 	if (fd < 0) {
 		/* vanished or now refused: forget it; responses in flight keep their mapping */
 		if (*pp != NULL)
 			store_unlink(st, pp);
-		if (fd == -ENOENT && len <= STORE_NEG_KEY_MAX && st->revalidate_ns > 0) {
-			bool match;
-			struct store_neg *n = store_neg_slot(st, path, len, &match);
-
-			/* a colliding path takes the slot over: the table only saves work */
-			n->checked_ns = now;
-			n->len = (uint16_t)len;
-			memcpy(n->key, path, len);
-		}
+		if (fd == -ENOENT)
+			store_neg_note(st, path, len, now);
 		return fd;
 	}
-	if (len <= STORE_NEG_KEY_MAX) {
-		bool match;
-		struct store_neg *n = store_neg_slot(st, path, len, &match);
-
-		if (match)
-			n->len = 0; /* it exists now */
-	}
+	store_neg_forget(st, path, len);
 	if (*pp != NULL) {
 		if (store_same(*pp, &sb)) {
 			st->syscalls++;
@@ -473,18 +590,330 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 		close(fd);
 		return rc;
 	}
-	f->checked_ns = now;
-	f->fstat_ns = now;
-	f->check_ns = st->check_ns;
-	f->now_ns = st->now_ns;
-	if (st->nfiles >= st->max_files)
-		store_evict_one(st);
-	f->next = st->buckets[b];
-	st->buckets[b] = f;
-	st->nfiles++;
-	store_file_get(f);
+	store_insert(st, b, f, now);
+	/* the cache took its own: the one store_map made is the caller's */
 	*file_out = f;
 	return 0;
+}
+
+/* --- misses off the lcore --- */
+
+static uint64_t
+store_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO */
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct store_lane *
+store_lane_create(struct resolver *r, unsigned lane, unsigned max_inflight)
+{
+	struct store_lane *l;
+
+	if (r == NULL || lane >= resolver_lanes(r)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return NULL;
+	l->r = r;
+	l->lane = lane;
+	l->max_inflight = max_inflight ? max_inflight : 256;
+	/* an answer always finds room on its way back: the lane never has more out */
+	if (l->max_inflight > resolver_capacity(r))
+		l->max_inflight = resolver_capacity(r);
+	return l;
+}
+
+void
+store_lookup_free(struct store_lookup *lk)
+{
+	if (lk == NULL)
+		return;
+	store_file_put(lk->file);
+	store_file_put(lk->old);
+	free(lk->waiters);
+	free(lk);
+}
+
+static void
+store_lane_free_retired(struct store_lane *l)
+{
+	while (l->retired != NULL) {
+		struct store_lookup *lk = l->retired;
+
+		l->retired = lk->hnext;
+		store_lookup_free(lk);
+	}
+}
+
+void
+store_lane_destroy(struct store_lane *l)
+{
+	if (l == NULL)
+		return;
+	store_lane_free_retired(l);
+	if (l->cur != NULL) {
+		/* answered, not every waiter told: nobody will ask any more */
+		store_lookup_free(l->cur);
+		l->cur = NULL;
+	}
+	/* the ones still out belong to the resolver's rings now: resolver_destroy frees them */
+	free(l);
+}
+
+const struct store_lane_stats *
+store_lane_stats(const struct store_lane *l)
+{
+	return &l->stats;
+}
+
+void
+store_attach(struct store *st, struct store_lane *l)
+{
+	st->lane = l;
+}
+
+void
+store_park_as(struct store *st, uint64_t id, uint32_t seq)
+{
+	st->park.id = id;
+	st->park.seq = seq;
+	st->may_park = true;
+}
+
+static int
+store_add_waiter(struct store_lookup *lk, const struct store_waiter *w)
+{
+	if (lk->nwaiters == lk->capw) {
+		unsigned cap = lk->capw ? lk->capw * 2 : 4;
+		struct store_waiter *nw = realloc(lk->waiters, cap * sizeof(*nw));
+
+		if (nw == NULL)
+			return -ENOMEM;
+		lk->waiters = nw;
+		lk->capw = cap;
+	}
+	lk->waiters[lk->nwaiters++] = *w;
+	return 0;
+}
+
+/*
+ * A miss to the resolver: -EINPROGRESS (the caller parks under w), -EBUSY (the lane is full),
+ * -ENOENT (nothing to look up), -ENOMEM.
+ */
+static int
+store_post(struct store *st, const struct store_site *site, const char *path, size_t len,
+	   size_t rest, struct store_file *cached, uint64_t now, const struct store_waiter *w)
+{
+	struct store_lane *l = st->lane;
+	unsigned h = store_hash(path, len) % STORE_LANE_BUCKETS;
+	size_t rel_len = len - rest;
+	struct store_lookup *lk;
+	char *full;
+
+	for (lk = l->inflight[h]; lk != NULL; lk = lk->hnext) {
+		if (lk->gen == st->gen && lk->key_len == len && memcmp(lk->key, path, len) == 0) {
+			/* the same path is being looked up: wait for that answer */
+			if (store_add_waiter(lk, w) != 0)
+				return -ENOMEM;
+			l->stats.coalesced++;
+			return -EINPROGRESS;
+		}
+	}
+	if (site->root == NULL || site->root_len + rel_len + 1 > PATH_MAX)
+		return -ENOENT;
+	if (l->stats.inflight >= l->max_inflight) {
+		l->stats.queue_full++;
+		return -EBUSY;
+	}
+	lk = calloc(1, sizeof(*lk) + len + 1 + site->root_len + rel_len + 1);
+	if (lk == NULL || store_add_waiter(lk, w) != 0) {
+		free(lk);
+		return -ENOMEM;
+	}
+	lk->gen = st->gen;
+	lk->posted_ns = now;
+	lk->mono_ns = store_mono_ns();
+	lk->key_len = len;
+	memcpy(lk->key, path, len);
+	full = lk->key + len + 1;
+	memcpy(full, site->root, site->root_len);
+	memcpy(full + site->root_len, path + rest, rel_len);
+	lk->full = full;
+	lk->root_len = site->root_len;
+	if (cached != NULL) {
+		/* revalidation: kept alive while the resolver compares it with the path */
+		store_file_get(cached);
+		lk->old = cached;
+	}
+	lk->hnext = l->inflight[h];
+	l->inflight[h] = lk;
+	if (resolver_post(l->r, l->lane, lk) != 0) {
+		l->inflight[h] = lk->hnext;
+		store_lookup_free(lk);
+		l->stats.queue_full++;
+		return -EBUSY;
+	}
+	l->stats.posted++;
+	l->stats.inflight++;
+	return -EINPROGRESS;
+}
+
+void
+store_lookup_run(struct store_lookup *lk)
+{
+	uint64_t t0 = store_mono_ns();
+	struct stat sb;
+	int fd;
+
+	fd = store_resolve_fd(lk->full, lk->root_len, &sb, &lk->syscalls);
+	if (fd < 0) {
+		lk->rc = fd;
+	} else if (lk->old != NULL && store_same(lk->old, &sb)) {
+		/* only the identity fields are read: they never change once mapped */
+		lk->syscalls++;
+		close(fd);
+		lk->same = true;
+		lk->rc = 0;
+	} else {
+		lk->syscalls++; /* mmap */
+		lk->rc = store_map(lk->key, lk->key_len, fd, &sb, &lk->file);
+		if (lk->rc != 0)
+			close(fd);
+	}
+	lk->resolve_ns = store_mono_ns() - t0;
+}
+
+const char *
+store_lookup_path(const struct store_lookup *lk)
+{
+	return lk->full;
+}
+
+/* An answer into st's cache, as the synchronous path would have left it. */
+static void
+store_install(struct store *st, struct store_lookup *lk)
+{
+	bool mine = st != NULL && st->gen == lk->gen;
+	unsigned b = store_hash(lk->key, lk->key_len);
+	struct store_file **pp = mine ? store_find(st, b, lk->key, lk->key_len) : NULL;
+
+	if (!mine)
+		return; /* a reload replaced the store: the outcome still goes to its waiters */
+	st->syscalls += lk->syscalls;
+	if (lk->rc != 0) {
+		if (*pp != NULL)
+			store_unlink(st, pp);
+		if (lk->rc == -ENOENT)
+			store_neg_note(st, lk->key, lk->key_len, lk->posted_ns);
+		return;
+	}
+	store_neg_forget(st, lk->key, lk->key_len);
+	if (lk->same) {
+		if (*pp == lk->old) {
+			lk->old->checked_ns = lk->posted_ns;
+		} else if (*pp == NULL) {
+			/* evicted meanwhile, yet unchanged: back in */
+			store_insert(st, b, lk->old, lk->posted_ns);
+		}
+		return;
+	}
+	if (*pp != NULL)
+		store_unlink(st, pp);
+	store_insert(st, b, lk->file, lk->posted_ns);
+}
+
+unsigned
+store_lane_poll(struct store_lane *l, struct store *st, struct store_done *out, unsigned n)
+{
+	unsigned k = 0;
+
+	if (l->retired != NULL)
+		store_lane_free_retired(l);
+	while (k < n) {
+		struct store_lookup *lk = l->cur;
+
+		if (lk == NULL) {
+			struct store_lookup **pp;
+			uint64_t lat;
+
+			if (l->stats.inflight == 0 || resolver_take(l->r, l->lane, &lk, 1) == 0)
+				break;
+			pp = &l->inflight[store_hash(lk->key, lk->key_len) % STORE_LANE_BUCKETS];
+			while (*pp != lk)
+				pp = &(*pp)->hnext;
+			*pp = lk->hnext;
+			lk->hnext = NULL;
+			l->stats.inflight--;
+			l->stats.completed++;
+			lat = store_mono_ns() - lk->mono_ns;
+			l->stats.latency_ns_sum += lat;
+			if (lat > l->stats.latency_ns_max)
+				l->stats.latency_ns_max = lat;
+			l->stats.resolve_ns_sum += lk->resolve_ns;
+			if (st != NULL)
+				store_install(st, lk);
+			l->cur = lk;
+		}
+		while (k < n && lk->delivered < lk->nwaiters) {
+			struct store_done *d = &out[k++];
+
+			d->w = lk->waiters[lk->delivered++];
+			d->rc = lk->rc;
+			d->file = NULL;
+			d->lk = lk;
+			if (lk->rc == 0) {
+				d->file = lk->same ? lk->old : lk->file;
+				store_file_get(d->file);
+			}
+			l->stats.delivered++;
+		}
+		if (lk->delivered == lk->nwaiters) {
+			lk->hnext = l->retired;
+			l->retired = lk;
+			l->cur = NULL;
+		}
+	}
+	return k;
+}
+
+void
+store_resume(struct store *st, struct store_done *d)
+{
+	store_resume_end(st);
+	st->resume = *d;
+	st->resumed = true;
+	d->file = NULL; /* the store holds it now */
+}
+
+void
+store_resume_end(struct store *st)
+{
+	if (!st->resumed)
+		return;
+	st->resumed = false;
+	store_file_put(st->resume.file);
+	st->resume.file = NULL;
+}
+
+/* The outcome store_resume() left, if path is the one it was for; -EAGAIN if not. */
+static int
+store_take_resume(struct store *st, const char *path, size_t len, struct store_file **file_out)
+{
+	const struct store_lookup *lk = st->resume.lk;
+	int rc = st->resume.rc;
+
+	if (lk == NULL || lk->key_len != len || memcmp(lk->key, path, len) != 0)
+		return -EAGAIN;
+	st->resumed = false;
+	if (rc == 0)
+		*file_out = st->resume.file;
+	st->resume.file = NULL;
+	return rc;
 }
 
 int

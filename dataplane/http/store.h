@@ -93,6 +93,84 @@ int store_file_check(struct store_file *f);
 /* Content-Type for a file name by extension; application/octet-stream by default. */
 const char *store_content_type(const char *name, size_t len);
 
+/*
+ * --- Misses off the lcore ---
+ *
+ * With a lane attached (store_attach), a miss or a revalidation does not block the calling
+ * thread: store_open() posts a lookup to a resolver thread (resolver.h) and answers
+ * -EINPROGRESS, and the caller parks the request under the name it gave store_park_as().
+ * store_lane_poll() takes the answers back: it installs them in the cache (hits, 404s,
+ * same-file reuse all as with the synchronous path) and hands each parked request its
+ * outcome. Lookups of one path coalesce: the second request for it waits on the first's.
+ * -EBUSY means the lane's queue is full (the caller answers 503). Without a lane, or before
+ * the first store_park_as(), store_open() resolves synchronously as before.
+ */
+struct resolver;
+struct store_lane;
+struct store_lookup;
+
+/* Who waits for a lookup: the caller's names, so that a request gone meanwhile is told apart. */
+struct store_waiter {
+	uint64_t id;
+	uint32_t seq;
+};
+
+/* One parked request's outcome. */
+struct store_done {
+	struct store_waiter w;
+	int rc;			 /* 0: file is a reference of the waiter's own; else -errno */
+	struct store_file *file; /* the caller drops it (store_file_put) if it no longer wants it */
+	const struct store_lookup *lk; /* for store_resume(); valid until the next poll */
+};
+
+/* Lcore-written counters of a lane; telemetry sums them. */
+struct store_lane_stats {
+	uint64_t posted;	 /* lookups handed to the resolver */
+	uint64_t coalesced;	 /* requests that joined a lookup already in flight */
+	uint64_t completed;	 /* answers taken back */
+	uint64_t queue_full;	 /* refused: max_inflight lookups already out (503) */
+	uint64_t delivered;	 /* outcomes handed to parked requests */
+	uint64_t latency_ns_sum; /* post to answer taken, summed over completed */
+	uint64_t latency_ns_max;
+	uint64_t resolve_ns_sum; /* time the resolver spent in the syscalls, summed */
+	uint64_t inflight;	 /* gauge */
+};
+
+/*
+ * The lcore side of lane `lane` of r: at most max_inflight lookups out at once (0: 256).
+ * It outlives the stores attached to it (a reload swaps the store, not the lane); lookups
+ * still out when it is destroyed are freed by resolver_destroy().
+ */
+struct store_lane *store_lane_create(struct resolver *r, unsigned lane, unsigned max_inflight);
+void store_lane_destroy(struct store_lane *l);
+const struct store_lane_stats *store_lane_stats(const struct store_lane *l);
+
+/* From now on st's misses go to l (NULL: synchronous again). */
+void store_attach(struct store *st, struct store_lane *l);
+
+/*
+ * From now on a miss of st parks (with a lane attached) under this name instead of
+ * blocking: name every request before it reaches store_open().
+ */
+void store_park_as(struct store *st, uint64_t id, uint32_t seq);
+
+/* Answers taken back, installed into st, and up to n outcomes for parked requests. */
+unsigned store_lane_poll(struct store_lane *l, struct store *st, struct store_done *out,
+			 unsigned n);
+
+/*
+ * The next store_open() of d's path on st answers d's outcome (taking d->file): the request
+ * it parked runs again and finds what was looked up for it, cached or not. store_resume_end()
+ * drops the outcome if that request did not get to store_open() after all.
+ */
+void store_resume(struct store *st, struct store_done *d);
+void store_resume_end(struct store *st);
+
+/* The resolver's side (resolver.c): does the blocking work of one lookup, any thread. */
+void store_lookup_run(struct store_lookup *lk);
+/* Frees a lookup never answered (shutdown): drops what it holds. */
+void store_lookup_free(struct store_lookup *lk);
+
 /* Cached entries, for tests and telemetry. */
 unsigned store_cached(const struct store *st);
 /* Syscalls the store made (realpath counts one), and 404s answered from the cache. */
