@@ -814,9 +814,9 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 			len = RTE_MIN(len, limit - f->snd_nxt); /* up to the next SACKed range */
 		if (len == 0)
 			break;
-		/* new data only: what is sent again goes as ordinary segments */
+		/* new data only (snd_max moves after the loop): resends go as ordinary segments */
 		segsz = 0;
-		if (e->p.tso && f->snd_nxt == f->snd_max && avail > smss && usable > smss) {
+		if (e->p.tso && seq_geq(f->snd_nxt, f->snd_max) && avail > smss && usable > smss) {
 			segsz = tso_segsz(f, smss);
 			tso = tso_len(f, avail, usable, segsz);
 			if (tso != 0)
