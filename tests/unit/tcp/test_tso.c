@@ -335,7 +335,7 @@ test_tso_rto_resends_plain(void **state)
 	base = h.sseq;
 	assert_int_equal(tcp_send(h.app.flow, h_pattern, size), size);
 	assert_int_equal(dev.tso_pkts, 1);
-	h_drain(&h); /* all ten lost */
+	h_drain(&h);	      /* all ten lost */
 	h_advance(&h, 20000); /* the tail loss probe: new data, an ordinary segment, lost too */
 	assert_int_equal(stats(&h)->tlp_probes, 1);
 	h_drain(&h);
