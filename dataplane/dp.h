@@ -32,13 +32,16 @@ struct dp_port {
 	uint32_t gateway;
 	struct rte_mempool *pool;
 	uint16_t nb_queues;
-	bool tx_ip_cksum;	/* port computes IPv4 header checksums */
-	bool tx_tcp_cksum;	/* port computes TCP checksums */
-	bool rx_cksum;		/* port reports checksum status in ol_flags */
+	bool tx_ip_cksum;  /* port computes IPv4 header checksums */
+	bool tx_tcp_cksum; /* port computes TCP checksums */
+	bool rx_cksum;	   /* port reports checksum status in ol_flags */
+
+	/* TSO, chosen by port.c's port_tso() */
 	bool tx_tso;		/* port segments large TCP packets (the engines may use it) */
 	const char *tso_why;	/* why not, for authgate-ctl ports */
 	uint16_t tso_mtu;	/* largest IPv4 packet its segmentation takes (net_tap: mtu - 14) */
 	uint32_t tso_max_bytes; /* payload per large packet its descriptors can carry */
+
 	volatile bool link_up;
 	struct dp_neigh_table *neigh; /* DP_NEIGH_SIZE entries */
 };

@@ -136,8 +136,8 @@ own_filter:
  * once, logged, and shown by authgate-ctl ports (tcp_tso).
  */
 static void
-port_tso(struct dp_port *port, const struct dp_port_conf *pc, const struct rte_eth_dev_info *info,
-	 struct rte_eth_conf *conf)
+port_tso(struct dp_port *port, const struct dp_conf *cfg, const struct dp_port_conf *pc,
+	 const struct rte_eth_dev_info *info, struct rte_eth_conf *conf)
 {
 	uint64_t need = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
 			RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
@@ -149,6 +149,9 @@ port_tso(struct dp_port *port, const struct dp_port_conf *pc, const struct rte_e
 		port->tso_why = "off (tso = no)";
 	else if ((conf->txmode.offloads & need) != need)
 		port->tso_why = "needs TCP checksum and multi-segment offloads";
+	else if (dp_impair_enabled(&cfg->impair))
+		/* the injector would lose a whole large packet where a wire loses one segment */
+		port->tso_why = "off ([impair] is set)";
 	if (port->tso_why != NULL) {
 		DP_LOG(INFO, "port %s: TSO %s: TCP output in MSS-sized segments", pc->name,
 		       port->tso_why);
@@ -264,7 +267,7 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 	}
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-	port_tso(port, pc, &info, &conf);
+	port_tso(port, dp->cfg, pc, &info, &conf);
 
 	rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
 	if (rc != 0) {
