@@ -313,8 +313,9 @@ int tcp_icmp_tuple(const struct rte_mbuf *m, struct tcp_tuple *tuple_out);
  * Output pacing by the caller. tcp_tx_budget() sets how many data segments (payload > 0,
  * retransmissions included) the engine may hand to tx from now on; a flow that wants to send
  * more waits in turn, and tcp_tx_resume() lets the waiting flows send within the budget set
- * since. The dataplane uses it to read its port between bursts of output. The default,
- * UINT32_MAX, never holds anything back. Pure ACKs, SYN-ACKs, FINs and RSTs are never held.
+ * since (a large TSO packet counts as the segments the port cuts it into). The dataplane uses it to
+ * read its port between bursts of output. The default, UINT32_MAX, never holds anything back. Pure
+ * ACKs, SYN-ACKs, FINs and RSTs are never held.
  */
 void tcp_tx_budget(struct tcp_engine *e, uint32_t segs);
 /* Returns segments sent (an ACK a waiting flow owed included). */
