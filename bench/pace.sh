@@ -6,6 +6,7 @@
 #   bench/pace.sh --key tap_rx_signal --values "yes no"
 #   bench/pace.sh --key link --values "tap af_xdp"     the lab's link (AUTHGATE_LAB_LINK)
 #   bench/pace.sh --key lcores --values "1 2"          dataplane lcores (AUTHGATE_LAB_LINK applies)
+#   bench/pace.sh --key tso --values "auto no"         [port] tso: large packets to the PMD or not
 #
 # Each round runs the burst once per --values entry of --key (default tx_step_segments; 0 =
 # not paced), in that order, each on a fresh lab; rounds alternate so machine noise hits every
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--key) key=$2; shift ;;
 	--extra) extra=$2; shift ;;
 	--section) section=$2; shift ;;
-	-h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "pace: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -70,6 +71,11 @@ for r in $(seq 1 "$rounds"); do
 			sed -e "s/^lcores = 0-1$/lcores = 0-$v\ncpus = 0-$(($(nproc) - 1))/" \
 				-e "/^\[dataplane\]/,/^\[/ s/^lcores = 1$/lcores = 1-$v/" \
 				"$TOP/configs/lab.ini" >"$conf"
+			[ -z "$extra" ] || sed -i "s/^\[dataplane\]$/[dataplane]\n$extra/" "$conf"
+			"$LAB" up "$conf" >/dev/null
+		elif [ "$key" = tso ]; then
+			# a [port] key: TSO on (auto, where the PMD offers it) or off
+			sed "s/^\[port lab\]$/[port lab]\ntso = $v/" "$TOP/configs/lab.ini" >"$conf"
 			[ -z "$extra" ] || sed -i "s/^\[dataplane\]$/[dataplane]\n$extra/" "$conf"
 			"$LAB" up "$conf" >/dev/null
 		elif [ "$key" = link ]; then

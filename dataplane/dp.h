@@ -35,6 +35,13 @@ struct dp_port {
 	bool tx_ip_cksum;  /* port computes IPv4 header checksums */
 	bool tx_tcp_cksum; /* port computes TCP checksums */
 	bool rx_cksum;	   /* port reports checksum status in ol_flags */
+
+	/* TSO, chosen by port.c's port_tso() */
+	bool tx_tso;		/* port segments large TCP packets (the engines may use it) */
+	const char *tso_why;	/* why not, for authgate-ctl ports */
+	uint16_t tso_mtu;	/* largest IPv4 packet its segmentation takes (net_tap: mtu - 14) */
+	uint32_t tso_max_bytes; /* payload per large packet its descriptors can carry */
+
 	volatile bool link_up;
 	struct dp_neigh_table *neigh; /* DP_NEIGH_SIZE entries */
 };
@@ -97,6 +104,11 @@ void dp_ports_close(struct dp *dp);
 int dp_tap_rx_signal_off(void);
 /* Offload flags as DPDK names them, space-separated ("none"); returns the length. */
 size_t dp_port_offloads_str(uint64_t offloads, bool tx, char *buf, size_t len);
+/*
+ * Whether every port segments large TCP packets (the engines send through any of them); then
+ * the smallest segmentation MTU goes to *mtu_out and *max_bytes is lowered to what all take.
+ */
+bool dp_ports_tso(const struct dp *dp, uint16_t *mtu_out, uint32_t *max_bytes);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 

@@ -14,6 +14,8 @@ static const struct ini_key dp_keys[] = {
 	INI_END,
 };
 
+static const char *const port_tso_choices[] = {"auto", "no", NULL};
+
 static const struct ini_key port_keys[] = {
 	INI_S(dp_port_conf, device, INI_STRING, NULL),
 	{"address", INI_IPV4_PREFIX, offsetof(struct dp_port_conf, addr), sizeof(uint32_t), 0, 0,
@@ -27,6 +29,7 @@ static const struct ini_key port_keys[] = {
 	INI_U(dp_port_conf, mbuf_cache, 0, 512, "256"),
 	INI_B(dp_port_conf, garp, "yes"),
 	INI_S(dp_port_conf, mac, INI_MAC, ""),
+	INI_E(dp_port_conf, tso, port_tso_choices, "auto"),
 	INI_END,
 };
 

@@ -24,6 +24,12 @@ struct dp_port_conf {
 	uint32_t mbuf_cache;
 	bool garp;    /* gratuitous ARP when the link comes up */
 	char mac[18]; /* xx:xx:xx:xx:xx:xx to set on the port, "" = the device's own */
+	uint8_t tso;  /* DP_TSO_AUTO: large TCP packets when the device segments them */
+};
+
+enum dp_tso_mode {
+	DP_TSO_AUTO = 0,
+	DP_TSO_NO,
 };
 
 struct dp_conf {

@@ -100,6 +100,7 @@ l4_engine_params(struct dp *dp, struct dp_lcore *lc, const struct tcp_conf *tc, 
 	p->csum_offload = offload;
 	p->tx_linear = linear;
 	tcp_conf_apply(tc, dp->nb_lcores, p);
+	p->tso = offload && !linear && dp_ports_tso(dp, &p->tso_mtu, &p->tso_max_bytes);
 	/* shed new connections while an eighth of the pool is all that is left */
 	p->pool_low_watermark = dp->ports[0].conf->mbufs / 8;
 	/* and keep an eighth of the receive pool for segments that free memory (ACKs) */

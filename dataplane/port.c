@@ -130,6 +130,68 @@ own_filter:
 	return 0;
 }
 
+/*
+ * TSO: the TCP engines hand the port packets of up to 64 KiB that it cuts into segments. It
+ * needs the port's TCP checksums and chains (the payload stays on the send queue). Decided
+ * once, logged, and shown by authgate-ctl ports (tcp_tso).
+ */
+static void
+port_tso(struct dp_port *port, const struct dp_conf *cfg, const struct dp_port_conf *pc,
+	 const struct rte_eth_dev_info *info, struct rte_eth_conf *conf)
+{
+	uint64_t need = RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_IPV4_CKSUM |
+			RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	uint32_t room = mbuf_data_room(pc->mtu) - RTE_PKTMBUF_HEADROOM;
+
+	if (!(info->tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO))
+		port->tso_why = "not offered";
+	else if (pc->tso == DP_TSO_NO)
+		port->tso_why = "off (tso = no)";
+	else if ((conf->txmode.offloads & need) != need)
+		port->tso_why = "needs TCP checksum and multi-segment offloads";
+	else if (dp_impair_enabled(&cfg->impair))
+		/* the injector would lose a whole large packet where a wire loses one segment */
+		port->tso_why = "off ([impair] is set)";
+	if (port->tso_why != NULL) {
+		DP_LOG(INFO, "port %s: TSO %s: TCP output in MSS-sized segments", pc->name,
+		       port->tso_why);
+		return;
+	}
+	conf->txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	port->tx_tso = true;
+	/*
+	 * net_tap segments with rte_gso and drops the packet when tso_segsz plus every header,
+	 * the Ethernet one included, exceeds the MTU (DPDK 22.11 to 26.x): its segments must
+	 * be 14 bytes short of a full MSS.
+	 */
+	port->tso_mtu = (uint16_t)pc->mtu;
+	if (strcmp(info->driver_name, "net_tap") == 0)
+		port->tso_mtu = (uint16_t)(pc->mtu - RTE_ETHER_HDR_LEN);
+	/* a chain is a header and a piece per send-queue mbuf, maybe one more at each end */
+	port->tso_max_bytes = UINT32_MAX;
+	if (info->tx_desc_lim.nb_seg_max > 3)
+		port->tso_max_bytes = (uint32_t)(info->tx_desc_lim.nb_seg_max - 3) * room;
+	DP_LOG(INFO, "port %s: TSO on: IPv4 segments up to %u bytes, %u payload bytes a packet",
+	       pc->name, port->tso_mtu, RTE_MIN(port->tso_max_bytes, 65535u));
+}
+
+bool
+dp_ports_tso(const struct dp *dp, uint16_t *mtu_out, uint32_t *max_bytes)
+{
+	uint16_t mtu = UINT16_MAX;
+
+	for (uint16_t p = 0; p < dp->nb_ports; p++) {
+		const struct dp_port *port = &dp->ports[p];
+
+		if (!port->tx_tso)
+			return false;
+		mtu = RTE_MIN(mtu, port->tso_mtu);
+		*max_bytes = RTE_MIN(*max_bytes, port->tso_max_bytes);
+	}
+	*mtu_out = mtu;
+	return dp->nb_ports > 0;
+}
+
 static int
 port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, uint16_t nb_queues)
 {
@@ -205,6 +267,7 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 	}
 	if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	port_tso(port, dp->cfg, pc, &info, &conf);
 
 	rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
 	if (rc != 0) {

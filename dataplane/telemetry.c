@@ -155,6 +155,9 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 				port->tx_ip_cksum && port->tx_tcp_cksum ? "port" : "software");
 			rte_tel_data_add_dict_string(p, "tcp_rx_checksum",
 						     port->rx_cksum ? "port verdict" : "software");
+			/* large packets the port segments, or MSS-sized ones and why */
+			rte_tel_data_add_dict_string(p, "tcp_tso",
+						     port->tx_tso ? "port" : port->tso_why);
 		}
 		rte_tel_data_add_dict_u64(p, "rx_packets", st.ipackets);
 		rte_tel_data_add_dict_u64(p, "rx_bytes", st.ibytes);

@@ -8,6 +8,8 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_gso.h>
 #include <rte_mbuf.h>
 #include <rte_tcp.h>
 #include <urcu-qsbr.h>
@@ -32,7 +34,10 @@
  * them); bench/tcp/callgrind.sh splits the count with xmit_raw's (segments built and sent).
  * Not in the count: net.c and steering (Ethernet/IPv4 validation, neighbour lookup, TX burst).
  *
- * usage: reqbench N FILE-SIZE [offload]
+ * usage: reqbench N FILE-SIZE [offload|tso]
+ *
+ * tso: the engine hands large packets to the "port", which cuts them with rte_gso and sums
+ * the pieces outside the count, as a NIC would (a NIC's segments: tso_segsz = the MSS).
  */
 #define APP_PORT 8080
 
@@ -240,12 +245,46 @@ static const struct tcp_callbacks app_cb = {
 	.closed = app_closed,
 };
 
-static bool offload;
+static bool offload, tso;
+static struct rte_gso_ctx gso;
+
+/* A NIC's segmentation: every large packet pending becomes its segments, in order. */
+static void
+port_segments(struct h *h)
+{
+	static struct rte_mbuf *pkts[H_MAX_OUT];
+	unsigned int n = 0;
+
+	for (unsigned int i = h->head; i < h->nout; i++) {
+		struct rte_mbuf *m = h->out[i], *segs[64];
+		int k;
+
+		if (!(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG)) {
+			pkts[n++] = m;
+			continue;
+		}
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
+		gso.gso_size = (uint16_t)(m->tso_segsz + m->l3_len + m->l4_len);
+		k = rte_gso_segment(m, &gso, segs, RTE_DIM(segs));
+		if (k <= 0 || n + (unsigned int)k > H_MAX_OUT) {
+			fprintf(stderr, "reqbench: segmentation failed (%d)\n", k);
+			exit(1);
+		}
+		rte_pktmbuf_free(m);
+		for (int j = 0; j < k; j++)
+			pkts[n++] = segs[j];
+	}
+	memcpy(h->out, pkts, n * sizeof(pkts[0]));
+	h->head = 0;
+	h->nout = n;
+}
 
 /* What the port does with an offloaded segment, before the client checks it. */
 static void
 port_sums(struct h *h)
 {
+	if (tso)
+		port_segments(h);
 	for (unsigned int i = h->head; i < h->nout; i++) {
 		struct rte_mbuf *m = h->out[i];
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
@@ -289,13 +328,17 @@ main(int argc, char **argv)
 	struct h_pkt p;
 	FILE *fp;
 
-	offload = argc > 3 && strcmp(argv[3], "offload") == 0;
+	tso = argc > 3 && strcmp(argv[3], "tso") == 0;
+	offload = tso || (argc > 3 && strcmp(argv[3], "offload") == 0);
 	if (rte_eal_init((int)RTE_DIM(eal) - 1, eal) < 0) {
 		fprintf(stderr, "EAL: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
 	h_pool = rte_pktmbuf_pool_create("reqbench", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 					 SOCKET_ID_ANY);
+	gso.direct_pool = h_pool;
+	gso.indirect_pool = h_pool;
+	gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
 	rcu_register_thread();
 	h_table = tcp_flow_table_create(4096, 1234);
 	if (h_pool == NULL || h_table == NULL || mkdtemp(dir) == NULL) {
@@ -360,6 +403,7 @@ main(int argc, char **argv)
 	h_drain(&h);
 	/* the harness checks the handshake in full: the port sums only from here on */
 	h.e->p.csum_offload = offload;
+	h.e->p.tso = tso;
 	/* a port that offloads checksums verifies them on receive too and says so per mbuf */
 	if (offload)
 		h.rx_ol_flags = RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD;
@@ -398,7 +442,8 @@ main(int argc, char **argv)
 	h_drain(&h);
 	CALLGRIND_STOP_INSTRUMENTATION;
 	segments(&h, &in1, &out1);
-	printf("requests=%u file_size=%zu offload=%d\n", n, size, offload);
+	printf("requests=%u file_size=%zu offload=%d tso=%d tso_packets=%lu\n", n, size, offload,
+	       tso, (unsigned long)tcp_engine_stats(h.e)->tso_out);
 	printf("segments_in=%lu segments_out=%lu data_segments_out=%lu bytes_out=%lu\n",
 	       (unsigned long)(in1 - in0), (unsigned long)(out1 - out0), (unsigned long)data_out,
 	       (unsigned long)body);

@@ -148,6 +148,7 @@ struct tcp_stats {
 	uint64_t no_mbuf;	  /* output segment lost: pool empty */
 	uint64_t send_nobufs;	  /* app sends cut short by an empty pool (retried by timer) */
 	uint64_t tx_budget_waits; /* flows that had to wait for the next round's TX budget */
+	uint64_t tso_out;	  /* large packets handed to the port (their segments: seg_out) */
 	uint64_t drops[TCP_DROP_REASON_MAX];
 	int64_t flows_by_state[TCP_STATE_MAX]; /* gauge of flows this engine owns */
 } __rte_cache_aligned;
@@ -210,6 +211,21 @@ struct tcp_engine_params {
 	bool csum_offload;
 	/* Copy payload into the header mbuf so every output mbuf is one segment. */
 	bool tx_linear;
+	/*
+	 * Port segments large packets (RTE_ETH_TX_OFFLOAD_TCP_TSO); taken only with csum_offload
+	 * and without tx_linear. New data that the windows allow for several segments goes out
+	 * as one packet (RTE_MBUF_F_TX_TCP_SEG, tso_segsz = the flow's segment size) of at most
+	 * tso_max_bytes payload and tso_max_segs segments; resends are ordinary segments.
+	 */
+	bool tso;
+	uint32_t tso_max_bytes; /* payload per large packet, capped so the IPv4 length fits */
+	uint16_t tso_max_segs;	/* segments the port cuts one packet into (net_tap: 64) */
+	/*
+	 * Largest IPv4 packet the port's segmentation may produce (0: mtu). net_tap (DPDK 22.11
+	 * to 26.x) checks tso_segsz plus every header, Ethernet included, against the MTU: it
+	 * needs mtu - 14, or it drops the packet.
+	 */
+	uint16_t tso_mtu;
 	uint32_t max_flows; /* flows this engine may own (TIME_WAIT is not a flow) */
 	/*
 	 * TIME_WAIT entries (about 100 bytes each, no flow) this engine keeps; when full, the
@@ -297,8 +313,9 @@ int tcp_icmp_tuple(const struct rte_mbuf *m, struct tcp_tuple *tuple_out);
  * Output pacing by the caller. tcp_tx_budget() sets how many data segments (payload > 0,
  * retransmissions included) the engine may hand to tx from now on; a flow that wants to send
  * more waits in turn, and tcp_tx_resume() lets the waiting flows send within the budget set
- * since. The dataplane uses it to read its port between bursts of output. The default,
- * UINT32_MAX, never holds anything back. Pure ACKs, SYN-ACKs, FINs and RSTs are never held.
+ * since (a large TSO packet counts as the segments the port cuts it into). The dataplane uses it to
+ * read its port between bursts of output. The default, UINT32_MAX, never holds anything back. Pure
+ * ACKs, SYN-ACKs, FINs and RSTs are never held.
  */
 void tcp_tx_budget(struct tcp_engine *e, uint32_t segs);
 /* Returns segments sent (an ACK a waiting flow owed included). */

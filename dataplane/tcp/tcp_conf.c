@@ -20,6 +20,7 @@ static const struct ini_key tcp_keys[] = {
 	INI_U(tcp_conf, idle_timeout_s, 0, 86400, "300"),
 	INI_U(tcp_conf, keepalive_s, 0, 86400, "0"),
 	INI_U(tcp_conf, persist_timeout_s, 0, 86400, "120"),
+	INI_U(tcp_conf, tso_max_bytes, 2048, 65535, "65535"),
 	INI_END,
 };
 
@@ -45,4 +46,5 @@ tcp_conf_apply(const struct tcp_conf *c, uint16_t nb_lcores, struct tcp_engine_p
 	p->idle_timeout_us = (uint64_t)c->idle_timeout_s * 1000000;
 	p->keepalive_us = (uint64_t)c->keepalive_s * 1000000;
 	p->persist_timeout_us = (uint64_t)c->persist_timeout_s * 1000000;
+	p->tso_max_bytes = c->tso_max_bytes;
 }

@@ -22,6 +22,7 @@ struct tcp_conf {
 	uint32_t idle_timeout_s;    /* 0 = off */
 	uint32_t keepalive_s;	    /* 0 = off */
 	uint32_t persist_timeout_s; /* zero window this long: RST (0 = off) */
+	uint32_t tso_max_bytes;	    /* payload of one large packet when the ports do TSO */
 };
 
 /* [tcp], relative to a struct tcp_conf. */

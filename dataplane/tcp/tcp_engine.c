@@ -15,8 +15,10 @@
 
 RTE_LOG_REGISTER(ag_logtype_tcp, authgate.tcp, NOTICE);
 
-#define TCP_CWND_MAX   (1u << 30)
-#define TCP_SYNACK_WND 65535u
+#define TCP_CWND_MAX (1u << 30)
+/* A large packet's IPv4 total length must fit 16 bits, with the longest headers. */
+#define TCP_TSO_MAX_BYTES (65535u - 20 - 60)
+#define TCP_SYNACK_WND	  65535u
 /* Linux's tcp_invalid_ratelimit: answers to invalid segments, per flow. */
 
 void
@@ -46,6 +48,8 @@ tcp_engine_params_init(struct tcp_engine_params *p)
 	p->keepalive_probes = 9;
 	p->challenge_ack_limit = 1000;
 	p->rx_flow_share = 16;
+	p->tso_max_bytes = TCP_TSO_MAX_BYTES;
+	p->tso_max_segs = 64;
 	p->seed = 0;
 }
 
@@ -228,8 +232,10 @@ cksum_odd_interior(const struct rte_mbuf *m)
 static int
 xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_t ack,
 	 uint8_t flags, uint16_t win, const uint8_t *opts, uint8_t optlen, struct tcp_flow *src,
-	 uint32_t off, uint32_t len)
+	 uint32_t off, uint32_t len, uint16_t tso_segsz)
 {
+	uint32_t nb_segs = 1;
+
 	struct rte_mbuf *m = rte_pktmbuf_alloc(e->p.hdr_pool);
 	struct rte_mbuf *last;
 	struct rte_ipv4_hdr *ip;
@@ -279,8 +285,15 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
 	ip->total_length = rte_cpu_to_be_16(m->pkt_len);
+	if (tso_segsz != 0 && len > tso_segsz)
+		nb_segs = (len + tso_segsz - 1) / tso_segsz;
+	else
+		tso_segsz = 0;
+	/* the port numbers the segments of a large packet on from its ID */
 	ip->packet_id =
-		rte_cpu_to_be_16(src != NULL ? src->ip_id++ : tcp_ip_id_stateless(e, tp, seq));
+		rte_cpu_to_be_16(src != NULL ? src->ip_id : tcp_ip_id_stateless(e, tp, seq));
+	if (src != NULL)
+		src->ip_id = (uint16_t)(src->ip_id + nb_segs);
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_TCP;
@@ -306,8 +319,16 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	 * segment as if it started on a 16-bit boundary: a chain with an odd-length segment
 	 * before its last gets a wrong checksum. Such a packet (the segment that spans an
 	 * odd-length response head and the file after it) is summed here; the rest offload.
+	 * net_tap segments a large packet (rte_gso) into chains that it sums the same way:
+	 * tso_len() never builds one with an odd-length piece before its last.
 	 */
-	if (e->p.csum_offload && likely(!cksum_odd_interior(m))) {
+	if (tso_segsz != 0) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
+		m->tso_segsz = tso_segsz;
+		/* with TCP_SEG: the pseudo-header sum without the length, as DPDK asks */
+		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		e->stats.tso_out++;
+	} else if (e->p.csum_offload && likely(!cksum_odd_interior(m))) {
 		m->ol_flags |=
 			RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
 		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
@@ -315,19 +336,22 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		th->cksum = tcp_cksum_ipv4_mbuf(m, ip, sizeof(*ip));
 	}
-	e->stats.seg_out++;
+	e->stats.seg_out += nb_segs;
 	e->stats.bytes_out += len;
-	if (len > 0 && e->tx_budget != UINT32_MAX && e->tx_budget > 0)
-		e->tx_budget--;
+	if (len > 0 && e->tx_budget != UINT32_MAX)
+		e->tx_budget -= RTE_MIN(e->tx_budget, nb_segs);
 	if (flags & TCP_FL_RST)
 		e->stats.rst_out++;
 	e->p.tx(e->p.tx_arg, m);
 	return 0;
 }
 
-/* A segment of flow f; ACK fields, window and options filled from the flow. */
+/*
+ * A segment of flow f; ACK fields, window and options filled from the flow. tso_segsz != 0:
+ * a large packet the port cuts into segments of that size.
+ */
 static int
-xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
+xmit_seg(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags, uint16_t tso_segsz)
 {
 	uint8_t opts[40];
 	uint8_t optlen;
@@ -345,7 +369,13 @@ xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
 	}
 	optlen = build_opts(f, opts, len == 0 && !(flags & (TCP_FL_RST | TCP_FL_FIN)));
 	return xmit_raw(f->e, &f->tuple, seq, f->rcv_nxt, flags, (uint16_t)(win >> f->rcv_wscale),
-			opts, optlen, f, seq - f->snd_una, len);
+			opts, optlen, f, seq - f->snd_una, len, tso_segsz);
+}
+
+static int
+xmit(struct tcp_flow *f, uint32_t seq, uint32_t len, uint8_t flags)
+{
+	return xmit_seg(f, seq, len, flags, 0);
 }
 
 void
@@ -361,7 +391,7 @@ tcp_send_bare_ack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq
 	uint8_t o[12];
 	uint8_t n = ts ? put_ts_opt(o, ts_now(e) + ts_offset, ts_recent) : 0;
 
-	xmit_raw(e, tp, seq, ack, TCP_FL_ACK, win, o, n, NULL, 0, 0);
+	xmit_raw(e, tp, seq, ack, TCP_FL_ACK, win, o, n, NULL, 0, 0, 0);
 }
 
 /* xorshift64*: not a secret, only unpredictable enough to blur a count (seeded from keys). */
@@ -472,7 +502,7 @@ tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t iss, 
 	uint8_t n = syn_opts(e, tp, ws, sack, ts, tsecr, o);
 
 	xmit_raw(e, tp, iss, ack, TCP_FL_SYN | TCP_FL_ACK, RTE_MIN(e->p.rcvbuf, TCP_SYNACK_WND), o,
-		 n, NULL, 0, 0);
+		 n, NULL, 0, 0, 0);
 }
 
 /* An active open's SYN: it offers every option (the SYN-ACK decides what is used). */
@@ -482,7 +512,7 @@ tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, uint16_t win)
 	uint8_t o[40];
 	uint8_t n = syn_opts(e, &f->tuple, true, true, true, 0, o);
 
-	return xmit_raw(e, &f->tuple, f->iss, 0, TCP_FL_SYN, win, o, n, f, 0, 0);
+	return xmit_raw(e, &f->tuple, f->iss, 0, TCP_FL_SYN, win, o, n, f, 0, 0, 0);
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to no connection. */
@@ -492,11 +522,11 @@ tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s)
 	if (s->flags & TCP_FL_RST)
 		return;
 	if (s->flags & TCP_FL_ACK)
-		xmit_raw(e, &s->tuple, s->ack, 0, TCP_FL_RST, 0, NULL, 0, NULL, 0, 0);
+		xmit_raw(e, &s->tuple, s->ack, 0, TCP_FL_RST, 0, NULL, 0, NULL, 0, 0, 0);
 	else
 		xmit_raw(e, &s->tuple, 0,
 			 s->seq + s->len + !!(s->flags & TCP_FL_SYN) + !!(s->flags & TCP_FL_FIN),
-			 TCP_FL_RST | TCP_FL_ACK, 0, NULL, 0, NULL, 0, 0);
+			 TCP_FL_RST | TCP_FL_ACK, 0, NULL, 0, NULL, 0, 0, 0);
 }
 
 static void
@@ -675,6 +705,65 @@ output_sack_recovery(struct tcp_flow *f, uint32_t end, uint32_t smss)
 	return sent;
 }
 
+/* The size the port cuts f's large packets into: even, so no piece it makes has an odd length. */
+static uint16_t
+tso_segsz(const struct tcp_flow *f, uint32_t smss)
+{
+	uint32_t dev = f->e->p.tso_mtu - 40 - ((f->flags & TF_TS) ? 12 : 0);
+
+	return (uint16_t)(RTE_MIN(smss, dev) & ~1u);
+}
+
+/*
+ * How much of [snd_nxt, snd_nxt + len) one large packet may carry: net_tap (and DPDK 22.11's
+ * software checksum) sums each piece of a chain as if it started on a 16-bit boundary, so a
+ * piece of odd length must end a segment. Pieces before it are even and the port cuts at
+ * even offsets (segsz is even), so every segment up to the last whole one before the odd
+ * piece ends is summed right; the segment spanning it goes out on its own (xmit_raw sums it).
+ */
+static uint32_t
+tso_even_len(const struct tcp_flow *f, uint32_t len, uint32_t segsz)
+{
+	const struct rte_mbuf *c = f->sndq_head;
+	uint32_t off = f->snd_nxt - f->snd_una, done = 0;
+
+	while (off >= c->data_len) {
+		off -= c->data_len;
+		c = c->next;
+	}
+	for (; done < len; c = c->next, off = 0) {
+		uint32_t n = RTE_MIN(len - done, (uint32_t)c->data_len - off);
+
+		done += n;
+		if ((n & 1) && done < len)
+			return done / segsz * segsz;
+	}
+	return len;
+}
+
+/*
+ * Payload for one large packet of new data, 0 when it should be an ordinary segment: whole
+ * segments only (the last may be short when it empties the queue), within the port's limits
+ * and the caller's pacing budget (counted in the port's segments).
+ */
+static uint32_t
+tso_len(struct tcp_flow *f, uint32_t avail, uint32_t usable, uint16_t segsz)
+{
+	struct tcp_engine *e = f->e;
+	uint32_t cap = RTE_MIN(e->p.tso_max_bytes, (uint32_t)e->p.tso_max_segs * segsz);
+	uint32_t len;
+
+	if (e->tx_budget != UINT32_MAX)
+		cap = (uint32_t)RTE_MIN((uint64_t)cap, (uint64_t)e->tx_budget * segsz);
+	len = RTE_MIN(RTE_MIN(avail, usable), cap);
+	if (len < avail)
+		len -= len % segsz;
+	if (len <= segsz)
+		return 0;
+	len = tso_even_len(f, len, segsz);
+	return len > segsz ? len : 0;
+}
+
 /* Normal transmission: new data (or go-back-N resends) as cwnd and the peer's window allow. */
 static bool
 output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
@@ -683,7 +772,8 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 	bool sent = false;
 
 	for (;;) {
-		uint32_t inflight, avail, usable, len, limit = end, sacked = 0;
+		uint32_t inflight, avail, usable, len, limit = end, sacked = 0, tso;
+		uint16_t segsz;
 		uint8_t flags = TCP_FL_ACK;
 
 		/*
@@ -724,6 +814,16 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 			len = RTE_MIN(len, limit - f->snd_nxt); /* up to the next SACKed range */
 		if (len == 0)
 			break;
+		/* new data only (snd_max moves after the loop): resends go as ordinary segments */
+		segsz = 0;
+		if (e->p.tso && seq_geq(f->snd_nxt, f->snd_max) && avail > smss && usable > smss) {
+			segsz = tso_segsz(f, smss);
+			tso = tso_len(f, avail, usable, segsz);
+			if (tso != 0)
+				len = tso;
+			else
+				segsz = 0;
+		}
 		/* Sender SWS avoidance: a runt only when it empties the queue or nothing flies. */
 		if (len < smss && len < avail && inflight > 0)
 			break;
@@ -741,7 +841,7 @@ output_window(struct tcp_flow *f, uint32_t end, uint32_t win, uint32_t smss)
 		}
 		if (seq_lt(f->snd_nxt, f->snd_max))
 			e->stats.retransmits++;
-		if (xmit(f, f->snd_nxt, len, flags) != 0)
+		if (xmit_seg(f, f->snd_nxt, len, flags, segsz) != 0)
 			break;
 		f->snd_nxt += len;
 		if (flags & TCP_FL_FIN) {
@@ -1508,6 +1608,11 @@ tcp_engine_create(const struct tcp_engine_params *p)
 	TAILQ_INIT(&e->tx_wait);
 	e->tx_budget = UINT32_MAX;
 	e->local_mss = RTE_MIN(p->mtu, 9000) - 40;
+	/* large packets need the port to sum them, and chains to carry them */
+	e->p.tso = p->tso && p->csum_offload && !p->tx_linear && p->tso_max_segs >= 2;
+	if (e->p.tso_mtu == 0 || e->p.tso_mtu > p->mtu)
+		e->p.tso_mtu = p->mtu;
+	e->p.tso_max_bytes = RTE_MIN(p->tso_max_bytes, TCP_TSO_MAX_BYTES);
 	while (e->rcv_wscale < TCP_MAX_WSCALE && (p->rcvbuf >> e->rcv_wscale) > 65535)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
