@@ -84,18 +84,31 @@ http_date_fmt(int64_t t, char out[HTTP_DATE_LEN + 1])
 const char *
 http_date_str(int64_t t)
 {
+	/*
+	 * Two ways per set: "now" and a file's mtime that land in one set must not evict each
+	 * other on every response (a direct-mapped cache did, for one mtime in eight).
+	 */
 	static __thread struct {
-		int64_t t;
-		char s[HTTP_DATE_LEN + 1];
+		struct {
+			int64_t t;
+			char s[HTTP_DATE_LEN + 1];
+		} way[2];
+		unsigned char last; /* the way used last: the other one is replaced */
 	} cache[8];
-	unsigned slot = (unsigned)t & 7;
+	unsigned set = (unsigned)t & 7, w;
 
-	/* a zeroed slot holds no text: t = 0 is formatted each time, which is fine */
-	if (cache[slot].t != t || cache[slot].s[0] == '\0') {
-		http_date_fmt(t, cache[slot].s);
-		cache[slot].t = t;
+	for (w = 0; w < 2; w++) {
+		/* a zeroed way holds no text: t = 0 is formatted each time, which is fine */
+		if (cache[set].way[w].t == t && cache[set].way[w].s[0] != '\0') {
+			cache[set].last = (unsigned char)w;
+			return cache[set].way[w].s;
+		}
 	}
-	return cache[slot].s;
+	w = cache[set].last ^ 1u;
+	http_date_fmt(t, cache[set].way[w].s);
+	cache[set].way[w].t = t;
+	cache[set].last = (unsigned char)w;
+	return cache[set].way[w].s;
 }
 
 struct http_date_cursor {

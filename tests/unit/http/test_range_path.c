@@ -118,6 +118,27 @@ test_if_range(void **state)
 	assert_false(range_if_range_ok("", 0, etag, strlen(etag), mtime));
 }
 
+/* The cached text is always the formatted time, whatever order times come in (sets collide). */
+static void
+test_date_cache(void **state)
+{
+	/* 8 apart: one set; three of them overflow its two ways */
+	static const int64_t ts[] = {784111777, 784111785, 0,  784111793,
+				     8,		784111777, 16, 951782400};
+	char want[HTTP_DATE_LEN + 1];
+
+	(void)state;
+	for (unsigned round = 0; round < 3; round++) {
+		for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+			http_date_fmt(ts[i], want);
+			assert_string_equal(http_date_str(ts[i]), want);
+			/* "now" and a file's mtime alternating, as responses ask for them */
+			http_date_fmt(ts[i] + 8 * round, want);
+			assert_string_equal(http_date_str(ts[i] + 8 * round), want);
+		}
+	}
+}
+
 static void
 test_dates(void **state)
 {
@@ -251,8 +272,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ranges), cmocka_unit_test(test_if_range),
-		cmocka_unit_test(test_dates),  cmocka_unit_test(test_paths),
-		cmocka_unit_test(test_prefix),
+		cmocka_unit_test(test_dates),  cmocka_unit_test(test_date_cache),
+		cmocka_unit_test(test_paths),  cmocka_unit_test(test_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
