@@ -22,6 +22,13 @@
 struct dp_neigh_table;
 struct tcp_engine;
 
+/* Who decides which lcore a received TCP segment goes to (port.c, port_rss_setup). */
+enum dp_rss_mode {
+	DP_RSS_OFF,	 /* one queue: no choice to make */
+	DP_RSS_NIC,	 /* the device hashes with our key and RETA: it lands on its owner */
+	DP_RSS_SOFTWARE, /* the device spreads as it likes: the tuple's owner is computed */
+};
+
 struct dp_port {
 	uint16_t port_id;
 	const struct dp_port_conf *conf;
@@ -37,6 +44,10 @@ struct dp_port {
 	bool rx_cksum;	   /* port reports checksum status in ol_flags */
 	volatile bool link_up;
 	struct dp_neigh_table *neigh; /* DP_NEIGH_SIZE entries */
+	enum dp_rss_mode rss;
+	uint16_t reta_size;  /* the device's redirection table, 0: none programmed */
+	char rss_why[96];    /* for the log and authgate-ctl ports: why this mode */
+	uint8_t rss_key[64]; /* what the device was given (rss_conf keeps a pointer) */
 };
 
 struct dp_txbuf {
@@ -97,6 +108,7 @@ void dp_ports_close(struct dp *dp);
 int dp_tap_rx_signal_off(void);
 /* Offload flags as DPDK names them, space-separated ("none"); returns the length. */
 size_t dp_port_offloads_str(uint64_t offloads, bool tx, char *buf, size_t len);
+const char *dp_rss_mode_str(enum dp_rss_mode m);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 

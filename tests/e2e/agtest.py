@@ -59,10 +59,53 @@ def lab_up_config(text):
         os.unlink(path)
 
 
+# AUTHGATE_LAB_LCORES=N: every gateway a test starts runs N dataplane lcores (scripts/lab
+# rewrites the configs it is given; gateway_config() here does the same for the others).
+LCORES = int(os.environ.get("AUTHGATE_LAB_LCORES") or 0)
+
+
+def with_lcores(text, n=None):
+    """text (an INI) with n dataplane lcores 1..n beside the main lcore 0, the EAL lcores
+    spread over this machine's CPUs ([eal] cpus) unless text says where; n defaults to
+    AUTHGATE_LAB_LCORES, and without either text comes back as it is."""
+    n = n or LCORES
+    if not n:
+        return text
+    out, sec, seen_dp, has = [], None, False, set()
+
+    def flush():
+        if sec == "eal" and "cpus" not in has:
+            out.append(f"cpus = 0-{os.cpu_count() - 1}")
+        if sec == "dataplane" and "lcores" not in has:
+            out.append(f"lcores = 1-{n}")
+
+    for line in text.splitlines():
+        st = line.strip()
+        key = st.split("=", 1)[0].strip() if "=" in st else None
+        if st.startswith("["):
+            flush()
+            sec, has = st.strip("[]").strip(), set()
+            seen_dp |= sec == "dataplane"
+        elif sec == "eal" and key == "lcores":
+            line = f"lcores = 0-{n}"
+        elif sec == "eal" and key == "main_lcore":
+            line = "main_lcore = 0"
+        elif sec == "dataplane" and key == "lcores":
+            line = f"lcores = 1-{n}"
+        if sec in ("eal", "dataplane") and key:
+            has.add(key)
+        out.append(line)
+    flush()
+    if not seen_dp:
+        out += ["[dataplane]", f"lcores = 1-{n}"]
+    return "\n".join(out) + "\n"
+
+
 def gateway_config(prefix, port, www):
     """A one-port gateway config for tests that run it on a link of their own (no lab):
-    --no-huge, one dataplane lcore, /pkg open from www; port is the [port NAME] section."""
-    return f"""[eal]
+    --no-huge, one dataplane lcore (AUTHGATE_LAB_LCORES), /pkg open from www; port is the
+    [port NAME] section."""
+    return with_lcores(f"""[eal]
 lcores = 0-1
 main_lcore = 0
 memory_mb = 512
@@ -85,7 +128,7 @@ port = 80
 
 [site /pkg]
 root = {www}
-"""
+""")
 
 
 def write_files(directory, files):
