@@ -55,6 +55,14 @@ struct dp_txbuf {
 	struct rte_mbuf *pkts[DP_TX_BUF];
 };
 
+#define DP_STEER_BUF 32
+
+/* Segments for another lcore, gathered over one poll and handed over in one ring operation. */
+struct dp_steerbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_STEER_BUF];
+};
+
 struct dp;
 
 /* One per dataplane lcore; written only by that lcore after launch. */
@@ -67,6 +75,8 @@ struct dp_lcore {
 	uint32_t tx_step; /* data segments per output step, UINT32_MAX: not paced */
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
+	uint32_t steer_pending; /* bit i: steer_out[i] holds packets */
+	struct dp_steerbuf steer_out[DP_MAX_LCORES];
 	struct tcp_engine *tcp;
 	struct rte_mempool *tx_pool;  /* the engine's own: its send queues cannot starve RX */
 	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */

@@ -240,9 +240,12 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 			owner = lc->index; /* too short: the engine counts it */
 		if (owner != lc->index) {
 			/* the device put it here; the owner's ring takes it there */
-			if (rte_ring_mp_enqueue(lc->dp->lcores[owner].steer, m) != 0)
-				return dp_drop(lc, m, DP_DROP_STEER_RING_FULL);
-			lc->stats.steered_out++;
+			struct dp_steerbuf *b = &lc->steer_out[owner];
+
+			b->pkts[b->n++] = m;
+			lc->steer_pending |= 1u << owner;
+			if (b->n == DP_STEER_BUF)
+				dp_l4_steer_flush(lc);
 			return;
 		}
 	}
@@ -251,6 +254,31 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 		tcp_icmp_input(lc->tcp, m, dp_now_us());
 	else
 		tcp_input(lc->tcp, m, dp_now_us());
+}
+
+/*
+ * One multi-producer ring operation per owner and poll, not one per segment: the ring's head
+ * is a cache line every lcore writes. Buffers are per owner, so a flow's segments keep their
+ * order.
+ */
+void
+dp_l4_steer_flush(struct dp_lcore *lc)
+{
+	uint32_t pending = lc->steer_pending;
+
+	while (pending != 0) {
+		unsigned int owner = (unsigned int)__builtin_ctz(pending);
+		struct dp_steerbuf *b = &lc->steer_out[owner];
+		unsigned int k = rte_ring_mp_enqueue_burst(lc->dp->lcores[owner].steer,
+							   (void **)b->pkts, b->n, NULL);
+
+		pending &= pending - 1;
+		lc->stats.steered_out += k;
+		for (unsigned int i = k; i < b->n; i++)
+			dp_drop(lc, b->pkts[i], DP_DROP_STEER_RING_FULL);
+		b->n = 0;
+	}
+	lc->steer_pending = 0;
 }
 
 void

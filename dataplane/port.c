@@ -346,6 +346,14 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 		DP_LOG(ERR, "port %s: descriptors: %s", pc->name, rte_strerror(-rc));
 		return rc;
 	}
+	/* every RX queue holds rx_desc of the pool: a pool they take whole receives nothing */
+	if ((uint32_t)nb_queues * rx_desc >= pc->mbufs) {
+		DP_LOG(ERR,
+		       "port %s: mbufs = %u leaves nothing to receive into once %u RX queue(s) of "
+		       "%u descriptors are filled: raise mbufs above %u or lower rx_desc",
+		       pc->name, pc->mbufs, nb_queues, rx_desc, (uint32_t)nb_queues * rx_desc);
+		return -EINVAL;
+	}
 	for (uint16_t q = 0; q < nb_queues; q++) {
 		struct rte_eth_rxconf rxq = info.default_rxconf;
 		struct rte_eth_txconf txq = info.default_txconf;

@@ -72,7 +72,10 @@ def with_lcores(text, n=None):
     n = n or LCORES
     if not n:
         return text
-    out, sec, seen_dp, has = [], None, False, set()
+    # the mark tells scripts/lab the file is written for n lcores already: it reads it as is
+    mark = (f"# AUTHGATE_LAB_LCORES={n}: [eal] lcores, cpus, memory_mb and [dataplane] lcores "
+            "rewritten")
+    out, sec, seen_dp, has = [mark], None, False, set()
 
     def flush():
         if sec == "eal" and "cpus" not in has:
