@@ -22,6 +22,13 @@
 struct dp_neigh_table;
 struct tcp_engine;
 
+/* Who decides which lcore a received TCP segment goes to (port.c, port_rss_setup). */
+enum dp_rss_mode {
+	DP_RSS_OFF,	 /* one queue: no choice to make */
+	DP_RSS_NIC,	 /* the device hashes with our key and RETA: it lands on its owner */
+	DP_RSS_SOFTWARE, /* the device spreads as it likes: the tuple's owner is computed */
+};
+
 struct dp_port {
 	uint16_t port_id;
 	const struct dp_port_conf *conf;
@@ -44,11 +51,23 @@ struct dp_port {
 
 	volatile bool link_up;
 	struct dp_neigh_table *neigh; /* DP_NEIGH_SIZE entries */
+	enum dp_rss_mode rss;
+	uint16_t reta_size;  /* the device's redirection table, 0: none programmed */
+	char rss_why[96];    /* for the log and authgate-ctl ports: why this mode */
+	uint8_t rss_key[64]; /* what the device was given (rss_conf keeps a pointer) */
 };
 
 struct dp_txbuf {
 	uint16_t n;
 	struct rte_mbuf *pkts[DP_TX_BUF];
+};
+
+#define DP_STEER_BUF 32
+
+/* Segments for another lcore, gathered over one poll and handed over in one ring operation. */
+struct dp_steerbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_STEER_BUF];
 };
 
 struct dp;
@@ -63,6 +82,8 @@ struct dp_lcore {
 	uint32_t tx_step; /* data segments per output step, UINT32_MAX: not paced */
 	struct dp_txbuf tx[DP_MAX_PORTS];
 	struct rte_ring *steer; /* packets other lcores hand to this one (flow owner) */
+	uint32_t steer_pending; /* bit i: steer_out[i] holds packets */
+	struct dp_steerbuf steer_out[DP_MAX_LCORES];
 	struct tcp_engine *tcp;
 	struct rte_mempool *tx_pool;  /* the engine's own: its send queues cannot starve RX */
 	struct rte_mempool *hdr_pool; /* its output headers: full send queues cannot starve them */
@@ -109,6 +130,7 @@ size_t dp_port_offloads_str(uint64_t offloads, bool tx, char *buf, size_t len);
  * the smallest segmentation MTU goes to *mtu_out and *max_bytes is lowered to what all take.
  */
 bool dp_ports_tso(const struct dp *dp, uint16_t *mtu_out, uint32_t *max_bytes);
+const char *dp_rss_mode_str(enum dp_rss_mode m);
 /* Poll link state from the main lcore; logs changes. */
 void dp_ports_check_link(struct dp *dp);
 

@@ -14,8 +14,13 @@ void dp_l4_lcore_fini(struct dp_lcore *lc);
 /* After every lcore stopped. */
 void dp_l4_fini(void);
 
-/* m: Ethernet frame, IPv4 validated, l2_len/l3_len set, trimmed to the datagram. Consumes m. */
+/*
+ * m: Ethernet frame, IPv4 validated, l2_len/l3_len set, trimmed to the datagram. Consumes m.
+ * A segment another lcore owns waits in lc->steer_out until dp_l4_steer_flush().
+ */
 void dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m);
+/* Hands what dp_l4_tcp_input gathered for other lcores to their rings: after each poll. */
+void dp_l4_steer_flush(struct dp_lcore *lc);
 /* Timers of the transport; every loop iteration. */
 void dp_l4_process(struct dp_lcore *lc, uint64_t now_us);
 

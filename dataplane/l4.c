@@ -227,18 +227,26 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 	uint16_t owner;
 	bool icmp;
 
-	RTE_SET_USED(port);
 	if (lc->tcp == NULL)
 		return dp_drop(lc, m, DP_DROP_TCP_NO_ENGINE);
 	ip = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, m->l2_len);
 	icmp = ip->next_proto_id == IPPROTO_ICMP;
-	if (lc->dp->nb_lcores > 1 && l4_tuple(m, icmp, &tuple) == 0) {
-		owner = tcp_flow_owner(flow_table, &tuple, lc->dp->nb_lcores);
+	if (lc->dp->nb_lcores > 1) {
+		/* a device hashing with our key and RETA already did the work (port.c) */
+		if (!icmp && port->rss == DP_RSS_NIC && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH))
+			owner = tcp_rss_owner(m->hash.rss, lc->dp->nb_lcores);
+		else if (l4_tuple(m, icmp, &tuple) == 0)
+			owner = tcp_flow_owner(flow_table, &tuple, lc->dp->nb_lcores);
+		else
+			owner = lc->index; /* too short: the engine counts it */
 		if (owner != lc->index) {
-			/* RSS or the vdev put it here; the owner's ring takes it there */
-			if (rte_ring_mp_enqueue(lc->dp->lcores[owner].steer, m) != 0)
-				return dp_drop(lc, m, DP_DROP_STEER_RING_FULL);
-			lc->stats.steered_out++;
+			/* the device put it here; the owner's ring takes it there */
+			struct dp_steerbuf *b = &lc->steer_out[owner];
+
+			b->pkts[b->n++] = m;
+			lc->steer_pending |= 1u << owner;
+			if (b->n == DP_STEER_BUF)
+				dp_l4_steer_flush(lc);
 			return;
 		}
 	}
@@ -247,6 +255,31 @@ dp_l4_tcp_input(struct dp_lcore *lc, struct dp_port *port, struct rte_mbuf *m)
 		tcp_icmp_input(lc->tcp, m, dp_now_us());
 	else
 		tcp_input(lc->tcp, m, dp_now_us());
+}
+
+/*
+ * One multi-producer ring operation per owner and poll, not one per segment: the ring's head
+ * is a cache line every lcore writes. Buffers are per owner, so a flow's segments keep their
+ * order.
+ */
+void
+dp_l4_steer_flush(struct dp_lcore *lc)
+{
+	uint32_t pending = lc->steer_pending;
+
+	while (pending != 0) {
+		unsigned int owner = (unsigned int)__builtin_ctz(pending);
+		struct dp_steerbuf *b = &lc->steer_out[owner];
+		unsigned int k = rte_ring_mp_enqueue_burst(lc->dp->lcores[owner].steer,
+							   (void **)b->pkts, b->n, NULL);
+
+		pending &= pending - 1;
+		lc->stats.steered_out += k;
+		for (unsigned int i = k; i < b->n; i++)
+			dp_drop(lc, b->pkts[i], DP_DROP_STEER_RING_FULL);
+		b->n = 0;
+	}
+	lc->steer_pending = 0;
 }
 
 void

@@ -282,6 +282,7 @@ rx_poll(struct dp_lcore *lc, struct rte_mbuf **pkts)
 				break;
 		}
 	}
+	dp_l4_steer_flush(lc);
 	return got + drain_steer_ring(lc);
 }
 
@@ -364,6 +365,7 @@ dp_lcore_main(void *arg)
 		rcu_thread_online();
 	}
 	/* the engine resets what is still open; those RSTs go out with the last flush */
+	dp_l4_steer_flush(lc);
 	lcore_stop(lc);
 	dp_tx_flush(lc);
 	dp_impair_fini(&lc->rx_imp);

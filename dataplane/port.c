@@ -1,6 +1,7 @@
 /* Port bring-up and teardown: configure, queues, start, in the order the DPDK skeleton uses. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
@@ -10,8 +11,11 @@
 #include <rte_mbuf.h>
 
 #include "dataplane/dp.h"
+#include "dataplane/tcp/tcp.h"
 
 RTE_LOG_REGISTER(ag_logtype_dp, authgate.dp, INFO);
+
+#define PORT_RETA_MAX 2048 /* the largest redirection table programmed (ice has 2048) */
 
 /*
  * net_tap (DPDK 22.11) asks the kernel for a realtime signal on every frame it queues toward
@@ -192,6 +196,130 @@ dp_ports_tso(const struct dp *dp, uint16_t *mtu_out, uint32_t *max_bytes)
 	return dp->nb_ports > 0;
 }
 
+const char *
+dp_rss_mode_str(enum dp_rss_mode m)
+{
+	switch (m) {
+	case DP_RSS_OFF:
+		return "off";
+	case DP_RSS_NIC:
+		return "nic";
+	case DP_RSS_SOFTWARE:
+		return "software";
+	}
+	return "?";
+}
+
+static void port_rss_software(struct dp_port *port, const char *fmt, ...) __rte_format_printf(2, 3);
+
+static void
+port_rss_software(struct dp_port *port, const char *fmt, ...)
+{
+	va_list ap;
+
+	port->rss = DP_RSS_SOFTWARE;
+	port->reta_size = 0;
+	va_start(ap, fmt);
+	vsnprintf(port->rss_why, sizeof(port->rss_why), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Flow ownership follows the device's RSS when the device takes our symmetric key and a
+ * redirection table: both directions of a flow then arrive on its owner's queue and nothing
+ * is steered (dp_l4_tcp_input reads the owner from the mbuf's hash). A device that cannot
+ * (net_tap has a fixed key and no RETA; af_packet's fanout, memif, pcap, af_xdp on a veth
+ * have neither) spreads as it likes and the owner is computed from the tuple, with the same
+ * function (tcp_flow_owner), so a flow has one owner whatever port it uses.
+ */
+static void
+port_rss_conf(struct dp_port *port, const struct rte_eth_dev_info *info, struct rte_eth_conf *conf,
+	      uint16_t nb_queues)
+{
+	struct rte_eth_rss_conf *rc = &conf->rx_adv_conf.rss_conf;
+	uint64_t hf = info->flow_type_rss_offloads;
+
+	if (nb_queues <= 1) {
+		port->rss = DP_RSS_OFF;
+		snprintf(port->rss_why, sizeof(port->rss_why), "one queue");
+		return;
+	}
+	if (hf == 0) {
+		port_rss_software(port, "%s has no RSS", info->driver_name);
+		return;
+	}
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	rc->rss_hf = hf & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
+	if (!(hf & RTE_ETH_RSS_NONFRAG_IPV4_TCP))
+		port_rss_software(port, "%s does not hash IPv4/TCP ports", info->driver_name);
+	else if (info->hash_key_size < 16 || info->hash_key_size > sizeof(port->rss_key))
+		port_rss_software(port, "%s RSS key of %u bytes", info->driver_name,
+				  info->hash_key_size);
+	else if (info->reta_size < TCP_RSS_RETA_MIN || info->reta_size > PORT_RETA_MAX ||
+		 !rte_is_power_of_2(info->reta_size))
+		port_rss_software(port, "%s has no RETA of 2^n >= 64 entries (%u)",
+				  info->driver_name, info->reta_size);
+	if (port->rss == DP_RSS_SOFTWARE)
+		return;
+	tcp_rss_sym_key(port->rss_key, info->hash_key_size);
+	rc->rss_key = port->rss_key;
+	rc->rss_key_len = info->hash_key_size;
+	/* the hash in the mbuf names the owner without hashing again */
+	if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
+		conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	port->rss = DP_RSS_NIC;
+	port->reta_size = info->reta_size;
+}
+
+/* RETA entry i of reta, a table of groups of RTE_ETH_RETA_GROUP_SIZE. */
+static uint16_t *
+reta_at(struct rte_eth_rss_reta_entry64 *reta, uint16_t i)
+{
+	return &reta[i / RTE_ETH_RETA_GROUP_SIZE].reta[i % RTE_ETH_RETA_GROUP_SIZE];
+}
+
+/* After start: the RETA, then key and RETA read back, since some PMDs accept and ignore. */
+static void
+port_rss_program(struct dp_port *port, uint16_t nb_queues)
+{
+	struct rte_eth_rss_reta_entry64 reta[PORT_RETA_MAX / RTE_ETH_RETA_GROUP_SIZE];
+	uint8_t key[sizeof(port->rss_key)];
+	struct rte_eth_rss_conf got = {.rss_key = key, .rss_key_len = sizeof(key)};
+	uint16_t size = port->reta_size;
+	int rc;
+
+	if (port->rss != DP_RSS_NIC)
+		return;
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t i = 0; i < size; i++) {
+		reta[i / RTE_ETH_RETA_GROUP_SIZE].mask |= 1ULL << (i % RTE_ETH_RETA_GROUP_SIZE);
+		*reta_at(reta, i) = tcp_rss_reta_entry(i, nb_queues);
+	}
+	rc = rte_eth_dev_rss_reta_update(port->port_id, reta, size);
+	if (rc != 0) {
+		port_rss_software(port, "%s RETA update: %s", port->driver, rte_strerror(-rc));
+		return;
+	}
+	rc = rte_eth_dev_rss_hash_conf_get(port->port_id, &got);
+	if (rc != 0 || got.rss_key_len < 16 || memcmp(key, port->rss_key, 16) != 0) {
+		port_rss_software(port, "%s did not keep the symmetric key", port->driver);
+		return;
+	}
+	memset(reta, 0, sizeof(reta));
+	for (uint16_t g = 0; g < size / RTE_ETH_RETA_GROUP_SIZE; g++)
+		reta[g].mask = ~0ULL;
+	if (rte_eth_dev_rss_reta_query(port->port_id, reta, size) == 0) {
+		for (uint16_t i = 0; i < size; i++) {
+			if (*reta_at(reta, i) != tcp_rss_reta_entry(i, nb_queues)) {
+				port_rss_software(port, "%s did not keep the RETA", port->driver);
+				return;
+			}
+		}
+	}
+	snprintf(port->rss_why, sizeof(port->rss_why),
+		 "symmetric Toeplitz key, RETA of %u entries over %u queues", size, nb_queues);
+}
+
 static int
 port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, uint16_t nb_queues)
 {
@@ -243,11 +371,7 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 	}
 
 	conf.rxmode.mtu = pc->mtu;
-	if (nb_queues > 1 && info.flow_type_rss_offloads != 0) {
-		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf =
-			info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP);
-	}
+	port_rss_conf(port, &info, &conf, nb_queues);
 	if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM) {
 		conf.rxmode.offloads |= info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_CHECKSUM;
 		port->rx_cksum = true;
@@ -270,6 +394,12 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 	port_tso(port, dp->cfg, pc, &info, &conf);
 
 	rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
+	if (rc != 0 && conf.rx_adv_conf.rss_conf.rss_key != NULL) {
+		port_rss_software(port, "device refused the key (%s)", rte_strerror(-rc));
+		conf.rx_adv_conf.rss_conf.rss_key = NULL;
+		conf.rx_adv_conf.rss_conf.rss_key_len = 0;
+		rc = rte_eth_dev_configure(port->port_id, nb_queues, nb_queues, &conf);
+	}
 	if (rc != 0) {
 		DP_LOG(ERR, "port %s: configure: %s", pc->name, rte_strerror(-rc));
 		return rc;
@@ -278,6 +408,14 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 	if (rc != 0) {
 		DP_LOG(ERR, "port %s: descriptors: %s", pc->name, rte_strerror(-rc));
 		return rc;
+	}
+	/* every RX queue holds rx_desc of the pool: a pool they take whole receives nothing */
+	if ((uint32_t)nb_queues * rx_desc >= pc->mbufs) {
+		DP_LOG(ERR,
+		       "port %s: mbufs = %u leaves nothing to receive into once %u RX queue(s) of "
+		       "%u descriptors are filled: raise mbufs above %u or lower rx_desc",
+		       pc->name, pc->mbufs, nb_queues, rx_desc, (uint32_t)nb_queues * rx_desc);
+		return -EINVAL;
 	}
 	for (uint16_t q = 0; q < nb_queues; q++) {
 		struct rte_eth_rxconf rxq = info.default_rxconf;
@@ -303,6 +441,7 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 		DP_LOG(ERR, "port %s: start: %s", pc->name, rte_strerror(-rc));
 		return rc;
 	}
+	port_rss_program(port, nb_queues);
 	rc = port_set_mac(port, pc);
 	if (rc < 0)
 		return rc;
@@ -323,6 +462,8 @@ port_init(struct dp *dp, struct dp_port *port, const struct dp_port_conf *pc, ui
 		dp_port_offloads_str(conf.txmode.offloads, true, tx, sizeof(tx));
 		DP_LOG(INFO, "port %s: rx offloads %s; tx offloads %s", pc->name, rx, tx);
 	}
+	DP_LOG(INFO, "port %s: flow steering %s: %s", pc->name, dp_rss_mode_str(port->rss),
+	       port->rss_why);
 	RTE_SET_USED(dp);
 	return 0;
 }

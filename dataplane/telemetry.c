@@ -134,6 +134,9 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_int(p, "mtu", port->conf->mtu);
 		rte_tel_data_add_dict_string(p, "link", port->link_up ? "up" : "down");
 		rte_tel_data_add_dict_int(p, "queues", port->nb_queues);
+		/* nic: flows arrive on their owner's queue; software: lcores steer by tuple */
+		rte_tel_data_add_dict_string(p, "rss", dp_rss_mode_str(port->rss));
+		rte_tel_data_add_dict_string(p, "rss_detail", port->rss_why);
 		{
 			struct rte_eth_conf conf;
 			bool multi = rte_eth_dev_conf_get(port->port_id, &conf) == 0 &&

@@ -401,14 +401,50 @@ void tcp_flow_set_ctx(struct tcp_flow *f, void *ctx);
 /*
  * Flow table. max_flows bounds all engines together (it sizes the id space); the hash table
  * starts with buckets for at least max(8192, max_flows) entries and may grow. seed keys the
- * bucket hash and the owner hash. Returns NULL with errno set.
+ * bucket hash (the owner comes from the public symmetric RSS key). Returns NULL with errno set.
  */
 struct tcp_flow_table *tcp_flow_table_create(uint32_t max_flows, uint64_t seed);
 /* Every engine must be destroyed first and a grace period passed; returns -EBUSY if not empty. */
 int tcp_flow_table_destroy(struct tcp_flow_table *t);
-/* Which of nb_lcores owns tuple: steer the segment there. */
+/*
+ * Which of nb_lcores owns tuple: steer the segment there. It is the queue a NIC whose RSS
+ * was programmed with tcp_rss_sym_key() and tcp_rss_reta_entry() puts the tuple's segments
+ * in, both directions alike: tcp_rss_owner(tcp_rss_hash(symmetric key, tuple)).
+ */
 uint16_t tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *tuple,
 			uint16_t nb_lcores);
+
+/*
+ * Receive-side scaling. A Toeplitz key whose bytes repeat every 16 bits hashes a tuple and
+ * its mirror (addresses and ports swapped) alike, so both directions of a flow reach one
+ * queue. The owner uses the hash's low TCP_RSS_RETA_MIN_LOG2 bits, which is what any
+ * redirection table of a power-of-two size ≥ TCP_RSS_RETA_MIN filled with tcp_rss_reta_entry()
+ * resolves to as well.
+ */
+#define TCP_RSS_KEY_LEN	      40 /* what the software hash keeps; 16 bytes cover IPv4/TCP */
+#define TCP_RSS_RETA_MIN_LOG2 6
+#define TCP_RSS_RETA_MIN      (1u << TCP_RSS_RETA_MIN_LOG2)
+/* The symmetric key (0x6d, 0x5a repeated), len bytes of it: NICs take 40 or 52. */
+void tcp_rss_sym_key(uint8_t *key, size_t len);
+/*
+ * The Toeplitz hash a NIC computes for an IPv4/TCP segment from raddr:rport to laddr:lport
+ * with key (≥ 16 bytes), as DPDK's rte_softrss computes it.
+ */
+uint32_t tcp_rss_hash(const uint8_t *key, size_t key_len, const struct tcp_tuple *tuple);
+/* The lcore a segment with this RSS hash belongs to. */
+static inline uint16_t
+tcp_rss_owner(uint32_t hash, uint16_t nb_lcores)
+{
+	if (nb_lcores <= 1)
+		return 0;
+	return (uint16_t)((hash & (TCP_RSS_RETA_MIN - 1)) % nb_lcores);
+}
+/* Entry i of a NIC's redirection table (power-of-two size ≥ TCP_RSS_RETA_MIN): a queue. */
+static inline uint16_t
+tcp_rss_reta_entry(uint32_t i, uint16_t nb_lcores)
+{
+	return tcp_rss_owner(i, nb_lcores);
+}
 /* The following need rcu_read_lock() held by the caller. */
 struct tcp_flow *tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple);
 /* NULL when the flow with that id closed or its id now names another connection. */

@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <rte_jhash.h>
+#include <rte_thash.h>
 
 #include "dataplane/tcp/tcp_priv.h"
 
@@ -40,6 +43,12 @@ tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 		goto fail;
 	}
 	t->seed = seed;
+	{
+		uint32_t key[TCP_RSS_KEY_LEN / 4];
+
+		tcp_rss_sym_key((uint8_t *)key, sizeof(key));
+		rte_convert_rss_key(key, t->rss_key_be, sizeof(key));
+	}
 	t->max_flows = max_flows;
 	if (tcp_src_init(t) != 0) {
 		errno = ENOMEM;
@@ -69,13 +78,45 @@ tcp_flow_table_destroy(struct tcp_flow_table *t)
 	return 0;
 }
 
+void
+tcp_rss_sym_key(uint8_t *key, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		key[i] = i % 2 == 0 ? 0x6d : 0x5a;
+}
+
+/* What the NIC hashes, in rte_softrss's order: source address, destination, ports. */
+static void
+rss_input(const struct tcp_tuple *tp, uint32_t in[3])
+{
+	in[0] = tp->raddr;
+	in[1] = tp->laddr;
+	in[2] = (uint32_t)tp->rport << 16 | tp->lport;
+}
+
+uint32_t
+tcp_rss_hash(const uint8_t *key, size_t key_len, const struct tcp_tuple *tuple)
+{
+	uint32_t words[16 / 4], in[3];
+
+	if (key_len < sizeof(words))
+		return 0;
+	/* rte_softrss reads the key as 32-bit words: an aligned copy of what it needs */
+	memcpy(words, key, sizeof(words));
+	rss_input(tuple, in);
+	return rte_softrss(in, RTE_DIM(in), (const uint8_t *)words);
+}
+
 uint16_t
 tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *tuple, uint16_t nb_lcores)
 {
+	uint32_t in[3];
+
 	if (nb_lcores <= 1)
 		return 0;
-	/* High bits: the low ones pick buckets, keep owner and bucket independent. */
-	return (uint16_t)((tcp_tuple_hash(t, tuple) >> 16) % nb_lcores);
+	rss_input(tuple, in);
+	return tcp_rss_owner(rte_softrss_be(in, RTE_DIM(in), (const uint8_t *)t->rss_key_be),
+			     nb_lcores);
 }
 
 int

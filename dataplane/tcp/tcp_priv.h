@@ -266,6 +266,7 @@ struct tcp_flow_slot {
 struct tcp_flow_table {
 	struct cds_lfht *ht;
 	uint64_t seed;
+	uint32_t rss_key_be[TCP_RSS_KEY_LEN / 4]; /* the symmetric key, rte_softrss_be's form */
 	uint32_t max_flows;
 	uint32_t next_base; /* atomically carved into per-engine id ranges */
 	uint32_t count;	    /* atomic */

@@ -59,10 +59,90 @@ def lab_up_config(text):
         os.unlink(path)
 
 
+# AUTHGATE_LAB_LCORES=N: every gateway a test starts runs N dataplane lcores (scripts/lab
+# rewrites the configs it is given; gateway_config() here does the same for the others).
+LCORES = int(os.environ.get("AUTHGATE_LAB_LCORES") or 0)
+
+
+def with_lcores(text, n=None):
+    """text (an INI) with n dataplane lcores 1..n beside the main lcore 0, the EAL lcores
+    spread over this machine's CPUs ([eal] cpus) unless text says where, memory_mb scaled;
+    n defaults to AUTHGATE_LAB_LCORES, and without either text comes back as it is. The
+    same rewrite as scripts/lab's with_lcores."""
+    n = n or LCORES
+    if not n:
+        return text
+    # the mark tells scripts/lab the file is written for n lcores already: it reads it as is
+    mark = (f"# AUTHGATE_LAB_LCORES={n}: [eal] lcores, cpus, memory_mb and [dataplane] lcores "
+            "rewritten")
+    out, sec, seen_dp, has = [mark], None, False, set()
+
+    def flush():
+        if sec == "eal" and "cpus" not in has:
+            out.append(f"cpus = 0-{os.cpu_count() - 1}")
+        if sec == "dataplane" and "lcores" not in has:
+            out.append(f"lcores = 1-{n}")
+
+    for line in text.splitlines():
+        st = line.strip()
+        key = st.split("=", 1)[0].strip() if "=" in st else None
+        if st.startswith("["):
+            flush()
+            sec, has = st.strip("[]").strip(), set()
+            seen_dp |= sec == "dataplane"
+        elif sec == "eal" and key == "lcores":
+            line = f"lcores = 0-{n}"
+        elif sec == "eal" and key == "main_lcore":
+            line = "main_lcore = 0"
+        elif sec == "eal" and key == "memory_mb":
+            # each dataplane lcore has pools as big as a port's: memory for 1 + n, not 2
+            line = f"memory_mb = {(int(st.split('=', 1)[1]) * (1 + n) + 1) // 2}"
+        elif sec == "dataplane" and key == "lcores":
+            line = f"lcores = 1-{n}"
+        if sec in ("eal", "dataplane") and key:
+            has.add(key)
+        out.append(line)
+    flush()
+    if not seen_dp:
+        out += ["[dataplane]", f"lcores = 1-{n}"]
+    return "\n".join(out) + "\n"
+
+
+def rss_owner(src, sport, dst, dport, lcores=None):
+    """The dataplane lcore that owns the TCP flow src:sport -> dst:dport (either direction):
+    as dataplane/tcp computes it, the Toeplitz hash with the symmetric key (0x6d5a repeated),
+    its low 6 bits modulo the lcores. Lets a test whose expectations are per lcore (upstream
+    health, per-lcore limits) put its connections on one lcore."""
+    lcores = lcores or LCORES or 1
+    key = int.from_bytes(bytes([0x6d, 0x5a] * 8), "big")  # 128 bits: 96 of input + 32
+    data = (socket.inet_aton(src) + socket.inet_aton(dst) + sport.to_bytes(2, "big")
+            + dport.to_bytes(2, "big"))
+    h, bits = 0, int.from_bytes(data, "big")
+    for i in range(96):
+        if bits >> (95 - i) & 1:
+            h ^= key >> (96 - i) & 0xFFFFFFFF
+    return (h & 63) % lcores
+
+
+def local_ports(count, lcore=0, dport=80, src=None, dst=None, first=20000):
+    """count client ports from first up whose connections to dst:dport land on lcore (curl
+    --local-port); with one lcore, any ports."""
+    src, dst = src or CLIENT, dst or GW
+    if lcore >= (LCORES or 1):
+        raise ValueError(f"lcore {lcore} of {LCORES or 1}")
+    out, p = [], first
+    while len(out) < count:
+        if rss_owner(src, p, dst, dport) == lcore:
+            out.append(p)
+        p += 1
+    return out
+
+
 def gateway_config(prefix, port, www):
     """A one-port gateway config for tests that run it on a link of their own (no lab):
-    --no-huge, one dataplane lcore, /pkg open from www; port is the [port NAME] section."""
-    return f"""[eal]
+    --no-huge, one dataplane lcore (AUTHGATE_LAB_LCORES), /pkg open from www; port is the
+    [port NAME] section."""
+    return with_lcores(f"""[eal]
 lcores = 0-1
 main_lcore = 0
 memory_mb = 512
@@ -85,7 +165,7 @@ port = 80
 
 [site /pkg]
 root = {www}
-"""
+""")
 
 
 def write_files(directory, files):

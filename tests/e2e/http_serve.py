@@ -1,10 +1,52 @@
 #!/usr/bin/python3
 """HTTP e2e: the lab with short timeouts; client checks inside the namespace; the gateway's counters."""
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest as t  # noqa: E402
+
+
+# Holds one keep-alive connection per client port given, each after one answered request,
+# until stdin closes: the flows stay in the gateway's table for the listing.
+HOLD = """
+import socket, sys
+socks = []
+for p in sys.argv[1:]:
+    s = socket.socket()
+    s.bind(("198.18.0.1", int(p)))
+    s.connect(("198.18.0.2", 80))
+    s.sendall(b"GET /pkg/hello.txt HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def owners_checks(check):
+    """With several lcores: each flow is owned by the lcore its RSS hash names, as the tests
+    compute it (agtest.rss_owner), and the port says how it steers."""
+    ports = t.local_ports(6, 0, first=23000) + t.local_ports(6, 1, first=23000)
+    hold = subprocess.Popen(["ip", "netns", "exec", t.NS, "/usr/bin/python3", "-c", HOLD,
+                             *map(str, ports)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        check(hold.stdout.readline().strip() == "ready", "12 keep-alive connections held")
+        flows = t.telemetry("/authgate/flows,40")
+        got = {}
+        for f in flows.values():
+            if isinstance(f, dict) and f.get("remote", "").startswith(t.CLIENT + ":"):
+                got[int(f["remote"].split(":")[1])] = f["lcore"]
+        want = {p: t.rss_owner(t.CLIENT, p, t.GW, 80) for p in ports}
+        check({p: got.get(p) for p in ports} == want,
+              f"every flow on the lcore its RSS hash names ({sorted(set(want.values()))}): {got}")
+        port = next(iter(t.telemetry("/authgate/ports").values()))
+        check(port["rss"] in ("software", "nic") and port["queues"] == t.LCORES,
+              f"the port steers by {port['rss']} ({port['rss_detail']}), {port['queues']} queues")
+    finally:
+        hold.communicate("", timeout=10)
 
 
 def main():
@@ -40,6 +82,8 @@ def main():
         t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows_by_state"]["ESTABLISHED"] == 0, 15,
                      "established flows to drain")
         check(True, "no TCP flow left established")
+        if t.LCORES > 1:
+            owners_checks(check)
     finally:
         t.lab("down", check=False)
     return check.done()

@@ -59,7 +59,7 @@ def main():
     base = base.replace("shutdown_grace_s = 3", "shutdown_grace_s = 20")
     try:
         with open(path, "w") as f:
-            f.write(base)
+            f.write(t.with_lcores(base))
         t.lab("down", check=False)
         t.lab("up", path)
 
@@ -91,7 +91,7 @@ print(json.dumps(res))
 
         # reload 1 (authgate-ctl): a new site with its own rule, max_concurrent_api 10 -> 3
         with open(path, "w") as f:
-            f.write(base.replace("max_concurrent_api = 10", "max_concurrent_api = 3") + NEW_SITE)
+            f.write(t.with_lcores(base.replace("max_concurrent_api = 10", "max_concurrent_api = 3") + NEW_SITE))
         r = ctl_json("reload")
         check(r.get("result") == "ok" and r.get("changes_needing_restart") == 0,
               f"authgate-ctl reload: {r}")
@@ -106,7 +106,7 @@ print(json.dumps([a, b]))
 
         # a file that fails the check: refused, the running config stays
         with open(path, "w") as f:
-            f.write(base + NEW_SITE + "\n[site /broken]\nroot = relative\n")
+            f.write(t.with_lcores(base + NEW_SITE + "\n[site /broken]\nroot = relative\n"))
         r = ctl_json("reload")
         check(r.get("result") == "refused" and "relative" in r.get("summary", ""),
               f"a bad file is refused with its error: {r.get('summary', r)}")
@@ -128,7 +128,7 @@ print(json.dumps([ac.Conn().request("/secure/hello.txt", old)[0], ac.Conn().requ
 
         # reload 2 (SIGHUP): the site goes away again
         with open(path, "w") as f:
-            f.write(base)
+            f.write(t.with_lcores(base))
         os.kill(gateway_pid(), signal.SIGHUP)
         t.wait_until(lambda: ctl_json("reload").get("reloads", 0) >= 3, 10, "the SIGHUP reload")
         st = json.loads(client('print(json.dumps(ac.Conn().request("/team/hello.txt", ac.token("user2")[0])[0]))'))

@@ -249,6 +249,15 @@ test_connect_port_owned_by_this_lcore(void **state)
 		assert_int_equal(t.lport, p.sport);
 		/* replies are steered by this hash: they must come back here */
 		assert_int_equal(tcp_flow_owner(h_table, &t, 4), 2);
+		/* and a NIC with the symmetric key and a 128-entry RETA puts them in queue 2 */
+		{
+			uint8_t key[52];
+			uint32_t h;
+
+			tcp_rss_sym_key(key, sizeof(key));
+			h = tcp_rss_hash(key, sizeof(key), &t);
+			assert_int_equal(tcp_rss_reta_entry(h & 127, 4), 2);
+		}
 		for (int j = 0; j < i; j++)
 			assert_int_not_equal(tcp_flow_tuple(a[j].flow)->lport, t.lport);
 	}
