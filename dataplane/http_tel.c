@@ -120,6 +120,8 @@ tel_http_store(const char *cmd, const char *params, struct rte_tel_data *d)
 				  sum.completed ? sum.resolve_ns_sum / sum.completed / 1000 : 0);
 	rte_tel_data_add_dict_u64(d, "resolved", rs.resolved);
 	rte_tel_data_add_dict_u64(d, "resolver_busy_us", rs.busy_ns / 1000);
+	rte_tel_data_add_dict_u64(d, "resolvers_asleep", rs.sleeping);
+	rte_tel_data_add_dict_u64(d, "resolver_wakes", rs.wakes);
 	return 0;
 }
 

@@ -237,6 +237,46 @@ test_miss_parks_then_hits(void **state)
 	rig_down(&g);
 }
 
+/*
+ * Idle resolvers go to sleep (no wake-ups at all) and a post wakes one: the miss is answered.
+ * Taken out, the threads never sleep (the first wait fails); without the wake in the post, the
+ * answer never comes (the poll gives up after 10 s).
+ */
+static void
+test_idle_threads_sleep_and_wake(void **state)
+{
+	struct rig g;
+	struct store_done d;
+	struct store_file *f = NULL;
+	struct resolver_stats rs = {0};
+
+	(void)state;
+	rig_up(&g, 2, 16, 1000000000ull);
+	for (int i = 0; i < 1000 && rs.sleeping < 2; i++) {
+		usleep(10000);
+		resolver_stats(g.r, &rs);
+	}
+	assert_int_equal(rs.sleeping, 2);
+	for (int round = 0; round < 3; round++) {
+		const char *path = round % 2 ? "/pkg/b.txt" : "/pkg/a.txt";
+
+		/* asleep again before each post: every one of them has to wake a thread */
+		for (int i = 0; i < 1000 && (round > 0 && rs.sleeping < 2); i++) {
+			usleep(10000);
+			resolver_stats(g.r, &rs);
+		}
+		assert_int_equal(open_parked(&g, path, 9, (uint32_t)round + 1, &f), -EINPROGRESS);
+		assert_int_equal(poll_for(&g, &d, 1), 1);
+		assert_int_equal(d.rc, 0);
+		store_file_put(d.file);
+		/* the next round's lookup is due again (a revalidation posts like a miss) */
+		fake_ns += 2000000000ull;
+		resolver_stats(g.r, &rs);
+	}
+	assert_true(rs.wakes >= 3);
+	rig_down(&g);
+}
+
 /* Without store_park_as() the call resolves on the caller's thread, as before. */
 static void
 test_unnamed_call_is_synchronous(void **state)
@@ -557,6 +597,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_miss_parks_then_hits),
+		cmocka_unit_test(test_idle_threads_sleep_and_wake),
 		cmocka_unit_test(test_unnamed_call_is_synchronous),
 		cmocka_unit_test(test_coalesced),
 		cmocka_unit_test(test_slow_lookup_does_not_block),
