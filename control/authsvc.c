@@ -12,6 +12,7 @@
 #include <rte_log.h>
 #include <rte_ring.h>
 
+#include "common/idle.h"
 #include "common/mono.h"
 #include "control/authsvc.h"
 #include "control/authsvc_stats.h"
@@ -29,7 +30,9 @@ RTE_LOG_REGISTER(ag_logtype_auth, authgate.auth, INFO);
 #define AUTHSVC_TRUST_QUEUE 4096 /* jobs in flight per trust: one trust's flood stays its own */
 #define VERDICT_RING_SIZE   4096
 #define IDLE_SLEEP_US	    200
-#define SCHEME_FLOW_CLOSED  0xff /* a job that only says "this flow closed" */
+/* ~20 ms without a job: the dispatcher sleeps until an lcore submits (svc.idle) */
+#define IDLE_NAPS_BEFORE_SLEEP 100
+#define SCHEME_FLOW_CLOSED     0xff /* a job that only says "this flow closed" */
 
 /* An NTLM job in the pool: the lcore's job and the context slot it borrowed. */
 struct ntlm_job {
@@ -51,6 +54,7 @@ struct basic_job {
 static struct {
 	bool running;
 	volatile bool stop;
+	struct ag_idle idle; /* the dispatcher sleeps here when no job came for a while */
 	uint16_t nb_lcores;
 	struct rte_ring *jobs[AUTHSVC_MAX_LCORES];
 	struct rte_ring *verdicts[AUTHSVC_MAX_LCORES];
@@ -558,10 +562,24 @@ groups_tick(uint64_t now)
 		AUTH_LOG(NOTICE, "require_group: every entry resolved");
 }
 
+/* Jobs waiting in any lcore's ring (or a stop): the dispatcher must not sleep. */
+static bool
+jobs_pending(void *arg)
+{
+	RTE_SET_USED(arg);
+	if (svc.stop)
+		return true;
+	for (uint16_t i = 0; i < svc.nb_lcores; i++)
+		if (rte_ring_count(svc.jobs[i]) > 0)
+			return true;
+	return false;
+}
+
 static void *
 dispatcher_main(void *arg)
 {
 	uint64_t last_poll = 0;
+	unsigned int idle = 0;
 
 	RTE_SET_USED(arg);
 	pthread_setname_np(pthread_self(), "ag-auth-disp");
@@ -592,8 +610,17 @@ dispatcher_main(void *arg)
 			ntlm_table_sweep(svc.ntlm, now);
 			last_poll = now;
 		}
-		if (got == 0)
+		if (got > 0) {
+			idle = 0;
+		} else if (++idle < IDLE_NAPS_BEFORE_SLEEP) {
 			usleep(IDLE_SLEEP_US);
+		} else {
+			/* the periodic duties above still run every half second */
+			struct timespec half = {.tv_sec = 0, .tv_nsec = 500000000};
+
+			ag_idle_sleep(&svc.idle, jobs_pending, NULL, &half);
+			idle = 0;
+		}
 	}
 	return NULL;
 }
@@ -942,6 +969,7 @@ authsvc_stop(void)
 	if (!svc.running)
 		return;
 	svc.stop = true;
+	ag_idle_wake(&svc.idle, INT_MAX);
 	pthread_join(svc.dispatcher, NULL);
 	destroy_pools(); /* finishes queued jobs: their verdicts land in the rings */
 	for (uint16_t i = 0; i < svc.nb_lcores; i++) {
@@ -978,6 +1006,7 @@ authsvc_submit_as(uint16_t lcore, struct authsvc_job *job, unsigned int scheme)
 	job->scheme = (uint8_t)scheme;
 	if (!svc.running || rte_ring_sp_enqueue(svc.jobs[lcore], job) != 0)
 		return -ENOBUFS;
+	ag_idle_post(&svc.idle);
 	return 0;
 }
 
@@ -1008,6 +1037,7 @@ authsvc_flow_closed(uint16_t lcore, uint32_t flow_id, uint32_t flow_gen)
 		free(msg);
 		return -ENOBUFS;
 	}
+	ag_idle_post(&svc.idle);
 	return 0;
 }
 

@@ -6,14 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
-#include <linux/futex.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_ring.h>
 
+#include "common/idle.h"
 #include "dataplane/http/resolver.h"
 #include "dataplane/http/store.h"
 
@@ -44,8 +43,7 @@ struct resolver {
 	unsigned nlanes;
 	unsigned capacity;
 	bool stop;
-	uint32_t wake_seq; /* futex word: bumped by a post that finds sleepers */
-	uint32_t sleepers; /* threads in (or on their way into) the futex wait */
+	struct ag_idle idle; /* threads idle for a while sleep here until a post */
 	void (*before)(const char *path, void *arg);
 	void *before_arg;
 	uint64_t resolved;
@@ -111,43 +109,17 @@ resolver_one(struct resolver *r, unsigned *next)
 	return false;
 }
 
-static void
-resolver_futex(uint32_t *word, int op, uint32_t val)
-{
-	syscall(SYS_futex, word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
-}
-
 static bool
-resolver_pending(const struct resolver *r)
+resolver_pending(void *arg)
 {
+	const struct resolver *r = arg;
+
+	if (__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+		return true;
 	for (unsigned i = 0; i < r->nlanes; i++)
 		if (rte_ring_count(r->lanes[i].req) > 0)
 			return true;
 	return false;
-}
-
-/*
- * Sleep until a post (or stop). Announce first, then look: a post whose enqueue this look
- * missed sees the announcement (both sides fence) and wakes us; one that came after the
- * sequence was read makes the wait return at once.
- */
-static void
-resolver_sleep(struct resolver *r)
-{
-	uint32_t seq = __atomic_load_n(&r->wake_seq, __ATOMIC_ACQUIRE);
-
-	__atomic_add_fetch(&r->sleepers, 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!resolver_pending(r) && !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
-		resolver_futex(&r->wake_seq, FUTEX_WAIT, seq);
-	__atomic_sub_fetch(&r->sleepers, 1, __ATOMIC_SEQ_CST);
-}
-
-static void
-resolver_wake(struct resolver *r, uint32_t n)
-{
-	__atomic_add_fetch(&r->wake_seq, 1, __ATOMIC_RELEASE);
-	resolver_futex(&r->wake_seq, FUTEX_WAKE, n);
 }
 
 static void *
@@ -164,7 +136,7 @@ resolver_main(void *arg)
 			continue;
 		}
 		if (nap == RESOLVER_NAP_MAX_US && ++idle >= RESOLVER_NAPS_BEFORE_SLEEP) {
-			resolver_sleep(r);
+			ag_idle_sleep(&r->idle, resolver_pending, r, NULL);
 			nap = RESOLVER_NAP_MIN_US;
 			idle = 0;
 			continue;
@@ -240,7 +212,7 @@ resolver_destroy(struct resolver *r)
 	if (r == NULL)
 		return;
 	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
-	resolver_wake(r, INT_MAX);
+	ag_idle_wake(&r->idle, INT_MAX);
 	for (unsigned i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
 	resolver_free(r);
@@ -263,10 +235,7 @@ resolver_post(struct resolver *r, unsigned lane, struct store_lookup *lk)
 {
 	if (lane >= r->nlanes || rte_ring_sp_enqueue(r->lanes[lane].req, lk) != 0)
 		return -ENOBUFS;
-	/* pairs with resolver_sleep: our enqueue or its announcement is seen by the other */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&r->sleepers, __ATOMIC_RELAXED) > 0)
-		resolver_wake(r, 1);
+	ag_idle_post(&r->idle);
 	return 0;
 }
 
@@ -281,6 +250,6 @@ resolver_stats(const struct resolver *r, struct resolver_stats *out)
 {
 	out->resolved = __atomic_load_n(&r->resolved, __ATOMIC_RELAXED);
 	out->busy_ns = __atomic_load_n(&r->busy_ns, __ATOMIC_RELAXED);
-	out->sleeping = __atomic_load_n(&r->sleepers, __ATOMIC_RELAXED);
-	out->wakes = __atomic_load_n(&r->wake_seq, __ATOMIC_RELAXED);
+	out->sleeping = ag_idle_sleepers(&r->idle);
+	out->wakes = ag_idle_wakes(&r->idle);
 }
