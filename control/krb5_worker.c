@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
@@ -886,15 +887,28 @@ kw_running_unlink(struct kw_pool *p, struct kw_pool_item *it)
 	it->run_prev = it->run_next = NULL;
 }
 
+/* Workers that have not finished kw_thread_fini (tests: kw_pool_threads_holding()). */
+static unsigned int kw_threads_holding;
+unsigned int kw_fini_delay_us;
+
+unsigned int
+kw_pool_threads_holding(void)
+{
+	return __atomic_load_n(&kw_threads_holding, __ATOMIC_ACQUIRE);
+}
+
 static void
 kw_thread_fini(struct kw_thread *th)
 {
+	if (kw_fini_delay_us != 0)
+		usleep(kw_fini_delay_us);
 	kw_destroy(th->kw);
 	if (th->basic_ctx != NULL)
 		krb5_free_context(th->basic_ctx);
 	ntlm_acceptor_destroy(th->ntlm);
 	ntlm_acceptor_destroy(th->ntlm_wb);
 	ntlm_dc_ctx_free(th->wb);
+	__atomic_sub_fetch(&kw_threads_holding, 1, __ATOMIC_RELEASE);
 }
 
 /* Leaves the pool: the last one out may be waited for by kw_pool_destroy. */
@@ -915,6 +929,7 @@ kw_pool_thread(void *arg)
 	bool abandoned = false;
 
 	memset(&th, 0, sizeof(th));
+	__atomic_add_fetch(&kw_threads_holding, 1, __ATOMIC_RELEASE);
 	v = malloc(sizeof(*v));
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
@@ -981,10 +996,17 @@ kw_pool_thread(void *arg)
 		if (p->stopping && p->inflight == 0)
 			pthread_cond_broadcast(&p->wake);
 	}
-	kw_thread_exit_locked(p);
+	/*
+	 * The library's objects go before the thread stops counting as live: once it does,
+	 * kw_pool_destroy may return and the process exit, and krb5's destructors would tear
+	 * down the mutexes our krb5_free_context still locks (an abort seen at exit under load).
+	 */
 	pthread_mutex_unlock(&p->lock);
 	kw_thread_fini(&th);
 	free(v);
+	pthread_mutex_lock(&p->lock);
+	kw_thread_exit_locked(p);
+	pthread_mutex_unlock(&p->lock);
 	return NULL;
 }
 

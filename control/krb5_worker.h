@@ -214,8 +214,14 @@ unsigned int kw_pool_watchdog(struct kw_pool *p);
  * from now on (0: unchanged). 0 or -errno.
  */
 int kw_pool_grow(struct kw_pool *p, unsigned int threads, uint64_t deadline_ns);
-/* Finishes queued jobs, joins the threads, frees everything. */
+/*
+ * Finishes queued jobs, waits for the threads (each has freed its krb5 and GSS objects by
+ * then, so the process may exit), frees everything.
+ */
 void kw_pool_destroy(struct kw_pool *p);
+/* Tests: workers of any pool still holding library objects; a sleep before they free them. */
+unsigned int kw_pool_threads_holding(void);
+extern unsigned int kw_fini_delay_us;
 void kw_pool_get_stats(struct kw_pool *p, struct kw_pool_stats *stats_out);
 
 #endif

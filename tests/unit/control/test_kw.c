@@ -125,6 +125,36 @@ test_pool_no_trust(void **state)
 }
 
 /*
+ * When kw_pool_destroy returns, no worker may still be freeing its krb5 objects: the caller
+ * may exit, and the library's destructors then pull the mutexes from under it. A slow
+ * teardown (50 ms) makes the window wide; before the fix destroy returned with 3 inside it.
+ */
+static void
+test_pool_destroy_waits_for_teardown(void **state)
+{
+	struct trust_table tt;
+	struct trust_config tc;
+	struct kw_pool_config pc = {
+		.trusts = &tt, .workers = 3, .queue_size = 4, .on_verdict = on_verdict};
+	struct kw_pool *p;
+
+	(void)state;
+	trust_table_init(&tt);
+	trust_config_defaults(&tc);
+	strcpy(tc.realm, "NTLMDOM");
+	strcpy(tc.netbios_name, "NTLMDOM");
+	tc.kind = TRUST_KIND_NTLM;
+	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	kw_fini_delay_us = 50000;
+	p = kw_pool_create(&pc);
+	assert_non_null(p);
+	kw_pool_destroy(p);
+	assert_int_equal(kw_pool_threads_holding(), 0);
+	kw_fini_delay_us = 0;
+	trust_table_fini(&tt);
+}
+
+/*
  * A KDC that accepts the connection and never answers: the worker hangs in the AS exchange.
  * The watchdog answers 503 (worker_hung) once the trust's deadline passed, gives the slot back
  * and starts another thread; when the worker returns at last its verdict comes LATE.
@@ -232,6 +262,7 @@ main(void)
 		cmocka_unit_test(test_http_answers),
 		cmocka_unit_test(test_missing_keytab),
 		cmocka_unit_test(test_pool_no_trust),
+		cmocka_unit_test(test_pool_destroy_waits_for_teardown),
 		cmocka_unit_test(test_pool_hung_worker),
 	};
 
