@@ -438,13 +438,13 @@ store_wait(struct ha_flow *h, const struct h1_request *req, size_t consumed, con
 		h->parked_req = *req;
 }
 
-/* Serve req with the auth headers this response owes the client. */
+/* Serve req, whose site (NULL: none) is known, with the auth headers it owes the client. */
 static void
-serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
+serve_site(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site,
+	   size_t consumed, const char *extra)
 {
 	struct http_opts opts;
 	int rc;
-	const struct site_conf *site = gate_site_for(cur_gate(), req->target.p, req->target.len);
 
 	if (site != NULL && site->nb_upstreams > 0) {
 		proxy_serve(h, req, site, consumed, extra);
@@ -469,6 +469,14 @@ serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const ch
 	/* views into rx were used: only now may the bytes go */
 	drop_rx(h, consumed);
 	start_response(h);
+}
+
+/* A request run again (after a verdict or a store lookup): its site is looked up anew. */
+static void
+serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
+{
+	serve_site(h, req, gate_site_for(cur_gate(), req->target.p, req->target.len), consumed,
+		   extra);
 }
 
 /* The token of a PARK decision to the control plane; the request waits for its verdict. */
@@ -545,7 +553,7 @@ gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct sit
 	gate_request(cur_gate(), &h->auth, site, authz, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
-		serve(h, req, consumed, "Persistent-Auth: true\r\n");
+		serve_site(h, req, site, consumed, "Persistent-Auth: true\r\n");
 		gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		return true;
 	case GATE_CHALLENGE:
@@ -860,7 +868,7 @@ process(struct ha_flow *h)
 			answer(h, &req, 403, NULL, false, consumed);
 			return;
 		} else if (site == NULL || site->auth == SITE_AUTH_NONE) {
-			serve(h, &req, consumed, NULL);
+			serve_site(h, &req, site, consumed, NULL);
 			gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		} else if (!gate_and_serve(h, &req, site, consumed)) {
 			return; /* answered, or parked until its verdict */
