@@ -181,3 +181,16 @@ ag_eal_argv_free(struct ag_eal_argv *a)
 	a->argv = NULL;
 	a->argc = 0;
 }
+
+int
+ag_ctrl_cpus(const cpu_set_t *process, const cpu_set_t *dataplane, const cpu_set_t *main,
+	     cpu_set_t *out)
+{
+	CPU_ZERO(out);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, process) && !CPU_ISSET(c, dataplane))
+			CPU_SET(c, out);
+	if (CPU_COUNT(out) == 0)
+		CPU_OR(out, out, main);
+	return CPU_COUNT(out);
+}

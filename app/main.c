@@ -3,6 +3,8 @@
 #include <getopt.h>
 #include <time.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,10 +118,42 @@ control_loop(void)
 	}
 }
 
+/*
+ * The threads started from here on (the auth workers and dispatcher, the store's resolvers,
+ * the access log) inherit this thread's affinity: EAL's pin to the main lcore's CPU would put
+ * every one of them on one CPU. They get every CPU no dataplane lcore polls on.
+ */
+static void
+control_affinity(const cpu_set_t *process_cpus)
+{
+	cpu_set_t dataplane, main_cpus, ctrl;
+	char list[256];
+	size_t n = 0;
+
+	CPU_ZERO(&dataplane);
+	for (uint16_t i = 0; i < dp_main.nb_lcores; i++) {
+		rte_cpuset_t c = rte_lcore_cpuset(dp_main.lcores[i].lcore_id);
+
+		CPU_OR(&dataplane, &dataplane, &c);
+	}
+	main_cpus = rte_lcore_cpuset(rte_get_main_lcore());
+	ag_ctrl_cpus(process_cpus, &dataplane, &main_cpus, &ctrl);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(ctrl), &ctrl) != 0) {
+		RTE_LOG(WARNING, USER1, "authgate: control plane stays on the main lcore's CPU\n");
+		return;
+	}
+	list[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE && n + 8 < sizeof(list); c++)
+		if (CPU_ISSET(c, &ctrl))
+			n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", c);
+	RTE_LOG(INFO, USER1, "authgate: control-plane threads on CPU(s) %s\n", list);
+}
+
 /* Brings the gateway up in the DPDK skeleton's order, runs it until a signal, takes it down. */
 static int
 run(struct ag_eal_argv *eal)
 {
+	cpu_set_t process_cpus;
 	struct accesslog *alog = NULL;
 	char **eal_view;
 	int rc, status = EXIT_FAILURE;
@@ -131,6 +165,9 @@ run(struct ag_eal_argv *eal)
 	memcpy(eal_view, eal->argv, eal->argc * sizeof(char *));
 	/* under systemd: the journal gets each DPDK line at its own priority */
 	journal_log_open();
+	/* EAL pins this thread to the main lcore: what the process may use is read first */
+	if (sched_getaffinity(0, sizeof(process_cpus), &process_cpus) != 0)
+		CPU_ZERO(&process_cpus);
 	if (rte_eal_init(eal->argc, eal_view) < 0)
 		FAIL(out_view, "EAL init failed: %s\n", rte_strerror(rte_errno));
 	if (rte_lcore_id() != cfg.eal.main_lcore)
@@ -141,6 +178,7 @@ run(struct ag_eal_argv *eal)
 	rc = dp_lcores_init(&dp_main, &cfg.dp);
 	if (rc < 0)
 		FAIL(out_eal, "dataplane lcores: %s\n", strerror(-rc));
+	control_affinity(&process_cpus);
 	rc = dp_ports_init(&dp_main, &cfg.dp);
 	if (rc < 0)
 		FAIL(out_ports, "ports: %s\n", strerror(-rc));

@@ -493,6 +493,38 @@ test_eal_args(void **state)
 	free(errs);
 }
 
+/* Control-plane threads: the process's CPUs less the dataplane's; else the main lcore's. */
+static void
+test_ctrl_cpus(void **state)
+{
+	cpu_set_t process, dataplane, main_cpus, out;
+
+	(void)state;
+	CPU_ZERO(&process);
+	CPU_ZERO(&dataplane);
+	CPU_ZERO(&main_cpus);
+	for (int c = 0; c < 8; c++)
+		CPU_SET(c, &process);
+	CPU_SET(2, &dataplane);
+	CPU_SET(3, &dataplane);
+	CPU_SET(0, &main_cpus);
+	/* 8 CPUs, lcores polling on 2 and 3: the other six, the main lcore's among them */
+	assert_int_equal(ag_ctrl_cpus(&process, &dataplane, &main_cpus, &out), 6);
+	assert_false(CPU_ISSET(2, &out));
+	assert_false(CPU_ISSET(3, &out));
+	assert_true(CPU_ISSET(0, &out) && CPU_ISSET(7, &out));
+	/* CPUs outside the process's set (taskset, cgroups) are never handed out */
+	CPU_CLR(7, &process);
+	assert_int_equal(ag_ctrl_cpus(&process, &dataplane, &main_cpus, &out), 5);
+	assert_false(CPU_ISSET(7, &out));
+	/* every CPU polls: the main lcore's, as EAL left it */
+	CPU_ZERO(&process);
+	CPU_SET(2, &process);
+	CPU_SET(3, &process);
+	assert_int_equal(ag_ctrl_cpus(&process, &dataplane, &main_cpus, &out), 1);
+	assert_true(CPU_ISSET(0, &out));
+}
+
 int
 main(void)
 {
@@ -501,7 +533,7 @@ main(void)
 		cmocka_unit_test(test_full_file),	 cmocka_unit_test(test_bad_inputs),
 		cmocka_unit_test(test_missing_file),	 cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_eal_args),	 cmocka_unit_test(test_basic_cache_keys),
-		cmocka_unit_test(test_group_table),
+		cmocka_unit_test(test_group_table),	 cmocka_unit_test(test_ctrl_cpus),
 	};
 	int rc;
 
