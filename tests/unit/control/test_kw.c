@@ -80,11 +80,24 @@ on_verdict(const struct kw_verdict *v, void *arg)
 	verdicts++;
 }
 
+/* One NTLM trust: a Kerberos job finds no trust for it and never reaches GSS. */
+static void
+ntlm_only_trusts(struct trust_table *tt)
+{
+	struct trust_config tc;
+
+	trust_table_init(tt);
+	trust_config_defaults(&tc);
+	strcpy(tc.realm, "NTLMDOM");
+	strcpy(tc.netbios_name, "NTLMDOM");
+	tc.kind = TRUST_KIND_NTLM;
+	assert_int_equal(trust_table_add(tt, &tc, NULL), 0);
+}
+
 static void
 test_pool_no_trust(void **state)
 {
 	struct trust_table tt;
-	struct trust_config tc;
 	struct kw_pool_config pc = {
 		.trusts = &tt, .workers = 1, .queue_size = 1, .on_verdict = on_verdict};
 	struct kw_pool *p;
@@ -97,12 +110,7 @@ test_pool_no_trust(void **state)
 			     .token_len = sizeof(tok)};
 
 	(void)state;
-	trust_table_init(&tt);
-	trust_config_defaults(&tc);
-	strcpy(tc.realm, "NTLMDOM");
-	strcpy(tc.netbios_name, "NTLMDOM");
-	tc.kind = TRUST_KIND_NTLM;
-	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	ntlm_only_trusts(&tt);
 	p = kw_pool_create(&pc);
 	assert_non_null(p);
 	assert_int_equal(kw_pool_submit(p, &job), 0);
@@ -133,18 +141,12 @@ static void
 test_pool_destroy_waits_for_teardown(void **state)
 {
 	struct trust_table tt;
-	struct trust_config tc;
 	struct kw_pool_config pc = {
 		.trusts = &tt, .workers = 3, .queue_size = 4, .on_verdict = on_verdict};
 	struct kw_pool *p;
 
 	(void)state;
-	trust_table_init(&tt);
-	trust_config_defaults(&tc);
-	strcpy(tc.realm, "NTLMDOM");
-	strcpy(tc.netbios_name, "NTLMDOM");
-	tc.kind = TRUST_KIND_NTLM;
-	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	ntlm_only_trusts(&tt);
 	kw_fini_delay_us = 50000;
 	p = kw_pool_create(&pc);
 	assert_non_null(p);

@@ -6,6 +6,8 @@
 #include <urcu-qsbr.h>
 
 #include <rte_byteorder.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
@@ -463,4 +465,42 @@ h_icmp(struct h *h, uint8_t type, uint8_t code, uint16_t cport, uint32_t seq, ui
 	icmp->icmp_cksum = ~rte_raw_cksum(icmp, len - sizeof(*ip));
 	m->l3_len = sizeof(*ip);
 	return tcp_icmp_input(h->e, m, h->now);
+}
+
+int
+h_main(const char *name, const struct CMUnitTest *tests, size_t ntests, unsigned mbufs,
+       uint32_t max_flows, void (*ready)(void))
+{
+	char *argv[] = {
+		(char *)(uintptr_t)name, "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
+		"--log-level=error",	 "-l",	      "0",	  NULL};
+	int rc;
+
+	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
+		printf("skip: EAL cannot start here: %s\n", rte_strerror(rte_errno));
+		return 77;
+	}
+	h_pool = rte_pktmbuf_pool_create("tcp_test", mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					 SOCKET_ID_ANY);
+	if (h_pool == NULL) {
+		printf("mbuf pool: %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	for (uint32_t i = 0; i < sizeof(h_pattern); i++)
+		h_pattern[i] = (uint8_t)(i * 7 + i / 251);
+	rcu_register_thread();
+	h_table = tcp_flow_table_create(max_flows, 1234);
+	if (h_table == NULL) {
+		printf("flow table: %s\n", strerror(errno));
+		return 1;
+	}
+	if (ready != NULL)
+		ready();
+	rc = _cmocka_run_group_tests(name, tests, ntests, NULL, NULL);
+	rcu_thread_offline();
+	rcu_barrier();
+	rcu_thread_online();
+	rcu_unregister_thread();
+	rte_eal_cleanup();
+	return rc;
 }

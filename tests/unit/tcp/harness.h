@@ -139,4 +139,11 @@ enum tcp_state h_state(struct h *h);
 struct tcp_tuple h_tuple(const struct h *h);
 uint64_t h_drops(const struct h *h, enum tcp_drop_reason r);
 
+/*
+ * A test program's main: EAL without hugepages (77, skip, when it cannot start), h_pool of
+ * mbufs, h_pattern, RCU and h_table of max_flows, ready() if not NULL, the tests, teardown.
+ */
+int h_main(const char *name, const struct CMUnitTest *tests, size_t ntests, unsigned mbufs,
+	   uint32_t max_flows, void (*ready)(void));
+
 #endif

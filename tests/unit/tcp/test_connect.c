@@ -272,8 +272,6 @@ test_connect_port_owned_by_this_lcore(void **state)
 int
 main(void)
 {
-	char *argv[] = {"test_connect", "--no-huge",	     "--no-pci", "--no-shconf", "-m",
-			"256",		"--log-level=error", "-l",	 "0",		NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_handshake_and_data),
 		cmocka_unit_test(test_connect_syn_retransmit_then_timeout),
@@ -281,29 +279,6 @@ main(void)
 		cmocka_unit_test(test_connect_app_refuses),
 		cmocka_unit_test(test_connect_port_owned_by_this_lcore),
 	};
-	int rc;
 
-	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
-		printf("skip: EAL cannot start here: %s\n", rte_strerror(rte_errno));
-		return 77;
-	}
-	h_pool = rte_pktmbuf_pool_create("tcp_test", 4095, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	if (h_pool == NULL) {
-		printf("mbuf pool: %s\n", rte_strerror(rte_errno));
-		return 1;
-	}
-	rcu_register_thread();
-	h_table = tcp_flow_table_create(1024, 1234);
-	if (h_table == NULL) {
-		printf("flow table: %s\n", strerror(errno));
-		return 1;
-	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
-	rcu_unregister_thread();
-	rte_eal_cleanup();
-	return rc;
+	return h_main("test_connect", tests, RTE_DIM(tests), 4095, 1024, NULL);
 }

@@ -3301,8 +3301,6 @@ test_offload_odd_interior_summed_here(void **state)
 int
 main(void)
 {
-	char *argv[] = {"test_tcp", "--no-huge",	 "--no-pci", "--no-shconf", "-m",
-			"256",	    "--log-level=error", "-l",	     "0",	    NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handshake_options),
 		cmocka_unit_test(test_pmtu_icmp_lowers_mss),
@@ -3384,32 +3382,6 @@ main(void)
 		cmocka_unit_test(test_tx_budget_paces_output),
 		cmocka_unit_test(test_offload_odd_interior_summed_here),
 	};
-	int rc;
 
-	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
-		printf("skip: EAL cannot start without hugepages here: %s\n",
-		       rte_strerror(rte_errno));
-		return 77;
-	}
-	h_pool = rte_pktmbuf_pool_create("tcp_test", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	if (h_pool == NULL) {
-		printf("mbuf pool: %s\n", rte_strerror(rte_errno));
-		return 1;
-	}
-	for (uint32_t i = 0; i < sizeof(h_pattern); i++)
-		h_pattern[i] = (uint8_t)(i * 7 + i / 251);
-	rcu_register_thread();
-	h_table = tcp_flow_table_create(16384, 1234);
-	if (h_table == NULL) {
-		printf("flow table: %s\n", strerror(errno));
-		return 1;
-	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
-	rcu_unregister_thread();
-	rte_eal_cleanup();
-	return rc;
+	return h_main("test_tcp", tests, RTE_DIM(tests), 16383, 16384, NULL);
 }

@@ -442,11 +442,18 @@ test_tso_budget_and_limits(void **state)
 	h_fini(&h);
 }
 
+/* The "NIC" cuts large packets with rte_gso from the harness's pool. */
+static void
+gso_ready(void)
+{
+	dev.gso.direct_pool = h_pool;
+	dev.gso.indirect_pool = h_pool;
+	dev.gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
+}
+
 int
 main(void)
 {
-	char *argv[] = {"test_tso", "--no-huge",	 "--no-pci", "--no-shconf", "-m",
-			"256",	    "--log-level=error", "-l",	     "0",	    NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tso_download),
 		cmocka_unit_test(test_tso_loss_in_burst),
@@ -454,35 +461,6 @@ main(void)
 		cmocka_unit_test(test_tso_odd_piece),
 		cmocka_unit_test(test_tso_budget_and_limits),
 	};
-	int rc;
 
-	if (rte_eal_init((int)RTE_DIM(argv) - 1, argv) < 0) {
-		printf("skip: EAL cannot start without hugepages here: %s\n",
-		       rte_strerror(rte_errno));
-		return 77;
-	}
-	h_pool = rte_pktmbuf_pool_create("tso_test", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
-					 SOCKET_ID_ANY);
-	if (h_pool == NULL) {
-		printf("mbuf pool: %s\n", rte_strerror(rte_errno));
-		return 1;
-	}
-	dev.gso.direct_pool = h_pool;
-	dev.gso.indirect_pool = h_pool;
-	dev.gso.gso_types = RTE_ETH_TX_OFFLOAD_TCP_TSO;
-	for (uint32_t i = 0; i < sizeof(h_pattern); i++)
-		h_pattern[i] = (uint8_t)(i * 7 + i / 251);
-	rcu_register_thread();
-	h_table = tcp_flow_table_create(16384, 1234);
-	if (h_table == NULL) {
-		printf("flow table: %s\n", strerror(errno));
-		return 1;
-	}
-	rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rcu_thread_offline();
-	rcu_barrier();
-	rcu_thread_online();
-	rcu_unregister_thread();
-	rte_eal_cleanup();
-	return rc;
+	return h_main("test_tso", tests, RTE_DIM(tests), 16383, 16384, gso_ready);
 }
