@@ -248,15 +248,34 @@ gate_action_str(enum gate_action a)
 	return (unsigned int)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
 }
 
+static int
+gate_site_in(const struct gate_conf *c, const char *target, size_t len, char *path, size_t size,
+	     size_t *plen_out)
+{
+	*plen_out = 0;
+	if (path_normalize(target, len, path, size, plen_out) < 0) {
+		*plen_out = 0;
+		return -1;
+	}
+	return site_select(c->sites, c->nb_sites, path, *plen_out, NULL);
+}
+
 int
 gate_site(const struct gate_conf *c, const char *target, size_t len)
 {
 	char path[4096];
 	size_t plen;
 
-	if (path_normalize(target, len, path, sizeof(path), &plen) < 0)
-		return -1;
-	return site_select(c->sites, c->nb_sites, path, plen, NULL);
+	return gate_site_in(c, target, len, path, sizeof(path), &plen);
+}
+
+const struct site_conf *
+gate_site_path(const struct gate_conf *c, const char *target, size_t len, char *path, size_t size,
+	       size_t *plen_out)
+{
+	int i = gate_site_in(c, target, len, path, size, plen_out);
+
+	return i < 0 ? NULL : &c->sites[i];
 }
 
 const struct site_conf *

@@ -119,6 +119,12 @@ struct gate_decision {
 int gate_site(const struct gate_conf *c, const char *target, size_t len);
 /* The site for a request target, or NULL. */
 const struct site_conf *gate_site_for(const struct gate_conf *c, const char *target, size_t len);
+/*
+ * The same, keeping the normalised path in path[size] for the content store (one
+ * normalisation a request); *plen_out is 0 when the target does not normalise.
+ */
+const struct site_conf *gate_site_path(const struct gate_conf *c, const char *target, size_t len,
+				       char *path, size_t size, size_t *plen_out);
 /* The schemes the site for a target asks for; SITE_AUTH_NONE when it is open or no site. */
 uint32_t gate_site_auth(const struct gate_conf *c, const char *target, size_t len);
 

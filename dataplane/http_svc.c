@@ -438,11 +438,19 @@ store_wait(struct ha_flow *h, const struct h1_request *req, size_t consumed, con
 		h->parked_req = *req;
 }
 
-/* Serve req, whose site (NULL: none) is known, with the auth headers it owes the client. */
+/* A request's site (NULL: none) and its target normalised once for the store (len 0: not). */
+struct req_site {
+	const struct site_conf *site;
+	const char *path;
+	size_t path_len;
+};
+
+/* Serve req, whose site is known, with the auth headers it owes the client. */
 static void
-serve_site(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site,
+serve_site(struct ha_flow *h, const struct h1_request *req, const struct req_site *rs,
 	   size_t consumed, const char *extra)
 {
+	const struct site_conf *site = rs->site;
 	struct http_opts opts;
 	int rc;
 
@@ -454,6 +462,10 @@ serve_site(struct ha_flow *h, const struct h1_request *req, const struct site_co
 	if (resp_new(h, extra, &opts) == NULL)
 		return;
 	opts.force_close = cur_http()->max_requests != 0 && h->requests >= cur_http()->max_requests;
+	if (rs->path_len > 0) {
+		opts.path = rs->path;
+		opts.path_len = rs->path_len;
+	}
 	/* a miss may wait for the resolver under this name; seq tells a later request apart */
 	store_park_as(h->app->store, h->store_id, ++h->seq);
 	rc = http_conn_respond(&h->conn, req, h->app->store, &opts, h->resp);
@@ -475,8 +487,9 @@ serve_site(struct ha_flow *h, const struct h1_request *req, const struct site_co
 static void
 serve(struct ha_flow *h, const struct h1_request *req, size_t consumed, const char *extra)
 {
-	serve_site(h, req, gate_site_for(cur_gate(), req->target.p, req->target.len), consumed,
-		   extra);
+	struct req_site rs = {.site = gate_site_for(cur_gate(), req->target.p, req->target.len)};
+
+	serve_site(h, req, &rs, consumed, extra);
 }
 
 /* The token of a PARK decision to the control plane; the request waits for its verdict. */
@@ -542,9 +555,10 @@ park(struct ha_flow *h, const struct h1_request *req, const struct site_conf *si
  * (the next pipelined request may follow), false when it was answered or parked.
  */
 static bool
-gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct site_conf *site,
+gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct req_site *rs,
 	       size_t consumed)
 {
+	const struct site_conf *site = rs->site;
 	const struct h1_view *authz = h1_req_header(req, H1_H_AUTHORIZATION);
 	struct gate_decision d;
 	struct gate_env env;
@@ -553,7 +567,7 @@ gate_and_serve(struct ha_flow *h, const struct h1_request *req, const struct sit
 	gate_request(cur_gate(), &h->auth, site, authz, &env, &h->app->gate, &d);
 	switch (d.action) {
 	case GATE_SERVE:
-		serve_site(h, req, site, consumed, "Persistent-Auth: true\r\n");
+		serve_site(h, req, rs, consumed, "Persistent-Auth: true\r\n");
 		gate_request_done(cur_gate(), &h->auth, &h->app->gate);
 		return true;
 	case GATE_CHALLENGE:
@@ -819,6 +833,8 @@ process(struct ha_flow *h)
 		struct h1_request req;
 		struct http_opts opts;
 		const struct site_conf *site;
+		struct req_site rs = {0};
+		char path[4096]; /* the target normalised once, for the gate and the store */
 		size_t consumed = 0;
 		int status = 0;
 		enum http_conn_rc rc;
@@ -851,7 +867,10 @@ process(struct ha_flow *h)
 		h->resp = NULL;
 		h->requests++;
 		h->head_since_us = 0;
-		site = gate_site_for(cur_gate(), req.target.p, req.target.len);
+		rs.site = gate_site_path(cur_gate(), req.target.p, req.target.len, path,
+					 sizeof(path), &rs.path_len);
+		rs.path = path;
+		site = rs.site;
 		if (http_conn_body(&h->conn, &req, site != NULL && site->nb_upstreams > 0,
 				   &status) == HTTP_CONN_ERROR) {
 			if (resp_new(h, NULL, &opts) == NULL)
@@ -868,9 +887,9 @@ process(struct ha_flow *h)
 			answer(h, &req, 403, NULL, false, consumed);
 			return;
 		} else if (site == NULL || site->auth == SITE_AUTH_NONE) {
-			serve_site(h, &req, site, consumed, NULL);
+			serve_site(h, &req, &rs, consumed, NULL);
 			gate_request_done(cur_gate(), &h->auth, &h->app->gate);
-		} else if (!gate_and_serve(h, &req, site, consumed)) {
+		} else if (!gate_and_serve(h, &req, &rs, consumed)) {
 			return; /* answered, or parked until its verdict */
 		}
 	}

@@ -195,13 +195,19 @@ app_data(struct tcp_flow *f, void *ctx, struct rte_mbuf *m)
 					 .extra_headers = "Persistent-Auth: true\r\n",
 					 .extra_len = 23};
 		const struct site_conf *site;
+		char path[4096];
 		size_t consumed = 0;
 		int status = 0;
 
 		if (http_conn_parse(&a->conn, a->rx, a->rxlen, &consumed, &req, &status) !=
 		    HTTP_CONN_REQUEST)
 			break;
-		site = gate_site_for(a->gate, req.target.p, req.target.len);
+		/* as the HTTP service does: the target normalised once, for the gate and the store
+		 */
+		site = gate_site_path(a->gate, req.target.p, req.target.len, path, sizeof(path),
+				      &opts.path_len);
+		if (opts.path_len > 0)
+			opts.path = path;
 		gate_request(a->gate, &a->auth, site, NULL, &env, &a->gstats, &d);
 		if (d.action != GATE_SERVE) {
 			fprintf(stderr, "reqbench: the gate says %s\n", gate_action_str(d.action));

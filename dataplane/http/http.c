@@ -255,6 +255,7 @@ http_serve(const struct h1_request *req, struct store *st, const struct http_opt
 	bool head_only = req->method == H1_M_HEAD;
 	bool keep_alive;
 	char path[4096];
+	const char *npath;
 	size_t plen;
 	struct store_file *f;
 	int rc;
@@ -297,12 +298,19 @@ http_serve(const struct h1_request *req, struct store *st, const struct http_opt
 		return 0;
 	}
 
-	rc = path_normalize(req->target.p, req->target.len, path, sizeof(path), &plen);
-	if (rc != 0) {
-		http_error(rc == -ENAMETOOLONG ? 414 : 400, keep_alive, head_only, opts, resp);
-		return 0;
+	if (opts->path != NULL) {
+		npath = opts->path;
+		plen = opts->path_len;
+	} else {
+		rc = path_normalize(req->target.p, req->target.len, path, sizeof(path), &plen);
+		if (rc != 0) {
+			http_error(rc == -ENAMETOOLONG ? 414 : 400, keep_alive, head_only, opts,
+				   resp);
+			return 0;
+		}
+		npath = path;
 	}
-	rc = store_open(st, path, plen, &f);
+	rc = store_open(st, npath, plen, &f);
 	if (rc != 0) {
 		if (rc == -EINPROGRESS || rc == -EBUSY)
 			return rc; /* no response: the caller parks the request, or answers 503 */

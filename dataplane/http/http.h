@@ -28,6 +28,9 @@ struct http_opts {
 	const char *extra_headers; /* raw lines, each ending in CRLF (WWW-Authenticate, ...) */
 	size_t extra_len;
 	bool force_close; /* answer Connection: close whatever the client asked */
+	/* the target as the caller normalised it (NUL-terminated), or NULL: normalised here */
+	const char *path;
+	size_t path_len;
 };
 
 enum http_slice_kind {

@@ -596,6 +596,23 @@ test_site_selection(void **state)
 	/* a prefix is a path segment, not a string prefix */
 	assert_int_equal(gate_site(&w.conf, "/pkgs/a", 7), 2);
 	assert_int_equal(gate_site(&w.conf, "/other", 6), 2);
+	/* the store gets the path the gate chose the site by, decoded and collapsed */
+	{
+		char path[64];
+		size_t plen = 99;
+
+		assert_ptr_equal(gate_site_path(&w.conf, "/pkg/./%73ecure//a?x=1", 22, path,
+						sizeof(path), &plen),
+				 &w.conf.sites[1]);
+		assert_int_equal(plen, 13);
+		assert_string_equal(path, "/pkg/secure/a");
+		assert_null(gate_site_path(&w.conf, "/pkg/x/../secure/a", 18, path, sizeof(path),
+					   &plen));
+		assert_int_equal(plen, 0);
+		/* too long for the buffer: no path, no site (the store answers 414 itself) */
+		assert_null(gate_site_path(&w.conf, "/pkg/secure/a", 13, path, 8, &plen));
+		assert_int_equal(plen, 0);
+	}
 }
 
 int
