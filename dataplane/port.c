@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_random.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
@@ -474,6 +475,8 @@ dp_ports_init(struct dp *dp, const struct dp_conf *cfg)
 	int rc;
 
 	dp->cfg = cfg;
+	/* a secret symmetric key: clients cannot aim their flows at one lcore (tcp.h) */
+	tcp_rss_set_pattern(tcp_rss_pick_pattern(rte_rand()));
 	for (unsigned int i = 0; i < cfg->nb_ports; i++) {
 		rc = port_init(dp, &dp->ports[i], &cfg->ports[i], cfg->nb_lcores);
 		if (rc < 0)

@@ -15,6 +15,7 @@
 
 #include "common/counters.h"
 #include "dataplane/dp.h"
+#include "dataplane/tcp/tcp.h"
 
 static void
 sum_stats(struct dp_lcore_stats *sum)
@@ -137,6 +138,9 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		/* nic: flows arrive on their owner's queue; software: lcores steer by tuple */
 		rte_tel_data_add_dict_string(p, "rss", dp_rss_mode_str(port->rss));
 		rte_tel_data_add_dict_string(p, "rss_detail", port->rss_why);
+		/* the secret half of the symmetric key: local, root-only socket (tests place flows)
+		 */
+		rte_tel_data_add_dict_int(p, "rss_pattern", tcp_rss_pattern());
 		{
 			struct rte_eth_conf conf;
 			bool multi = rte_eth_dev_conf_get(port->port_id, &conf) == 0 &&

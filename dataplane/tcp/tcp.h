@@ -424,8 +424,22 @@ uint16_t tcp_flow_owner(const struct tcp_flow_table *t, const struct tcp_tuple *
 #define TCP_RSS_KEY_LEN	      40 /* what the software hash keeps; 16 bytes cover IPv4/TCP */
 #define TCP_RSS_RETA_MIN_LOG2 6
 #define TCP_RSS_RETA_MIN      (1u << TCP_RSS_RETA_MIN_LOG2)
-/* The symmetric key (0x6d, 0x5a repeated), len bytes of it: NICs take 40 or 52. */
+/* The symmetric key (the 16-bit pattern repeated), len bytes of it: NICs take 40 or 52. */
 void tcp_rss_sym_key(uint8_t *key, size_t len);
+/*
+ * The pattern: 0x6d5a (the published one) until the gateway picks its own at start. A
+ * symmetric key's hash depends on the XOR of the tuple's 16-bit words only, so a client that
+ * knows the pattern can pick source ports that all land on one lcore; a secret one it cannot.
+ * Set it before ports are configured and flow tables created; all of them must agree.
+ */
+#define TCP_RSS_PATTERN_PUBLIC 0x6d5a
+void tcp_rss_set_pattern(uint16_t pattern);
+uint16_t tcp_rss_pattern(void);
+/*
+ * A pattern drawn from seed (e.g. rte_rand()) whose hash spreads evenly over the owner bits:
+ * the map from the tuple's XORed words to the low TCP_RSS_RETA_MIN_LOG2 bits has full rank.
+ */
+uint16_t tcp_rss_pick_pattern(uint64_t seed);
 /*
  * The Toeplitz hash a NIC computes for an IPv4/TCP segment from raddr:rport to laddr:lport
  * with key (≥ 16 bytes), as DPDK's rte_softrss computes it.

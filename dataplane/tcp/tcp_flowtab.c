@@ -1,5 +1,6 @@
 /* The shared flow table: cds_lfht keyed by 4-tuple plus an id/generation slot array. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <string.h>
@@ -78,11 +79,80 @@ tcp_flow_table_destroy(struct tcp_flow_table *t)
 	return 0;
 }
 
+static uint16_t rss_pattern = TCP_RSS_PATTERN_PUBLIC;
+
+void
+tcp_rss_set_pattern(uint16_t pattern)
+{
+	rss_pattern = pattern;
+}
+
+uint16_t
+tcp_rss_pattern(void)
+{
+	return rss_pattern;
+}
+
 void
 tcp_rss_sym_key(uint8_t *key, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		key[i] = i % 2 == 0 ? 0x6d : 0x5a;
+		key[i] = i % 2 == 0 ? (uint8_t)(rss_pattern >> 8) : (uint8_t)rss_pattern;
+}
+
+/* Rank over GF(2) of n row vectors of TCP_RSS_RETA_MIN_LOG2 bits. */
+static unsigned
+rss_rank(uint32_t *rows, unsigned n)
+{
+	unsigned rank = 0;
+
+	for (unsigned bit = 0; bit < TCP_RSS_RETA_MIN_LOG2; bit++) {
+		unsigned pivot = rank;
+
+		while (pivot < n && !(rows[pivot] >> bit & 1))
+			pivot++;
+		if (pivot == n)
+			continue;
+		RTE_SWAP(rows[rank], rows[pivot]);
+		for (unsigned i = 0; i < n; i++)
+			if (i != rank && (rows[i] >> bit & 1))
+				rows[i] ^= rows[rank];
+		rank++;
+	}
+	return rank;
+}
+
+/*
+ * The hash is linear in the XOR of the tuple's six 16-bit words: a tuple with one bit of its
+ * remote port set gives the image of that bit. Sixteen images spanning every owner bit make
+ * the owner uniform over the words' values.
+ */
+static bool
+rss_pattern_spreads(uint16_t pattern)
+{
+	uint8_t key[16];
+	uint32_t rows[16];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = i % 2 == 0 ? (uint8_t)(pattern >> 8) : (uint8_t)pattern;
+	for (unsigned r = 0; r < 16; r++) {
+		struct tcp_tuple t = {.rport = (uint16_t)(1u << r)};
+
+		rows[r] = tcp_rss_hash(key, sizeof(key), &t) & (TCP_RSS_RETA_MIN - 1);
+	}
+	return rss_rank(rows, 16) == TCP_RSS_RETA_MIN_LOG2;
+}
+
+uint16_t
+tcp_rss_pick_pattern(uint64_t seed)
+{
+	for (unsigned i = 0; i < 64; i++) {
+		uint16_t p = (uint16_t)(seed >> (i % 4 * 16)) ^ (uint16_t)(i * 0x9e37);
+
+		if (rss_pattern_spreads(p))
+			return p;
+	}
+	return TCP_RSS_PATTERN_PUBLIC;
 }
 
 /* What the NIC hashes, in rte_softrss's order: source address, destination, ports. */

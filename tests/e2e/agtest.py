@@ -108,13 +108,34 @@ def with_lcores(text, n=None):
     return "\n".join(out) + "\n"
 
 
-def rss_owner(src, sport, dst, dport, lcores=None):
+_rss_pattern = {}
+
+
+def rss_pattern(prefix=None):
+    """The 16-bit pattern of the gateway's symmetric RSS key: drawn at start (a client must
+    not know it), so tests read it from the running gateway's /authgate/ports."""
+    prefix = prefix or NS
+    try:
+        pid = open(f"/run/{prefix}/authgate.pid").read().strip()
+    except OSError:
+        pid = None
+    if (prefix, pid) not in _rss_pattern:
+        port = next(iter(telemetry("/authgate/ports", prefix).values()))
+        _rss_pattern[(prefix, pid)] = port["rss_pattern"]
+    return _rss_pattern[(prefix, pid)]
+
+
+def rss_owner(src, sport, dst, dport, lcores=None, pattern=None):
     """The dataplane lcore that owns the TCP flow src:sport -> dst:dport (either direction):
-    as dataplane/tcp computes it, the Toeplitz hash with the symmetric key (0x6d5a repeated),
-    its low 6 bits modulo the lcores. Lets a test whose expectations are per lcore (upstream
-    health, per-lcore limits) put its connections on one lcore."""
+    as dataplane/tcp computes it, the Toeplitz hash with the symmetric key (the running
+    gateway's pattern repeated), its low 6 bits modulo the lcores. Lets a test whose
+    expectations are per lcore (upstream health, per-lcore limits) put its connections on one
+    lcore."""
     lcores = lcores or LCORES or 1
-    key = int.from_bytes(bytes([0x6d, 0x5a] * 8), "big")  # 128 bits: 96 of input + 32
+    if lcores == 1:
+        return 0
+    pattern = rss_pattern() if pattern is None else pattern
+    key = int.from_bytes(pattern.to_bytes(2, "big") * 8, "big")  # 128 bits: 96 of input + 32
     data = (socket.inet_aton(src) + socket.inet_aton(dst) + sport.to_bytes(2, "big")
             + dport.to_bytes(2, "big"))
     h, bits = 0, int.from_bytes(data, "big")

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 #include <urcu-qsbr.h>
 
+#include <rte_common.h>
+
 #include "dataplane/tcp/tcp.h"
 
 #define IP4(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
@@ -156,6 +158,47 @@ test_spread(void **state)
 	}
 }
 
+/*
+ * The attacker knows the published pattern and opens its connections from source ports
+ * that pattern puts on lcore 0 of 2. With the gateway's own pattern (tcp_rss_pick_pattern,
+ * as dp_ports_init draws it) they spread over both lcores. Taken out (the public pattern
+ * kept), every one of them lands on lcore 0 and this fails.
+ */
+static void
+test_secret_pattern_defeats_aimed_ports(void **state)
+{
+	struct tcp_tuple t = {
+		.raddr = IP4(198, 18, 0, 66), .laddr = IP4(198, 18, 0, 2), .lport = 80};
+	uint16_t aimed[1000];
+	unsigned int n = 0, on0 = 0;
+	struct tcp_flow_table *ours;
+
+	(void)state;
+	for (uint32_t port = 1024; port < 65536 && n < RTE_DIM(aimed); port++) {
+		t.rport = (uint16_t)port;
+		if (tcp_flow_owner(table, &t, 2) == 0)
+			aimed[n++] = (uint16_t)port;
+	}
+	assert_int_equal(n, RTE_DIM(aimed));
+	for (uint64_t seed = 1; seed <= 8; seed++) {
+		uint16_t pattern = tcp_rss_pick_pattern(seed * 0x9e3779b97f4a7c15ull);
+
+		assert_int_not_equal(pattern, TCP_RSS_PATTERN_PUBLIC);
+		tcp_rss_set_pattern(pattern);
+		ours = tcp_flow_table_create(64, seed);
+		assert_non_null(ours);
+		on0 = 0;
+		for (unsigned int i = 0; i < n; i++) {
+			t.rport = aimed[i];
+			on0 += tcp_flow_owner(ours, &t, 2) == 0;
+		}
+		tcp_flow_table_destroy(ours);
+		/* about half each way, whatever the drawn pattern (full rank: uniform) */
+		assert_true(on0 > n * 3 / 10 && on0 < n * 7 / 10);
+	}
+	tcp_rss_set_pattern(TCP_RSS_PATTERN_PUBLIC);
+}
+
 int
 main(void)
 {
@@ -164,6 +207,7 @@ main(void)
 		cmocka_unit_test(test_symmetric_key),
 		cmocka_unit_test(test_reta_agrees),
 		cmocka_unit_test(test_spread),
+		cmocka_unit_test(test_secret_pattern_defeats_aimed_ports),
 	};
 	int rc;
 
