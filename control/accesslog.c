@@ -16,6 +16,7 @@
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
 
+#include "common/mono.h"
 #include "control/accesslog.h"
 
 RTE_LOG_REGISTER(ag_logtype_accesslog, authgate.accesslog, NOTICE);
@@ -63,15 +64,6 @@ struct accesslog {
 };
 
 static unsigned int accesslog_seq; /* makes ring names unique per process */
-
-static uint64_t
-accesslog_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Returns an open FILE or NULL with errno set; says which path failed. */
 static FILE *
@@ -280,7 +272,7 @@ accesslog_writer(void *arg)
 {
 	struct accesslog *al = arg;
 	const struct timespec idle = {.tv_sec = 0, .tv_nsec = ACCESSLOG_IDLE_SLEEP_NS};
-	uint64_t last_flush = accesslog_now_ns();
+	uint64_t last_flush = ag_mono_coarse_ns();
 
 	for (;;) {
 		/* read before the pass: an empty pass after seeing stop means everything is out */
@@ -294,7 +286,7 @@ accesslog_writer(void *arg)
 		for (i = 0; i < al->nb_producers; i++)
 			n += accesslog_drain_one(al, al->prod[i].ring, ACCESSLOG_BURST);
 
-		now = accesslog_now_ns();
+		now = ag_mono_coarse_ns();
 		if (n == 0) {
 			accesslog_flush(al);
 			last_flush = now;

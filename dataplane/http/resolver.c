@@ -12,6 +12,7 @@
 #include <rte_common.h>
 #include <rte_ring.h>
 
+#include "common/mono.h"
 #include "common/idle.h"
 #include "dataplane/http/resolver.h"
 #include "dataplane/http/store.h"
@@ -52,15 +53,6 @@ struct resolver {
 	struct resolver_lane lanes[];
 };
 
-static uint64_t
-resolver_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * rte_ring_init on memory of our own rather than rte_ring_create: no EAL memzone, so the
  * unit tests run it without EAL, and the names need not be unique.
@@ -95,11 +87,11 @@ resolver_one(struct resolver *r, unsigned *next)
 		if (rte_ring_mc_dequeue(l->req, &p) != 0)
 			continue;
 		*next = (*next + i + 1) % r->nlanes;
-		t0 = resolver_now_ns();
+		t0 = ag_mono_ns();
 		if (r->before != NULL)
 			r->before(store_lookup_path(p), r->before_arg);
 		store_lookup_run(p);
-		__atomic_add_fetch(&r->busy_ns, resolver_now_ns() - t0, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&r->busy_ns, ag_mono_ns() - t0, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&r->resolved, 1, __ATOMIC_RELAXED);
 		/* the lane keeps fewer out than the ring holds: this only waits on a race */
 		while (rte_ring_mp_enqueue(l->reply, p) != 0)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/mono.h"
 #include "dataplane/http/path.h"
 #include "dataplane/http/resolver.h"
 #include "dataplane/http/sigbus.h"
@@ -132,16 +133,6 @@ store_content_type(const char *name, size_t len)
 	return "application/octet-stream";
 }
 
-static uint64_t
-store_now_ns(void)
-{
-	struct timespec ts;
-
-	/* the coarse clock is read from the vDSO: no syscall */
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static unsigned
 store_hash(const char *s, size_t len)
 {
@@ -170,7 +161,7 @@ store_create(const struct store_conf *conf)
 	st->max_files = conf->max_files ? conf->max_files : 1024;
 	st->revalidate_ns = conf->revalidate_ns;
 	st->check_ns = conf->check_ns;
-	st->now_ns = conf->now_ns != NULL ? conf->now_ns : store_now_ns;
+	st->now_ns = conf->now_ns != NULL ? conf->now_ns : ag_mono_coarse_ns;
 	st->gen = __atomic_add_fetch(&store_gens, 1, __ATOMIC_RELAXED);
 	st->sites = calloc(conf->nsites ? conf->nsites : 1, sizeof(*st->sites));
 	if (st->sites == NULL) {
@@ -598,15 +589,6 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 
 /* --- misses off the lcore --- */
 
-static uint64_t
-store_mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO */
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 struct store_lane *
 store_lane_create(struct resolver *r, unsigned lane, unsigned max_inflight)
 {
@@ -737,7 +719,7 @@ store_post(struct store *st, const struct store_site *site, const char *path, si
 	}
 	lk->gen = st->gen;
 	lk->posted_ns = now;
-	lk->mono_ns = store_mono_ns();
+	lk->mono_ns = ag_mono_ns();
 	lk->key_len = len;
 	memcpy(lk->key, path, len);
 	full = lk->key + len + 1;
@@ -766,7 +748,7 @@ store_post(struct store *st, const struct store_site *site, const char *path, si
 void
 store_lookup_run(struct store_lookup *lk)
 {
-	uint64_t t0 = store_mono_ns();
+	uint64_t t0 = ag_mono_ns();
 	struct stat sb;
 	int fd;
 
@@ -785,7 +767,7 @@ store_lookup_run(struct store_lookup *lk)
 		if (lk->rc != 0)
 			close(fd);
 	}
-	lk->resolve_ns = store_mono_ns() - t0;
+	lk->resolve_ns = ag_mono_ns() - t0;
 }
 
 const char *
@@ -850,7 +832,7 @@ store_lane_poll(struct store_lane *l, struct store *st, struct store_done *out, 
 			lk->hnext = NULL;
 			l->stats.inflight--;
 			l->stats.completed++;
-			lat = store_mono_ns() - lk->mono_ns;
+			lat = ag_mono_ns() - lk->mono_ns;
 			l->stats.latency_ns_sum += lat;
 			if (lat > l->stats.latency_ns_max)
 				l->stats.latency_ns_max = lat;
