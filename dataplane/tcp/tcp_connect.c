@@ -163,14 +163,7 @@ tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, 
 	f->max_sndwnd = f->snd_wnd;
 	f->snd_wl1 = s->seq;
 	f->snd_wl2 = s->ack;
-	if (f->flags & TF_RTT_TIMING) {
-		f->flags &= ~TF_RTT_TIMING;
-		tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
-	} else {
-		f->rto = RTE_MAX(e->p.rto_init_us, e->p.rto_min_us);
-	}
-	f->retries = 0;
-	f->rexmt_at = 0;
+	tcp_handshake_acked(f);
 	f->last_rx_us = e->now;
 	tcp_set_state(f, TCP_ESTABLISHED);
 	f->flags |= TF_ACKNOW;

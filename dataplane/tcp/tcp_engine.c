@@ -908,6 +908,23 @@ ack:
 
 /* ---------------------------------------------------------------- RTT */
 
+/*
+ * The handshake's SYN (or SYN-ACK) was acknowledged: its RTT timed if it went once, else
+ * (RFC 6298 5.7: it was retransmitted) the RTO starts low again; retransmission state reset.
+ */
+void
+tcp_handshake_acked(struct tcp_flow *f)
+{
+	if (f->flags & TF_RTT_TIMING) {
+		f->flags &= ~TF_RTT_TIMING;
+		tcp_rtt_sample(f, (uint32_t)(f->e->now - f->rtt_start));
+	} else {
+		f->rto = RTE_MAX(f->e->p.rto_init_us, f->e->p.rto_min_us);
+	}
+	f->retries = 0;
+	f->rexmt_at = 0;
+}
+
 void
 tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
 {

@@ -1017,15 +1017,7 @@ input_handshake_ack(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
 	}
 	e->half_open--;
 	tcp_set_state(f, TCP_ESTABLISHED);
-	if (f->flags & TF_RTT_TIMING) {
-		f->flags &= ~TF_RTT_TIMING;
-		tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
-	} else {
-		/* RFC 6298 5.7: the SYN-ACK was retransmitted; start low again. */
-		f->rto = RTE_MAX(e->p.rto_init_us, e->p.rto_min_us);
-	}
-	f->retries = 0;
-	f->rexmt_at = 0;
+	tcp_handshake_acked(f);
 	f->snd_una = s->ack;
 	f->snd_wnd = (uint32_t)s->wnd << f->snd_wscale;
 	f->max_sndwnd = f->snd_wnd;

@@ -393,6 +393,7 @@ int tcp_flow_accept(struct tcp_flow *f);
 void tcp_flow_syn_opts(struct tcp_flow *f, const struct tcp_seg *s);
 void tcp_deliver(struct tcp_flow *f);
 void tcp_rtt_sample(struct tcp_flow *f, uint32_t rtt_us);
+void tcp_handshake_acked(struct tcp_flow *f);
 struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
 struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
 void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
