@@ -370,15 +370,8 @@ http_conn_parse(struct http_conn *c, const char *buf, size_t len, size_t *consum
 	*consumed = used + req->head_len;
 	if (c->conf->body_to_caller)
 		return HTTP_CONN_REQUEST;
-	if (req->content_length > 0 && (uint64_t)req->content_length > c->conf->max_body) {
-		/* not worth reading: refuse and close rather than drain it */
-		c->closing = true;
-		*status_out = 413;
-		return HTTP_CONN_ERROR;
-	}
-	if (req->content_length > 0)
-		c->discard = (uint64_t)req->content_length;
-	return HTTP_CONN_REQUEST;
+	/* nobody forwards bodies here: a large one refused, a small one drained, no chunked */
+	return http_conn_body(c, req, false, status_out);
 }
 
 enum http_conn_rc
@@ -395,6 +388,7 @@ http_conn_body(struct http_conn *c, const struct h1_request *req, bool forwarded
 		return HTTP_CONN_ERROR;
 	}
 	if (req->content_length > 0 && (uint64_t)req->content_length > c->conf->max_body) {
+		/* not worth reading: refuse and close rather than drain it */
 		c->closing = true;
 		*status_out = 413;
 		return HTTP_CONN_ERROR;
