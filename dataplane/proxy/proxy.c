@@ -204,6 +204,34 @@ emit(struct pbuf *b, struct sink sk, const void *p, size_t n)
 	return k == n ? 0 : pbuf_put(b, (const char *)p + k, n - k);
 }
 
+/*
+ * One step of passing a chunked body on: a piece of in[0..n) decoded by ck (at most max data
+ * bytes, space for its frame left by the caller) and framed again toward sk, so no extension
+ * or trailer passes. *used: bytes of in taken; *data: body bytes sent on. CHUNKED_ERROR for a
+ * bad body; -1 in *full when the queue could not take the frame.
+ */
+static enum chunked_rc
+rechunk(struct chunked *ck, const uint8_t *in, size_t n, size_t max, struct pbuf *b, struct sink sk,
+	size_t *used, size_t *data, bool *full)
+{
+	char hdr[PX_FRAME_ROOM];
+	size_t off, dlen;
+	enum chunked_rc rc = chunked_parse(ck, in, n, max, used, &off, &dlen);
+	int hl;
+
+	*data = 0;
+	*full = false;
+	if (rc == CHUNKED_DATA) {
+		hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", dlen);
+		*full = emit(b, sk, hdr, (size_t)hl) != 0 || emit(b, sk, in + off, dlen) != 0 ||
+			emit(b, sk, "\r\n", 2) != 0;
+		*data = dlen;
+	} else if (rc == CHUNKED_DONE) {
+		*full = emit(b, sk, "0\r\n\r\n", 5) != 0;
+	}
+	return rc;
+}
+
 /* ---------------------------------------------------------------- upstreams */
 
 static struct px_up *
@@ -673,37 +701,22 @@ resp_body(struct proxy_exchange *ex, const uint8_t *p, size_t n, bool *bad)
 			break;
 		space = ex->hooks->send_space(ex->arg);
 		if (ex->rbody == PROXY_BODY_CHUNKED) {
-			size_t k, off, dlen;
+			size_t k, dlen;
 			enum chunked_rc rc;
-			char hdr[PX_FRAME_ROOM];
-			int hl;
+			bool full;
 
 			if (space <= PX_FRAME_ROOM)
 				break;
-			rc = chunked_parse(
-				&ex->resp_ck, p + used, n - used,
-				RTE_MIN((size_t)space - PX_FRAME_ROOM, (size_t)PX_CHUNK_STEP), &k,
-				&off, &dlen);
-			if (rc == CHUNKED_ERROR) {
+			rc = rechunk(&ex->resp_ck, p + used, n - used,
+				     RTE_MIN((size_t)space - PX_FRAME_ROOM, (size_t)PX_CHUNK_STEP),
+				     &ex->cout, CLIENT(ex), &k, &dlen, &full);
+			if (rc == CHUNKED_ERROR || full) {
 				*bad = true;
 				return used;
 			}
-			if (rc == CHUNKED_DATA) {
-				hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", dlen);
-				if (emit(&ex->cout, CLIENT(ex), hdr, (size_t)hl) != 0 ||
-				    emit(&ex->cout, CLIENT(ex), p + used + off, dlen) != 0 ||
-				    emit(&ex->cout, CLIENT(ex), "\r\n", 2) != 0) {
-					*bad = true;
-					return used;
-				}
-				ex->resp_bytes += dlen;
-			} else if (rc == CHUNKED_DONE) {
-				if (emit(&ex->cout, CLIENT(ex), "0\r\n\r\n", 5) != 0) {
-					*bad = true;
-					return used;
-				}
+			ex->resp_bytes += dlen;
+			if (rc == CHUNKED_DONE)
 				ex->resp_done = true;
-			}
 			used += k;
 			if (rc == CHUNKED_AGAIN && k == 0)
 				break;
@@ -999,38 +1012,28 @@ proxy_client_rx(struct proxy_exchange *ex, const char *buf, size_t len)
 			continue;
 		}
 		/* chunked: decoded, sent on re-framed so no extension or trailer passes */
-		size_t k, off, dlen;
+		size_t k, dlen;
 		enum chunked_rc rc;
-		char hdr[PX_FRAME_ROOM];
-		int hl;
+		bool full;
 
 		if (space <= PX_FRAME_ROOM)
 			break;
-		rc = chunked_parse(&ex->req_ck, (const uint8_t *)buf + used, len - used,
-				   RTE_MIN((size_t)space - PX_FRAME_ROOM, (size_t)PX_CHUNK_STEP),
-				   &k, &off, &dlen);
+		rc = rechunk(&ex->req_ck, (const uint8_t *)buf + used, len - used,
+			     RTE_MIN((size_t)space - PX_FRAME_ROOM, (size_t)PX_CHUNK_STEP),
+			     &ex->uout, UPSTREAM(uf), &k, &dlen, &full);
 		if (rc == CHUNKED_ERROR) {
 			ex->pl->st.bad_chunked++;
 			ex->no_reuse = true;
 			ex_fail(ex, 400, PROXY_E_BAD_REQUEST_BODY);
 			return len;
 		}
-		if (rc == CHUNKED_DATA) {
-			hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", dlen);
-			if (emit(&ex->uout, UPSTREAM(uf), hdr, (size_t)hl) != 0 ||
-			    emit(&ex->uout, UPSTREAM(uf), buf + used + off, dlen) != 0 ||
-			    emit(&ex->uout, UPSTREAM(uf), "\r\n", 2) != 0) {
-				ex_fail(ex, 503, PROXY_E_NO_MEMORY);
-				return len;
-			}
-			ex->req_body_bytes += dlen;
-		} else if (rc == CHUNKED_DONE) {
-			if (emit(&ex->uout, UPSTREAM(uf), "0\r\n\r\n", 5) != 0) {
-				ex_fail(ex, 503, PROXY_E_NO_MEMORY);
-				return len;
-			}
-			ex->req_done = true;
+		if (full) {
+			ex_fail(ex, 503, PROXY_E_NO_MEMORY);
+			return len;
 		}
+		ex->req_body_bytes += dlen;
+		if (rc == CHUNKED_DONE)
+			ex->req_done = true;
 		used += k;
 		if (rc == CHUNKED_AGAIN && k == 0)
 			break;
