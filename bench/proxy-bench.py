@@ -34,28 +34,6 @@ NGX_PORT = 8081
 APACHE_PORT = 8080
 MODS = "/usr/lib/apache2/modules"
 
-NGINX = """
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log warn;
-events {{ worker_connections 32768; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    sendfile on;
-    server {{
-        listen {up}:{port} backlog=8192;
-        location /papp/ {{ alias {www}/; }}
-    }}
-}}
-"""
 
 APACHE = """
 ServerRoot "{d}"
@@ -149,13 +127,8 @@ def main():
         t.run(["ip", "-n", t.NS, "link", "set", "ag0", "txqueuelen", "10000"])
         t.in_ns("sysctl", "-qw", "net.core.somaxconn=16384", "net.ipv4.tcp_max_syn_backlog=16384")
         gw_pid = int(open(f"/run/{t.NS}/authgate.pid").read())
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi", "rcache"):
-            os.makedirs(os.path.join(d, sub), exist_ok=True)
-        with open(os.path.join(d, "nginx.conf"), "w") as f:
-            f.write(NGINX.format(d=d, up=UP, port=NGX_PORT, www=WWW))
-        t.in_ns("nginx", "-c", os.path.join(d, "nginx.conf"), "-g", "daemon on;")
-        t.wait_until(lambda: os.path.exists(os.path.join(d, "nginx.pid")), 10, "nginx")
-        ngx_pid = int(open(os.path.join(d, "nginx.pid")).read())
+        os.makedirs(os.path.join(d, "rcache"), exist_ok=True)
+        ngx_pid = t.start_burst_nginx(d, UP, NGX_PORT, WWW)
 
         os.kill(gw_pid, signal.SIGSTOP)
         runs["direct"] = burst(args, out, "direct", UP, NGX_PORT, "none")

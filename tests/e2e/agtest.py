@@ -277,3 +277,42 @@ class Check:
     def done(self):
         print(f"{self.passed} passed, {self.failed} failed")
         return 1 if self.failed else 0
+
+
+NGINX_BURST_CONF = """
+worker_processes 1;
+worker_rlimit_nofile 65536;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log warn;
+events {{ worker_connections 32768; }}
+http {{
+    access_log off;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    sendfile on;
+    server {{
+        listen {up}:{port} backlog=8192;
+        location /papp/ {{ alias {www}/; }}
+        location /direct/ {{ alias {www}/; }}
+    }}
+}}
+"""
+
+
+def start_burst_nginx(d, up, port, www):
+    """A private nginx in the lab namespace for bursts through the proxy: www as /papp/ (what
+    the gateway proxies) and /direct/, one worker, its files in d. Returns the master's pid
+    (stop it by pid)."""
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_BURST_CONF.format(d=d, up=up, port=port, www=www))
+    in_ns("nginx", "-c", conf, "-g", "daemon on;")
+    wait_until(lambda: os.path.exists(os.path.join(d, "nginx.pid")), 10, "nginx pid file")
+    return int(open(os.path.join(d, "nginx.pid")).read())

@@ -25,41 +25,6 @@ WWW = "/var/lib/authgate-lab/www"
 UP = "198.18.0.1"
 PORT = 8081
 
-NGINX = """
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 32768; }}
-http {{
-    access_log off;
-    client_body_temp_path {d}/body;
-    proxy_temp_path {d}/proxy;
-    fastcgi_temp_path {d}/fastcgi;
-    uwsgi_temp_path {d}/uwsgi;
-    scgi_temp_path {d}/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    sendfile on;
-    server {{
-        listen {up}:{port} backlog=8192;
-        location /papp/ {{ alias {www}/; }}
-        location /direct/ {{ alias {www}/; }}
-    }}
-}}
-"""
-
-
-def start_nginx(d):
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(d, sub), exist_ok=True)
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX.format(d=d, up=UP, port=PORT, www=WWW))
-    t.in_ns("nginx", "-c", conf, "-g", "daemon on;")
-    t.wait_until(lambda: os.path.exists(os.path.join(d, "nginx.pid")), 10, "nginx pid file")
-    return int(open(os.path.join(d, "nginx.pid")).read())
-
 
 def patient(fn, *args):
     """A telemetry call that may time out on a loaded two-core box: a few tries."""
@@ -106,7 +71,7 @@ def main():
         t.run(["ip", "-n", t.NS, "link", "set", "ag0", "txqueuelen", "10000"])
         # nginx's accept queue: the kernel caps listen backlogs at somaxconn (4096)
         t.in_ns("sysctl", "-qw", "net.core.somaxconn=16384", "net.ipv4.tcp_max_syn_backlog=16384")
-        pid = start_nginx(d)
+        pid = t.start_burst_nginx(d, UP, PORT, WWW)
         v0 = patient(auth_validations)
         p = t.in_ns("bash", "-c",
                     f'eval "$({t.TOP}/scripts/realm env)"; exec {burst} --clients {CLIENTS} '
