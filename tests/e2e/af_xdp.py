@@ -12,11 +12,8 @@ Exit 77 (skip) when net_af_xdp is not built or the kernel refuses AF_XDP on the 
 """
 import glob
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest  # noqa: E402
@@ -68,13 +65,7 @@ def setup_net():
 
 
 def cleanup(gw):
-    if gw is not None and gw.poll() is None:
-        gw.send_signal(signal.SIGTERM)
-        try:
-            gw.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-            gw.wait()
+    agtest.stop_gateway(gw)
     for ns in (NS_GW, NS_CL):  # deleting a namespace deletes its veth end, and the pair
         run(["ip", "netns", "del", ns], check=False)
     run(["rm", "-rf", f"/var/run/dpdk/{PREFIX}"], check=False)
@@ -100,10 +91,7 @@ def main():
         f.write(config(www))
     try:
         setup_net()
-        with open(log, "w") as lf:
-            gw = subprocess.Popen(["ip", "netns", "exec", NS_GW, binary, "-c", cfg, "--",
-                                   f"--file-prefix={PREFIX}"], stdout=lf, stderr=lf,
-                                  stdin=subprocess.DEVNULL)
+        gw = agtest.start_gateway(NS_GW, binary, cfg, PREFIX, log)
         if not agtest.wait_ping(gw, NS_CL, GW):
             text = open(log).read()
             print(text[-3000:])

@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -187,6 +188,38 @@ port = 80
 [site /pkg]
 root = {www}
 """)
+
+
+def start_gateway(ns, binary, cfg, prefix, log, tap=None, tap_addr=None):
+    """The gateway run by a test on a link of its own (no lab): in namespace ns with config
+    cfg and DPDK file prefix prefix, its output to the file log. With tap, waits (10 s at
+    most) for the PMD's interface to appear and gives it tap_addr (ADDR/LEN). Returns the
+    Popen: stop it with stop_gateway()."""
+    with open(log, "w") as lf:
+        gw = subprocess.Popen(["ip", "netns", "exec", ns, binary, "-c", cfg, "--",
+                               f"--file-prefix={prefix}"], stdout=lf, stderr=lf,
+                              stdin=subprocess.DEVNULL)
+    if tap is not None:
+        for _ in range(100):
+            if gw.poll() is not None:
+                break
+            if run(["ip", "-n", ns, "link", "show", tap], check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        run(["ip", "-n", ns, "-batch", "-"],
+            input=f"addr add {tap_addr} dev {tap}\nlink set {tap} up\n", check=False)
+    return gw
+
+
+def stop_gateway(gw, timeout=10):
+    """SIGTERM (the gateway drains and exits), SIGKILL after timeout seconds."""
+    if gw is not None and gw.poll() is None:
+        gw.send_signal(signal.SIGTERM)
+        try:
+            gw.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            gw.kill()
+            gw.wait()
 
 
 def write_files(directory, files):

@@ -11,7 +11,6 @@ HTTP on them, throws RSTs in and out of the window and SYNs at them, then resets
 import fcntl
 import os
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -19,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agtest import BUILD, TOP, Check, require_root, skip, telemetry  # noqa: E402
+from agtest import BUILD, TOP, Check, require_root, skip, stop_gateway, telemetry  # noqa: E402
 
 sys.path.insert(0, os.path.join(TOP, "bench", "pktgen"))
 import mkpcap  # noqa: E402
@@ -152,13 +151,7 @@ def main():
                 stream.f.close()  # EOF: net_pcap's reads return nothing from here on
             except (OSError, NameError):
                 pass
-        if gw.poll() is None:
-            gw.send_signal(signal.SIGTERM)
-            try:
-                gw.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                gw.kill()
-                gw.wait()
+        stop_gateway(gw, timeout=20)
         log.close()
         if ok.failed or gw.returncode not in (0, None):
             print(open(os.path.join(tmp, "authgate.log")).read()[-3000:])

@@ -12,11 +12,8 @@ completes byte-exact, quickly (no black-hole fallback), with pmtu_lowered counte
 rejected.
 """
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import agtest  # noqa: E402
@@ -62,13 +59,7 @@ def setup_router_and_client():
 
 
 def cleanup(gw):
-    if gw is not None and gw.poll() is None:
-        gw.send_signal(signal.SIGTERM)
-        try:
-            gw.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-            gw.wait()
+    agtest.stop_gateway(gw)
     for ns in (NS_R, NS_C):  # the tap goes with the gateway, the veth pair with its namespace
         run(["ip", "netns", "del", ns], check=False)
     run(["rm", "-rf", f"/var/run/dpdk/{PREFIX}"], check=False)
@@ -92,18 +83,7 @@ def main():
         f.write(config(www))
     try:
         setup_router_and_client()
-        with open(log, "w") as lf:
-            gw = subprocess.Popen(["ip", "netns", "exec", NS_R, binary, "-c", cfg, "--",
-                                   f"--file-prefix={PREFIX}"], stdout=lf, stderr=lf,
-                                  stdin=subprocess.DEVNULL)
-        for _ in range(100):
-            if gw.poll() is not None:
-                break
-            if run(["ip", "-n", NS_R, "link", "show", TAP], check=False).returncode == 0:
-                break
-            time.sleep(0.1)
-        run(["ip", "-n", NS_R, "-batch", "-"],
-            input=f"addr add 198.18.6.1/24 dev {TAP}\nlink set {TAP} up\n", check=False)
+        gw = agtest.start_gateway(NS_R, binary, cfg, PREFIX, log, TAP, "198.18.6.1/24")
         if not agtest.wait_ping(gw, NS_C, GW):
             print(open(log).read()[-3000:])
             raise AssertionError("gateway not reachable through the router within 20 s")

@@ -38,16 +38,6 @@ address = {GW}/24
 tso = {tso}""", www)
 
 
-def stop(gw):
-    if gw is not None and gw.poll() is None:
-        gw.send_signal(signal.SIGTERM)
-        try:
-            gw.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            gw.kill()
-            gw.wait()
-
-
 def csum_errors():
     out = run(["ip", "netns", "exec", NS, "nstat", "-az", "TcpInCsumErrors"]).stdout
     m = re.search(r"TcpInCsumErrors\s+(\d+)", out)
@@ -77,18 +67,7 @@ def one_run(check, work, www, files, tso):
         f.write(config(www, tso))
     gw = dump = None
     try:
-        with open(log, "w") as lf:
-            gw = subprocess.Popen(["ip", "netns", "exec", NS, binary, "-c", cfg, "--",
-                                   f"--file-prefix={PREFIX}"], stdout=lf, stderr=lf,
-                                  stdin=subprocess.DEVNULL)
-        for _ in range(100):
-            if gw.poll() is not None:
-                break
-            if run(["ip", "-n", NS, "link", "show", TAP], check=False).returncode == 0:
-                break
-            time.sleep(0.1)
-        run(["ip", "-n", NS, "-batch", "-"],
-            input=f"addr add {CLIENT}/24 dev {TAP}\nlink set {TAP} up\n", check=False)
+        gw = agtest.start_gateway(NS, binary, cfg, PREFIX, log, TAP, f"{CLIENT}/24")
         if not agtest.wait_ping(gw, NS, GW):
             print(open(log).read()[-3000:])
             raise AssertionError("gateway not reachable within 20 s")
@@ -126,7 +105,7 @@ def one_run(check, work, www, files, tso):
             except subprocess.TimeoutExpired:
                 dump.kill()
                 dump.wait()
-        stop(gw)
+        agtest.stop_gateway(gw)
     lens, bad = segments(pcap)
     data_lens = [n for n in lens if n > 0]
     print(f"tso={tso}: tcp_tso={port.get('tcp_tso')} tx_offloads={port.get('tx_offloads')} "
