@@ -575,8 +575,7 @@ struct kw_pool_item {
 	bool holds;		   /* a semaphore slot is held (granted, not yet released) */
 	int sema_result;	   /* 0, -ETIMEDOUT or -EAGAIN (admission) */
 	enum kw_item_state state;
-	uint64_t submitted_ns;
-	uint64_t started_ns; /* a worker took it: the watchdog's clock */
+	uint64_t submitted_ns; /* the watchdog's clock: the deadline is the client's */
 };
 
 struct kw_pool {
@@ -953,7 +952,6 @@ kw_pool_thread(void *arg)
 		if (p->run_head == NULL)
 			p->run_tail = NULL;
 		it->state = KW_ITEM_RUNNING;
-		it->started_ns = ag_mono_ns();
 		it->run_next = p->running;
 		if (p->running != NULL)
 			p->running->run_prev = it;
@@ -1142,10 +1140,12 @@ kw_pool_watchdog(struct kw_pool *p)
 	for (it = p->running; it != NULL; it = next) {
 		next = it->run_next;
 		/*
-		 * Validating longer than the trust's deadline: its KDC or DC does not answer.
-		 * Time spent queued for the slot is the semaphore's to bound, not this.
+		 * No verdict within the trust's deadline of the request: its KDC or DC does not
+		 * answer. The clock starts at submission, not when a worker took the job: a job
+		 * that queued behind a hung one gets the reclaimed slot just before its deadline,
+		 * and timing it from then made its client wait two deadlines.
 		 */
-		if (now - it->started_ns <= deadline)
+		if (now - it->submitted_ns <= deadline)
 			continue;
 		kw_running_unlink(p, it);
 		it->state = KW_ITEM_ABANDONED;

@@ -203,8 +203,9 @@ struct kw_pool *kw_pool_create(const struct kw_pool_config *cfg);
 /* Copies the job; -ENOBUFS when queue_size jobs are in flight, -ESHUTDOWN after stop. */
 int kw_pool_submit(struct kw_pool *p, const struct kw_job *job);
 /*
- * Abandons workers that have been validating one job for longer than the trust's timeout:
- * each job is answered KW_ERR_WORKER_HUNG (KW_STAGE_EARLY), its slot released and counted, a
+ * Abandons workers whose job is still unanswered the trust's timeout after it was submitted
+ * (queue wait included: the bound is the client's): each such job is answered
+ * KW_ERR_WORKER_HUNG (KW_STAGE_EARLY), its slot released and counted, a
  * new thread started in its place. Call it periodically from a thread of your own: when every
  * worker hangs, none of them can. Returns the number abandoned.
  */

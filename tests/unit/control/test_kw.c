@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "common/mono.h"
 #include "control/krb5_worker.h"
 
 static void
@@ -71,11 +72,15 @@ test_missing_keytab(void **state)
 /* A pool with no Kerberos trust for the job answers no-trust without touching GSS. */
 static struct kw_verdict last;
 static int verdicts;
+/* when each flow's first (EARLY or FINAL) verdict came, by flow_id */
+static uint64_t answered_ns[8];
 
 static void
 on_verdict(const struct kw_verdict *v, void *arg)
 {
 	(void)arg;
+	if (v->flow_id < 8 && v->stage != KW_STAGE_LATE && answered_ns[v->flow_id] == 0)
+		answered_ns[v->flow_id] = ag_mono_ns();
 	last = *v;
 	verdicts++;
 }
@@ -156,6 +161,74 @@ test_pool_destroy_waits_for_teardown(void **state)
 	trust_table_fini(&tt);
 }
 
+/* A KDC that accepts connections and never answers, and a krb5.conf that points HANG.TEST at it. */
+struct hang_kdc {
+	int lfd;
+	char conf[32];
+};
+
+static void
+hang_kdc_start(struct hang_kdc *k, struct trust_table *tt, uint64_t timeout_ns)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t salen = sizeof(sa);
+	struct trust_config tc;
+	int fd;
+	FILE *f;
+
+	k->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(k->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(k->lfd, 4), 0);
+	assert_int_equal(getsockname(k->lfd, (struct sockaddr *)&sa, &salen), 0);
+	strcpy(k->conf, "/tmp/ag-kw-hang-XXXXXX");
+	fd = mkstemp(k->conf);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fprintf(f,
+		"[libdefaults]\n default_realm = HANG.TEST\n dns_lookup_kdc = false\n"
+		" dns_lookup_realm = false\n udp_preference_limit = 1\n[realms]\n"
+		" HANG.TEST = {\n  kdc = 127.0.0.1:%u\n }\n",
+		ntohs(sa.sin_port));
+	fclose(f);
+	setenv("KRB5_CONFIG", k->conf, 1);
+
+	trust_table_init(tt);
+	trust_config_defaults(&tc);
+	strcpy(tc.realm, "HANG.TEST");
+	tc.kind = TRUST_KIND_BASIC;
+	tc.max_concurrent_api = 1;
+	tc.timeout_ns = timeout_ns;
+	assert_int_equal(trust_table_add(tt, &tc, NULL), 0);
+}
+
+/* The KDC's side of one AS exchange: the connection is taken, nothing is ever sent back. */
+static int
+hang_kdc_take(struct hang_kdc *k)
+{
+	int cfd = -1;
+
+	for (int i = 0; i < 50 && cfd < 0; i++) {
+		struct timeval tv = {0, 100000};
+		fd_set rs;
+
+		FD_ZERO(&rs);
+		FD_SET(k->lfd, &rs);
+		if (select(k->lfd + 1, &rs, NULL, NULL, &tv) == 1)
+			cfd = accept(k->lfd, NULL, NULL);
+	}
+	assert_true(cfd >= 0);
+	return cfd;
+}
+
+static void
+hang_kdc_stop(struct hang_kdc *k)
+{
+	close(k->lfd);
+	unlink(k->conf);
+	unsetenv("KRB5_CONFIG");
+}
+
 /*
  * A KDC that accepts the connection and never answers: the worker hangs in the AS exchange.
  * The watchdog answers 503 (worker_hung) once the trust's deadline passed, gives the slot back
@@ -164,11 +237,8 @@ test_pool_destroy_waits_for_teardown(void **state)
 static void
 test_pool_hung_worker(void **state)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t salen = sizeof(sa);
-	char conf[] = "/tmp/ag-kw-hang-XXXXXX";
+	struct hang_kdc kdc;
 	struct trust_table tt;
-	struct trust_config tc;
 	struct kw_pool_config pc = {.trusts = &tt,
 				    .trust_index = 0,
 				    .workers = 1,
@@ -183,48 +253,15 @@ test_pool_hung_worker(void **state)
 			     .mech = TRUST_MECH_BASIC,
 			     .token = tok,
 			     .token_len = sizeof(tok) - 1};
-	int lfd, cfd = -1, fd;
-	FILE *f;
+	int cfd;
 
 	(void)state;
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
-	fd = mkstemp(conf);
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	fprintf(f,
-		"[libdefaults]\n default_realm = HANG.TEST\n dns_lookup_kdc = false\n"
-		" dns_lookup_realm = false\n udp_preference_limit = 1\n[realms]\n"
-		" HANG.TEST = {\n  kdc = 127.0.0.1:%u\n }\n",
-		ntohs(sa.sin_port));
-	fclose(f);
-	setenv("KRB5_CONFIG", conf, 1);
-
-	trust_table_init(&tt);
-	trust_config_defaults(&tc);
-	strcpy(tc.realm, "HANG.TEST");
-	tc.kind = TRUST_KIND_BASIC;
-	tc.max_concurrent_api = 1;
-	tc.timeout_ns = 1000000000ULL;
-	assert_int_equal(trust_table_add(&tt, &tc, NULL), 0);
+	hang_kdc_start(&kdc, &tt, 1000000000ULL);
 	verdicts = 0;
 	p = kw_pool_create(&pc);
 	assert_non_null(p);
 	assert_int_equal(kw_pool_submit(p, &job), 0);
-	/* the KDC's side: the connection is taken, nothing is ever sent back */
-	for (int i = 0; i < 50 && cfd < 0; i++) {
-		struct timeval tv = {0, 100000};
-		fd_set rs;
-
-		FD_ZERO(&rs);
-		FD_SET(lfd, &rs);
-		if (select(lfd + 1, &rs, NULL, NULL, &tv) == 1)
-			cfd = accept(lfd, NULL, NULL);
-	}
-	assert_true(cfd >= 0);
+	cfd = hang_kdc_take(&kdc);
 	sema_get_stats(tt.trusts[0].sema, &ss);
 	assert_int_equal(ss.holders, 1);
 	/* before the deadline the watchdog leaves it alone */
@@ -245,15 +282,74 @@ test_pool_hung_worker(void **state)
 	assert_int_equal(ss.holders, 0);
 	/* the KDC goes away: the stuck worker returns, and its verdict only releases the job */
 	close(cfd);
-	close(lfd);
+	hang_kdc_stop(&kdc);
 	for (int i = 0; i < 200 && verdicts < 2; i++)
 		usleep(50000);
 	assert_int_equal(verdicts, 2);
 	assert_int_equal(last.stage, KW_STAGE_LATE);
 	kw_pool_destroy(p);
 	trust_table_fini(&tt);
-	unlink(conf);
-	unsetenv("KRB5_CONFIG");
+}
+
+/*
+ * The deadline is the client's: from submission to answer. A job that queued behind a hung one
+ * is granted the reclaimed slot just before its own deadline and hangs in turn; it must still
+ * be answered at its deadline, not a whole deadline after it started (2 deadlines, before).
+ */
+static void
+test_pool_hung_deadline_from_submission(void **state)
+{
+	const uint64_t deadline = 2000000000ULL;
+	struct hang_kdc kdc;
+	struct trust_table tt;
+	struct kw_pool_config pc = {.trusts = &tt,
+				    .trust_index = 0,
+				    .workers = 2,
+				    .queue_size = 4,
+				    .on_verdict = on_verdict};
+	struct kw_pool *p;
+	static const uint8_t tok[] = "alice:secret";
+	struct kw_job a = {.flow_id = 1,
+			   .trust_index = 0,
+			   .mech = TRUST_MECH_BASIC,
+			   .token = tok,
+			   .token_len = sizeof(tok) - 1};
+	struct kw_job b = a;
+	uint64_t b_submitted;
+	int cfd[2];
+
+	(void)state;
+	b.flow_id = 2;
+	memset(answered_ns, 0, sizeof(answered_ns));
+	hang_kdc_start(&kdc, &tt, deadline);
+	verdicts = 0;
+	p = kw_pool_create(&pc);
+	assert_non_null(p);
+	assert_int_equal(kw_pool_submit(p, &a), 0);
+	cfd[0] = hang_kdc_take(&kdc);
+	usleep(1200000);
+	/* b waits for a's slot, the only one */
+	b_submitted = ag_mono_ns();
+	assert_int_equal(kw_pool_submit(p, &b), 0);
+	for (int i = 0; i < 120 && answered_ns[2] == 0; i++) {
+		usleep(25000);
+		kw_pool_watchdog(p);
+	}
+	cfd[1] = hang_kdc_take(&kdc); /* b did reach the KDC once a's slot came back */
+	assert_true(answered_ns[1] != 0);
+	assert_true(answered_ns[2] != 0);
+	assert_int_equal(last.flow_id, 2);
+	assert_int_equal(kw_reason_http_status(last.reason), 503);
+	/* within its deadline and a watchdog period or two; before the fix about 2.8 s */
+	assert_true(answered_ns[2] - b_submitted < deadline + 400000000ULL);
+	close(cfd[0]);
+	close(cfd[1]);
+	hang_kdc_stop(&kdc);
+	for (int i = 0; i < 200 && verdicts < 4; i++)
+		usleep(50000);
+	assert_int_equal(verdicts, 4); /* a and b: EARLY each, then LATE each */
+	kw_pool_destroy(p);
+	trust_table_fini(&tt);
 }
 
 int
@@ -266,6 +362,7 @@ main(void)
 		cmocka_unit_test(test_pool_no_trust),
 		cmocka_unit_test(test_pool_destroy_waits_for_teardown),
 		cmocka_unit_test(test_pool_hung_worker),
+		cmocka_unit_test(test_pool_hung_deadline_from_submission),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
