@@ -12,6 +12,7 @@
 #include <rte_log.h>
 #include <rte_ring.h>
 
+#include "common/ctlring.h"
 #include "common/idle.h"
 #include "common/mono.h"
 #include "control/authsvc.h"
@@ -58,6 +59,7 @@ static struct {
 	uint16_t nb_lcores;
 	struct rte_ring *jobs[AUTHSVC_MAX_LCORES];
 	struct rte_ring *verdicts[AUTHSVC_MAX_LCORES];
+	pthread_mutex_t verdict_posters[AUTHSVC_MAX_LCORES]; /* workers post one at a time */
 	struct trust_table trusts;
 	struct kw_pool *pools[TRUST_MAX]; /* one per trust: a sick one ties up only its own */
 	struct kw_pool *local;		  /* NTLM Type 1: the challenge is made here, no trust */
@@ -114,7 +116,7 @@ static void
 post_verdict(uint16_t lcore, struct authsvc_verdict *v)
 {
 	__atomic_add_fetch(&svc.stats.by_reason[v->reason], 1, __ATOMIC_RELAXED);
-	if (rte_ring_mp_enqueue(svc.verdicts[lcore], v) != 0) {
+	if (ag_ctlring_post(svc.verdicts[lcore], &svc.verdict_posters[lcore], v) != 0) {
 		/* the lcore's parked request ends by its own timeout: 503 */
 		__atomic_add_fetch(&svc.stats.verdicts_dropped, 1, __ATOMIC_RELAXED);
 		free(v);
@@ -813,9 +815,10 @@ authsvc_start(const struct authsvc_config *cfg, uint16_t nb_lcores)
 		svc.jobs[i] = rte_ring_create(name, JOB_RING_SIZE, SOCKET_ID_ANY,
 					      RING_F_SP_ENQ | RING_F_SC_DEQ);
 		snprintf(name, sizeof(name), "auth_verdicts_%u", i);
-		/* many workers answer, one lcore reads */
-		svc.verdicts[i] =
-			rte_ring_create(name, VERDICT_RING_SIZE, SOCKET_ID_ANY, RING_F_SC_DEQ);
+		/* many workers answer through ag_ctlring_post, one lcore reads */
+		svc.verdicts[i] = rte_ring_create(name, VERDICT_RING_SIZE, SOCKET_ID_ANY,
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		pthread_mutex_init(&svc.verdict_posters[i], NULL);
 		if (svc.jobs[i] == NULL || svc.verdicts[i] == NULL)
 			return -rte_errno;
 	}
@@ -982,6 +985,7 @@ authsvc_stop(void)
 			free(p);
 		rte_ring_free(svc.jobs[i]);
 		rte_ring_free(svc.verdicts[i]);
+		pthread_mutex_destroy(&svc.verdict_posters[i]);
 		svc.jobs[i] = svc.verdicts[i] = NULL;
 	}
 	ntlm_table_destroy(svc.ntlm); /* the pool is gone: no context is lent */

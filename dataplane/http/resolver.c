@@ -12,8 +12,9 @@
 #include <rte_common.h>
 #include <rte_ring.h>
 
-#include "common/mono.h"
+#include "common/ctlring.h"
 #include "common/idle.h"
+#include "common/mono.h"
 #include "dataplane/http/resolver.h"
 #include "dataplane/http/store.h"
 
@@ -35,8 +36,10 @@
 #define RESOLVER_NAPS_BEFORE_SLEEP 64
 
 struct resolver_lane {
-	struct rte_ring *req;	/* lcore → threads: one producer, any thread takes */
-	struct rte_ring *reply; /* threads → lcore: any thread answers, one consumer */
+	struct rte_ring *req;	   /* lcore → threads: one producer, any thread takes */
+	struct rte_ring *reply;	   /* threads → lcore: any thread answers, one consumer */
+	pthread_mutex_t takers;	   /* the threads' side of req (common/ctlring.h) */
+	pthread_mutex_t answerers; /* the threads' side of reply */
 };
 
 struct resolver {
@@ -84,7 +87,7 @@ resolver_one(struct resolver *r, unsigned *next)
 		void *p;
 		uint64_t t0;
 
-		if (rte_ring_mc_dequeue(l->req, &p) != 0)
+		if (ag_ctlring_take(l->req, &l->takers, &p) != 0)
 			continue;
 		*next = (*next + i + 1) % r->nlanes;
 		t0 = ag_mono_ns();
@@ -94,7 +97,7 @@ resolver_one(struct resolver *r, unsigned *next)
 		__atomic_add_fetch(&r->busy_ns, ag_mono_ns() - t0, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&r->resolved, 1, __ATOMIC_RELAXED);
 		/* the lane keeps fewer out than the ring holds: this only waits on a race */
-		while (rte_ring_mp_enqueue(l->reply, p) != 0)
+		while (ag_ctlring_post(l->reply, &l->answerers, p) != 0)
 			usleep(RESOLVER_IDLE_US);
 		return true;
 	}
@@ -153,6 +156,8 @@ resolver_free(struct resolver *r)
 				store_lookup_free(p);
 		free(r->lanes[i].req);
 		free(r->lanes[i].reply);
+		pthread_mutex_destroy(&r->lanes[i].takers);
+		pthread_mutex_destroy(&r->lanes[i].answerers);
 	}
 	free(r);
 }
@@ -179,8 +184,10 @@ resolver_create(const struct resolver_conf *conf)
 	count = rte_align32pow2(conf->queue + 1);
 	r->capacity = count - 1;
 	for (unsigned i = 0; i < r->nlanes; i++) {
-		r->lanes[i].req = resolver_ring(count, RING_F_SP_ENQ);
-		r->lanes[i].reply = resolver_ring(count, RING_F_SC_DEQ);
+		pthread_mutex_init(&r->lanes[i].takers, NULL);
+		pthread_mutex_init(&r->lanes[i].answerers, NULL);
+		r->lanes[i].req = resolver_ring(count, RING_F_SP_ENQ | RING_F_SC_DEQ);
+		r->lanes[i].reply = resolver_ring(count, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (r->lanes[i].req == NULL || r->lanes[i].reply == NULL) {
 			resolver_free(r);
 			errno = ENOMEM;
