@@ -544,6 +544,7 @@ main(void)
 		return 1;
 	rc = cmocka_run_group_tests(tests, NULL, NULL);
 	unlink(write_file("t.ini", ""));
+	unlink(write_file("lab.ini", "")); /* test_lab_config's copy */
 	rmdir(tmpdir);
 	return rc;
 }
