@@ -9,6 +9,7 @@
 #include <rte_common.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_spinlock.h>
 
 #include "dataplane/app.h"
 #include "dataplane/clock.h"
@@ -234,6 +235,41 @@ rechunk(struct chunked *ck, const uint8_t *in, size_t n, size_t max, struct pbuf
 
 /* ---------------------------------------------------------------- upstreams */
 
+/* Health entries for every lcore: appended under the lock, read without it. */
+static struct px_health px_health[PX_MAX_UPSTREAMS];
+static unsigned int px_nb_health;
+static rte_spinlock_t px_health_lock = RTE_SPINLOCK_INITIALIZER;
+
+static struct px_health *
+health_scan(uint32_t addr, uint16_t port, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (px_health[i].addr == addr && px_health[i].port == port)
+			return &px_health[i];
+	return NULL;
+}
+
+/* The shared entry of HOST:PORT, made on first use (by the first lcore to route to it). */
+static struct px_health *
+health_find(uint32_t addr, uint16_t port)
+{
+	struct px_health *h =
+		health_scan(addr, port, __atomic_load_n(&px_nb_health, __ATOMIC_ACQUIRE));
+
+	if (h != NULL)
+		return h;
+	rte_spinlock_lock(&px_health_lock);
+	h = health_scan(addr, port, px_nb_health);
+	if (h == NULL && px_nb_health < PX_MAX_UPSTREAMS) {
+		h = &px_health[px_nb_health];
+		h->addr = addr;
+		h->port = port;
+		__atomic_store_n(&px_nb_health, px_nb_health + 1, __ATOMIC_RELEASE);
+	}
+	rte_spinlock_unlock(&px_health_lock);
+	return h;
+}
+
 static struct px_up *
 up_find(struct px_lcore *pl, uint32_t addr, uint16_t port)
 {
@@ -243,10 +279,14 @@ up_find(struct px_lcore *pl, uint32_t addr, uint16_t port)
 	if (pl->nb_ups == PX_MAX_UPSTREAMS)
 		return NULL;
 	struct px_up *u = &pl->ups[pl->nb_ups];
+	struct px_health *h = health_find(addr, port);
 
+	if (h == NULL)
+		return NULL;
 	memset(u, 0, sizeof(*u));
 	u->addr = addr;
 	u->port = port;
+	u->h = h;
 	/* the telemetry walks nb_ups: the entry is whole before it counts */
 	__atomic_store_n(&pl->nb_ups, pl->nb_ups + 1, __ATOMIC_RELEASE);
 	return u;
@@ -255,17 +295,34 @@ up_find(struct px_lcore *pl, uint32_t addr, uint16_t port)
 static bool
 up_is_down(const struct px_up *u, uint64_t now)
 {
-	return u->down_until_us > now;
+	return __atomic_load_n(&u->h->down_until_us, __ATOMIC_RELAXED) > now;
 }
 
+/*
+ * A failed connect, on any lcore: the one whose failure reaches max_fails marks the upstream
+ * down for everyone (the exchange of down_until elects it, and counts it once).
+ */
 static void
 up_failed(struct px_up *u, uint32_t max_fails, uint64_t down_us, uint64_t now)
 {
-	if (++u->fails >= max_fails && !up_is_down(u, now)) {
-		u->down_until_us = now + down_us;
-		u->st.marked_down++;
-		u->fails = 0;
-	}
+	struct px_health *h = u->h;
+	uint64_t until;
+
+	if (__atomic_add_fetch(&h->fails, 1, __ATOMIC_RELAXED) < max_fails)
+		return;
+	until = __atomic_load_n(&h->down_until_us, __ATOMIC_RELAXED);
+	if (until > now || !__atomic_compare_exchange_n(&h->down_until_us, &until, now + down_us,
+							false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return;
+	u->st.marked_down++;
+	__atomic_store_n(&h->fails, 0, __ATOMIC_RELAXED);
+}
+
+static void
+up_succeeded(struct px_up *u)
+{
+	if (__atomic_load_n(&u->h->fails, __ATOMIC_RELAXED) != 0)
+		__atomic_store_n(&u->h->fails, 0, __ATOMIC_RELAXED);
 }
 
 /* The local address an upstream is reached from: the port on its subnet, or one with a gateway. */
@@ -643,7 +700,7 @@ up_accepted(struct tcp_flow *f, void *listen_arg, void **ctx_out)
 	RTE_SET_USED(f);
 	RTE_SET_USED(listen_arg);
 	c->connected = true;
-	c->up->fails = 0;
+	up_succeeded(c->up);
 	if (c->ex != NULL)
 		ex_send_request(c->ex);
 	return 0;

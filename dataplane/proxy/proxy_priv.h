@@ -42,15 +42,27 @@ struct px_up_stats {
 struct px_conn;
 struct proxy_exchange;
 
-/* One upstream (HOST:PORT) on one lcore: its pool, health and counters. */
+/*
+ * An upstream's health, one entry per HOST:PORT that every lcore shares: a backend that refuses
+ * connections is down for all of them after upstream_max_fails refusals, wherever they came
+ * from (kept per lcore, N lcores took up to N times that many failed requests). Fields are
+ * read and written atomically; entries are never removed.
+ */
+struct px_health {
+	uint32_t addr;
+	uint16_t port;
+	uint32_t fails;		/* failed connects in a row, from any lcore */
+	uint64_t down_until_us; /* marked down until then (dp_now_us) */
+};
+
+/* One upstream (HOST:PORT) on one lcore: its pool, its shared health, its counters. */
 struct px_up {
 	uint32_t addr;
 	uint16_t port;
 	struct px_conn *idle; /* LIFO: the warmest connection first */
 	uint32_t nb_idle;
 	uint32_t nb_open;
-	uint32_t fails;				      /* failed connects in a row */
-	uint64_t down_until_us;			      /* marked down until then */
+	struct px_health *h;
 	struct proxy_exchange *wait_head, *wait_tail; /* waiting for a connection, FIFO */
 	uint32_t nb_waiting;
 	struct px_up_stats st;

@@ -13,7 +13,8 @@
 struct up_sum {
 	uint32_t addr;
 	uint16_t port;
-	uint64_t open, idle, down_lcores;
+	uint64_t open, idle;
+	bool down; /* the shared health says so */
 	struct px_up_stats st;
 };
 
@@ -65,7 +66,7 @@ collect(struct up_sum *out, unsigned int max)
 			}
 			out[k].open += u->nb_open;
 			out[k].idle += u->nb_idle;
-			out[k].down_lcores += u->down_until_us > now;
+			out[k].down = __atomic_load_n(&u->h->down_until_us, __ATOMIC_RELAXED) > now;
 			counters_add(&out[k].st, &u->st, sizeof(out[k].st));
 		}
 	}
@@ -107,10 +108,7 @@ tel_upstreams(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (u == NULL)
 			return -ENOMEM;
 		rte_tel_data_start_dict(u);
-		rte_tel_data_add_dict_string(u, "state",
-					     s->down_lcores == 0	     ? "up"
-					     : s->down_lcores < px_nb_lcores ? "partly_down"
-									     : "down");
+		rte_tel_data_add_dict_string(u, "state", s->down ? "down" : "up");
 		rte_tel_data_add_dict_u64(u, "open", s->open);
 		rte_tel_data_add_dict_u64(u, "idle", s->idle);
 #define U(f) rte_tel_data_add_dict_u64(u, #f, s->st.f)
