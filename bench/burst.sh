@@ -13,6 +13,8 @@
 #          --apache-link loopback|veth|veth-gso (default loopback: Apache on the client's own
 #          address; veth: in a namespace of its own behind a veth pair with the gateway's MTU and
 #          TSO/GSO off, so its frames are what the gateway's link carries; veth-gso: GSO left on)
+#          --client-gro on|off (default on: GRO on the client host's end of each veth, as a client's
+#          NIC has it; AUTHGATE_LAB_CLIENT_GRO for the af_xdp lab, and Apache's veth too)
 # env: AUTHGATE_LAB (default authgate-burst), BUILD_DIR (default build), KEEP_LAB=1,
 #      TAP_QLEN (default 10000: the client side of the tap queues a 5000-SYN burst)
 # Needs root. Brings up its own lab instance (scripts/lab) and always takes it down.
@@ -32,6 +34,7 @@ APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
 rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0 mtu="" apache_link=loopback
+client_gro=on
 
 die() {
 	echo "burst: $*" >&2
@@ -39,7 +42,7 @@ die() {
 }
 
 usage() {
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -63,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--lcores) lcores=$2; shift ;;
 	--mtu) mtu=$2; shift ;;
 	--apache-link) apache_link=$2; shift ;;
+	--client-gro) client_gro=$2; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "burst: unknown option $1" >&2; usage ;;
 	esac
@@ -70,6 +74,7 @@ while [ $# -gt 0 ]; do
 done
 case $link in tap | af_xdp) export AUTHGATE_LAB_LINK=$link ;; *) die "--link tap|af_xdp" ;; esac
 case $apache_link in loopback | veth | veth-gso) ;; *) die "--apache-link loopback|veth|veth-gso" ;; esac
+case $client_gro in on | off) export AUTHGATE_LAB_CLIENT_GRO=$client_gro ;; *) die "--client-gro on|off" ;; esac
 case $persist in on) modes=(on) ;; off) modes=(off) ;; both) modes=(on off) ;; *) die "--persist on|off|both" ;; esac
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespace, net_tap)"
 for b in "$BURST" "$CTL" "$AUTHGATE_BIN"; do
@@ -168,8 +173,9 @@ run_authgate() { # on|off [tls]
 	wait "$(cat "$tmp/sampler.pid")" 2>/dev/null || true
 	rm -f "$tmp/sampler.pid"
 	v1=$(validations)
-	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s%s\nmtu=%s\n' "$p" \
-		"$((v1 - v0))" "$link" "${2:+-$2}" "${mtu:-1500}" >"$out/$name.meta"
+	printf 'server=authgate\npersist=%s\nvalidations=%s\nlink=net_%s%s\nmtu=%s\nclient_gro=%s\n' \
+		"$p" "$((v1 - v0))" "$link" "${2:+-$2}" "${mtu:-1500}" \
+		"$([ "$link" = af_xdp ] && echo "$client_gro" || echo -)" >"$out/$name.meta"
 }
 
 # ETHTOOL_SGSO / ETHTOOL_STSO (0x24, 0x1f) to 0 on argv[1]: the kernel then cuts Apache's
@@ -180,6 +186,13 @@ for cmd in (0x24, 0x1f):
     buf = ctypes.create_string_buffer(struct.pack("II", cmd, 0))
     ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(buf))
     fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)
+'
+
+GRO_ON='
+import ctypes, fcntl, socket, struct, sys
+buf = ctypes.create_string_buffer(struct.pack("II", 0x2c, 1))
+ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(buf))
+fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)
 '
 
 # Apache's own namespace behind a veth pair: 198.18.2.1 (lab side) - 198.18.2.2 (Apache)
@@ -198,6 +211,10 @@ apache_ns_up() {
 	if [ "$apache_link" = veth ]; then
 		ip netns exec "$NS" /usr/bin/python3 -c "$GSO_OFF" aga0
 		ip netns exec "$APACHE_NS" /usr/bin/python3 -c "$GSO_OFF" aga1
+	fi
+	# the client's end, as on the gateway's veth (ETHTOOL_SGRO)
+	if [ "$client_gro" = on ]; then
+		ip netns exec "$NS" /usr/bin/python3 -c "$GRO_ON" aga0
 	fi
 	APACHE_LISTEN=198.18.2.2:8080
 }
@@ -219,9 +236,10 @@ run_apache() { # on|off
 	# attempts it closed without answering never reached mod_auth_gssapi)
 	tokens=$(sed -n 's/^RESULT .* tokens_sent=\([0-9]*\) tokens_unanswered=\([0-9]*\).*/\1 \2/p' "$out/$name.out")
 	[ -n "$tokens" ] && tokens=$((${tokens% *} - ${tokens#* }))
-	printf 'server=apache\npersist=%s\nvalidations=%s\nlink=%s\nmtu=%s\n' "$p" "${tokens:-}" \
-		"$apache_link" "$([ "$apache_link" = loopback ] && echo 65536 || echo "${mtu:-1500}")" \
-		>"$out/$name.meta"
+	printf 'server=apache\npersist=%s\nvalidations=%s\nlink=%s\nmtu=%s\nclient_gro=%s\n' "$p" \
+		"${tokens:-}" "$apache_link" \
+		"$([ "$apache_link" = loopback ] && echo 65536 || echo "${mtu:-1500}")" \
+		"$([ "$apache_link" = loopback ] && echo - || echo "$client_gro")" >"$out/$name.meta"
 }
 
 echo "burst: lab $NS, output in $out"

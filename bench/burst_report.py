@@ -49,6 +49,7 @@ def table(runs):
         ("server", lambda r: r["server"]),
         ("persistence", lambda r: r["persist"]),
         ("link", lambda r: r.get("link", "-")),
+        ("client GRO", lambda r: r.get("client_gro", "-")),
         ("wall time s", lambda r: fmt(num(r, "wall_s"), "{:.2f}")),
         ("connections ok / failed", lambda r: f"{r.get('conns_ok', '-')} / {r.get('conns_failed', '-')}"),
         ("requests ok", lambda r: r.get("requests_ok", "-")),
