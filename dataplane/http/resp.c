@@ -130,6 +130,16 @@ resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
 }
 
 void
+resp_content_length(struct resp_buf *r, uint64_t value)
+{
+	static const char name[] = "Content-Length: ";
+
+	resp_append(r, name, sizeof(name) - 1);
+	resp_append_u64(r, value);
+	resp_append(r, "\r\n", 2);
+}
+
+void
 resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 {
 	resp_name(r, name);
@@ -137,24 +147,66 @@ resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 	resp_append(r, "\r\n", 2);
 }
 
+/*
+ * The status line and the Date name of the statuses a file answer uses, in one piece: a
+ * response head is a handful of constant blocks around the date and the file's own headers.
+ */
+#define RESP_LINE(code, reason) "HTTP/1.1 " code " " reason "\r\nDate: "
+
+static const char *
+resp_status_line(int status, size_t *len_out)
+{
+	static const char l200[] = RESP_LINE("200", "OK");
+	static const char l206[] = RESP_LINE("206", "Partial Content");
+	static const char l304[] = RESP_LINE("304", "Not Modified");
+	static const char l404[] = RESP_LINE("404", "Not Found");
+	static const char l416[] = RESP_LINE("416", "Range Not Satisfiable");
+
+	switch (status) {
+	case 200:
+		*len_out = sizeof(l200) - 1;
+		return l200;
+	case 206:
+		*len_out = sizeof(l206) - 1;
+		return l206;
+	case 304:
+		*len_out = sizeof(l304) - 1;
+		return l304;
+	case 404:
+		*len_out = sizeof(l404) - 1;
+		return l404;
+	case 416:
+		*len_out = sizeof(l416) - 1;
+		return l416;
+	default:
+		return NULL;
+	}
+}
+
 void
 resp_status(struct resp_buf *r, int status, int64_t now)
 {
-	if (status >= 100 && status <= 999) {
+	static const char server[] = "\r\nServer: authgate\r\n";
+	const char *line;
+	size_t len;
+
+	line = resp_status_line(status, &len);
+	if (line != NULL) {
+		resp_append(r, line, len);
+	} else if (status >= 100 && status <= 999) {
 		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
 				(char)('0' + status % 10), ' ', '\0'};
-
 		const char *reason = resp_reason(status);
 
 		resp_append(r, "HTTP/1.1 ", 9);
 		resp_append(r, code, 4);
 		resp_append(r, reason, strlen(reason));
-		resp_append(r, "\r\n", 2);
+		resp_append(r, "\r\nDate: ", 8);
 	} else {
-		resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));
+		resp_appendf(r, "HTTP/1.1 %03d %s\r\nDate: ", status, resp_reason(status));
 	}
-	resp_header_date(r, "Date", now);
-	resp_append(r, "Server: authgate\r\n", 18);
+	resp_append(r, http_date_str(now), HTTP_DATE_LEN);
+	resp_append(r, server, sizeof(server) - 1);
 }
 
 void

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/mono.h"
+#include "dataplane/http/date.h"
 #include "dataplane/http/path.h"
 #include "dataplane/http/resolver.h"
 #include "dataplane/http/sigbus.h"
@@ -357,6 +358,21 @@ store_same(const struct store_file *f, const struct stat *sb)
 	       f->mtime_ns == (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
 }
 
+/* The file's own header lines, the same in every response about it while it is mapped. */
+static void
+store_format_hdrs(struct store_file *f)
+{
+	char date[HTTP_DATE_LEN + 1];
+	int n;
+
+	http_date_fmt(f->mtime, date);
+	n = snprintf(f->hdrs, sizeof(f->hdrs), "Last-Modified: %s\r\nETag: %s\r\n", date, f->etag);
+	f->validators_len = (size_t)n;
+	n += snprintf(f->hdrs + n, sizeof(f->hdrs) - (size_t)n, "Content-Type: %s\r\n",
+		      f->content_type);
+	f->hdrs_len = (size_t)n;
+}
+
 static int
 store_map(const char *key, size_t len, int fd, const struct stat *sb, struct store_file **f_out)
 {
@@ -368,6 +384,7 @@ store_map(const char *key, size_t len, int fd, const struct stat *sb, struct sto
 		return -ENOMEM;
 	f->fd = fd;
 	f->key = strndup(key, len);
+	f->key_len = len;
 	if (f->key == NULL) {
 		f->fd = -1;
 		store_file_free(f);
@@ -401,6 +418,7 @@ store_map(const char *key, size_t len, int fd, const struct stat *sb, struct sto
 	f->etag_len = (size_t)snprintf(f->etag, sizeof(f->etag), "\"%llx-%llx-%llx\"",
 				       (unsigned long long)f->ino, (unsigned long long)f->size,
 				       (unsigned long long)f->mtime_ns);
+	store_format_hdrs(f);
 	f->refcnt = 1;
 	*f_out = f;
 	return 0;
@@ -493,7 +511,7 @@ store_find(struct store *st, unsigned b, const char *path, size_t len)
 	struct store_file **pp;
 
 	for (pp = &st->buckets[b]; *pp != NULL; pp = &(*pp)->next)
-		if (strlen((*pp)->key) == len && memcmp((*pp)->key, path, len) == 0)
+		if ((*pp)->key_len == len && memcmp((*pp)->key, path, len) == 0)
 			break;
 	return pp;
 }
@@ -515,22 +533,26 @@ store_open(struct store *st, const char *path, size_t len, struct store_file **f
 	unsigned b;
 	int fd, rc;
 
+	now = st->now_ns();
+	b = store_hash(path, len);
+	pp = store_find(st, b, path, len);
+
+	/*
+	 * A cached path passed the site checks below when it was cached, and the sites are the
+	 * store's for its lifetime (a reload makes a new store): a fresh hit needs no site.
+	 */
+	if (*pp != NULL && now - (*pp)->checked_ns < st->revalidate_ns) {
+		store_file_get(*pp);
+		*file_out = *pp;
+		return 0;
+	}
+
 	site = store_site_for(st, path, len, &rest);
 	if (site == NULL)
 		return -ENOENT;
 	/* "/pkg" itself and "/pkg/" are directories; no listings */
 	if ((size_t)rest >= len || path[len - 1] == '/')
 		return -ENOENT;
-
-	now = st->now_ns();
-	b = store_hash(path, len);
-	pp = store_find(st, b, path, len);
-
-	if (*pp != NULL && now - (*pp)->checked_ns < st->revalidate_ns) {
-		store_file_get(*pp);
-		*file_out = *pp;
-		return 0;
-	}
 
 	if (*pp == NULL && len <= STORE_NEG_KEY_MAX) {
 		bool match;
