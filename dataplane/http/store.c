@@ -134,15 +134,36 @@ store_content_type(const char *name, size_t len)
 	return "application/octet-stream";
 }
 
+/*
+ * Eight bytes a step (byte-wise FNV-1a cost more than the rest of a cache hit); the tail is the
+ * last eight bytes again, overlapping, when there are that many. Unkeyed, as FNV was: a chain
+ * is as long as a client can make it either way, and the cache holds files that exist.
+ */
 static unsigned
 store_hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	size_t i;
+	const uint64_t k = 0x9e3779b97f4a7c15ull;
+	uint64_t h = k ^ len, w = 0;
+	size_t i = 0;
 
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h % STORE_BUCKETS;
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	if (i < len) {
+		if (len >= 8) {
+			memcpy(&w, s + len - 8, 8);
+		} else {
+			w = 0;
+			for (; i < len; i++)
+				w = w << 8 | (unsigned char)s[i];
+		}
+		h = (h ^ w) * k;
+	}
+	h ^= h >> 32;
+	h *= k;
+	return (unsigned)(h >> 56) % STORE_BUCKETS;
 }
 
 struct store *
