@@ -69,32 +69,42 @@ static const uint8_t h1_host_byte[256] = {
 };
 
 /*
- * Eight bytes at a time: does the word hold a byte below lo or above 0x7e? Most of a head is
+ * Eight bytes at a time: which bytes of the word (their high bits) are below lo or above 0x7e,
+ * the lowest one exactly (those above it may be flagged by its borrow)? Most of a head is
  * printable ASCII, so a run is skipped a word at a time and the byte tables judge only the word
  * that stops it. lo <= 0x80 (the borrow trick needs it).
  */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "h1_skip_printable() takes the lowest byte of a word to come first"
+#endif
 #define H1_ONES 0x0101010101010101ull
 #define H1_HIGH 0x8080808080808080ull
 
-static inline bool
+static inline uint64_t
 h1_word_outside(uint64_t x, unsigned lo)
 {
 	uint64_t below = (x - H1_ONES * lo) & ~x & H1_HIGH;
 	uint64_t above = ((x + H1_ONES * (0x7f - 0x7e)) | x) & H1_HIGH;
 
-	return (below | above) != 0;
+	return below | above;
 }
 
-/* The first index from i on whose byte is outside [lo, 0x7e], or len. */
+/*
+ * The first index from i on whose byte is outside [lo, 0x7e], or the start of the last short
+ * word (fewer than 8 bytes before len): the byte tables judge from there. A borrow or a carry
+ * only runs from a flagged byte to the ones above it, so the lowest flag of a word is exact
+ * (the word is loaded little-endian: its lowest byte comes first).
+ */
 static inline uint32_t
 h1_skip_printable(const char *s, uint32_t i, uint32_t len, unsigned lo)
 {
-	uint64_t x;
+	uint64_t x, m;
 
 	while (len - i >= 8) {
 		memcpy(&x, s + i, 8);
-		if (h1_word_outside(x, lo))
-			break;
+		m = h1_word_outside(x, lo);
+		if (m != 0)
+			return i + (uint32_t)__builtin_ctzll(m) / 8;
 		i += 8;
 	}
 	return i;
@@ -201,14 +211,12 @@ void
 h1_parser_reset(struct h1_parser *p)
 {
 	struct h1_limits lim = p->lim;
-	unsigned i;
 
 	memset(p, 0, offsetof(struct h1_parser, hname));
 	p->lim = lim;
 	p->state = H1_S_REQUEST_LINE;
 	p->content_length = -1;
-	for (i = 0; i < H1_H__COUNT; i++)
-		p->idx[i] = -1;
+	memset(p->idx, 0xff, sizeof(p->idx)); /* every int -1 */
 }
 
 void
@@ -259,31 +267,65 @@ h1_method_lookup(const char *s, size_t len)
 	}
 }
 
+/*
+ * name (len >= 4 bytes, all tchar) against want (lowercase letters and '-', as long) with
+ * whole-word loads: OR 0x20 lowers a letter and leaves '-' alone, and the only other byte that
+ * ORs to a letter or to '-' is a letter's capital or CR, which is not a tchar.
+ */
+static inline bool
+h1_name_is(const char *name, const char *want, size_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+	size_t i;
+
+	if (len < 8) {
+		memcpy(&c, name, 4);
+		memcpy(&d, want, 4);
+		if ((c | 0x20202020u) != d)
+			return false;
+		memcpy(&c, name + len - 4, 4);
+		memcpy(&d, want + len - 4, 4);
+		return (c | 0x20202020u) == d;
+	}
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&a, name + i, 8);
+		memcpy(&b, want + i, 8);
+		if ((a | 0x2020202020202020ull) != b)
+			return false;
+	}
+	if (i == len)
+		return true;
+	memcpy(&a, name + len - 8, 8);
+	memcpy(&b, want + len - 8, 8);
+	return (a | 0x2020202020202020ull) == b;
+}
+
 /* The fields the parser or the gateway acts on; the name's length picks the candidates. */
 static enum h1_hdr_id
 h1_header_id(const char *name, size_t len)
 {
 	switch (len) {
 	case 4:
-		return h1_mem_ieq(name, len, "host") ? H1_H_HOST : H1_H_OTHER;
+		return h1_name_is(name, "host", 4) ? H1_H_HOST : H1_H_OTHER;
 	case 5:
-		return h1_mem_ieq(name, len, "range") ? H1_H_RANGE : H1_H_OTHER;
+		return h1_name_is(name, "range", 5) ? H1_H_RANGE : H1_H_OTHER;
 	case 6:
-		return h1_mem_ieq(name, len, "expect") ? H1_H_EXPECT : H1_H_OTHER;
+		return h1_name_is(name, "expect", 6) ? H1_H_EXPECT : H1_H_OTHER;
 	case 8:
-		return h1_mem_ieq(name, len, "if-range") ? H1_H_IF_RANGE : H1_H_OTHER;
+		return h1_name_is(name, "if-range", 8) ? H1_H_IF_RANGE : H1_H_OTHER;
 	case 10:
-		return h1_mem_ieq(name, len, "connection") ? H1_H_CONNECTION : H1_H_OTHER;
+		return h1_name_is(name, "connection", 10) ? H1_H_CONNECTION : H1_H_OTHER;
 	case 13:
-		return h1_mem_ieq(name, len, "authorization")	? H1_H_AUTHORIZATION
-		       : h1_mem_ieq(name, len, "if-none-match") ? H1_H_IF_NONE_MATCH
-								: H1_H_OTHER;
+		return h1_name_is(name, "authorization", 13)   ? H1_H_AUTHORIZATION
+		       : h1_name_is(name, "if-none-match", 13) ? H1_H_IF_NONE_MATCH
+							       : H1_H_OTHER;
 	case 14:
-		return h1_mem_ieq(name, len, "content-length") ? H1_H_CONTENT_LENGTH : H1_H_OTHER;
+		return h1_name_is(name, "content-length", 14) ? H1_H_CONTENT_LENGTH : H1_H_OTHER;
 	case 17:
-		return h1_mem_ieq(name, len, "transfer-encoding")   ? H1_H_TRANSFER_ENCODING
-		       : h1_mem_ieq(name, len, "if-modified-since") ? H1_H_IF_MODIFIED_SINCE
-								    : H1_H_OTHER;
+		return h1_name_is(name, "transfer-encoding", 17)   ? H1_H_TRANSFER_ENCODING
+		       : h1_name_is(name, "if-modified-since", 17) ? H1_H_IF_MODIFIED_SINCE
+								   : H1_H_OTHER;
 	default:
 		return H1_H_OTHER;
 	}
@@ -341,13 +383,20 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	return H1_E_NONE;
 }
 
+/* Every request has one: four bytes a step, judged together (a bad one is rare). */
 static bool
 h1_host_valid(const char *v, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (!h1_host_byte[(unsigned char)v[i]])
-			return false;
-	return true;
+	const unsigned char *u = (const unsigned char *)v;
+	uint8_t ok = 1;
+	size_t i = 0;
+
+	for (; i + 4 <= len; i += 4)
+		ok &= h1_host_byte[u[i]] & h1_host_byte[u[i + 1]] & h1_host_byte[u[i + 2]] &
+		      h1_host_byte[u[i + 3]];
+	for (; i < len; i++)
+		ok &= h1_host_byte[u[i]];
+	return ok != 0;
 }
 
 static enum h1_err
@@ -528,8 +577,7 @@ h1_fill(const struct h1_parser *p, const char *buf, uint32_t end, struct h1_requ
 	req->content_length = p->content_length;
 	req->head_len = end;
 	req->nheaders = p->nheaders;
-	for (n = 0; n < H1_H__COUNT; n++)
-		req->idx[n] = p->idx[n];
+	memcpy(req->idx, p->idx, sizeof(req->idx));
 	for (n = 0; n < p->nheaders; n++) {
 		req->headers[n].name = (struct h1_view){buf + p->hname[n].off, p->hname[n].len};
 		req->headers[n].value = (struct h1_view){buf + p->hvalue[n].off, p->hvalue[n].len};

@@ -9,6 +9,32 @@
 #include <string.h>
 #include <sys/socket.h>
 
+/*
+ * path_strip_prefix(path, len, prefix, strlen(prefix)) in one pass over the prefix, without
+ * measuring it first: every request selects a site, some twice.
+ */
+static long
+site_prefix_match(const char *prefix, const char *path, size_t len)
+{
+	size_t k = 0, plen;
+
+	while (k < len && prefix[k] != '\0' && prefix[k] == path[k])
+		k++;
+	/* what the path did not match may only be the prefix's trailing slashes */
+	for (plen = k; prefix[plen] == '/'; plen++)
+		;
+	if (prefix[plen] != '\0')
+		return -1;
+	plen = k;
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+	if (plen == 0)
+		return 0;
+	if (len > plen && path[plen] != '/')
+		return -1;
+	return (long)plen;
+}
+
 int
 site_select(const struct site_conf *sites, unsigned int n, const char *path, size_t len,
 	    long *rest_out)
@@ -18,7 +44,7 @@ site_select(const struct site_conf *sites, unsigned int n, const char *path, siz
 
 	/* longest prefix wins, so "/pkg/big" can be its own site inside "/pkg" */
 	for (unsigned int i = 0; i < n; i++) {
-		long r = path_strip_prefix(path, len, sites[i].prefix, strlen(sites[i].prefix));
+		long r = site_prefix_match(sites[i].prefix, path, len);
 
 		if (r >= 0 && (best < 0 || r > best_rest)) {
 			best = (int)i;

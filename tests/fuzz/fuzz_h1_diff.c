@@ -7,6 +7,7 @@
 
 #include "dataplane/http/h1.h"
 #include "dataplane/http/path.h"
+#include "dataplane/http/site.h"
 #include "tests/fuzz/h1_oracle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -86,6 +87,24 @@ diff_path(const char *t, size_t len, size_t out_size)
 	}
 }
 
+/* site_select() matches a prefix as path_strip_prefix() does; prefix: bytes of the input */
+static void
+diff_site(const char *prefix, size_t plen, const char *path, size_t len)
+{
+	static struct site_conf site;
+	long want, rest = -2;
+	int i;
+
+	if (plen >= sizeof(site.prefix))
+		plen = sizeof(site.prefix) - 1;
+	memcpy(site.prefix, prefix, plen);
+	site.prefix[plen] = '\0';
+	want = path_strip_prefix(path, len, site.prefix, strlen(site.prefix));
+	i = site_select(&site, 1, path, len, &rest);
+	diff_check(i == (want >= 0 ? 0 : -1));
+	diff_check(rest == want);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -121,9 +140,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		diff_same_request(&req_old, &req_new);
 
 	if (ro == H1_OK) {
+		char path[512];
+		size_t plen;
+
 		diff_path(req_old.target.p, req_old.target.len, 512);
 		diff_path(req_old.target.p, req_old.target.len, 1 + size % 24);
+		if (path_normalize(req_old.target.p, req_old.target.len, path, sizeof(path),
+				   &plen) == 0) {
+			/* the target's own leading bytes as the prefix: near misses and matches */
+			diff_site(path, plen - plen / 3, path, plen);
+			diff_site(path, plen, path, plen);
+			diff_site(buf + size / 2, size - size / 2, path, plen);
+		}
 	}
+	/* raw bytes as path and prefix: whatever the halves hold */
+	diff_site(buf, size / 2, buf + size / 2, size - size / 2);
 	/* raw bytes as a target too: the path code sees more than parsed targets that way */
 	diff_path(buf, size, 512);
 	diff_path(buf, size, 1 + size % 24);
