@@ -133,10 +133,26 @@ void
 resp_content_length(struct resp_buf *r, uint64_t value)
 {
 	static const char name[] = "Content-Length: ";
+	/* up to 20 digits end at d[22], CRLF follows; 22 bytes from the first digit stay inside */
+	char d[48] = {0};
+	size_t n = 0;
 
-	resp_append(r, name, sizeof(name) - 1);
-	resp_append_u64(r, value);
-	resp_append(r, "\r\n", 2);
+	d[22] = '\r';
+	d[23] = '\n';
+	do {
+		d[21 - n++] = (char)('0' + value % 10);
+		value /= 10;
+	} while (value != 0);
+	if (r->overflow || r->cap - r->len < sizeof(name) - 1 + 22) {
+		resp_append(r, name, sizeof(name) - 1);
+		resp_append(r, d + 22 - n, n + 2);
+		return;
+	}
+	memcpy(r->buf + r->len, name, sizeof(name) - 1);
+	r->len += sizeof(name) - 1;
+	/* a fixed-size copy, cheaper than one of n + 2: the bytes past the CRLF are overwritten */
+	memcpy(r->buf + r->len, d + 22 - n, 22);
+	r->len += n + 2;
 }
 
 void
@@ -183,17 +199,47 @@ resp_status_line(int status, size_t *len_out)
 	}
 }
 
+/*
+ * Room for the longest status line of the table with Date and Server: the head of a file answer
+ * starts with one of these, the same for every response of this thread within a second.
+ */
+#define RESP_LEAD_MAX 96
+
 void
 resp_status(struct resp_buf *r, int status, int64_t now)
 {
 	static const char server[] = "\r\nServer: authgate\r\n";
+	static __thread struct {
+		int64_t now;
+		int status;
+		size_t len;
+		char text[RESP_LEAD_MAX];
+	} lead;
 	const char *line;
 	size_t len;
 
+	if (status == lead.status && now == lead.now && lead.len > 0) {
+		if (r->overflow || r->cap - r->len < RESP_LEAD_MAX) {
+			resp_append(r, lead.text, lead.len);
+			return;
+		}
+		/* a fixed-size copy: what lies past lead.len is overwritten by the next header */
+		memcpy(r->buf + r->len, lead.text, RESP_LEAD_MAX);
+		r->len += lead.len;
+		return;
+	}
 	line = resp_status_line(status, &len);
 	if (line != NULL) {
-		resp_append(r, line, len);
-	} else if (status >= 100 && status <= 999) {
+		memcpy(lead.text, line, len);
+		memcpy(lead.text + len, http_date_str(now), HTTP_DATE_LEN);
+		memcpy(lead.text + len + HTTP_DATE_LEN, server, sizeof(server) - 1);
+		lead.len = len + HTTP_DATE_LEN + sizeof(server) - 1;
+		lead.status = status;
+		lead.now = now;
+		resp_append(r, lead.text, lead.len);
+		return;
+	}
+	if (status >= 100 && status <= 999) {
 		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
 				(char)('0' + status % 10), ' ', '\0'};
 		const char *reason = resp_reason(status);
