@@ -1,6 +1,9 @@
 /* HTTP/1.1 request-head parser: request line, field lines, limits and anti-smuggling rules. */
 #include <errno.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dataplane/http/h1.h"
 
@@ -110,6 +113,41 @@ h1_skip_printable(const char *s, uint32_t i, uint32_t len, unsigned lo)
 	return i;
 }
 
+/*
+ * The next LF in buf[from..len), or NULL. Sixteen bytes a compare with SSE2 (x86-64 always has
+ * it); the last piece is the buffer's last sixteen bytes again, with those before from masked
+ * off, so nothing past len is read. Inline: libc's memchr cost more in the call than the search
+ * on heads of a few short lines.
+ */
+static inline const char *
+h1_find_lf(const char *buf, uint32_t from, uint32_t len)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n');
+	uint32_t i = from;
+	unsigned m;
+
+	while (len - i >= 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(buf + i)), lf));
+		if (m != 0)
+			return buf + i + __builtin_ctz(m);
+		i += 16;
+	}
+	if (i == len)
+		return NULL;
+	if (len >= 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(buf + len - 16)), lf));
+		m >>= 16 - (len - i);
+		return m != 0 ? buf + i + __builtin_ctz(m) : NULL;
+	}
+	return memchr(buf + i, '\n', len - i);
+#else
+	return from < len ? memchr(buf + from, '\n', len - from) : NULL;
+#endif
+}
+
 static const char *const h1_methods[] = {
 	[H1_M_OTHER] = "",	    [H1_M_GET] = "GET",	    [H1_M_HEAD] = "HEAD",
 	[H1_M_OPTIONS] = "OPTIONS", [H1_M_POST] = "POST",   [H1_M_PUT] = "PUT",
@@ -188,14 +226,6 @@ h1_method_str(enum h1_method m)
 	if ((unsigned)m >= sizeof(h1_methods) / sizeof(h1_methods[0]))
 		return "";
 	return h1_methods[m];
-}
-
-const struct h1_view *
-h1_req_header(const struct h1_request *req, enum h1_hdr_id id)
-{
-	if ((unsigned)id >= H1_H__COUNT || id == H1_H_OTHER || req->idx[id] < 0)
-		return NULL;
-	return &req->headers[req->idx[id]].value;
 }
 
 void
@@ -604,7 +634,7 @@ h1_parse(struct h1_parser *p, const char *buf, size_t len, struct h1_request *re
 
 		if (p->scan < ls)
 			p->scan = ls;
-		lf = p->scan < len ? memchr(buf + p->scan, '\n', len - p->scan) : NULL;
+		lf = h1_find_lf(buf, p->scan, (uint32_t)len);
 		if (lf == NULL) {
 			/* refuse oversized heads now rather than buffering them */
 			p->scan = (uint32_t)len;
