@@ -367,18 +367,26 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 {
 	const char *line = buf + off;
 	uint32_t i = 0, t0, v0;
+	uint64_t w;
 
-	while (i < len && h1_tchar[(unsigned char)line[i]])
-		i++;
-	if (i == len)
-		return H1_E_BAD_REQUEST_LINE;
-	if (line[i] != ' ' || i == 0) {
-		if (line[i] == '\0')
-			return H1_E_NUL;
-		return line[i] == ' ' || line[i] == '\t' ? H1_E_BAD_REQUEST_LINE : H1_E_BAD_METHOD;
+	if (len >= 4 && memcmp(line, "GET ", 4) == 0) {
+		/* most requests: what the loop and the lookup below would find */
+		i = 3;
+		p->meth = H1_M_GET;
+	} else {
+		while (i < len && h1_tchar[(unsigned char)line[i]])
+			i++;
+		if (i == len)
+			return H1_E_BAD_REQUEST_LINE;
+		if (line[i] != ' ' || i == 0) {
+			if (line[i] == '\0')
+				return H1_E_NUL;
+			return line[i] == ' ' || line[i] == '\t' ? H1_E_BAD_REQUEST_LINE
+								 : H1_E_BAD_METHOD;
+		}
+		p->meth = h1_method_lookup(line, i);
 	}
 	p->method = (struct h1_span){off, i};
-	p->meth = h1_method_lookup(line, i);
 
 	t0 = ++i;
 	i = h1_skip_printable(line, i, len, 0x21);
@@ -396,6 +404,13 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	p->target = (struct h1_span){off + t0, i - t0};
 
 	v0 = ++i;
+	if (len - v0 == 8) {
+		memcpy(&w, line + v0, 8);
+		if (memcmp(&w, "HTTP/1.1", 8) == 0) {
+			p->version_minor = 1;
+			return H1_E_NONE;
+		}
+	}
 	if (len - v0 != 8 || memcmp(line + v0, "HTTP/", 5) != 0 || line[v0 + 6] != '.' ||
 	    line[v0 + 5] < '0' || line[v0 + 5] > '9' || line[v0 + 7] < '0' || line[v0 + 7] > '9') {
 		for (i = v0; i < len; i++) {

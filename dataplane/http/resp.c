@@ -129,6 +129,11 @@ resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
 	resp_append(r, "\r\n", 2);
 }
 
+static const char resp_pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+				 "31323334353637383940414243444546474849505152535455565758596061"
+				 "62636465666768697071727374757677787980818283848586878889909192"
+				 "93949596979899";
+
 void
 resp_content_length(struct resp_buf *r, uint64_t value)
 {
@@ -139,10 +144,18 @@ resp_content_length(struct resp_buf *r, uint64_t value)
 
 	d[22] = '\r';
 	d[23] = '\n';
-	do {
-		d[21 - n++] = (char)('0' + value % 10);
-		value /= 10;
-	} while (value != 0);
+	/* two digits a division */
+	while (value >= 100) {
+		n += 2;
+		memcpy(d + 22 - n, resp_pairs + 2 * (value % 100), 2);
+		value /= 100;
+	}
+	if (value >= 10) {
+		n += 2;
+		memcpy(d + 22 - n, resp_pairs + 2 * value, 2);
+	} else {
+		d[21 - n++] = (char)('0' + value);
+	}
 	if (r->overflow || r->cap - r->len < sizeof(name) - 1 + 22) {
 		resp_append(r, name, sizeof(name) - 1);
 		resp_append(r, d + 22 - n, n + 2);
