@@ -268,24 +268,6 @@ resp_status(struct resp_buf *r, int status, int64_t now)
 	resp_append(r, server, sizeof(server) - 1);
 }
 
-void
-resp_connection(struct resp_buf *r, bool keep_alive)
-{
-	if (keep_alive)
-		resp_append(r, "Connection: keep-alive\r\n", 24);
-	else
-		resp_append(r, "Connection: close\r\n", 19);
-}
-
-long
-resp_finish(struct resp_buf *r)
-{
-	resp_append(r, "\r\n", 2);
-	if (r->overflow)
-		return -ENOSPC;
-	return (long)r->len;
-}
-
 long
 resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only, int64_t now,
 	   const char *extra, size_t extra_len)

@@ -526,13 +526,34 @@ store_insert(struct store *st, unsigned b, struct store_file *f, uint64_t now)
 	st->nfiles++;
 }
 
+/* memcmp(a, b, len) == 0 without the call: a cached key is a short path, looked up per request */
+static inline bool
+store_key_eq(const char *a, const char *b, size_t len)
+{
+	uint64_t x, y;
+	size_t i;
+
+	if (len < 8)
+		return memcmp(a, b, len) == 0;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return false;
+	}
+	/* the last eight bytes again, overlapping what was compared */
+	memcpy(&x, a + len - 8, 8);
+	memcpy(&y, b + len - 8, 8);
+	return x == y;
+}
+
 static inline struct store_file **
 store_find(struct store *st, unsigned b, const char *path, size_t len)
 {
 	struct store_file **pp;
 
 	for (pp = &st->buckets[b]; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->key_len == len && memcmp((*pp)->key, path, len) == 0)
+		if ((*pp)->key_len == len && store_key_eq((*pp)->key, path, len))
 			break;
 	return pp;
 }
