@@ -127,6 +127,9 @@ h1_find_lf(const char *buf, uint32_t from, uint32_t len)
 	uint32_t i = from;
 	unsigned m;
 
+	/* a caller that passes fewer bytes than last time gets no line, not a wild read */
+	if (i >= len)
+		return NULL;
 	while (len - i >= 16) {
 		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
 			_mm_loadu_si128((const __m128i *)(const void *)(buf + i)), lf));
