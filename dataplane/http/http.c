@@ -361,6 +361,12 @@ http_conn_parse(struct http_conn *c, const char *buf, size_t len, size_t *consum
 			return HTTP_CONN_AGAIN;
 	}
 
+	/*
+	 * No byte since the last request (a caller asks again after each response): what the
+	 * parser would answer for an empty start, without the call.
+	 */
+	if (used == len && c->parser.state == H1_S_REQUEST_LINE && c->parser.line_start == 0)
+		return HTTP_CONN_AGAIN;
 	rc = h1_parse(&c->parser, buf + used, len - used, req);
 	if (rc == H1_AGAIN)
 		return HTTP_CONN_AGAIN;
