@@ -96,13 +96,43 @@ h1_word_outside(uint64_t x, unsigned lo)
  * The first index from i on whose byte is outside [lo, 0x7e], or the start of the last short
  * word (fewer than 8 bytes before len): the byte tables judge from there. A borrow or a carry
  * only runs from a flagged byte to the ones above it, so the lowest flag of a word is exact
- * (the word is loaded little-endian: its lowest byte comes first).
+ * (the word is loaded little-endian: its lowest byte comes first). before: how many bytes
+ * before s the caller's buffer holds (the tail may be read as its last sixteen).
  */
 static inline uint32_t
-h1_skip_printable(const char *s, uint32_t i, uint32_t len, unsigned lo)
+h1_skip_printable(const char *s, uint32_t before, uint32_t i, uint32_t len, unsigned lo)
 {
 	uint64_t x, m;
 
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes a compare: a signed compare below lo also flags 0x80-0xff, which the word
+	 * test flags too (above 0x7e); the byte tables decide about those.
+	 */
+	const __m128i below = _mm_set1_epi8((char)lo), del = _mm_set1_epi8(0x7f);
+	unsigned k;
+
+	while (len - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+
+		k = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmplt_epi8(v, below), _mm_cmpeq_epi8(v, del)));
+		if (k != 0)
+			return i + (uint32_t)__builtin_ctz(k);
+		i += 16;
+	}
+	if (i < len && (uint64_t)before + len >= 16) {
+		/* the last sixteen bytes, those before i masked off: nothing past len is read */
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+
+		k = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmplt_epi8(v, below), _mm_cmpeq_epi8(v, del)));
+		k >>= 16 - (len - i);
+		return k != 0 ? i + (uint32_t)__builtin_ctz(k) : len;
+	}
+#else
+	(void)before;
+#endif
 	while (len - i >= 8) {
 		memcpy(&x, s + i, 8);
 		m = h1_word_outside(x, lo);
@@ -301,9 +331,10 @@ h1_method_lookup(const char *s, size_t len)
 }
 
 /*
- * name (len >= 4 bytes, all tchar) against want (lowercase letters and '-', as long) with
- * whole-word loads: OR 0x20 lowers a letter and leaves '-' alone, and the only other byte that
- * ORs to a letter or to '-' is a letter's capital or CR, which is not a tchar.
+ * name (len >= 4 bytes, all tchar or all field-value bytes) against want (lowercase letters and
+ * '-', as long) with whole-word loads: OR 0x20 lowers a letter and leaves '-' alone, and the
+ * only other byte that ORs to a letter or to '-' is a letter's capital or CR, which is neither
+ * a tchar nor a value byte.
  */
 static inline bool
 h1_name_is(const char *name, const char *want, size_t len)
@@ -392,7 +423,7 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	p->method = (struct h1_span){off, i};
 
 	t0 = ++i;
-	i = h1_skip_printable(line, i, len, 0x21);
+	i = h1_skip_printable(line, off, i, len, 0x21);
 	while (i < len && h1_target_byte[(unsigned char)line[i]])
 		i++;
 	if (i < len && line[i] != ' ') {
@@ -488,6 +519,11 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 
 	if (line[0] == ' ' || line[0] == '\t')
 		return H1_E_OBS_FOLD;
+	/* four name bytes a step while all four are tchar, then the byte that ends the run */
+	while (len - i >= 4 &&
+	       (h1_tchar[(unsigned char)line[i]] & h1_tchar[(unsigned char)line[i + 1]] &
+		h1_tchar[(unsigned char)line[i + 2]] & h1_tchar[(unsigned char)line[i + 3]]))
+		i += 4;
 	while (i < len && h1_tchar[(unsigned char)line[i]])
 		i++;
 	if (i == len)
@@ -504,7 +540,7 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	if (i == 0)
 		return H1_E_BAD_HEADER_NAME;
 
-	v0 = h1_skip_printable(line, i + 1, len, 0x20);
+	v0 = h1_skip_printable(line, off, i + 1, len, 0x20);
 	while (v0 < len && h1_value_byte[(unsigned char)line[v0]])
 		v0++;
 	if (v0 < len) {
@@ -543,6 +579,18 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	case H1_H_CONNECTION: {
 		struct h1_view v = {line + v0, v1 - v0};
 
+		/*
+		 * Most clients send one token: the list is that token (h1_name_is holds for a value
+		 * too, its bytes checked above: CR cannot be in it).
+		 */
+		if (v.len == 10 && h1_name_is(v.p, "keep-alive", 10)) {
+			p->conn_keep_alive = true;
+			break;
+		}
+		if (v.len == 5 && h1_name_is(v.p, "close", 5)) {
+			p->conn_close = true;
+			break;
+		}
 		/* every Connection line counts, not only the first */
 		if (h1_list_has_token(v, "close"))
 			p->conn_close = true;
