@@ -1,6 +1,9 @@
 /* HTTP/1.1 request-head parser: request line, field lines, limits and anti-smuggling rules. */
 #include <errno.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "dataplane/http/h1.h"
 
@@ -69,35 +72,113 @@ static const uint8_t h1_host_byte[256] = {
 };
 
 /*
- * Eight bytes at a time: does the word hold a byte below lo or above 0x7e? Most of a head is
+ * Eight bytes at a time: which bytes of the word (their high bits) are below lo or above 0x7e,
+ * the lowest one exactly (those above it may be flagged by its borrow)? Most of a head is
  * printable ASCII, so a run is skipped a word at a time and the byte tables judge only the word
  * that stops it. lo <= 0x80 (the borrow trick needs it).
  */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "h1_skip_printable() takes the lowest byte of a word to come first"
+#endif
 #define H1_ONES 0x0101010101010101ull
 #define H1_HIGH 0x8080808080808080ull
 
-static inline bool
+static inline uint64_t
 h1_word_outside(uint64_t x, unsigned lo)
 {
 	uint64_t below = (x - H1_ONES * lo) & ~x & H1_HIGH;
 	uint64_t above = ((x + H1_ONES * (0x7f - 0x7e)) | x) & H1_HIGH;
 
-	return (below | above) != 0;
+	return below | above;
 }
 
-/* The first index from i on whose byte is outside [lo, 0x7e], or len. */
+/*
+ * The first index from i on whose byte is outside [lo, 0x7e], or the start of the last short
+ * word (fewer than 8 bytes before len): the byte tables judge from there. A borrow or a carry
+ * only runs from a flagged byte to the ones above it, so the lowest flag of a word is exact
+ * (the word is loaded little-endian: its lowest byte comes first). before: how many bytes
+ * before s the caller's buffer holds (the tail may be read as its last sixteen).
+ */
 static inline uint32_t
-h1_skip_printable(const char *s, uint32_t i, uint32_t len, unsigned lo)
+h1_skip_printable(const char *s, uint32_t before, uint32_t i, uint32_t len, unsigned lo)
 {
-	uint64_t x;
+	uint64_t x, m;
 
+#ifdef __SSE2__
+	/*
+	 * Sixteen bytes a compare: a signed compare below lo also flags 0x80-0xff, which the word
+	 * test flags too (above 0x7e); the byte tables decide about those.
+	 */
+	const __m128i below = _mm_set1_epi8((char)lo), del = _mm_set1_epi8(0x7f);
+	unsigned k;
+
+	while (len - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+
+		k = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmplt_epi8(v, below), _mm_cmpeq_epi8(v, del)));
+		if (k != 0)
+			return i + (uint32_t)__builtin_ctz(k);
+		i += 16;
+	}
+	if (i < len && (uint64_t)before + len >= 16) {
+		/* the last sixteen bytes, those before i masked off: nothing past len is read */
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+
+		k = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmplt_epi8(v, below), _mm_cmpeq_epi8(v, del)));
+		k >>= 16 - (len - i);
+		return k != 0 ? i + (uint32_t)__builtin_ctz(k) : len;
+	}
+#else
+	(void)before;
+#endif
 	while (len - i >= 8) {
 		memcpy(&x, s + i, 8);
-		if (h1_word_outside(x, lo))
-			break;
+		m = h1_word_outside(x, lo);
+		if (m != 0)
+			return i + (uint32_t)__builtin_ctzll(m) / 8;
 		i += 8;
 	}
 	return i;
+}
+
+/*
+ * The next LF in buf[from..len), or NULL. Sixteen bytes a compare with SSE2 (x86-64 always has
+ * it); the last piece is the buffer's last sixteen bytes again, with those before from masked
+ * off, so nothing past len is read. Inline: libc's memchr cost more in the call than the search
+ * on heads of a few short lines.
+ */
+static inline const char *
+h1_find_lf(const char *buf, uint32_t from, uint32_t len)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n');
+	uint32_t i = from;
+	unsigned m;
+
+	/* a caller that passes fewer bytes than last time gets no line, not a wild read */
+	if (i >= len)
+		return NULL;
+	while (len - i >= 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(buf + i)), lf));
+		if (m != 0)
+			return buf + i + __builtin_ctz(m);
+		i += 16;
+	}
+	if (i == len)
+		return NULL;
+	if (len >= 16) {
+		m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+			_mm_loadu_si128((const __m128i *)(const void *)(buf + len - 16)), lf));
+		m >>= 16 - (len - i);
+		return m != 0 ? buf + i + __builtin_ctz(m) : NULL;
+	}
+	return memchr(buf + i, '\n', len - i);
+#else
+	return from < len ? memchr(buf + from, '\n', len - from) : NULL;
+#endif
 }
 
 static const char *const h1_methods[] = {
@@ -180,14 +261,6 @@ h1_method_str(enum h1_method m)
 	return h1_methods[m];
 }
 
-const struct h1_view *
-h1_req_header(const struct h1_request *req, enum h1_hdr_id id)
-{
-	if ((unsigned)id >= H1_H__COUNT || id == H1_H_OTHER || req->idx[id] < 0)
-		return NULL;
-	return &req->headers[req->idx[id]].value;
-}
-
 void
 h1_limits_default(struct h1_limits *lim)
 {
@@ -201,14 +274,12 @@ void
 h1_parser_reset(struct h1_parser *p)
 {
 	struct h1_limits lim = p->lim;
-	unsigned i;
 
 	memset(p, 0, offsetof(struct h1_parser, hname));
 	p->lim = lim;
 	p->state = H1_S_REQUEST_LINE;
 	p->content_length = -1;
-	for (i = 0; i < H1_H__COUNT; i++)
-		p->idx[i] = -1;
+	memset(p->idx, 0xff, sizeof(p->idx)); /* every int -1 */
 }
 
 void
@@ -259,31 +330,66 @@ h1_method_lookup(const char *s, size_t len)
 	}
 }
 
+/*
+ * name (len >= 4 bytes, all tchar or all field-value bytes) against want (lowercase letters and
+ * '-', as long) with whole-word loads: OR 0x20 lowers a letter and leaves '-' alone, and the
+ * only other byte that ORs to a letter or to '-' is a letter's capital or CR, which is neither
+ * a tchar nor a value byte.
+ */
+static inline bool
+h1_name_is(const char *name, const char *want, size_t len)
+{
+	uint64_t a, b;
+	uint32_t c, d;
+	size_t i;
+
+	if (len < 8) {
+		memcpy(&c, name, 4);
+		memcpy(&d, want, 4);
+		if ((c | 0x20202020u) != d)
+			return false;
+		memcpy(&c, name + len - 4, 4);
+		memcpy(&d, want + len - 4, 4);
+		return (c | 0x20202020u) == d;
+	}
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&a, name + i, 8);
+		memcpy(&b, want + i, 8);
+		if ((a | 0x2020202020202020ull) != b)
+			return false;
+	}
+	if (i == len)
+		return true;
+	memcpy(&a, name + len - 8, 8);
+	memcpy(&b, want + len - 8, 8);
+	return (a | 0x2020202020202020ull) == b;
+}
+
 /* The fields the parser or the gateway acts on; the name's length picks the candidates. */
 static enum h1_hdr_id
 h1_header_id(const char *name, size_t len)
 {
 	switch (len) {
 	case 4:
-		return h1_mem_ieq(name, len, "host") ? H1_H_HOST : H1_H_OTHER;
+		return h1_name_is(name, "host", 4) ? H1_H_HOST : H1_H_OTHER;
 	case 5:
-		return h1_mem_ieq(name, len, "range") ? H1_H_RANGE : H1_H_OTHER;
+		return h1_name_is(name, "range", 5) ? H1_H_RANGE : H1_H_OTHER;
 	case 6:
-		return h1_mem_ieq(name, len, "expect") ? H1_H_EXPECT : H1_H_OTHER;
+		return h1_name_is(name, "expect", 6) ? H1_H_EXPECT : H1_H_OTHER;
 	case 8:
-		return h1_mem_ieq(name, len, "if-range") ? H1_H_IF_RANGE : H1_H_OTHER;
+		return h1_name_is(name, "if-range", 8) ? H1_H_IF_RANGE : H1_H_OTHER;
 	case 10:
-		return h1_mem_ieq(name, len, "connection") ? H1_H_CONNECTION : H1_H_OTHER;
+		return h1_name_is(name, "connection", 10) ? H1_H_CONNECTION : H1_H_OTHER;
 	case 13:
-		return h1_mem_ieq(name, len, "authorization")	? H1_H_AUTHORIZATION
-		       : h1_mem_ieq(name, len, "if-none-match") ? H1_H_IF_NONE_MATCH
-								: H1_H_OTHER;
+		return h1_name_is(name, "authorization", 13)   ? H1_H_AUTHORIZATION
+		       : h1_name_is(name, "if-none-match", 13) ? H1_H_IF_NONE_MATCH
+							       : H1_H_OTHER;
 	case 14:
-		return h1_mem_ieq(name, len, "content-length") ? H1_H_CONTENT_LENGTH : H1_H_OTHER;
+		return h1_name_is(name, "content-length", 14) ? H1_H_CONTENT_LENGTH : H1_H_OTHER;
 	case 17:
-		return h1_mem_ieq(name, len, "transfer-encoding")   ? H1_H_TRANSFER_ENCODING
-		       : h1_mem_ieq(name, len, "if-modified-since") ? H1_H_IF_MODIFIED_SINCE
-								    : H1_H_OTHER;
+		return h1_name_is(name, "transfer-encoding", 17)   ? H1_H_TRANSFER_ENCODING
+		       : h1_name_is(name, "if-modified-since", 17) ? H1_H_IF_MODIFIED_SINCE
+								   : H1_H_OTHER;
 	default:
 		return H1_H_OTHER;
 	}
@@ -295,21 +401,29 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 {
 	const char *line = buf + off;
 	uint32_t i = 0, t0, v0;
+	uint64_t w;
 
-	while (i < len && h1_tchar[(unsigned char)line[i]])
-		i++;
-	if (i == len)
-		return H1_E_BAD_REQUEST_LINE;
-	if (line[i] != ' ' || i == 0) {
-		if (line[i] == '\0')
-			return H1_E_NUL;
-		return line[i] == ' ' || line[i] == '\t' ? H1_E_BAD_REQUEST_LINE : H1_E_BAD_METHOD;
+	if (len >= 4 && memcmp(line, "GET ", 4) == 0) {
+		/* most requests: what the loop and the lookup below would find */
+		i = 3;
+		p->meth = H1_M_GET;
+	} else {
+		while (i < len && h1_tchar[(unsigned char)line[i]])
+			i++;
+		if (i == len)
+			return H1_E_BAD_REQUEST_LINE;
+		if (line[i] != ' ' || i == 0) {
+			if (line[i] == '\0')
+				return H1_E_NUL;
+			return line[i] == ' ' || line[i] == '\t' ? H1_E_BAD_REQUEST_LINE
+								 : H1_E_BAD_METHOD;
+		}
+		p->meth = h1_method_lookup(line, i);
 	}
 	p->method = (struct h1_span){off, i};
-	p->meth = h1_method_lookup(line, i);
 
 	t0 = ++i;
-	i = h1_skip_printable(line, i, len, 0x21);
+	i = h1_skip_printable(line, off, i, len, 0x21);
 	while (i < len && h1_target_byte[(unsigned char)line[i]])
 		i++;
 	if (i < len && line[i] != ' ') {
@@ -324,6 +438,13 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	p->target = (struct h1_span){off + t0, i - t0};
 
 	v0 = ++i;
+	if (len - v0 == 8) {
+		memcpy(&w, line + v0, 8);
+		if (memcmp(&w, "HTTP/1.1", 8) == 0) {
+			p->version_minor = 1;
+			return H1_E_NONE;
+		}
+	}
 	if (len - v0 != 8 || memcmp(line + v0, "HTTP/", 5) != 0 || line[v0 + 6] != '.' ||
 	    line[v0 + 5] < '0' || line[v0 + 5] > '9' || line[v0 + 7] < '0' || line[v0 + 7] > '9') {
 		for (i = v0; i < len; i++) {
@@ -341,13 +462,20 @@ h1_request_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len
 	return H1_E_NONE;
 }
 
+/* Every request has one: four bytes a step, judged together (a bad one is rare). */
 static bool
 h1_host_valid(const char *v, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (!h1_host_byte[(unsigned char)v[i]])
-			return false;
-	return true;
+	const unsigned char *u = (const unsigned char *)v;
+	uint8_t ok = 1;
+	size_t i = 0;
+
+	for (; i + 4 <= len; i += 4)
+		ok &= h1_host_byte[u[i]] & h1_host_byte[u[i + 1]] & h1_host_byte[u[i + 2]] &
+		      h1_host_byte[u[i + 3]];
+	for (; i < len; i++)
+		ok &= h1_host_byte[u[i]];
+	return ok != 0;
 }
 
 static enum h1_err
@@ -391,6 +519,11 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 
 	if (line[0] == ' ' || line[0] == '\t')
 		return H1_E_OBS_FOLD;
+	/* four name bytes a step while all four are tchar, then the byte that ends the run */
+	while (len - i >= 4 &&
+	       (h1_tchar[(unsigned char)line[i]] & h1_tchar[(unsigned char)line[i + 1]] &
+		h1_tchar[(unsigned char)line[i + 2]] & h1_tchar[(unsigned char)line[i + 3]]))
+		i += 4;
 	while (i < len && h1_tchar[(unsigned char)line[i]])
 		i++;
 	if (i == len)
@@ -407,7 +540,7 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	if (i == 0)
 		return H1_E_BAD_HEADER_NAME;
 
-	v0 = h1_skip_printable(line, i + 1, len, 0x20);
+	v0 = h1_skip_printable(line, off, i + 1, len, 0x20);
 	while (v0 < len && h1_value_byte[(unsigned char)line[v0]])
 		v0++;
 	if (v0 < len) {
@@ -446,6 +579,18 @@ h1_header_line(struct h1_parser *p, const char *buf, uint32_t off, uint32_t len)
 	case H1_H_CONNECTION: {
 		struct h1_view v = {line + v0, v1 - v0};
 
+		/*
+		 * Most clients send one token: the list is that token (h1_name_is holds for a value
+		 * too, its bytes checked above: CR cannot be in it).
+		 */
+		if (v.len == 10 && h1_name_is(v.p, "keep-alive", 10)) {
+			p->conn_keep_alive = true;
+			break;
+		}
+		if (v.len == 5 && h1_name_is(v.p, "close", 5)) {
+			p->conn_close = true;
+			break;
+		}
 		/* every Connection line counts, not only the first */
 		if (h1_list_has_token(v, "close"))
 			p->conn_close = true;
@@ -528,8 +673,7 @@ h1_fill(const struct h1_parser *p, const char *buf, uint32_t end, struct h1_requ
 	req->content_length = p->content_length;
 	req->head_len = end;
 	req->nheaders = p->nheaders;
-	for (n = 0; n < H1_H__COUNT; n++)
-		req->idx[n] = p->idx[n];
+	memcpy(req->idx, p->idx, sizeof(req->idx));
 	for (n = 0; n < p->nheaders; n++) {
 		req->headers[n].name = (struct h1_view){buf + p->hname[n].off, p->hname[n].len};
 		req->headers[n].value = (struct h1_view){buf + p->hvalue[n].off, p->hvalue[n].len};
@@ -556,7 +700,7 @@ h1_parse(struct h1_parser *p, const char *buf, size_t len, struct h1_request *re
 
 		if (p->scan < ls)
 			p->scan = ls;
-		lf = p->scan < len ? memchr(buf + p->scan, '\n', len - p->scan) : NULL;
+		lf = h1_find_lf(buf, p->scan, (uint32_t)len);
 		if (lf == NULL) {
 			/* refuse oversized heads now rather than buffering them */
 			p->scan = (uint32_t)len;

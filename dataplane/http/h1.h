@@ -181,8 +181,14 @@ const char *h1_err_str(enum h1_err err);
 int h1_err_status(enum h1_err err);
 const char *h1_method_str(enum h1_method m);
 
-/* The first header with this id, or NULL. */
-const struct h1_view *h1_req_header(const struct h1_request *req, enum h1_hdr_id id);
+/* The first header with this id, or NULL. Inline: a response asks for four of them. */
+static inline const struct h1_view *
+h1_req_header(const struct h1_request *req, enum h1_hdr_id id)
+{
+	if ((unsigned)id >= H1_H__COUNT || id == H1_H_OTHER || req->idx[id] < 0)
+		return NULL;
+	return &req->headers[req->idx[id]].value;
+}
 
 /* Case-insensitive ASCII comparison of a view with a C string. */
 bool h1_view_ieq(struct h1_view v, const char *s);

@@ -117,10 +117,7 @@ http_slice(struct http_response *resp, const void *base, size_t len, enum http_s
 static void
 http_validators(struct resp_buf *r, const struct store_file *f)
 {
-	resp_header_date(r, "Last-Modified", f->mtime);
-	resp_append(r, "ETag: ", 6);
-	resp_append(r, f->etag, f->etag_len);
-	resp_append(r, "\r\n", 2);
+	resp_append(r, f->hdrs, f->validators_len);
 }
 
 /* Builds the multipart/byteranges body as slices; returns the Content-Length. */
@@ -162,11 +159,13 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 	bool head_only = req->method == H1_M_HEAD;
 	const struct h1_view *rv = h1_req_header(req, H1_H_RANGE);
 	const struct h1_view *ir = h1_req_header(req, H1_H_IF_RANGE);
-	struct range_set rs = {.kind = RANGE_NONE};
+	struct range_set rs; /* not zeroed: 16 spans, and only the first count are read */
 	char boundary[RESP_BOUNDARY_LEN + 1];
 	struct resp_buf r;
 	long n;
 
+	rs.kind = RANGE_NONE;
+	rs.count = 0;
 	if (http_not_modified(req, f)) {
 		resp->status = 304;
 	} else {
@@ -191,7 +190,14 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 	resp_init(&r, resp->head, sizeof(resp->head));
 	resp_status(&r, resp->status, opts->now);
 	resp_append(&r, "Accept-Ranges: bytes\r\n", 22);
-	if (resp->status == 416) {
+	if (resp->status == 200) {
+		/* the common answer: the file's own header lines were formatted when it was mapped
+		 */
+		resp_append(&r, f->hdrs, f->hdrs_len);
+		if (f->size > 0 && !head_only)
+			http_slice(resp, f->data, (size_t)f->size, HTTP_SLICE_FILE);
+		resp_content_length(&r, f->size);
+	} else if (resp->status == 416) {
 		resp_appendf(&r, "Content-Range: bytes */%" PRIu64 "\r\n", f->size);
 		resp_header(&r, "Content-Length", "0");
 	} else if (resp->status == 304) {
@@ -207,7 +213,8 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 		} else {
 			uint64_t first = 0, len = f->size;
 
-			resp_header(&r, "Content-Type", f->content_type);
+			resp_append(&r, f->hdrs + f->validators_len,
+				    f->hdrs_len - f->validators_len);
 			if (rs.kind == RANGE_SINGLE) {
 				first = rs.spans[0].first;
 				len = rs.spans[0].last - first + 1;
@@ -223,7 +230,7 @@ http_serve_file(const struct h1_request *req, struct store_file *f, const struct
 			if (head_only)
 				resp->nslices = 0;
 		}
-		resp_header_u64(&r, "Content-Length", resp->body_len);
+		resp_content_length(&r, resp->body_len);
 	}
 	resp_connection(&r, keep_alive);
 	if (opts->extra_headers != NULL)
@@ -354,6 +361,12 @@ http_conn_parse(struct http_conn *c, const char *buf, size_t len, size_t *consum
 			return HTTP_CONN_AGAIN;
 	}
 
+	/*
+	 * No byte since the last request (a caller asks again after each response): what the
+	 * parser would answer for an empty start, without the call.
+	 */
+	if (used == len && c->parser.state == H1_S_REQUEST_LINE && c->parser.line_start == 0)
+		return HTTP_CONN_AGAIN;
 	rc = h1_parse(&c->parser, buf + used, len - used, req);
 	if (rc == H1_AGAIN)
 		return HTTP_CONN_AGAIN;

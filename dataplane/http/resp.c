@@ -129,6 +129,45 @@ resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
 	resp_append(r, "\r\n", 2);
 }
 
+static const char resp_pairs[] = "00010203040506070809101112131415161718192021222324252627282930"
+				 "31323334353637383940414243444546474849505152535455565758596061"
+				 "62636465666768697071727374757677787980818283848586878889909192"
+				 "93949596979899";
+
+void
+resp_content_length(struct resp_buf *r, uint64_t value)
+{
+	static const char name[] = "Content-Length: ";
+	/* up to 20 digits end at d[22], CRLF follows; 22 bytes from the first digit stay inside */
+	char d[48] = {0};
+	size_t n = 0;
+
+	d[22] = '\r';
+	d[23] = '\n';
+	/* two digits a division */
+	while (value >= 100) {
+		n += 2;
+		memcpy(d + 22 - n, resp_pairs + 2 * (value % 100), 2);
+		value /= 100;
+	}
+	if (value >= 10) {
+		n += 2;
+		memcpy(d + 22 - n, resp_pairs + 2 * value, 2);
+	} else {
+		d[21 - n++] = (char)('0' + value);
+	}
+	if (r->overflow || r->cap - r->len < sizeof(name) - 1 + 22) {
+		resp_append(r, name, sizeof(name) - 1);
+		resp_append(r, d + 22 - n, n + 2);
+		return;
+	}
+	memcpy(r->buf + r->len, name, sizeof(name) - 1);
+	r->len += sizeof(name) - 1;
+	/* a fixed-size copy, cheaper than one of n + 2: the bytes past the CRLF are overwritten */
+	memcpy(r->buf + r->len, d + 22 - n, 22);
+	r->len += n + 2;
+}
+
 void
 resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 {
@@ -137,42 +176,96 @@ resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 	resp_append(r, "\r\n", 2);
 }
 
+/*
+ * The status line and the Date name of the statuses a file answer uses, in one piece: a
+ * response head is a handful of constant blocks around the date and the file's own headers.
+ */
+#define RESP_LINE(code, reason) "HTTP/1.1 " code " " reason "\r\nDate: "
+
+static const char *
+resp_status_line(int status, size_t *len_out)
+{
+	static const char l200[] = RESP_LINE("200", "OK");
+	static const char l206[] = RESP_LINE("206", "Partial Content");
+	static const char l304[] = RESP_LINE("304", "Not Modified");
+	static const char l404[] = RESP_LINE("404", "Not Found");
+	static const char l416[] = RESP_LINE("416", "Range Not Satisfiable");
+
+	switch (status) {
+	case 200:
+		*len_out = sizeof(l200) - 1;
+		return l200;
+	case 206:
+		*len_out = sizeof(l206) - 1;
+		return l206;
+	case 304:
+		*len_out = sizeof(l304) - 1;
+		return l304;
+	case 404:
+		*len_out = sizeof(l404) - 1;
+		return l404;
+	case 416:
+		*len_out = sizeof(l416) - 1;
+		return l416;
+	default:
+		return NULL;
+	}
+}
+
+/*
+ * Room for the longest status line of the table with Date and Server: the head of a file answer
+ * starts with one of these, the same for every response of this thread within a second.
+ */
+#define RESP_LEAD_MAX 96
+
 void
 resp_status(struct resp_buf *r, int status, int64_t now)
 {
+	static const char server[] = "\r\nServer: authgate\r\n";
+	static __thread struct {
+		int64_t now;
+		int status;
+		size_t len;
+		char text[RESP_LEAD_MAX];
+	} lead;
+	const char *line;
+	size_t len;
+
+	if (status == lead.status && now == lead.now && lead.len > 0) {
+		if (r->overflow || r->cap - r->len < RESP_LEAD_MAX) {
+			resp_append(r, lead.text, lead.len);
+			return;
+		}
+		/* a fixed-size copy: what lies past lead.len is overwritten by the next header */
+		memcpy(r->buf + r->len, lead.text, RESP_LEAD_MAX);
+		r->len += lead.len;
+		return;
+	}
+	line = resp_status_line(status, &len);
+	if (line != NULL) {
+		memcpy(lead.text, line, len);
+		memcpy(lead.text + len, http_date_str(now), HTTP_DATE_LEN);
+		memcpy(lead.text + len + HTTP_DATE_LEN, server, sizeof(server) - 1);
+		lead.len = len + HTTP_DATE_LEN + sizeof(server) - 1;
+		lead.status = status;
+		lead.now = now;
+		resp_append(r, lead.text, lead.len);
+		return;
+	}
 	if (status >= 100 && status <= 999) {
 		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
 				(char)('0' + status % 10), ' ', '\0'};
-
 		const char *reason = resp_reason(status);
 
 		resp_append(r, "HTTP/1.1 ", 9);
 		resp_append(r, code, 4);
 		resp_append(r, reason, strlen(reason));
-		resp_append(r, "\r\n", 2);
+		resp_append(r, "\r\nDate: ", 8);
 	} else {
-		resp_appendf(r, "HTTP/1.1 %03d %s\r\n", status, resp_reason(status));
+		resp_appendf(r, "HTTP/1.1 %03d %s\r\nDate: ", status, resp_reason(status));
 	}
-	resp_header_date(r, "Date", now);
-	resp_append(r, "Server: authgate\r\n", 18);
-}
-
-void
-resp_connection(struct resp_buf *r, bool keep_alive)
-{
-	if (keep_alive)
-		resp_append(r, "Connection: keep-alive\r\n", 24);
-	else
-		resp_append(r, "Connection: close\r\n", 19);
-}
-
-long
-resp_finish(struct resp_buf *r)
-{
-	resp_append(r, "\r\n", 2);
-	if (r->overflow)
-		return -ENOSPC;
-	return (long)r->len;
+	resp_append(r, http_date_str(now), HTTP_DATE_LEN);
+	resp_append(r, server, sizeof(server) - 1);
 }
 
 long

@@ -2,6 +2,7 @@
 #ifndef AG_DATAPLANE_HTTP_RESP_H
 #define AG_DATAPLANE_HTTP_RESP_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,11 +43,28 @@ void resp_appendf(struct resp_buf *r, const char *fmt, ...) __attribute__((forma
 void resp_status(struct resp_buf *r, int status, int64_t now);
 void resp_header(struct resp_buf *r, const char *name, const char *value);
 void resp_header_u64(struct resp_buf *r, const char *name, uint64_t value);
+/* "Content-Length: <value>\r\n" */
+void resp_content_length(struct resp_buf *r, uint64_t value);
 void resp_header_date(struct resp_buf *r, const char *name, int64_t t);
-void resp_connection(struct resp_buf *r, bool keep_alive);
+
+static inline void
+resp_connection(struct resp_buf *r, bool keep_alive)
+{
+	if (keep_alive)
+		resp_append(r, "Connection: keep-alive\r\n", 24);
+	else
+		resp_append(r, "Connection: close\r\n", 19);
+}
 
 /* Ends the head with the empty line; returns the head length or -ENOSPC. */
-long resp_finish(struct resp_buf *r);
+static inline long
+resp_finish(struct resp_buf *r)
+{
+	resp_append(r, "\r\n", 2);
+	if (r->overflow)
+		return -ENOSPC;
+	return (long)r->len;
+}
 
 const char *resp_reason(int status);
 

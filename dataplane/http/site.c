@@ -9,6 +9,55 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "site_prefix_match() takes the lowest byte of a word to come first"
+#endif
+
+/*
+ * path_strip_prefix(path, len, prefix, strlen(prefix)) in one pass over the prefix, without
+ * measuring it first: every request selects a site, some twice.
+ */
+static long
+site_prefix_match(const char *prefix, const char *path, size_t len)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+	size_t k = 0, plen;
+	uint64_t a, b, d, m;
+
+	/*
+	 * Eight bytes a step while both have them (prefix is a SITE_PREFIX_MAX array): stop at
+	 * the first byte that differs or is the prefix's NUL. Each byte's test stays in its byte
+	 * (no carry leaves it), and a word is loaded lowest byte first.
+	 */
+	while (k + 8 <= len && k + 8 <= SITE_PREFIX_MAX) {
+		memcpy(&a, prefix + k, 8);
+		memcpy(&b, path + k, 8);
+		d = a ^ b;
+		/* high bit of each byte: it differs, or the prefix's byte is NUL */
+		m = (((d & low7) + low7) | d | ~(((a & low7) + low7) | a)) & ~low7;
+		if (m != 0) {
+			k += (size_t)__builtin_ctzll(m) / 8;
+			break;
+		}
+		k += 8;
+	}
+	while (k < len && prefix[k] != '\0' && prefix[k] == path[k])
+		k++;
+	/* what the path did not match may only be the prefix's trailing slashes */
+	for (plen = k; prefix[plen] == '/'; plen++)
+		;
+	if (prefix[plen] != '\0')
+		return -1;
+	plen = k;
+	while (plen > 0 && prefix[plen - 1] == '/')
+		plen--;
+	if (plen == 0)
+		return 0;
+	if (len > plen && path[plen] != '/')
+		return -1;
+	return (long)plen;
+}
+
 int
 site_select(const struct site_conf *sites, unsigned int n, const char *path, size_t len,
 	    long *rest_out)
@@ -18,7 +67,7 @@ site_select(const struct site_conf *sites, unsigned int n, const char *path, siz
 
 	/* longest prefix wins, so "/pkg/big" can be its own site inside "/pkg" */
 	for (unsigned int i = 0; i < n; i++) {
-		long r = path_strip_prefix(path, len, sites[i].prefix, strlen(sites[i].prefix));
+		long r = site_prefix_match(sites[i].prefix, path, len);
 
 		if (r >= 0 && (best < 0 || r > best_rest)) {
 			best = (int)i;

@@ -38,6 +38,8 @@ struct store_conf {
 #define STORE_NEG_KEY_MAX 96
 
 #define STORE_ETAG_MAX 64
+/* Last-Modified, ETag and Content-Type lines: 46 + 60 + the longest type in the table */
+#define STORE_HDRS_MAX 192
 
 /*
  * An opened file. Read-only for users; alive until the last store_file_put(), so a response
@@ -62,6 +64,14 @@ struct store_file {
 	uint64_t (*now_ns)(void);
 	bool stale; /* a check saw it changed: it stays so */
 	char *key;  /* normalised URL path */
+	size_t key_len;
+	/*
+	 * "Last-Modified: ...\r\nETag: ...\r\n" (the first validators_len bytes, what a 304
+	 * carries) then "Content-Type: ...\r\n": formatted once per mapping, not per response.
+	 */
+	size_t validators_len;
+	size_t hdrs_len;
+	char hdrs[STORE_HDRS_MAX];
 	struct store_file *next;
 };
 

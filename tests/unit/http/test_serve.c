@@ -725,6 +725,68 @@ test_rx_drop_wipes(void **state)
 	assert_null(memmem(buf, sizeof(buf), "c2VjcmV0", 8));
 }
 
+/*
+ * The head's pieces have fast paths (a status line cached per second, fixed-size copies): the
+ * bytes must be the same as the plain appends', and a buffer with too little room must still
+ * overflow cleanly rather than be written past.
+ */
+static void
+test_head_pieces(void **state)
+{
+	static const char want200[] = "HTTP/1.1 200 OK\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\n"
+				      "Server: authgate\r\n";
+	static const char want206[] = "HTTP/1.1 206 Partial Content\r\n"
+				      "Date: Tue, 14 Nov 2023 22:13:21 GMT\r\nServer: authgate\r\n";
+	static const uint64_t values[] = {0, 7, 1024, 65536, UINT64_MAX};
+	char buf[256], want[64];
+	struct resp_buf r;
+	size_t cap;
+	unsigned i;
+
+	(void)state;
+	/* twice: once formatted, once from the per-thread copy; then another status and second */
+	for (i = 0; i < 2; i++) {
+		resp_init(&r, buf, sizeof(buf));
+		resp_status(&r, 200, 1700000000);
+		assert_int_equal(r.len, sizeof(want200) - 1);
+		assert_memory_equal(buf, want200, r.len);
+	}
+	resp_init(&r, buf, sizeof(buf));
+	resp_status(&r, 206, 1700000001);
+	assert_int_equal(r.len, sizeof(want206) - 1);
+	assert_memory_equal(buf, want206, r.len);
+	resp_init(&r, buf, sizeof(buf));
+	resp_status(&r, 200, 1700000000);
+	assert_memory_equal(buf, want200, sizeof(want200) - 1);
+	/* every cap from too small to enough: exact bytes or overflow, never a byte past cap */
+	for (cap = 0; cap <= sizeof(want200) + 8; cap++) {
+		memset(buf, 'x', sizeof(buf));
+		resp_init(&r, buf, cap);
+		resp_status(&r, 200, 1700000000);
+		assert_true(buf[cap] == 'x');
+		assert_int_equal(r.overflow, cap < sizeof(want200) - 1);
+		if (!r.overflow)
+			assert_memory_equal(buf, want200, sizeof(want200) - 1);
+	}
+
+	for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		int n = snprintf(want, sizeof(want), "Content-Length: %llu\r\n",
+				 (unsigned long long)values[i]);
+
+		for (cap = (size_t)n - 2; cap <= (size_t)n + 40; cap++) {
+			memset(buf, 'x', sizeof(buf));
+			resp_init(&r, buf, cap);
+			resp_content_length(&r, values[i]);
+			assert_true(buf[cap] == 'x');
+			assert_int_equal(r.overflow, cap < (size_t)n);
+			if (!r.overflow) {
+				assert_int_equal(r.len, n);
+				assert_memory_equal(buf, want, (size_t)n);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -740,6 +802,7 @@ main(void)
 		cmocka_unit_test(test_pipeline_and_bodies),
 		cmocka_unit_test(test_retry_after_once),
 		cmocka_unit_test(test_rx_drop_wipes),
+		cmocka_unit_test(test_head_pieces),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
