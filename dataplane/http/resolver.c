@@ -114,7 +114,16 @@ resolver_pending(void *arg)
 	for (unsigned i = 0; i < r->nlanes; i++)
 		if (rte_ring_count(r->lanes[i].req) > 0)
 			return true;
-	return false;
+	return store_reap_pending();
+}
+
+/* store_file_put's wake: a file to unmap and close. */
+static void
+resolver_wake(void *arg)
+{
+	struct resolver *r = arg;
+
+	ag_idle_post(&r->idle);
 }
 
 static void *
@@ -125,7 +134,8 @@ resolver_main(void *arg)
 
 	pthread_setname_np(pthread_self(), "ag-store");
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-		if (resolver_one(r, &next)) {
+		/* the lcores' last references: munmap and close here, never on them */
+		if (store_reap() > 0 || resolver_one(r, &next)) {
 			nap = RESOLVER_NAP_MIN_US;
 			idle = 0;
 			continue;
@@ -194,6 +204,7 @@ resolver_create(const struct resolver_conf *conf)
 			return NULL;
 		}
 	}
+	store_reaper_set(resolver_wake, r);
 	for (; r->nthreads < conf->threads; r->nthreads++) {
 		rc = pthread_create(&r->threads[r->nthreads], NULL, resolver_main, r);
 		if (rc != 0) {
@@ -214,6 +225,9 @@ resolver_destroy(struct resolver *r)
 	ag_idle_wake(&r->idle, INT_MAX);
 	for (unsigned i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
+	/* from here the last put frees where it happens; what was queued goes now */
+	store_reaper_set(NULL, NULL);
+	store_reap();
 	resolver_free(r);
 }
 

@@ -1,5 +1,6 @@
 /* SIGBUS guard: lock-free registry of file mappings read by the handler, and the handler. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
@@ -22,8 +23,12 @@
 static uint64_t sigbus_slots[SIGBUS_SLOTS];
 /* slots at or past this index are free: the handler and the writers scan only below it */
 static unsigned int sigbus_used;
-/* writers only; registration is rare (a file opened or dropped), the handler never takes it */
-static int sigbus_lock;
+/*
+ * Writers only; registration is rare (a file opened or dropped), the handler never takes it.
+ * A mutex, not a spinlock: the writers are the store's resolver threads, preemptible and
+ * sharing CPUs, and one preempted holding a spinlock would make the others spin a whole slice.
+ */
+static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t sigbus_faults;
 static unsigned int sigbus_page_shift;
 static struct sigaction sigbus_prev;
@@ -53,26 +58,16 @@ sigbus_pack(const void *addr, size_t len)
 	return first << SIGBUS_LEN_BITS | pages;
 }
 
-static inline void
-sigbus_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 static void
 sigbus_lock_take(void)
 {
-	while (__atomic_exchange_n(&sigbus_lock, 1, __ATOMIC_ACQUIRE) != 0)
-		while (__atomic_load_n(&sigbus_lock, __ATOMIC_RELAXED) != 0)
-			sigbus_cpu_relax();
+	pthread_mutex_lock(&sigbus_lock);
 }
 
 static void
 sigbus_lock_release(void)
 {
-	__atomic_store_n(&sigbus_lock, 0, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sigbus_lock);
 }
 
 int

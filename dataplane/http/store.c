@@ -239,14 +239,60 @@ store_file_get(struct store_file *f)
 	__atomic_add_fetch(&f->refcnt, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * Files waiting for the reaper, a push-only stack taken whole (no ABA: nothing pops one). A
+ * file whose last reference went is in no bucket, so its next link is free for this.
+ */
+static struct store_file *reap_head;
+static void (*reap_wake)(void *);
+static void *reap_arg;
+
+void
+store_reaper_set(void (*wake)(void *), void *arg)
+{
+	__atomic_store_n(&reap_arg, arg, __ATOMIC_RELAXED);
+	__atomic_store_n(&reap_wake, wake, __ATOMIC_RELEASE);
+}
+
+bool
+store_reap_pending(void)
+{
+	return __atomic_load_n(&reap_head, __ATOMIC_RELAXED) != NULL;
+}
+
+unsigned
+store_reap(void)
+{
+	struct store_file *f = __atomic_exchange_n(&reap_head, NULL, __ATOMIC_ACQUIRE), *next;
+	unsigned n = 0;
+
+	for (; f != NULL; f = next, n++) {
+		next = f->next;
+		store_file_free(f);
+	}
+	return n;
+}
+
 void
 store_file_put(struct store_file *f)
 {
+	void (*wake)(void *);
+
 	if (f == NULL)
 		return;
 	/* the sender may release on another thread than the one that opened */
-	if (__atomic_sub_fetch(&f->refcnt, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_sub_fetch(&f->refcnt, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	wake = __atomic_load_n(&reap_wake, __ATOMIC_ACQUIRE);
+	if (wake == NULL) {
 		store_file_free(f);
+		return;
+	}
+	f->next = __atomic_load_n(&reap_head, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&reap_head, &f->next, f, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED))
+		;
+	wake(__atomic_load_n(&reap_arg, __ATOMIC_RELAXED));
 }
 
 void

@@ -91,7 +91,22 @@ void store_destroy(struct store *st);
 int store_open(struct store *st, const char *path, size_t len, struct store_file **file_out);
 
 void store_file_get(struct store_file *f);
+/*
+ * Drops a reference. The last one frees the file, munmap and close included: where a reaper
+ * is set, on the reaper's thread (the lcore that sent the last byte pays a list push, not a
+ * TLB shootdown); otherwise here.
+ */
 void store_file_put(struct store_file *f);
+
+/*
+ * The reaper (the resolver's threads): wake(arg) is called after a file was queued for it.
+ * NULL hands freeing back to the last put; the caller then runs store_reap() once more.
+ */
+void store_reaper_set(void (*wake)(void *), void *arg);
+/* Files queued for the reaper? */
+bool store_reap_pending(void);
+/* Frees every file queued for the reaper; returns how many. Any thread. */
+unsigned store_reap(void);
 
 /*
  * -ESTALE when the file behind an open mapping was changed in place (size or mtime), 0 when

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -371,6 +372,56 @@ test_slow_lookup_does_not_block(void **state)
 	rig_down(&g);
 }
 
+/*
+ * The last reference of a mapped file, dropped on the lcore, is freed on a resolver thread:
+ * munmap and close never run on the lcore. The one resolver thread is held in a slow lookup,
+ * so the file must still be queued (and mapped) after the put; once the thread is let go it
+ * unmaps it. With the free done in the put (no reaper), nothing is queued and it fails.
+ */
+static void
+test_last_put_unmaps_off_lcore(void **state)
+{
+	struct rig g;
+	struct store_done d;
+	struct store_file *f, *slow;
+	const uint8_t *data;
+	long page = sysconf(_SC_PAGESIZE);
+
+	(void)state;
+	rig_up(&g, 1, 16, 1000000000ull);
+	assert_int_equal(open_parked(&g, "/pkg/a.txt", 1, 1, &f), -EINPROGRESS);
+	assert_int_equal(poll_for(&g, &d, 1), 1);
+	f = d.file;
+	data = f->data;
+	assert_non_null(data);
+	gate_set(false);
+	assert_int_equal(open_parked(&g, "/pkg/slow.bin", 2, 1, &slow), -EINPROGRESS);
+	wait_slow(1);
+	/* the lcore's store goes (a reload): the cache's reference, then ours, the last */
+	store_lane_poll(g.lane, g.st, &d, 0);
+	store_destroy(g.st);
+	g.st = NULL;
+	assert_int_equal(f->refcnt, 1);
+	store_file_put(f);
+	assert_true(store_reap_pending());
+	assert_int_equal(msync((void *)((uintptr_t)data & ~(uintptr_t)(page - 1)), 1, MS_ASYNC), 0);
+	gate_set(true);
+	for (int i = 0; i < 10000 && store_reap_pending(); i++)
+		usleep(1000);
+	assert_false(store_reap_pending());
+	/* unmapped now: msync on a range with no mapping fails with ENOMEM */
+	for (int i = 0; i < 10000; i++) {
+		if (msync((void *)((uintptr_t)data & ~(uintptr_t)(page - 1)), 1, MS_ASYNC) != 0)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(msync((void *)((uintptr_t)data & ~(uintptr_t)(page - 1)), 1, MS_ASYNC),
+			 -1);
+	assert_int_equal(errno, ENOMEM);
+	store_lane_destroy(g.lane);
+	resolver_destroy(g.r);
+}
+
 /* A full lane refuses at once (503 upstairs) and counts it; room again once answered. */
 static void
 test_queue_full(void **state)
@@ -606,6 +657,7 @@ main(void)
 		cmocka_unit_test(test_confinement),
 		cmocka_unit_test(test_gone_waiter_and_shutdown),
 		cmocka_unit_test(test_store_swapped),
+		cmocka_unit_test(test_last_put_unmaps_off_lcore),
 		cmocka_unit_test(test_http_serve_parks),
 	};
 
