@@ -119,12 +119,6 @@ tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
 
 /* ---------------------------------------------------------------- output */
 
-uint32_t
-tcp_smss(const struct tcp_flow *f)
-{
-	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
-}
-
 static uint32_t
 ts_now(const struct tcp_engine *e)
 {

@@ -397,7 +397,12 @@ void tcp_handshake_acked(struct tcp_flow *f);
 struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
 struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
 void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
-uint32_t tcp_smss(const struct tcp_flow *f);
+/* Payload bytes per segment: the MSS less the options every segment carries. */
+static inline uint32_t
+tcp_smss(const struct tcp_flow *f)
+{
+	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
+}
 /* RTOs in a row of a full-size segment before the MSS steps down (RFC 4821 black hole). */
 #define TCP_BLACKHOLE_RTOS 2
 /* The first step down: fits tunnels and VPNs of 1064+ bytes MTU. */
