@@ -869,6 +869,12 @@ tcp_output(struct tcp_flow *f)
 	 */
 	if (f->snd_una == f->snd_max && f->last_tx_us != 0 && e->now - f->last_tx_us > f->rto)
 		f->cwnd = RTE_MIN(f->cwnd, tcp_initial_window(smss));
+	/*
+	 * Nothing new to send and no FIN or recovery to act on (an ACK of everything sent):
+	 * output_window would find that out and send nothing; skip to the ACK.
+	 */
+	if (seq_geq(f->snd_nxt, end) && !(f->flags & (TF_FIN_QUEUED | TF_RECOVERY)))
+		goto idle;
 	/* RFC 3042 limited transmit: two segments beyond cwnd on duplicate ACKs, no more. */
 	win = RTE_MIN(f->cwnd + RTE_MIN(f->dupacks, 2u) * smss * !(f->flags & TF_RECOVERY),
 		      f->snd_wnd);
@@ -877,6 +883,7 @@ tcp_output(struct tcp_flow *f)
 		sent = output_sack_recovery(f, end, smss);
 	else
 		sent = output_window(f, end, win, smss);
+idle:
 	if (seq_gt(f->snd_nxt, f->snd_max))
 		f->snd_max = f->snd_nxt;
 	if (sent)
@@ -965,15 +972,19 @@ wheel_insert(struct tcp_flow *f, uint64_t at)
 	TAILQ_INSERT_TAIL(&e->wheel[f->wheel_slot], f, wheel_link);
 }
 
+/* The earlier of two timer times, 0 meaning off. */
+static inline uint64_t
+timer_min(uint64_t a, uint64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
 void
 tcp_timer_sched(struct tcp_flow *f)
 {
-	uint64_t at = 0;
-	uint64_t t[4] = {f->rexmt_at, f->delack_at, f->linger_at, f->mem_at};
+	uint64_t at =
+		timer_min(timer_min(f->rexmt_at, f->delack_at), timer_min(f->linger_at, f->mem_at));
 
-	for (int i = 0; i < 4; i++)
-		if (t[i] != 0 && (at == 0 || t[i] < at))
-			at = t[i];
 	if (at == f->wheel_at)
 		return;
 	wheel_remove(f);
@@ -1498,11 +1509,14 @@ tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
 void
 tcp_deliver(struct tcp_flow *f)
 {
-	uint32_t win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
-	uint32_t consumed = 0;
+	uint32_t win_before, consumed = 0;
 
 	if ((f->flags & (TF_PAUSED | TF_IN_DELIVER)) || !(f->flags & TF_APP))
 		return;
+	/* Nothing queued and no FIN to report: nothing below would act (every pure ACK). */
+	if (f->rcvq == NULL && !(f->flags & TF_FIN_RCVD))
+		return;
+	win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 	f->flags |= TF_IN_DELIVER;
 	while (f->rcvq != NULL) {
 		uint32_t have = f->rcvq_bytes;
@@ -1512,7 +1526,14 @@ tcp_deliver(struct tcp_flow *f)
 			return;
 		n = RTE_MIN(n, have);
 		consumed += n;
-		f->rcvq = tcp_mbuf_chop(f->rcvq, n);
+		if (n == have) {
+			/* all of it: one bulk free instead of a walk that frees segment by segment
+			 */
+			rte_pktmbuf_free(f->rcvq);
+			f->rcvq = NULL;
+		} else {
+			f->rcvq = tcp_mbuf_chop(f->rcvq, n);
+		}
 		f->rcvq_bytes -= n;
 		if (f->rcvq == NULL)
 			f->rcvq_last = NULL;
