@@ -1363,6 +1363,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 		free(f);
 		return NULL;
 	}
+	tcp_own_add(e, f);
 	TAILQ_INSERT_TAIL(&e->flows, f, eng_link);
 	e->nb_flows++;
 	e->stats.flows_by_state[TCP_CLOSED]++;
@@ -1474,6 +1475,7 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 	f->flags &= ~TF_APP;
 	flow_free_queues(f);
 	TAILQ_REMOVE(&e->flows, f, eng_link);
+	tcp_own_del(e, f);
 	e->nb_flows--;
 	e->stats.flows_by_state[TCP_CLOSED]--;
 	e->free_ids[e->nb_free_ids++] = f->id;
@@ -1649,13 +1651,14 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
 		goto fail;
-	if (tcp_tw_init(e) != 0) {
+	if (tcp_tw_init(e) != 0 || tcp_own_init(e) != 0) {
 		rte_errno = ENOMEM;
 		goto fail;
 	}
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
 	return e;
 fail:
+	tcp_own_fini(e);
 	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
@@ -1675,6 +1678,7 @@ tcp_engine_destroy(struct tcp_engine *e)
 		tcp_flow_release(f, TCP_CLOSE_SHUTDOWN, true);
 	}
 	/* The id range is not returned to the table: engines live as long as the process. */
+	tcp_own_fini(e);
 	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);

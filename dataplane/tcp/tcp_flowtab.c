@@ -13,13 +13,6 @@
 /* Enough buckets that a burst of 5000+ new flows never waits on a resize. */
 #define TCP_TABLE_MIN_BUCKETS 8192
 
-unsigned long
-tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
-{
-	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
-				(uint32_t)t->seed);
-}
-
 struct tcp_flow_table *
 tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 {
@@ -213,16 +206,71 @@ tuple_match(struct cds_lfht_node *node, const void *key)
 }
 
 struct tcp_flow *
-tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
+tcp_flow_lookup_hash(struct tcp_flow_table *t, const struct tcp_tuple *tuple, unsigned long hash)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 
-	cds_lfht_lookup(t->ht, tcp_tuple_hash(t, tuple), tuple_match, tuple, &it);
+	cds_lfht_lookup(t->ht, hash, tuple_match, tuple, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node == NULL)
 		return NULL;
 	return caa_container_of(node, struct tcp_flow, node);
+}
+
+struct tcp_flow *
+tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
+{
+	return tcp_flow_lookup_hash(t, tuple, tcp_tuple_hash(t, tuple));
+}
+
+/*
+ * The owner's index: a bucket per flow it may hold (a power of two), chained through the
+ * flows. The hash is the table's (seeded, so a peer cannot aim its tuples at one bucket any
+ * more than at one of the shared table's).
+ */
+int
+tcp_own_init(struct tcp_engine *e)
+{
+	uint32_t n = 64;
+
+	while (n < e->p.max_flows && n < (1u << 24))
+		n <<= 1;
+	e->own = calloc(n, sizeof(*e->own));
+	if (e->own == NULL)
+		return -ENOMEM;
+	e->own_mask = n - 1;
+	return 0;
+}
+
+void
+tcp_own_fini(struct tcp_engine *e)
+{
+	free(e->own);
+	e->own = NULL;
+}
+
+void
+tcp_own_add(struct tcp_engine *e, struct tcp_flow *f)
+{
+	struct tcp_flow **b = &e->own[f->hash & e->own_mask];
+
+	f->own_next = *b;
+	*b = f;
+}
+
+void
+tcp_own_del(struct tcp_engine *e, struct tcp_flow *f)
+{
+	struct tcp_flow **p = &e->own[f->hash & e->own_mask];
+
+	for (; *p != NULL; p = &(*p)->own_next) {
+		if (*p == f) {
+			*p = f->own_next;
+			f->own_next = NULL;
+			return;
+		}
+	}
 }
 
 struct tcp_flow *

@@ -7,6 +7,7 @@
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include <rte_jhash.h>
 #include <rte_log.h>
 #include <rte_spinlock.h>
 
@@ -237,6 +238,7 @@ struct tcp_flow {
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
 	TAILQ_ENTRY(tcp_flow) txw_link; /* flows waiting for TX budget, in turn */
+	struct tcp_flow *own_next;	/* bucket chain of the owner's index (tcp_own_*) */
 };
 
 /* What a connection keeps in TIME_WAIT (tcp_tw.c): no flow, no id, no queues. */
@@ -323,6 +325,12 @@ struct tcp_engine {
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
+	/*
+	 * The flows this engine owns, hashed by tuple (the table's hash): tcp_input finds its own
+	 * flows here without the shared table's lock-free walk. Written and read by the owner only.
+	 */
+	struct tcp_flow **own;
+	uint32_t own_mask;
 };
 
 /* tcp_hash.c */
@@ -359,7 +367,32 @@ bool tcp_tw_input(struct tcp_engine *e, struct tcp_tw *w, const struct tcp_seg *
 		  struct rte_mbuf *m);
 
 /* tcp_flowtab.c */
-unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
+static inline unsigned long
+tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
+{
+	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
+				(uint32_t)t->seed);
+}
+/* tcp_flow_lookup with the tuple's hash already computed. */
+struct tcp_flow *tcp_flow_lookup_hash(struct tcp_flow_table *t, const struct tcp_tuple *tuple,
+				      unsigned long hash);
+int tcp_own_init(struct tcp_engine *e);
+void tcp_own_fini(struct tcp_engine *e);
+void tcp_own_add(struct tcp_engine *e, struct tcp_flow *f);
+void tcp_own_del(struct tcp_engine *e, struct tcp_flow *f);
+
+/* A flow of this engine by tuple (hash: tcp_tuple_hash), NULL when it owns none. */
+static inline struct tcp_flow *
+tcp_own_find(const struct tcp_engine *e, const struct tcp_tuple *tp, unsigned long hash)
+{
+	struct tcp_flow *f = e->own[hash & e->own_mask];
+
+	for (; f != NULL; f = f->own_next)
+		if (f->tuple.raddr == tp->raddr && f->tuple.rport == tp->rport &&
+		    f->tuple.lport == tp->lport && f->tuple.laddr == tp->laddr)
+			return f;
+	return NULL;
+}
 int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out);
 int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f);
 void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f);

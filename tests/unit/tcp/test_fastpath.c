@@ -198,6 +198,7 @@ record(struct h *h, struct trace *t, struct peer *c)
 		memset(&s.flow.wheel_link, 0, sizeof(s.flow.wheel_link));
 		memset(&s.flow.eng_link, 0, sizeof(s.flow.eng_link));
 		memset(&s.flow.txw_link, 0, sizeof(s.flow.txw_link));
+		s.flow.own_next = NULL;
 	}
 	memcpy(&s.stats, tcp_engine_stats(h->e), sizeof(s.stats));
 	t->fast_hits = s.stats.fast_path;
