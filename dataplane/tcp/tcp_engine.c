@@ -126,7 +126,7 @@ ts_now(const struct tcp_engine *e)
 }
 
 /* Window to advertise (bytes), never moving the right edge left (RFC 9293 3.8.6.2.2). */
-static uint32_t
+static inline uint32_t
 rcv_window(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
@@ -144,7 +144,7 @@ rcv_window(struct tcp_flow *f)
 }
 
 /* NOP, NOP, timestamps (RFC 7323 appendix A layout): 12 bytes at o. */
-static uint8_t
+static inline uint8_t
 put_ts_opt(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 {
 	uint32_t v = rte_cpu_to_be_32(tsval);
@@ -159,53 +159,60 @@ put_ts_opt(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 	return 12;
 }
 
-/* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
+/* SACK blocks for what sits out of order, after the n bytes of options already at o. */
 static uint8_t
+build_sack_opt(struct tcp_flow *f, uint8_t *o, uint8_t n)
+{
+	/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
+	uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
+	unsigned int nr = 0, first = 0, max_blocks = (40 - n - 4) / 8, nb = 0;
+
+	for (unsigned int i = 0; i < f->nb_ooo; i++) {
+		const struct tcp_ooo *q = &f->ooo[i];
+
+		if (nr > 0 && q->seq == hi[nr - 1]) {
+			hi[nr - 1] = q->seq + q->len;
+		} else {
+			lo[nr] = q->seq;
+			hi[nr] = q->seq + q->len;
+			nr++;
+		}
+		if (i == f->ooo_last)
+			first = nr - 1;
+	}
+	o[n] = 1;
+	o[n + 1] = 1;
+	o[n + 2] = 5;
+	uint8_t *b = o + n + 4;
+	for (int k = -1; k < (int)nr && nb < max_blocks; k++) {
+		/* k == -1: the newest block; then the others from the highest down */
+		unsigned int idx = k < 0 ? first : nr - 1 - (unsigned int)k;
+		uint32_t l, h;
+
+		if (k >= 0 && idx == first)
+			continue;
+		l = rte_cpu_to_be_32(lo[idx]);
+		h = rte_cpu_to_be_32(hi[idx]);
+		memcpy(b, &l, 4);
+		memcpy(b + 4, &h, 4);
+		b += 8;
+		nb++;
+	}
+	o[n + 3] = (uint8_t)(2 + 8 * nb);
+	n += 4 + 8 * nb;
+	return n;
+}
+
+/* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
+static inline uint8_t
 build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
 {
 	uint8_t n = 0;
 
 	if (f->flags & TF_TS)
 		n = put_ts_opt(o, ts_now(f->e) + f->ts_offset, f->ts_recent);
-	if (with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0) {
-		/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
-		uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
-		unsigned int nr = 0, first = 0, max_blocks = (40 - n - 4) / 8, nb = 0;
-
-		for (unsigned int i = 0; i < f->nb_ooo; i++) {
-			const struct tcp_ooo *q = &f->ooo[i];
-
-			if (nr > 0 && q->seq == hi[nr - 1]) {
-				hi[nr - 1] = q->seq + q->len;
-			} else {
-				lo[nr] = q->seq;
-				hi[nr] = q->seq + q->len;
-				nr++;
-			}
-			if (i == f->ooo_last)
-				first = nr - 1;
-		}
-		o[n] = 1;
-		o[n + 1] = 1;
-		o[n + 2] = 5;
-		uint8_t *b = o + n + 4;
-		for (int k = -1; k < (int)nr && nb < max_blocks; k++) {
-			/* k == -1: the newest block; then the others from the highest down */
-			unsigned int idx = k < 0 ? first : nr - 1 - (unsigned int)k;
-			uint32_t l, h;
-
-			if (k >= 0 && idx == first)
-				continue;
-			l = rte_cpu_to_be_32(lo[idx]);
-			h = rte_cpu_to_be_32(hi[idx]);
-			memcpy(b, &l, 4);
-			memcpy(b + 4, &h, 4);
-			b += 8;
-			nb++;
-		}
-		o[n + 3] = (uint8_t)(2 + 8 * nb);
-		n += 4 + 8 * nb;
-	}
+	if (unlikely(with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0))
+		n = build_sack_opt(f, o, n);
 	return n;
 }
 
@@ -303,7 +310,9 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	th->rx_win = rte_cpu_to_be_16(win);
 	th->cksum = 0;
 	th->tcp_urp = 0;
-	if (optlen > 0)
+	if (optlen == 12)
+		memcpy(th + 1, opts, 12); /* timestamps alone: a fixed copy, no call */
+	else if (optlen > 0)
 		memcpy(th + 1, opts, optlen);
 	m->l2_len = 0;
 	m->l3_len = sizeof(*ip);
