@@ -216,6 +216,26 @@ build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
 	return n;
 }
 
+/*
+ * rte_ipv4_phdr_cksum's sum for the flow's addresses and TCP, length 0, before folding: a
+ * segment adds its length and folds (the same value, without building the pseudo-header).
+ */
+static uint32_t
+phdr_sum(const struct tcp_tuple *t)
+{
+	struct {
+		uint32_t src, dst;
+		uint8_t zero, proto;
+		uint16_t len;
+	} __rte_packed psd = {
+		.src = rte_cpu_to_be_32(t->laddr),
+		.dst = rte_cpu_to_be_32(t->raddr),
+		.proto = IPPROTO_TCP,
+	};
+
+	return __rte_raw_cksum(&psd, sizeof(psd), 0);
+}
+
 /* A segment other than the last with an odd length: see xmit_raw. */
 static bool
 cksum_odd_interior(const struct rte_mbuf *m)
@@ -329,12 +349,18 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
 		m->tso_segsz = tso_segsz;
 		/* with TCP_SEG: the pseudo-header sum without the length, as DPDK asks */
-		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		th->cksum = __rte_raw_cksum_reduce(src->phdr_sum);
 		e->stats.tso_out++;
 	} else if (e->p.csum_offload && likely(!cksum_odd_interior(m))) {
 		m->ol_flags |=
 			RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		/* rte_ipv4_phdr_cksum's value: the flow's sum of the rest plus the length */
+		th->cksum =
+			src != NULL
+				? __rte_raw_cksum_reduce(
+					  src->phdr_sum +
+					  rte_cpu_to_be_16((uint16_t)(m->pkt_len - sizeof(*ip))))
+				: rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		th->cksum = tcp_cksum_ipv4_mbuf(m, ip, sizeof(*ip));
@@ -1365,6 +1391,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 	tcp_flow_syn_opts(f, s);
 	f->ts_offset = tcp_ts_offset(e, &f->tuple);
 	f->ip_id = tcp_ip_id_first(e, &f->tuple);
+	f->phdr_sum = phdr_sum(&f->tuple);
 	f->rto = e->p.rto_init_us;
 	f->ssthresh = TCP_CWND_MAX;
 	if (tcp_table_add(e->t, f) != 0) {

@@ -155,6 +155,7 @@ struct tcp_flow {
 	uint64_t mem_at;	/* an app send found the pool empty: call acked() again then */
 	uint64_t oow_ack_at;	/* last answer to an invalid segment (RFC 5961 limits), 0: none */
 	uint16_t ip_id;		/* next IPv4 ID of this flow's segments */
+	uint32_t phdr_sum;	/* pseudo-header sum without the length (rte_raw_cksum, unfolded) */
 	uint64_t last_tx_us;	/* data or FIN last sent (RFC 5681 4.1 restart after idle) */
 	uint64_t persist_since; /* the send window closed with data waiting (µs), 0: open */
 
