@@ -961,27 +961,6 @@ tcp_handshake_acked(struct tcp_flow *f)
 	f->rexmt_at = 0;
 }
 
-void
-tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
-{
-	struct tcp_engine *e = f->e;
-
-	if (r == 0)
-		r = 1;
-	if (f->srtt == 0) {
-		f->srtt = r;
-		f->rttvar = r / 2;
-	} else {
-		uint32_t d = f->srtt > r ? f->srtt - r : r - f->srtt;
-
-		f->rttvar = (3 * f->rttvar + d) / 4;
-		f->srtt = (7 * f->srtt + r) / 8;
-	}
-	f->rto = f->srtt + RTE_MAX((uint32_t)TCP_WHEEL_TICK, 4 * f->rttvar);
-	f->rto = RTE_MAX(f->rto, e->p.rto_min_us);
-	f->rto = RTE_MIN(f->rto, e->p.rto_max_us);
-}
-
 /* ---------------------------------------------------------------- timer wheel */
 
 static void
@@ -1025,35 +1004,6 @@ tcp_timer_sched(struct tcp_flow *f)
 	wheel_remove(f);
 	if (at != 0)
 		wheel_insert(f, at);
-}
-
-#define TCP_TLP_MIN_US	  10000
-#define TCP_TLP_DELACK_US 200000 /* RFC 8985 WCDelAckT: a lone segment may wait for it */
-
-/*
- * Arm the retransmission timer for data in flight: a tail loss probe at 2 SRTT when that
- * comes before the RTO (once per flight, not in recovery), else the RTO itself.
- */
-void
-tcp_arm_rexmt(struct tcp_flow *f)
-{
-	struct tcp_engine *e = f->e;
-
-	f->flags &= ~TF_TLP_ARMED;
-	if (f->srtt != 0 && !(f->flags & (TF_TLP_DONE | TF_RECOVERY | TF_PERSIST)) &&
-	    f->state >= TCP_ESTABLISHED) {
-		uint64_t pto = 2ULL * f->srtt;
-
-		if (f->snd_max - f->snd_una <= tcp_smss(f))
-			pto += TCP_TLP_DELACK_US;
-		pto = RTE_MAX(pto, (uint64_t)TCP_TLP_MIN_US);
-		if (pto < f->rto) {
-			f->rexmt_at = e->now + pto;
-			f->flags |= TF_TLP_ARMED;
-			return;
-		}
-	}
-	f->rexmt_at = e->now + f->rto;
 }
 
 /* RFC 8985 7.3: new data if the windows allow, else the last segment again. */
@@ -1517,30 +1467,6 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 	e->free_ids[e->nb_free_ids++] = f->id;
 	/* Memory stays valid for the caller until its next quiescent state. */
 	tcp_table_del(e->t, f);
-}
-
-/* Drop n acknowledged bytes from the head of the send queue. */
-void
-tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
-{
-	f->sndq_bytes -= n;
-	while (n > 0 && f->sndq_head != NULL) {
-		struct rte_mbuf *c = f->sndq_head;
-
-		if (n >= c->data_len) {
-			n -= c->data_len;
-			f->sndq_head = c->next;
-			c->next = NULL;
-			rte_pktmbuf_free_seg(c);
-		} else {
-			c->data_off += n;
-			c->data_len -= n;
-			c->pkt_len = c->data_len;
-			n = 0;
-		}
-	}
-	if (f->sndq_head == NULL)
-		f->sndq_tail = NULL;
 }
 
 /* Hand in-order bytes to the app until it stops consuming; then the FIN, once. */

@@ -408,7 +408,6 @@ void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t 
 		     bool ws, bool sack, bool ts, uint32_t tsecr);
 void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);
 void tcp_retransmit_una(struct tcp_flow *f);
-void tcp_arm_rexmt(struct tcp_flow *f);
 void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
 void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
@@ -426,11 +425,9 @@ int tcp_flow_accept(struct tcp_flow *f);
 /* The options the peer's SYN or SYN-ACK offered, taken into f (and its initial window). */
 void tcp_flow_syn_opts(struct tcp_flow *f, const struct tcp_seg *s);
 void tcp_deliver(struct tcp_flow *f);
-void tcp_rtt_sample(struct tcp_flow *f, uint32_t rtt_us);
 void tcp_handshake_acked(struct tcp_flow *f);
 struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
 struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
-void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
 /* Payload bytes per segment: the MSS less the options every segment carries. */
 static inline uint32_t
 tcp_smss(const struct tcp_flow *f)
@@ -448,6 +445,81 @@ int tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, uint16_t win);
 void tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
 			struct rte_mbuf *m);
 void tcp_syn_sent_timeout(struct tcp_flow *f);
+
+/* An RTT sample (µs) into SRTT, RTTVAR and the RTO (RFC 6298 2.2-2.4). */
+static inline void
+tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
+{
+	struct tcp_engine *e = f->e;
+
+	if (r == 0)
+		r = 1;
+	if (f->srtt == 0) {
+		f->srtt = r;
+		f->rttvar = r / 2;
+	} else {
+		uint32_t d = f->srtt > r ? f->srtt - r : r - f->srtt;
+
+		f->rttvar = (3 * f->rttvar + d) / 4;
+		f->srtt = (7 * f->srtt + r) / 8;
+	}
+	f->rto = f->srtt + RTE_MAX((uint32_t)TCP_WHEEL_TICK, 4 * f->rttvar);
+	f->rto = RTE_MAX(f->rto, e->p.rto_min_us);
+	f->rto = RTE_MIN(f->rto, e->p.rto_max_us);
+}
+
+#define TCP_TLP_MIN_US	  10000
+#define TCP_TLP_DELACK_US 200000 /* RFC 8985 WCDelAckT: a lone segment may wait for it */
+
+/*
+ * Arm the retransmission timer for data in flight: a tail loss probe at 2 SRTT when that
+ * comes before the RTO (once per flight, not in recovery), else the RTO itself.
+ */
+static inline void
+tcp_arm_rexmt(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	f->flags &= ~TF_TLP_ARMED;
+	if (f->srtt != 0 && !(f->flags & (TF_TLP_DONE | TF_RECOVERY | TF_PERSIST)) &&
+	    f->state >= TCP_ESTABLISHED) {
+		uint64_t pto = 2ULL * f->srtt;
+
+		if (f->snd_max - f->snd_una <= tcp_smss(f))
+			pto += TCP_TLP_DELACK_US;
+		pto = RTE_MAX(pto, (uint64_t)TCP_TLP_MIN_US);
+		if (pto < f->rto) {
+			f->rexmt_at = e->now + pto;
+			f->flags |= TF_TLP_ARMED;
+			return;
+		}
+	}
+	f->rexmt_at = e->now + f->rto;
+}
+
+/* Drop n acknowledged bytes from the head of the send queue. */
+static inline void
+tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
+{
+	f->sndq_bytes -= n;
+	while (n > 0 && f->sndq_head != NULL) {
+		struct rte_mbuf *c = f->sndq_head;
+
+		if (n >= c->data_len) {
+			n -= c->data_len;
+			f->sndq_head = c->next;
+			c->next = NULL;
+			rte_pktmbuf_free_seg(c);
+		} else {
+			c->data_off += n;
+			c->data_len -= n;
+			c->pkt_len = c->data_len;
+			n = 0;
+		}
+	}
+	if (f->sndq_head == NULL)
+		f->sndq_tail = NULL;
+}
 
 /* RFC 6928 initial window. */
 static inline uint32_t
