@@ -284,7 +284,11 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 				memcpy(rte_pktmbuf_append(m, n),
 				       rte_pktmbuf_mtod_offset(c, void *, off), n);
 			} else {
-				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.hdr_pool);
+				/*
+				 * Not reset: rte_pktmbuf_attach writes every field an mbuf from
+				 * the pool may hold stale (a pooled mbuf is direct, refcnt 1).
+				 */
+				struct rte_mbuf *mi = rte_mbuf_raw_alloc(e->p.hdr_pool);
 
 				if (mi == NULL) {
 					e->stats.no_mbuf++;
