@@ -1622,6 +1622,8 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		goto fail;
 	}
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
+	for (int i = 0; i < 4; i++)
+		e->own_key[i] = tcp_siphash(e->k0, e->k1, 0, 1, (uint64_t)i);
 	return e;
 fail:
 	tcp_own_fini(e);

@@ -206,28 +206,21 @@ tuple_match(struct cds_lfht_node *node, const void *key)
 }
 
 struct tcp_flow *
-tcp_flow_lookup_hash(struct tcp_flow_table *t, const struct tcp_tuple *tuple, unsigned long hash)
+tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
 {
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
 
-	cds_lfht_lookup(t->ht, hash, tuple_match, tuple, &it);
+	cds_lfht_lookup(t->ht, tcp_tuple_hash(t, tuple), tuple_match, tuple, &it);
 	node = cds_lfht_iter_get_node(&it);
 	if (node == NULL)
 		return NULL;
 	return caa_container_of(node, struct tcp_flow, node);
 }
 
-struct tcp_flow *
-tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
-{
-	return tcp_flow_lookup_hash(t, tuple, tcp_tuple_hash(t, tuple));
-}
-
 /*
  * The owner's index: a bucket per flow it may hold (a power of two), chained through the
- * flows. The hash is the table's (seeded, so a peer cannot aim its tuples at one bucket any
- * more than at one of the shared table's).
+ * flows, hashed with the engine's secret keys (tcp_own_hash).
  */
 int
 tcp_own_init(struct tcp_engine *e)
@@ -253,7 +246,7 @@ tcp_own_fini(struct tcp_engine *e)
 void
 tcp_own_add(struct tcp_engine *e, struct tcp_flow *f)
 {
-	struct tcp_flow **b = &e->own[f->hash & e->own_mask];
+	struct tcp_flow **b = &e->own[tcp_own_hash(e, &f->tuple) & e->own_mask];
 
 	f->own_next = *b;
 	*b = f;
@@ -262,7 +255,7 @@ tcp_own_add(struct tcp_engine *e, struct tcp_flow *f)
 void
 tcp_own_del(struct tcp_engine *e, struct tcp_flow *f)
 {
-	struct tcp_flow **p = &e->own[f->hash & e->own_mask];
+	struct tcp_flow **p = &e->own[tcp_own_hash(e, &f->tuple) & e->own_mask];
 
 	for (; *p != NULL; p = &(*p)->own_next) {
 		if (*p == f) {

@@ -1340,7 +1340,6 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 	struct tcp_seg s;
 	uint32_t l3, doff;
 	struct tcp_flow *f;
-	unsigned long hash;
 
 	e->now = now_us;
 	e->stats.seg_in++;
@@ -1396,11 +1395,10 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 		return;
 	}
 
-	hash = tcp_tuple_hash(e->t, &s.tuple);
-	f = tcp_own_find(e, &s.tuple, hash);
+	f = tcp_own_find(e, &s.tuple);
 	/* Not ours: none at all, or (steering gone wrong) another engine's. */
 	if (f == NULL)
-		f = tcp_flow_lookup_hash(e->t, &s.tuple, hash);
+		f = tcp_flow_lookup(e->t, &s.tuple);
 	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED) {
 		struct tcp_tw *w = tcp_tw_lookup(e, &s.tuple);
 

@@ -332,6 +332,7 @@ struct tcp_engine {
 	 */
 	struct tcp_flow **own;
 	uint32_t own_mask;
+	uint64_t own_key[4]; /* the index's hash: secret, from the engine's keys */
 };
 
 /* tcp_hash.c */
@@ -374,19 +375,31 @@ tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
 	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
 				(uint32_t)t->seed);
 }
-/* tcp_flow_lookup with the tuple's hash already computed. */
-struct tcp_flow *tcp_flow_lookup_hash(struct tcp_flow_table *t, const struct tcp_tuple *tuple,
-				      unsigned long hash);
 int tcp_own_init(struct tcp_engine *e);
 void tcp_own_fini(struct tcp_engine *e);
 void tcp_own_add(struct tcp_engine *e, struct tcp_flow *f);
 void tcp_own_del(struct tcp_engine *e, struct tcp_flow *f);
 
-/* A flow of this engine by tuple (hash: tcp_tuple_hash), NULL when it owns none. */
-static inline struct tcp_flow *
-tcp_own_find(const struct tcp_engine *e, const struct tcp_tuple *tp, unsigned long hash)
+/*
+ * The owner index's bucket hash: multiply-shift over the tuple's three 32-bit words with
+ * random 64-bit keys (Thorup's strongly universal scheme: for tuples chosen without knowing
+ * the keys, two collide in a bucket with probability about 1 / buckets), a few instructions
+ * where the shared table's jhash costs thirty.
+ */
+static inline uint32_t
+tcp_own_hash(const struct tcp_engine *e, const struct tcp_tuple *tp)
 {
-	struct tcp_flow *f = e->own[hash & e->own_mask];
+	uint64_t h = e->own_key[0] + e->own_key[1] * tp->raddr + e->own_key[2] * tp->laddr +
+		     e->own_key[3] * (((uint32_t)tp->rport << 16) | tp->lport);
+
+	return (uint32_t)(h >> 32);
+}
+
+/* A flow of this engine by tuple, NULL when it owns none. */
+static inline struct tcp_flow *
+tcp_own_find(const struct tcp_engine *e, const struct tcp_tuple *tp)
+{
+	struct tcp_flow *f = e->own[tcp_own_hash(e, tp) & e->own_mask];
 
 	for (; f != NULL; f = f->own_next)
 		if (f->tuple.raddr == tp->raddr && f->tuple.rport == tp->rport &&
