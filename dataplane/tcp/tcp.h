@@ -149,6 +149,7 @@ struct tcp_stats {
 	uint64_t send_nobufs;	  /* app sends cut short by an empty pool (retried by timer) */
 	uint64_t tx_budget_waits; /* flows that had to wait for the next round's TX budget */
 	uint64_t tso_out;	  /* large packets handed to the port (their segments: seg_out) */
+	uint64_t fast_path;	  /* segments taken by header prediction (tcp_input.c) */
 	uint64_t drops[TCP_DROP_REASON_MAX];
 	int64_t flows_by_state[TCP_STATE_MAX]; /* gauge of flows this engine owns */
 } __rte_cache_aligned;
@@ -283,6 +284,11 @@ struct tcp_engine_params {
 	 * getrandom(), 128 bits each. Non-zero: derived from this seed (reproducible tests only).
 	 */
 	uint64_t seed;
+	/*
+	 * Send every segment through the full arrival path, never the header-prediction fast
+	 * path (tcp_input.c). For tests that compare the two; false in production.
+	 */
+	bool no_fast_path;
 };
 
 /* Fill p with the defaults above; the caller then sets table, pool, tx and addresses. */

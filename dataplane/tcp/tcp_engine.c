@@ -119,12 +119,6 @@ tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep)
 
 /* ---------------------------------------------------------------- output */
 
-uint32_t
-tcp_smss(const struct tcp_flow *f)
-{
-	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
-}
-
 static uint32_t
 ts_now(const struct tcp_engine *e)
 {
@@ -132,7 +126,7 @@ ts_now(const struct tcp_engine *e)
 }
 
 /* Window to advertise (bytes), never moving the right edge left (RFC 9293 3.8.6.2.2). */
-static uint32_t
+static inline uint32_t
 rcv_window(struct tcp_flow *f)
 {
 	struct tcp_engine *e = f->e;
@@ -150,7 +144,7 @@ rcv_window(struct tcp_flow *f)
 }
 
 /* NOP, NOP, timestamps (RFC 7323 appendix A layout): 12 bytes at o. */
-static uint8_t
+static inline uint8_t
 put_ts_opt(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 {
 	uint32_t v = rte_cpu_to_be_32(tsval);
@@ -165,54 +159,81 @@ put_ts_opt(uint8_t *o, uint32_t tsval, uint32_t tsecr)
 	return 12;
 }
 
-/* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
+/* SACK blocks for what sits out of order, after the n bytes of options already at o. */
 static uint8_t
+build_sack_opt(struct tcp_flow *f, uint8_t *o, uint8_t n)
+{
+	/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
+	uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
+	unsigned int nr = 0, first = 0, max_blocks = (40 - n - 4) / 8, nb = 0;
+
+	for (unsigned int i = 0; i < f->nb_ooo; i++) {
+		const struct tcp_ooo *q = &f->ooo[i];
+
+		if (nr > 0 && q->seq == hi[nr - 1]) {
+			hi[nr - 1] = q->seq + q->len;
+		} else {
+			lo[nr] = q->seq;
+			hi[nr] = q->seq + q->len;
+			nr++;
+		}
+		if (i == f->ooo_last)
+			first = nr - 1;
+	}
+	o[n] = 1;
+	o[n + 1] = 1;
+	o[n + 2] = 5;
+	uint8_t *b = o + n + 4;
+	for (int k = -1; k < (int)nr && nb < max_blocks; k++) {
+		/* k == -1: the newest block; then the others from the highest down */
+		unsigned int idx = k < 0 ? first : nr - 1 - (unsigned int)k;
+		uint32_t l, h;
+
+		if (k >= 0 && idx == first)
+			continue;
+		l = rte_cpu_to_be_32(lo[idx]);
+		h = rte_cpu_to_be_32(hi[idx]);
+		memcpy(b, &l, 4);
+		memcpy(b + 4, &h, 4);
+		b += 8;
+		nb++;
+	}
+	o[n + 3] = (uint8_t)(2 + 8 * nb);
+	n += 4 + 8 * nb;
+	return n;
+}
+
+/* Options for non-SYN segments: timestamps, then SACK blocks for what sits out of order. */
+static inline uint8_t
 build_opts(struct tcp_flow *f, uint8_t *o, bool with_sack)
 {
 	uint8_t n = 0;
 
 	if (f->flags & TF_TS)
 		n = put_ts_opt(o, ts_now(f->e) + f->ts_offset, f->ts_recent);
-	if (with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0) {
-		/* Ranges of adjacent OOO entries; the one last touched goes first (RFC 2018). */
-		uint32_t lo[TCP_OOO_MAX], hi[TCP_OOO_MAX];
-		unsigned int nr = 0, first = 0, max_blocks = (40 - n - 4) / 8, nb = 0;
-
-		for (unsigned int i = 0; i < f->nb_ooo; i++) {
-			const struct tcp_ooo *q = &f->ooo[i];
-
-			if (nr > 0 && q->seq == hi[nr - 1]) {
-				hi[nr - 1] = q->seq + q->len;
-			} else {
-				lo[nr] = q->seq;
-				hi[nr] = q->seq + q->len;
-				nr++;
-			}
-			if (i == f->ooo_last)
-				first = nr - 1;
-		}
-		o[n] = 1;
-		o[n + 1] = 1;
-		o[n + 2] = 5;
-		uint8_t *b = o + n + 4;
-		for (int k = -1; k < (int)nr && nb < max_blocks; k++) {
-			/* k == -1: the newest block; then the others from the highest down */
-			unsigned int idx = k < 0 ? first : nr - 1 - (unsigned int)k;
-			uint32_t l, h;
-
-			if (k >= 0 && idx == first)
-				continue;
-			l = rte_cpu_to_be_32(lo[idx]);
-			h = rte_cpu_to_be_32(hi[idx]);
-			memcpy(b, &l, 4);
-			memcpy(b + 4, &h, 4);
-			b += 8;
-			nb++;
-		}
-		o[n + 3] = (uint8_t)(2 + 8 * nb);
-		n += 4 + 8 * nb;
-	}
+	if (unlikely(with_sack && (f->flags & TF_SACK) && f->nb_ooo > 0))
+		n = build_sack_opt(f, o, n);
 	return n;
+}
+
+/*
+ * rte_ipv4_phdr_cksum's sum for the flow's addresses and TCP, length 0, before folding: a
+ * segment adds its length and folds (the same value, without building the pseudo-header).
+ */
+static uint32_t
+phdr_sum(const struct tcp_tuple *t)
+{
+	struct {
+		uint32_t src, dst;
+		uint8_t zero, proto;
+		uint16_t len;
+	} __rte_packed psd = {
+		.src = rte_cpu_to_be_32(t->laddr),
+		.dst = rte_cpu_to_be_32(t->raddr),
+		.proto = IPPROTO_TCP,
+	};
+
+	return __rte_raw_cksum(&psd, sizeof(psd), 0);
 }
 
 /* A segment other than the last with an odd length: see xmit_raw. */
@@ -263,7 +284,11 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 				memcpy(rte_pktmbuf_append(m, n),
 				       rte_pktmbuf_mtod_offset(c, void *, off), n);
 			} else {
-				struct rte_mbuf *mi = rte_pktmbuf_alloc(e->p.hdr_pool);
+				/*
+				 * Not reset: rte_pktmbuf_attach writes every field an mbuf from
+				 * the pool may hold stale (a pooled mbuf is direct, refcnt 1).
+				 */
+				struct rte_mbuf *mi = rte_mbuf_raw_alloc(e->p.hdr_pool);
 
 				if (mi == NULL) {
 					e->stats.no_mbuf++;
@@ -309,7 +334,9 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 	th->rx_win = rte_cpu_to_be_16(win);
 	th->cksum = 0;
 	th->tcp_urp = 0;
-	if (optlen > 0)
+	if (optlen == 12)
+		memcpy(th + 1, opts, 12); /* timestamps alone: a fixed copy, no call */
+	else if (optlen > 0)
 		memcpy(th + 1, opts, optlen);
 	m->l2_len = 0;
 	m->l3_len = sizeof(*ip);
@@ -326,12 +353,18 @@ xmit_raw(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t seq, uint32_
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_SEG;
 		m->tso_segsz = tso_segsz;
 		/* with TCP_SEG: the pseudo-header sum without the length, as DPDK asks */
-		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		th->cksum = __rte_raw_cksum_reduce(src->phdr_sum);
 		e->stats.tso_out++;
 	} else if (e->p.csum_offload && likely(!cksum_odd_interior(m))) {
 		m->ol_flags |=
 			RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
-		th->cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+		/* rte_ipv4_phdr_cksum's value: the flow's sum of the rest plus the length */
+		th->cksum =
+			src != NULL
+				? __rte_raw_cksum_reduce(
+					  src->phdr_sum +
+					  rte_cpu_to_be_16((uint16_t)(m->pkt_len - sizeof(*ip))))
+				: rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		th->cksum = tcp_cksum_ipv4_mbuf(m, ip, sizeof(*ip));
@@ -875,6 +908,12 @@ tcp_output(struct tcp_flow *f)
 	 */
 	if (f->snd_una == f->snd_max && f->last_tx_us != 0 && e->now - f->last_tx_us > f->rto)
 		f->cwnd = RTE_MIN(f->cwnd, tcp_initial_window(smss));
+	/*
+	 * Nothing new to send and no FIN or recovery to act on (an ACK of everything sent):
+	 * output_window would find that out and send nothing; skip to the ACK.
+	 */
+	if (seq_geq(f->snd_nxt, end) && !(f->flags & (TF_FIN_QUEUED | TF_RECOVERY)))
+		goto idle;
 	/* RFC 3042 limited transmit: two segments beyond cwnd on duplicate ACKs, no more. */
 	win = RTE_MIN(f->cwnd + RTE_MIN(f->dupacks, 2u) * smss * !(f->flags & TF_RECOVERY),
 		      f->snd_wnd);
@@ -883,6 +922,7 @@ tcp_output(struct tcp_flow *f)
 		sent = output_sack_recovery(f, end, smss);
 	else
 		sent = output_window(f, end, win, smss);
+idle:
 	if (seq_gt(f->snd_nxt, f->snd_max))
 		f->snd_max = f->snd_nxt;
 	if (sent)
@@ -925,27 +965,6 @@ tcp_handshake_acked(struct tcp_flow *f)
 	f->rexmt_at = 0;
 }
 
-void
-tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
-{
-	struct tcp_engine *e = f->e;
-
-	if (r == 0)
-		r = 1;
-	if (f->srtt == 0) {
-		f->srtt = r;
-		f->rttvar = r / 2;
-	} else {
-		uint32_t d = f->srtt > r ? f->srtt - r : r - f->srtt;
-
-		f->rttvar = (3 * f->rttvar + d) / 4;
-		f->srtt = (7 * f->srtt + r) / 8;
-	}
-	f->rto = f->srtt + RTE_MAX((uint32_t)TCP_WHEEL_TICK, 4 * f->rttvar);
-	f->rto = RTE_MAX(f->rto, e->p.rto_min_us);
-	f->rto = RTE_MIN(f->rto, e->p.rto_max_us);
-}
-
 /* ---------------------------------------------------------------- timer wheel */
 
 static void
@@ -971,49 +990,24 @@ wheel_insert(struct tcp_flow *f, uint64_t at)
 	TAILQ_INSERT_TAIL(&e->wheel[f->wheel_slot], f, wheel_link);
 }
 
+/* The earlier of two timer times, 0 meaning off. */
+static inline uint64_t
+timer_min(uint64_t a, uint64_t b)
+{
+	return a == 0 || (b != 0 && b < a) ? b : a;
+}
+
 void
 tcp_timer_sched(struct tcp_flow *f)
 {
-	uint64_t at = 0;
-	uint64_t t[4] = {f->rexmt_at, f->delack_at, f->linger_at, f->mem_at};
+	uint64_t at =
+		timer_min(timer_min(f->rexmt_at, f->delack_at), timer_min(f->linger_at, f->mem_at));
 
-	for (int i = 0; i < 4; i++)
-		if (t[i] != 0 && (at == 0 || t[i] < at))
-			at = t[i];
 	if (at == f->wheel_at)
 		return;
 	wheel_remove(f);
 	if (at != 0)
 		wheel_insert(f, at);
-}
-
-#define TCP_TLP_MIN_US	  10000
-#define TCP_TLP_DELACK_US 200000 /* RFC 8985 WCDelAckT: a lone segment may wait for it */
-
-/*
- * Arm the retransmission timer for data in flight: a tail loss probe at 2 SRTT when that
- * comes before the RTO (once per flight, not in recovery), else the RTO itself.
- */
-void
-tcp_arm_rexmt(struct tcp_flow *f)
-{
-	struct tcp_engine *e = f->e;
-
-	f->flags &= ~TF_TLP_ARMED;
-	if (f->srtt != 0 && !(f->flags & (TF_TLP_DONE | TF_RECOVERY | TF_PERSIST)) &&
-	    f->state >= TCP_ESTABLISHED) {
-		uint64_t pto = 2ULL * f->srtt;
-
-		if (f->snd_max - f->snd_una <= tcp_smss(f))
-			pto += TCP_TLP_DELACK_US;
-		pto = RTE_MAX(pto, (uint64_t)TCP_TLP_MIN_US);
-		if (pto < f->rto) {
-			f->rexmt_at = e->now + pto;
-			f->flags |= TF_TLP_ARMED;
-			return;
-		}
-	}
-	f->rexmt_at = e->now + f->rto;
 }
 
 /* RFC 8985 7.3: new data if the windows allow, else the last segment again. */
@@ -1351,6 +1345,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 	tcp_flow_syn_opts(f, s);
 	f->ts_offset = tcp_ts_offset(e, &f->tuple);
 	f->ip_id = tcp_ip_id_first(e, &f->tuple);
+	f->phdr_sum = phdr_sum(&f->tuple);
 	f->rto = e->p.rto_init_us;
 	f->ssthresh = TCP_CWND_MAX;
 	if (tcp_table_add(e->t, f) != 0) {
@@ -1358,6 +1353,7 @@ tcp_flow_new(struct tcp_engine *e, struct tcp_listener *l, const struct tcp_seg 
 		free(f);
 		return NULL;
 	}
+	tcp_own_add(e, f);
 	TAILQ_INSERT_TAIL(&e->flows, f, eng_link);
 	e->nb_flows++;
 	e->stats.flows_by_state[TCP_CLOSED]++;
@@ -1469,6 +1465,7 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 	f->flags &= ~TF_APP;
 	flow_free_queues(f);
 	TAILQ_REMOVE(&e->flows, f, eng_link);
+	tcp_own_del(e, f);
 	e->nb_flows--;
 	e->stats.flows_by_state[TCP_CLOSED]--;
 	e->free_ids[e->nb_free_ids++] = f->id;
@@ -1476,39 +1473,18 @@ tcp_flow_release(struct tcp_flow *f, enum tcp_close_reason r, bool notify)
 	tcp_table_del(e->t, f);
 }
 
-/* Drop n acknowledged bytes from the head of the send queue. */
-void
-tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
-{
-	f->sndq_bytes -= n;
-	while (n > 0 && f->sndq_head != NULL) {
-		struct rte_mbuf *c = f->sndq_head;
-
-		if (n >= c->data_len) {
-			n -= c->data_len;
-			f->sndq_head = c->next;
-			c->next = NULL;
-			rte_pktmbuf_free_seg(c);
-		} else {
-			c->data_off += n;
-			c->data_len -= n;
-			c->pkt_len = c->data_len;
-			n = 0;
-		}
-	}
-	if (f->sndq_head == NULL)
-		f->sndq_tail = NULL;
-}
-
 /* Hand in-order bytes to the app until it stops consuming; then the FIN, once. */
 void
 tcp_deliver(struct tcp_flow *f)
 {
-	uint32_t win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
-	uint32_t consumed = 0;
+	uint32_t win_before, consumed = 0;
 
 	if ((f->flags & (TF_PAUSED | TF_IN_DELIVER)) || !(f->flags & TF_APP))
 		return;
+	/* Nothing queued and no FIN to report: nothing below would act (every pure ACK). */
+	if (f->rcvq == NULL && !(f->flags & TF_FIN_RCVD))
+		return;
+	win_before = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
 	f->flags |= TF_IN_DELIVER;
 	while (f->rcvq != NULL) {
 		uint32_t have = f->rcvq_bytes;
@@ -1518,7 +1494,14 @@ tcp_deliver(struct tcp_flow *f)
 			return;
 		n = RTE_MIN(n, have);
 		consumed += n;
-		f->rcvq = tcp_mbuf_chop(f->rcvq, n);
+		if (n == have) {
+			/* all of it: one bulk free instead of a walk that frees segment by segment
+			 */
+			rte_pktmbuf_free(f->rcvq);
+			f->rcvq = NULL;
+		} else {
+			f->rcvq = tcp_mbuf_chop(f->rcvq, n);
+		}
 		f->rcvq_bytes -= n;
 		if (f->rcvq == NULL)
 			f->rcvq_last = NULL;
@@ -1634,13 +1617,16 @@ tcp_engine_create(const struct tcp_engine_params *p)
 		e->rcv_wscale++;
 	if (engine_keys(e, p->seed) != 0)
 		goto fail;
-	if (tcp_tw_init(e) != 0) {
+	if (tcp_tw_init(e) != 0 || tcp_own_init(e) != 0) {
 		rte_errno = ENOMEM;
 		goto fail;
 	}
 	e->rng = tcp_siphash(e->k0, e->k1, 0, 0, 4) | 1;
+	for (int i = 0; i < 4; i++)
+		e->own_key[i] = tcp_siphash(e->k0, e->k1, 0, 1, (uint64_t)i);
 	return e;
 fail:
+	tcp_own_fini(e);
 	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);
@@ -1660,6 +1646,7 @@ tcp_engine_destroy(struct tcp_engine *e)
 		tcp_flow_release(f, TCP_CLOSE_SHUTDOWN, true);
 	}
 	/* The id range is not returned to the table: engines live as long as the process. */
+	tcp_own_fini(e);
 	tcp_tw_fini(e);
 	rte_free(e->free_ids);
 	rte_free(e);

@@ -13,13 +13,6 @@
 /* Enough buckets that a burst of 5000+ new flows never waits on a resize. */
 #define TCP_TABLE_MIN_BUCKETS 8192
 
-unsigned long
-tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
-{
-	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
-				(uint32_t)t->seed);
-}
-
 struct tcp_flow_table *
 tcp_flow_table_create(uint32_t max_flows, uint64_t seed)
 {
@@ -223,6 +216,54 @@ tcp_flow_lookup(struct tcp_flow_table *t, const struct tcp_tuple *tuple)
 	if (node == NULL)
 		return NULL;
 	return caa_container_of(node, struct tcp_flow, node);
+}
+
+/*
+ * The owner's index: a bucket per flow it may hold (a power of two), chained through the
+ * flows, hashed with the engine's secret keys (tcp_own_hash).
+ */
+int
+tcp_own_init(struct tcp_engine *e)
+{
+	uint32_t n = 64;
+
+	while (n < e->p.max_flows && n < (1u << 24))
+		n <<= 1;
+	e->own = calloc(n, sizeof(*e->own));
+	if (e->own == NULL)
+		return -ENOMEM;
+	e->own_mask = n - 1;
+	return 0;
+}
+
+void
+tcp_own_fini(struct tcp_engine *e)
+{
+	free(e->own);
+	e->own = NULL;
+}
+
+void
+tcp_own_add(struct tcp_engine *e, struct tcp_flow *f)
+{
+	struct tcp_flow **b = &e->own[tcp_own_hash(e, &f->tuple) & e->own_mask];
+
+	f->own_next = *b;
+	*b = f;
+}
+
+void
+tcp_own_del(struct tcp_engine *e, struct tcp_flow *f)
+{
+	struct tcp_flow **p = &e->own[tcp_own_hash(e, &f->tuple) & e->own_mask];
+
+	for (; *p != NULL; p = &(*p)->own_next) {
+		if (*p == f) {
+			*p = f->own_next;
+			f->own_next = NULL;
+			return;
+		}
+	}
 }
 
 struct tcp_flow *

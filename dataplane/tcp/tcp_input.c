@@ -11,10 +11,40 @@
 #include "dataplane/tcp/tcp_priv.h"
 
 /* Returns 0 or -EINVAL for a structurally broken option list. */
+static inline uint32_t
+be32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return rte_be_to_cpu_32(v);
+}
+
+/*
+ * Returns 0 or -EINVAL for a structurally broken option list. The SACK blocks are written only
+ * up to nb_sack: nothing reads past it, and clearing them cost every segment a 32-byte store.
+ */
 static int
 parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
 {
-	memset(o, 0, sizeof(*o));
+	o->mss = 0;
+	o->wscale = 0;
+	o->has_ws = false;
+	o->sack_ok = false;
+	o->nb_sack = 0;
+	/*
+	 * What nearly every segment of a flow with timestamps carries (RFC 7323 appendix A:
+	 * NOP, NOP, TS): read without the walk. The walk gives the same result for it.
+	 */
+	if (n == 12 && be32_at(p) == 0x0101080a) {
+		o->has_ts = true;
+		o->tsval = be32_at(p + 4);
+		o->tsecr = be32_at(p + 8);
+		return 0;
+	}
+	o->has_ts = false;
+	o->tsval = 0;
+	o->tsecr = 0;
 	while (n > 0) {
 		uint8_t kind = p[0], olen;
 
@@ -49,24 +79,16 @@ parse_opts(const uint8_t *p, uint32_t n, bool syn, struct tcp_opts *o)
 		case 8:
 			if (olen == 10) {
 				o->has_ts = true;
-				o->tsval = ((uint32_t)p[2] << 24) | ((uint32_t)p[3] << 16) |
-					   ((uint32_t)p[4] << 8) | p[5];
-				o->tsecr = ((uint32_t)p[6] << 24) | ((uint32_t)p[7] << 16) |
-					   ((uint32_t)p[8] << 8) | p[9];
+				o->tsval = be32_at(p + 2);
+				o->tsecr = be32_at(p + 6);
 			}
 			break;
 		case 5:
 			if (!syn && olen >= 10 && (olen - 2) % 8 == 0) {
 				o->nb_sack = (uint8_t)RTE_MIN((olen - 2) / 8, 4);
 				for (int k = 0; k < o->nb_sack; k++) {
-					const uint8_t *b = p + 2 + 8 * k;
-
-					o->sack[k][0] = ((uint32_t)b[0] << 24) |
-							((uint32_t)b[1] << 16) |
-							((uint32_t)b[2] << 8) | b[3];
-					o->sack[k][1] = ((uint32_t)b[4] << 24) |
-							((uint32_t)b[5] << 16) |
-							((uint32_t)b[6] << 8) | b[7];
+					o->sack[k][0] = be32_at(p + 2 + 8 * k);
+					o->sack[k][1] = be32_at(p + 6 + 8 * k);
 				}
 			}
 			break;
@@ -404,6 +426,51 @@ rack_check_retransmits(struct tcp_engine *e, struct tcp_flow *f)
 	e->stats.rack_rtx_lost++;
 }
 
+/* Window update (RFC 9293 3.10.7.4); swnd is the segment's window, scaled. */
+static inline void
+window_update(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, uint32_t swnd)
+{
+	if (seq_lt(f->snd_wl1, s->seq) || (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
+		f->snd_wnd = swnd;
+		f->snd_wl1 = s->seq;
+		f->snd_wl2 = s->ack;
+		if (swnd > f->max_sndwnd)
+			f->max_sndwnd = swnd;
+		if (swnd > 0)
+			f->persist_since = 0; /* the window opened: progress */
+		if (swnd > 0 && (f->flags & TF_PERSIST)) {
+			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
+			f->rexmt_at = 0;
+			f->rto = RTE_MAX(f->srtt ? f->rto : e->p.rto_init_us, e->p.rto_min_us);
+		}
+	}
+}
+
+/*
+ * snd_una moves to ack (beyond it, at most snd_max): the RTT sample, the acked bytes off the
+ * send queue. Returns the bytes of data acknowledged (not our SYN or FIN).
+ */
+static inline uint32_t
+ack_advance(struct tcp_engine *e, struct tcp_flow *f, uint32_t ack, uint32_t smss)
+{
+	uint32_t acked = ack - f->snd_una;
+	uint32_t data_acked;
+
+	if ((f->flags & TF_RTT_TIMING) && seq_gt(ack, f->rtt_seq)) {
+		f->flags &= ~TF_RTT_TIMING;
+		tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
+	}
+	f->retries = 0;
+	if (acked >= smss)
+		f->flags |= TF_FULL_ACKED;
+	data_acked = RTE_MIN(acked, f->sndq_bytes);
+	tcp_sndq_drop(f, data_acked);
+	f->snd_una = ack;
+	if (seq_lt(f->snd_nxt, f->snd_una))
+		f->snd_nxt = f->snd_una;
+	return data_acked;
+}
+
 /* Returns false when the flow went away. */
 static bool
 process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, bool handshake)
@@ -417,18 +484,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 		uint32_t acked = s->ack - f->snd_una;
 		bool frto_probe = f->rto_undo != RTO_UNDO_NONE && rto_undo_on_ack(e, f, s);
 
-		if ((f->flags & TF_RTT_TIMING) && seq_gt(s->ack, f->rtt_seq)) {
-			f->flags &= ~TF_RTT_TIMING;
-			tcp_rtt_sample(f, (uint32_t)(e->now - f->rtt_start));
-		}
-		f->retries = 0;
-		if (acked >= smss)
-			f->flags |= TF_FULL_ACKED;
-		data_acked = RTE_MIN(acked, f->sndq_bytes);
-		tcp_sndq_drop(f, data_acked);
-		f->snd_una = s->ack;
-		if (seq_lt(f->snd_nxt, f->snd_una))
-			f->snd_nxt = f->snd_una;
+		data_acked = ack_advance(e, f, s->ack, smss);
 		tcp_sb_update(f, &s->opts);
 		if ((f->flags & TF_RECOVERY) && sack_recovery) {
 			/* RFC 6675: the scoreboard drives retransmission; cwnd stays at ssthresh */
@@ -520,21 +576,7 @@ process_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, b
 	}
 	if (sack_recovery)
 		rack_check_retransmits(e, f);
-	/* Window update (RFC 9293 3.10.7.4) */
-	if (seq_lt(f->snd_wl1, s->seq) || (f->snd_wl1 == s->seq && seq_leq(f->snd_wl2, s->ack))) {
-		f->snd_wnd = swnd;
-		f->snd_wl1 = s->seq;
-		f->snd_wl2 = s->ack;
-		if (swnd > f->max_sndwnd)
-			f->max_sndwnd = swnd;
-		if (swnd > 0)
-			f->persist_since = 0; /* the window opened: progress */
-		if (swnd > 0 && (f->flags & TF_PERSIST)) {
-			f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
-			f->rexmt_at = 0;
-			f->rto = RTE_MAX(f->srtt ? f->rto : e->p.rto_init_us, e->p.rto_min_us);
-		}
-	}
+	window_update(e, f, s, swnd);
 
 	/* Our FIN acknowledged? */
 	if ((f->flags & TF_FIN_SENT) && seq_gt(f->snd_una, f->fin_seq)) {
@@ -1167,6 +1209,127 @@ input_flow(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct r
 		tcp_output(f);
 }
 
+/* ---------------------------------------------------------------- fast path */
+
+/*
+ * Header prediction (RFC 793's, Van Jacobson's): on an established flow with nothing unusual
+ * going on, a segment is either a pure ACK for new data or the next in-order data with
+ * nothing new acknowledged. For those, every check of the full path passes the same way and
+ * most of its branches do nothing; this predicate says when that is so. The full path is what
+ * the flags below exclude: recovery (NewReno or SACK; the RACK rule acts only inside it), a
+ * scoreboard or SACK blocks, an RTO whose undo is pending, the persist timer, a paused or
+ * half-closed receiver, out-of-order data, a window change, PAWS, and every flag but ACK/PSH.
+ */
+#define TF_NOT_PREDICTED (TF_RECOVERY | TF_PERSIST | TF_PAUSED | TF_FIN_RCVD | TF_IN_DELIVER)
+
+static inline bool
+fast_path_ok(const struct tcp_engine *e, const struct tcp_flow *f, const struct tcp_seg *s)
+{
+	uint32_t wnd;
+
+	if ((s->flags & (TCP_FL_SYN | TCP_FL_FIN | TCP_FL_RST | TCP_FL_ACK | TCP_FL_URG)) !=
+		    TCP_FL_ACK ||
+	    f->state != TCP_ESTABLISHED || s->seq != f->rcv_nxt || (f->flags & TF_NOT_PREDICTED) ||
+	    s->opts.nb_sack != 0 || f->nb_sb != 0 || f->nb_ooo != 0 ||
+	    f->rto_undo != RTO_UNDO_NONE || ((uint32_t)s->wnd << f->snd_wscale) != f->snd_wnd ||
+	    e->p.no_fast_path)
+		return false;
+	if ((f->flags & TF_TS) && tcp_paws_reject(f->ts_recent, f->ts_recent_age, s, e->now))
+		return false;
+	if (s->len == 0) /* (a) a pure ACK of new data */
+		return seq_gt(s->ack, f->snd_una) && seq_leq(s->ack, f->snd_max);
+	/* (b) in-order data that the window takes whole, acknowledging nothing new */
+	wnd = seq_gt(f->rcv_adv, f->rcv_nxt) ? f->rcv_adv - f->rcv_nxt : 0;
+	return s->ack == f->snd_una && s->len <= wnd;
+}
+
+/*
+ * (a): process_ack's new-ACK branch without recovery, undo or scoreboard. Returns false when
+ * the app closed the flow from its acked() callback.
+ */
+static bool
+fast_ack(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s)
+{
+	uint32_t smss = tcp_smss(f);
+	uint32_t acked = s->ack - f->snd_una;
+	uint32_t data_acked = ack_advance(e, f, s->ack, smss);
+
+	/* tcp_sb_update with no range kept and no block to merge */
+	f->sacked = 0;
+	f->fack = f->snd_una;
+	f->dupacks = 0;
+	cc_new_ack(f, acked);
+	f->flags &= ~TF_TLP_DONE;
+	if (f->snd_una == f->snd_max) {
+		f->rexmt_at = 0;
+		f->flags &= ~(TF_PERSIST | TF_TLP_ARMED);
+	} else {
+		tcp_arm_rexmt(f);
+	}
+	window_update(e, f, s, f->snd_wnd);
+	if (data_acked > 0 && (f->flags & TF_APP) && f->l->cb.acked != NULL) {
+		f->l->cb.acked(f, f->ctx, data_acked);
+		if (f->state == TCP_CLOSED)
+			return false;
+	}
+	return true;
+}
+
+/* (b): input_data's in-order case with nothing out of order and the app reading. */
+static void
+fast_data(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, struct rte_mbuf *m)
+{
+	window_update(e, f, s, f->snd_wnd);
+	rx_pressure_prune(e, m);
+	f->rcv_nxt += s->len;
+	e->stats.bytes_in += s->len;
+	rcvq_append(f, m);
+	if (++f->unacked_segs >= 2)
+		f->flags |= TF_ACKNOW;
+	else if (f->delack_at == 0)
+		f->delack_at = e->now + e->p.delack_us;
+}
+
+/* A segment fast_path_ok() predicted: the same state and output as input_flow() gives it. */
+static void
+input_fast(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
+{
+	struct tcp_flow *outer = e->cur_flow;
+
+	e->cur_flow = f;
+	e->stats.fast_path++;
+	if (s->len == 0) {
+		rte_pktmbuf_free(m);
+		m = NULL;
+	} else if (likely(m->data_len > s->hdr_len)) {
+		m->data_off += s->hdr_len;
+		m->data_len -= s->hdr_len;
+		m->pkt_len -= s->hdr_len;
+	} else {
+		m = tcp_mbuf_chop(m, s->hdr_len);
+	}
+	f->last_rx_us = e->now;
+	f->ka_probes = 0;
+	/* Timestamp to echo (RFC 7323 4.3), as input_trim takes it */
+	if ((f->flags & TF_TS) && s->opts.has_ts && seq_leq(s->seq, f->last_ack_sent)) {
+		f->ts_recent = s->opts.tsval;
+		f->ts_recent_age = e->now;
+	}
+	if (m == NULL) {
+		if (!fast_ack(e, f, s))
+			goto out;
+	} else {
+		fast_data(e, f, s, m);
+	}
+	tcp_deliver(f);
+	if (f->state != TCP_CLOSED)
+		tcp_output(f);
+out:
+	e->cur_flow = outer;
+	if (f->state != TCP_CLOSED && (f->flags & TF_OUT_PENDING))
+		tcp_output(f);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 void
@@ -1200,7 +1363,8 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 		tcp_drop(e, m, TCP_DROP_BAD_CSUM);
 		return;
 	}
-	memset(&s, 0, sizeof(s));
+	/* Every field is written below (the SACK blocks up to nb_sack): no memset per segment. */
+	s.cookie_ack = false;
 	s.tuple.raddr = rte_be_to_cpu_32(ip->src_addr);
 	s.tuple.laddr = rte_be_to_cpu_32(ip->dst_addr);
 	s.tuple.rport = rte_be_to_cpu_16(th->src_port);
@@ -1231,7 +1395,10 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 		return;
 	}
 
-	f = tcp_flow_lookup(e->t, &s.tuple);
+	f = tcp_own_find(e, &s.tuple);
+	/* Not ours: none at all, or (steering gone wrong) another engine's. */
+	if (f == NULL)
+		f = tcp_flow_lookup(e->t, &s.tuple);
 	if (f == NULL || CMM_LOAD_SHARED(f->state) == TCP_CLOSED) {
 		struct tcp_tw *w = tcp_tw_lookup(e, &s.tuple);
 
@@ -1242,6 +1409,10 @@ tcp_input(struct tcp_engine *e, struct rte_mbuf *m, uint64_t now_us)
 	}
 	if (f->owner != e->p.lcore_idx) {
 		tcp_drop(e, m, TCP_DROP_NOT_OWNER);
+		return;
+	}
+	if (fast_path_ok(e, f, &s)) {
+		input_fast(e, f, &s, m);
 		return;
 	}
 	input_flow(e, f, &s, m);

@@ -7,6 +7,7 @@
 #include <urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
+#include <rte_jhash.h>
 #include <rte_log.h>
 #include <rte_spinlock.h>
 
@@ -154,6 +155,7 @@ struct tcp_flow {
 	uint64_t mem_at;	/* an app send found the pool empty: call acked() again then */
 	uint64_t oow_ack_at;	/* last answer to an invalid segment (RFC 5961 limits), 0: none */
 	uint16_t ip_id;		/* next IPv4 ID of this flow's segments */
+	uint32_t phdr_sum;	/* pseudo-header sum without the length (rte_raw_cksum, unfolded) */
 	uint64_t last_tx_us;	/* data or FIN last sent (RFC 5681 4.1 restart after idle) */
 	uint64_t persist_since; /* the send window closed with data waiting (µs), 0: open */
 
@@ -237,6 +239,7 @@ struct tcp_flow {
 	TAILQ_ENTRY(tcp_flow) wheel_link;
 	TAILQ_ENTRY(tcp_flow) eng_link; /* all flows of the engine */
 	TAILQ_ENTRY(tcp_flow) txw_link; /* flows waiting for TX budget, in turn */
+	struct tcp_flow *own_next;	/* bucket chain of the owner's index (tcp_own_*) */
 };
 
 /* What a connection keeps in TIME_WAIT (tcp_tw.c): no flow, no id, no queues. */
@@ -323,6 +326,13 @@ struct tcp_engine {
 	uint64_t cookie_sent_at; /* last SYN cookie sent (µs), 0: never */
 	uint64_t rx_check_at;	 /* next look at the receive pool for pruning (µs) */
 	struct tcp_listener listen[TCP_MAX_LISTEN];
+	/*
+	 * The flows this engine owns, hashed by tuple (the table's hash): tcp_input finds its own
+	 * flows here without the shared table's lock-free walk. Written and read by the owner only.
+	 */
+	struct tcp_flow **own;
+	uint32_t own_mask;
+	uint64_t own_key[4]; /* the index's hash: secret, from the engine's keys */
 };
 
 /* tcp_hash.c */
@@ -359,7 +369,44 @@ bool tcp_tw_input(struct tcp_engine *e, struct tcp_tw *w, const struct tcp_seg *
 		  struct rte_mbuf *m);
 
 /* tcp_flowtab.c */
-unsigned long tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp);
+static inline unsigned long
+tcp_tuple_hash(const struct tcp_flow_table *t, const struct tcp_tuple *tp)
+{
+	return rte_jhash_3words(tp->raddr, tp->laddr, ((uint32_t)tp->rport << 16) | tp->lport,
+				(uint32_t)t->seed);
+}
+int tcp_own_init(struct tcp_engine *e);
+void tcp_own_fini(struct tcp_engine *e);
+void tcp_own_add(struct tcp_engine *e, struct tcp_flow *f);
+void tcp_own_del(struct tcp_engine *e, struct tcp_flow *f);
+
+/*
+ * The owner index's bucket hash: multiply-shift over the tuple's three 32-bit words with
+ * random 64-bit keys (Thorup's strongly universal scheme: for tuples chosen without knowing
+ * the keys, two collide in a bucket with probability about 1 / buckets), a few instructions
+ * where the shared table's jhash costs thirty.
+ */
+static inline uint32_t
+tcp_own_hash(const struct tcp_engine *e, const struct tcp_tuple *tp)
+{
+	uint64_t h = e->own_key[0] + e->own_key[1] * tp->raddr + e->own_key[2] * tp->laddr +
+		     e->own_key[3] * (((uint32_t)tp->rport << 16) | tp->lport);
+
+	return (uint32_t)(h >> 32);
+}
+
+/* A flow of this engine by tuple, NULL when it owns none. */
+static inline struct tcp_flow *
+tcp_own_find(const struct tcp_engine *e, const struct tcp_tuple *tp)
+{
+	struct tcp_flow *f = e->own[tcp_own_hash(e, tp) & e->own_mask];
+
+	for (; f != NULL; f = f->own_next)
+		if (f->tuple.raddr == tp->raddr && f->tuple.rport == tp->rport &&
+		    f->tuple.lport == tp->lport && f->tuple.laddr == tp->laddr)
+			return f;
+	return NULL;
+}
 int tcp_table_reserve(struct tcp_flow_table *t, uint32_t n, uint32_t *base_out);
 int tcp_table_add(struct tcp_flow_table *t, struct tcp_flow *f);
 void tcp_table_del(struct tcp_flow_table *t, struct tcp_flow *f);
@@ -374,7 +421,6 @@ void tcp_send_synack(struct tcp_engine *e, const struct tcp_tuple *tp, uint32_t 
 		     bool ws, bool sack, bool ts, uint32_t tsecr);
 void tcp_send_rst_reply(struct tcp_engine *e, const struct tcp_seg *s);
 void tcp_retransmit_una(struct tcp_flow *f);
-void tcp_arm_rexmt(struct tcp_flow *f);
 void tcp_sb_update(struct tcp_flow *f, const struct tcp_opts *o);
 void tcp_sb_clear(struct tcp_flow *f);
 void tcp_timer_sched(struct tcp_flow *f);
@@ -392,12 +438,15 @@ int tcp_flow_accept(struct tcp_flow *f);
 /* The options the peer's SYN or SYN-ACK offered, taken into f (and its initial window). */
 void tcp_flow_syn_opts(struct tcp_flow *f, const struct tcp_seg *s);
 void tcp_deliver(struct tcp_flow *f);
-void tcp_rtt_sample(struct tcp_flow *f, uint32_t rtt_us);
 void tcp_handshake_acked(struct tcp_flow *f);
 struct rte_mbuf *tcp_mbuf_chop(struct rte_mbuf *m, uint32_t n);
 struct rte_mbuf *tcp_mbuf_cut(struct rte_mbuf *m, uint32_t keep);
-void tcp_sndq_drop(struct tcp_flow *f, uint32_t n);
-uint32_t tcp_smss(const struct tcp_flow *f);
+/* Payload bytes per segment: the MSS less the options every segment carries. */
+static inline uint32_t
+tcp_smss(const struct tcp_flow *f)
+{
+	return f->mss - ((f->flags & TF_TS) ? 12 : 0);
+}
 /* RTOs in a row of a full-size segment before the MSS steps down (RFC 4821 black hole). */
 #define TCP_BLACKHOLE_RTOS 2
 /* The first step down: fits tunnels and VPNs of 1064+ bytes MTU. */
@@ -409,6 +458,81 @@ int tcp_xmit_syn(struct tcp_engine *e, struct tcp_flow *f, uint16_t win);
 void tcp_syn_sent_input(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s,
 			struct rte_mbuf *m);
 void tcp_syn_sent_timeout(struct tcp_flow *f);
+
+/* An RTT sample (µs) into SRTT, RTTVAR and the RTO (RFC 6298 2.2-2.4). */
+static inline void
+tcp_rtt_sample(struct tcp_flow *f, uint32_t r)
+{
+	struct tcp_engine *e = f->e;
+
+	if (r == 0)
+		r = 1;
+	if (f->srtt == 0) {
+		f->srtt = r;
+		f->rttvar = r / 2;
+	} else {
+		uint32_t d = f->srtt > r ? f->srtt - r : r - f->srtt;
+
+		f->rttvar = (3 * f->rttvar + d) / 4;
+		f->srtt = (7 * f->srtt + r) / 8;
+	}
+	f->rto = f->srtt + RTE_MAX((uint32_t)TCP_WHEEL_TICK, 4 * f->rttvar);
+	f->rto = RTE_MAX(f->rto, e->p.rto_min_us);
+	f->rto = RTE_MIN(f->rto, e->p.rto_max_us);
+}
+
+#define TCP_TLP_MIN_US	  10000
+#define TCP_TLP_DELACK_US 200000 /* RFC 8985 WCDelAckT: a lone segment may wait for it */
+
+/*
+ * Arm the retransmission timer for data in flight: a tail loss probe at 2 SRTT when that
+ * comes before the RTO (once per flight, not in recovery), else the RTO itself.
+ */
+static inline void
+tcp_arm_rexmt(struct tcp_flow *f)
+{
+	struct tcp_engine *e = f->e;
+
+	f->flags &= ~TF_TLP_ARMED;
+	if (f->srtt != 0 && !(f->flags & (TF_TLP_DONE | TF_RECOVERY | TF_PERSIST)) &&
+	    f->state >= TCP_ESTABLISHED) {
+		uint64_t pto = 2ULL * f->srtt;
+
+		if (f->snd_max - f->snd_una <= tcp_smss(f))
+			pto += TCP_TLP_DELACK_US;
+		pto = RTE_MAX(pto, (uint64_t)TCP_TLP_MIN_US);
+		if (pto < f->rto) {
+			f->rexmt_at = e->now + pto;
+			f->flags |= TF_TLP_ARMED;
+			return;
+		}
+	}
+	f->rexmt_at = e->now + f->rto;
+}
+
+/* Drop n acknowledged bytes from the head of the send queue. */
+static inline void
+tcp_sndq_drop(struct tcp_flow *f, uint32_t n)
+{
+	f->sndq_bytes -= n;
+	while (n > 0 && f->sndq_head != NULL) {
+		struct rte_mbuf *c = f->sndq_head;
+
+		if (n >= c->data_len) {
+			n -= c->data_len;
+			f->sndq_head = c->next;
+			c->next = NULL;
+			rte_pktmbuf_free_seg(c);
+		} else {
+			c->data_off += n;
+			c->data_len -= n;
+			c->pkt_len = c->data_len;
+			n = 0;
+		}
+	}
+	if (f->sndq_head == NULL)
+		f->sndq_tail = NULL;
+}
 
 /* RFC 6928 initial window. */
 static inline uint32_t

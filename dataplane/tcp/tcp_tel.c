@@ -83,6 +83,7 @@ tel_tcp_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	T(send_nobufs);
 	T(tx_budget_waits);
 	T(tso_out);
+	T(fast_path);
 #undef T
 	rte_tel_data_add_dict_u64(d, "flows", tcp_flow_table_count(tel.table));
 	rte_tel_data_start_dict(states);

@@ -112,6 +112,9 @@ dev_tx(void *arg, struct rte_mbuf *m)
 		}
 		if (m->pkt_len > hlen)
 			dev.plain_pkts++;
+		/* what DPDK asks of a packet whose TCP checksum the port computes */
+		if (m->ol_flags & RTE_MBUF_F_TX_TCP_CKSUM)
+			assert_int_equal(th->cksum, rte_ipv4_phdr_cksum(ip, m->ol_flags));
 		assert_true(m->pkt_len <= TAP_MTU);
 		dev_out(h, m);
 		return;
