@@ -13,8 +13,8 @@
 #          --apache-link loopback|veth|veth-gso (default loopback: Apache on the client's own
 #          address; veth: in a namespace of its own behind a veth pair with the gateway's MTU and
 #          TSO/GSO off, so its frames are what the gateway's link carries; veth-gso: GSO left on)
-#          --client-gro on|off (default on: GRO on the client host's end of each veth, as a client's
-#          NIC has it; AUTHGATE_LAB_CLIENT_GRO for the af_xdp lab, and Apache's veth too)
+#          --client-gro on|off (default off; on: GRO on the client host's end of each veth, as a
+#          client's NIC has it; slower here, see bench/README.md; AUTHGATE_LAB_CLIENT_GRO)
 # env: AUTHGATE_LAB (default authgate-burst), BUILD_DIR (default build), KEEP_LAB=1,
 #      TAP_QLEN (default 10000: the client side of the tap queues a 5000-SYN burst)
 # Needs root. Brings up its own lab instance (scripts/lab) and always takes it down.
@@ -34,7 +34,7 @@ APACHE_LISTEN=198.18.0.1:8080
 
 clients=5000 ranges=20 range_size=64K path=/secure/64m.bin persist=both apache=1
 rate=0 threads=1 timeout=60 max_time=900 out="" link=af_xdp lcores="" tls=0 mtu="" apache_link=loopback
-client_gro=on
+client_gro=off
 
 die() {
 	echo "burst: $*" >&2
