@@ -77,6 +77,11 @@ def main():
         check(any('"GET /pkg/hello.txt HTTP/1.1" 200 20 ' in l for l in lines), f"access log: {len(lines)} combined-format lines")
         check(any('"-" 400 0' in l for l in lines) and any(" 416 " in l for l in lines), "access log has the 400s and the 416")
         check(hs["log_dropped"] == 0, "no access log record dropped")
+        # 1000 keep-alive requests on one connection among the checks: in-order requests and
+        # the client's pure ACKs of new data go through the engine's header prediction
+        tcp = t.telemetry("/authgate/tcp/stats")
+        check(tcp["fast_path"] >= 1000, f"the TCP fast path took {tcp['fast_path']} of "
+                                         f"{tcp['seg_in']} segments (>= 1000)")
         t.wait_until(lambda: t.telemetry("/authgate/http/stats")["active"] == 0, 15, "connections to close")
         check(True, "no HTTP connection left open")
         t.wait_until(lambda: t.telemetry("/authgate/tcp/stats")["flows_by_state"]["ESTABLISHED"] == 0, 15,
