@@ -263,8 +263,13 @@ store_reap_pending(void)
 unsigned
 store_reap(void)
 {
-	struct store_file *f = __atomic_exchange_n(&reap_head, NULL, __ATOMIC_ACQUIRE), *next;
+	struct store_file *f, *next;
 	unsigned n = 0;
+
+	/* a load, not an exchange, on every pass of a resolver thread with nothing queued */
+	if (!store_reap_pending())
+		return 0;
+	f = __atomic_exchange_n(&reap_head, NULL, __ATOMIC_ACQUIRE);
 
 	for (; f != NULL; f = next, n++) {
 		next = f->next;
