@@ -1290,7 +1290,11 @@ fast_data(struct tcp_engine *e, struct tcp_flow *f, const struct tcp_seg *s, str
 		f->delack_at = e->now + e->p.delack_us;
 }
 
-/* A segment fast_path_ok() predicted: the same state and output as input_flow() gives it. */
+/*
+ * A segment fast_path_ok() predicted: the same state and output as input_flow() gives it. It
+ * keeps input_flow()'s current-flow bracket and pending output itself, called straight from
+ * tcp_input(): choosing inside input_flow() instead cost 81 instructions a request (callgrind).
+ */
 static void
 input_fast(struct tcp_engine *e, struct tcp_flow *f, struct tcp_seg *s, struct rte_mbuf *m)
 {
