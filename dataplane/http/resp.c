@@ -176,82 +176,12 @@ resp_header_date(struct resp_buf *r, const char *name, int64_t t)
 	resp_append(r, "\r\n", 2);
 }
 
-/*
- * The status line and the Date name of the statuses a file answer uses, in one piece: a
- * response head is a handful of constant blocks around the date and the file's own headers.
- */
-#define RESP_LINE(code, reason) "HTTP/1.1 " code " " reason "\r\nDate: "
-
-static const char *
-resp_status_line(int status, size_t *len_out)
-{
-	static const char l200[] = RESP_LINE("200", "OK");
-	static const char l206[] = RESP_LINE("206", "Partial Content");
-	static const char l304[] = RESP_LINE("304", "Not Modified");
-	static const char l404[] = RESP_LINE("404", "Not Found");
-	static const char l416[] = RESP_LINE("416", "Range Not Satisfiable");
-
-	switch (status) {
-	case 200:
-		*len_out = sizeof(l200) - 1;
-		return l200;
-	case 206:
-		*len_out = sizeof(l206) - 1;
-		return l206;
-	case 304:
-		*len_out = sizeof(l304) - 1;
-		return l304;
-	case 404:
-		*len_out = sizeof(l404) - 1;
-		return l404;
-	case 416:
-		*len_out = sizeof(l416) - 1;
-		return l416;
-	default:
-		return NULL;
-	}
-}
-
-/*
- * Room for the longest status line of the table with Date and Server: the head of a file answer
- * starts with one of these, the same for every response of this thread within a second.
- */
-#define RESP_LEAD_MAX 96
-
-void
-resp_status(struct resp_buf *r, int status, int64_t now)
+/* "HTTP/1.1 <code> <reason>\r\nDate: <date>\r\nServer: authgate\r\n" */
+static void
+resp_status_text(struct resp_buf *r, int status, int64_t now)
 {
 	static const char server[] = "\r\nServer: authgate\r\n";
-	static __thread struct {
-		int64_t now;
-		int status;
-		size_t len;
-		char text[RESP_LEAD_MAX];
-	} lead;
-	const char *line;
-	size_t len;
 
-	if (status == lead.status && now == lead.now && lead.len > 0) {
-		if (r->overflow || r->cap - r->len < RESP_LEAD_MAX) {
-			resp_append(r, lead.text, lead.len);
-			return;
-		}
-		/* a fixed-size copy: what lies past lead.len is overwritten by the next header */
-		memcpy(r->buf + r->len, lead.text, RESP_LEAD_MAX);
-		r->len += lead.len;
-		return;
-	}
-	line = resp_status_line(status, &len);
-	if (line != NULL) {
-		memcpy(lead.text, line, len);
-		memcpy(lead.text + len, http_date_str(now), HTTP_DATE_LEN);
-		memcpy(lead.text + len + HTTP_DATE_LEN, server, sizeof(server) - 1);
-		lead.len = len + HTTP_DATE_LEN + sizeof(server) - 1;
-		lead.status = status;
-		lead.now = now;
-		resp_append(r, lead.text, lead.len);
-		return;
-	}
 	if (status >= 100 && status <= 999) {
 		char code[5] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
 				(char)('0' + status % 10), ' ', '\0'};
@@ -266,6 +196,58 @@ resp_status(struct resp_buf *r, int status, int64_t now)
 	}
 	resp_append(r, http_date_str(now), HTTP_DATE_LEN);
 	resp_append(r, server, sizeof(server) - 1);
+}
+
+/*
+ * The statuses a file answer uses: their status line with Date and Server is kept per thread
+ * for the current second. Others (a 401 or 503 between them) are written as they come and do
+ * not take the place of the one kept.
+ */
+static bool
+resp_status_kept(int status)
+{
+	return status == 200 || status == 206 || status == 304 || status == 404 || status == 416;
+}
+
+/* Room for the longest kept status line with Date and Server (416's: 91 bytes). */
+#define RESP_LEAD_MAX 96
+
+void
+resp_status(struct resp_buf *r, int status, int64_t now)
+{
+	static __thread struct {
+		int64_t now;
+		int status;
+		size_t len;
+		char text[RESP_LEAD_MAX];
+	} lead;
+	struct resp_buf l;
+
+	if (status == lead.status && now == lead.now && lead.len > 0) {
+		if (r->overflow || r->cap - r->len < RESP_LEAD_MAX) {
+			resp_append(r, lead.text, lead.len);
+			return;
+		}
+		/* a fixed-size copy: what lies past lead.len is overwritten by the next header */
+		memcpy(r->buf + r->len, lead.text, RESP_LEAD_MAX);
+		r->len += lead.len;
+		return;
+	}
+	if (!resp_status_kept(status)) {
+		resp_status_text(r, status, now);
+		return;
+	}
+	resp_init(&l, lead.text, sizeof(lead.text));
+	resp_status_text(&l, status, now);
+	if (l.overflow) {
+		lead.len = 0;
+		resp_status_text(r, status, now);
+		return;
+	}
+	lead.len = l.len;
+	lead.status = status;
+	lead.now = now;
+	resp_append(r, lead.text, lead.len);
 }
 
 long
