@@ -94,19 +94,6 @@ resp_appendf(struct resp_buf *r, const char *fmt, ...)
  * the instructions of a whole keep-alive GET (bench/tcp/callgrind.sh).
  */
 static void
-resp_append_u64(struct resp_buf *r, uint64_t v)
-{
-	char d[20];
-	size_t n = 0;
-
-	do {
-		d[sizeof(d) - 1 - n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	resp_append(r, d + sizeof(d) - n, n);
-}
-
-static void
 resp_name(struct resp_buf *r, const char *name)
 {
 	resp_append(r, name, strlen(name));
@@ -118,14 +105,6 @@ resp_header(struct resp_buf *r, const char *name, const char *value)
 {
 	resp_name(r, name);
 	resp_append(r, value, strlen(value));
-	resp_append(r, "\r\n", 2);
-}
-
-void
-resp_header_u64(struct resp_buf *r, const char *name, uint64_t value)
-{
-	resp_name(r, name);
-	resp_append_u64(r, value);
 	resp_append(r, "\r\n", 2);
 }
 
@@ -274,7 +253,7 @@ resp_error(char *buf, size_t cap, int status, bool keep_alive, bool head_only, i
 		return resp_finish(&r);
 	}
 	resp_header(&r, "Content-Type", "text/plain; charset=utf-8");
-	resp_header_u64(&r, "Content-Length", (uint64_t)blen);
+	resp_content_length(&r, (uint64_t)blen);
 	resp_connection(&r, keep_alive);
 	if (resp_finish(&r) < 0)
 		return -ENOSPC;

@@ -42,7 +42,6 @@ void resp_appendf(struct resp_buf *r, const char *fmt, ...) __attribute__((forma
 /* "HTTP/1.1 <status> <reason>\r\n" then Date and Server. now is seconds since the epoch. */
 void resp_status(struct resp_buf *r, int status, int64_t now);
 void resp_header(struct resp_buf *r, const char *name, const char *value);
-void resp_header_u64(struct resp_buf *r, const char *name, uint64_t value);
 /* "Content-Length: <value>\r\n" */
 void resp_content_length(struct resp_buf *r, uint64_t value);
 void resp_header_date(struct resp_buf *r, const char *name, int64_t t);
