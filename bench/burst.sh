@@ -178,23 +178,6 @@ run_authgate() { # on|off [tls]
 		"$([ "$link" = af_xdp ] && echo "$client_gro" || echo -)" >"$out/$name.meta"
 }
 
-# ETHTOOL_SGSO / ETHTOOL_STSO (0x24, 0x1f) to 0 on argv[1]: the kernel then cuts Apache's
-# writes into MTU-sized frames itself, one skb each, as the gateway's link carries them
-GSO_OFF='
-import ctypes, fcntl, socket, struct, sys
-for cmd in (0x24, 0x1f):
-    buf = ctypes.create_string_buffer(struct.pack("II", cmd, 0))
-    ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(buf))
-    fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)
-'
-
-GRO_ON='
-import ctypes, fcntl, socket, struct, sys
-buf = ctypes.create_string_buffer(struct.pack("II", 0x2c, 1))
-ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(buf))
-fcntl.ioctl(socket.socket(socket.AF_INET, socket.SOCK_DGRAM), 0x8946, ifr)
-'
-
 # Apache's own namespace behind a veth pair: 198.18.2.1 (lab side) - 198.18.2.2 (Apache)
 apache_ns_up() {
 	local m=${mtu:-1500}
@@ -209,12 +192,14 @@ apache_ns_up() {
 	# the client's many source addresses (198.18.0.0/24) are reached back through the lab side
 	ip -n "$APACHE_NS" route add 198.18.0.0/24 via 198.18.2.1
 	if [ "$apache_link" = veth ]; then
-		ip netns exec "$NS" /usr/bin/python3 -c "$GSO_OFF" aga0
-		ip netns exec "$APACHE_NS" /usr/bin/python3 -c "$GSO_OFF" aga1
+		# the kernel then cuts Apache's writes into MTU-sized frames itself, one skb each,
+		# as the gateway's link carries them
+		ip netns exec "$NS" "$TOP/scripts/ethtool-set" aga0 gso=off tso=off
+		ip netns exec "$APACHE_NS" "$TOP/scripts/ethtool-set" aga1 gso=off tso=off
 	fi
-	# the client's end, as on the gateway's veth (ETHTOOL_SGRO)
+	# the client's end, as on the gateway's veth
 	if [ "$client_gro" = on ]; then
-		ip netns exec "$NS" /usr/bin/python3 -c "$GRO_ON" aga0
+		ip netns exec "$NS" "$TOP/scripts/ethtool-set" aga0 gro=on
 	fi
 	APACHE_LISTEN=198.18.2.2:8080
 }
